@@ -1,0 +1,40 @@
+#!/bin/sh
+# Install the Debian packages that gpuvisor's build and tests need, if any is missing.
+# Idempotent: prints nothing and changes nothing when everything is present.
+set -eu
+
+PKGS="build-essential cmake pkg-config libcmocka-dev"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            SUDO=sudo
+        else
+            echo "gpuvisor: missing Debian packages:$missing" >&2
+            echo "gpuvisor: install them as root: apt-get install$missing" >&2
+            exit 1
+        fi
+    else
+        SUDO=
+    fi
+    echo "gpuvisor: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq >/dev/null
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The CUDA toolkit is not a Debian package here: its headers live in /usr/local/cuda or $CUDA_HOME.
+cuda=${CUDA_HOME:-/usr/local/cuda}
+if [ ! -f "$cuda/include/cuda.h" ] && ! command -v nvcc >/dev/null 2>&1; then
+    echo "gpuvisor: CUDA toolkit headers not found in $cuda/include (set CUDA_HOME to the toolkit)" >&2
+    exit 1
+fi
+exit 0
