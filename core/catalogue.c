@@ -1,9 +1,10 @@
 /* catalogue.c: the built-in GPU models and their profiles.
  *
  * Figures are public vendor data (shared/reference/gpu-profiles.md). A model entry is a board, as
- * NVIDIA's vGPU profile names use the board as prefix ("A100D-8C" is an A100 80GB PCIe); boards of one
- * chip and memory size share one profile table. Time-sliced profiles get a share of 1/max-instances
- * (the fixed-share scheduler's rule); MIG-like ones the fraction of the seven compute slices. */
+ * NVIDIA's vGPU profile names use the board as prefix ("A100D-8C" is an A100 80GB PCIe); boards of
+ * one chip and memory size share one profile table. Time-sliced profiles get a share of
+ * 1/max-instances (the fixed-share scheduler's rule); MIG-like ones the fraction of the seven
+ * compute slices. */
 #include "core/catalogue.h"
 
 #include <ctype.h>
@@ -14,40 +15,48 @@
 
 #include "core/size.h"
 
-#define GB GV_GiB
+#define GB       GV_GiB
 #define SHARE(n) ((uint32_t)(GV_SHARE_FULL / (n)))
-#define TS(name, gib, max) {name, GV_PROFILE_TIMESLICED, (gib) * GB, SHARE(max), max, 0}
-#define MIG(name, gib, max, g) {name, GV_PROFILE_MIG, (gib) * GB, (uint32_t)(GV_SHARE_FULL * (g) / 7), max, g}
+#define TS(name, gib, max)                                                                         \
+    {                                                                                              \
+        name, GV_PROFILE_TIMESLICED, (gib)*GB, SHARE(max), max, 0                                  \
+    }
+#define MIG(name, gib, max, g)                                                                     \
+    {                                                                                              \
+        name, GV_PROFILE_MIG, (gib)*GB, (uint32_t)(GV_SHARE_FULL * (g) / 7), max, g                \
+    }
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct gv_profile t4_profiles[] = {
-    TS("1Q", 1, 16), TS("1B", 1, 16), TS("1A", 1, 16), TS("2Q", 2, 8),   TS("2B", 2, 8),
-    TS("2A", 2, 8),  TS("4Q", 4, 4),  TS("4A", 4, 4),  TS("4C", 4, 4),   TS("8Q", 8, 2),
+    TS("1Q", 1, 16), TS("1B", 1, 16), TS("1A", 1, 16),  TS("2Q", 2, 8),   TS("2B", 2, 8),
+    TS("2A", 2, 8),  TS("4Q", 4, 4),  TS("4A", 4, 4),   TS("4C", 4, 4),   TS("8Q", 8, 2),
     TS("8A", 8, 2),  TS("8C", 8, 2),  TS("16Q", 16, 1), TS("16A", 16, 1), TS("16C", 16, 1),
 };
 
 static const struct gv_profile a100_40_profiles[] = {
-    TS("4C", 4, 10), TS("5C", 5, 8), TS("8C", 8, 5), TS("10C", 10, 4), TS("20C", 20, 2),
-    TS("40C", 40, 1),
-    MIG("1g.5gb", 5, 7, 1), MIG("1g.10gb", 10, 4, 1), MIG("2g.10gb", 10, 3, 2),
+    TS("4C", 4, 10),          TS("5C", 5, 8),           TS("8C", 8, 5),
+    TS("10C", 10, 4),         TS("20C", 20, 2),         TS("40C", 40, 1),
+    MIG("1g.5gb", 5, 7, 1),   MIG("1g.10gb", 10, 4, 1), MIG("2g.10gb", 10, 3, 2),
     MIG("3g.20gb", 20, 2, 3), MIG("4g.20gb", 20, 1, 4), MIG("7g.40gb", 40, 1, 7),
 };
 
 static const struct gv_profile a100_80_profiles[] = {
-    TS("4C", 4, 20), TS("8C", 8, 10), TS("10C", 10, 8), TS("16C", 16, 5), TS("20C", 20, 4),
-    TS("40C", 40, 2), TS("80C", 80, 1),
+    TS("4C", 4, 20),  TS("8C", 8, 10),  TS("10C", 10, 8), TS("16C", 16, 5),
+    TS("20C", 20, 4), TS("40C", 40, 2), TS("80C", 80, 1),
 };
 
 static const struct gv_profile h100_profiles[] = {
-    TS("4C", 4, 20), TS("5C", 5, 16), TS("8C", 8, 10), TS("10C", 10, 8), TS("16C", 16, 5),
-    TS("20C", 20, 4), TS("40C", 40, 2), TS("80C", 80, 1),
-    MIG("1g.10gb", 10, 7, 1), MIG("1g.20gb", 20, 4, 1), MIG("2g.20gb", 20, 3, 2),
-    MIG("3g.40gb", 40, 2, 3), MIG("4g.40gb", 40, 1, 4), MIG("7g.80gb", 80, 1, 7),
+    TS("4C", 4, 20),          TS("5C", 5, 16),          TS("8C", 8, 10),
+    TS("10C", 10, 8),         TS("16C", 16, 5),         TS("20C", 20, 4),
+    TS("40C", 40, 2),         TS("80C", 80, 1),         MIG("1g.10gb", 10, 7, 1),
+    MIG("1g.20gb", 20, 4, 1), MIG("2g.20gb", 20, 3, 2), MIG("3g.40gb", 40, 2, 3),
+    MIG("4g.40gb", 40, 1, 4), MIG("7g.80gb", 80, 1, 7),
 };
 
 static const struct gv_profile h200_profiles[] = {
-    TS("4C", 4, 32), TS("7C", 7, 20), TS("8C", 8, 16), TS("14C", 14, 10), TS("17C", 17, 8),
-    TS("28C", 28, 5), TS("35C", 35, 4), TS("70C", 70, 2), TS("141C", 141, 1),
+    TS("4C", 4, 32),          TS("7C", 7, 20),          TS("8C", 8, 16),
+    TS("14C", 14, 10),        TS("17C", 17, 8),         TS("28C", 28, 5),
+    TS("35C", 35, 4),         TS("70C", 70, 2),         TS("141C", 141, 1),
     MIG("1g.18gb", 18, 7, 1), MIG("1g.35gb", 35, 4, 1), MIG("2g.35gb", 35, 3, 2),
     MIG("3g.71gb", 71, 2, 3), MIG("4g.71gb", 71, 1, 4), MIG("7g.141gb", 141, 1, 7),
 };
@@ -193,8 +202,9 @@ static const struct gv_profile *profile_in(const struct gv_model *m, const char 
     return NULL;
 }
 
-int gv_profile_find(const char *name, const struct gv_model *model, const struct gv_profile **profile,
-                    const struct gv_model **model_out, struct gv_error *err)
+int gv_profile_find(const char *name, const struct gv_model *model,
+                    const struct gv_profile **profile, const struct gv_model **model_out,
+                    struct gv_error *err)
 {
     if (!name || !*name)
         return gv_error_set(err, -EINVAL, "empty profile name (write e.g. T4-4C or H200-1g.18gb)");
@@ -257,8 +267,8 @@ int gv_profile_custom(uint64_t memory, uint32_t share, const struct gv_model *mo
     if (memory == 0)
         return gv_error_set(err, -EINVAL, "custom profile: memory must be more than 0 bytes");
     if (share == 0 || share > GV_SHARE_FULL)
-        return gv_error_set(err, -EINVAL,
-                            "custom profile: compute share must be more than 0%% and at most 100%%");
+        return gv_error_set(
+            err, -EINVAL, "custom profile: compute share must be more than 0%% and at most 100%%");
     if (model && memory > model->memory)
         return gv_error_set(err, -ERANGE, "custom profile: memory %s is more than a %s has (%s)",
                             gv_size_format(memory, buf, sizeof(buf)), model->name,

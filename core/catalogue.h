@@ -19,7 +19,7 @@ enum gv_profile_kind {
 };
 
 struct gv_profile {
-    const char *name;       /* "4C", "1g.18gb"; "custom" for custom profiles */
+    const char *name; /* "4C", "1g.18gb"; "custom" for custom profiles */
     enum gv_profile_kind kind;
     uint64_t memory;        /* bytes */
     uint32_t share;         /* basis points of GPU time (GV_SHARE_FULL = all) */
@@ -28,17 +28,17 @@ struct gv_profile {
 };
 
 struct gv_model {
-    const char *name;         /* catalogue name and vGPU board prefix: "T4", "A100D", "H200X" */
-    const char *product;      /* as the driver names it: "Tesla T4", "NVIDIA H200 NVL" */
-    const char *aliases;      /* other accepted names, comma-separated: "A100-80GB,A100-80GB-PCIE" */
-    uint64_t memory;          /* bytes */
-    uint32_t sms;             /* streaming multiprocessors */
+    const char *name;    /* catalogue name and vGPU board prefix: "T4", "A100D", "H200X" */
+    const char *product; /* as the driver names it: "Tesla T4", "NVIDIA H200 NVL" */
+    const char *aliases; /* other accepted names, comma-separated: "A100-80GB,A100-80GB-PCIE" */
+    uint64_t memory;     /* bytes */
+    uint32_t sms;        /* streaming multiprocessors */
     uint32_t cc_major, cc_minor;
-    uint32_t pci_device_id;   /* PCI device id (vendor 0x10de) */
-    uint64_t mem_bandwidth;   /* bytes per second */
-    uint32_t clock_khz;       /* boost clock */
-    uint32_t mem_clock_khz;   /* memory clock */
-    uint32_t mem_bus_width;   /* bits */
+    uint32_t pci_device_id; /* PCI device id (vendor 0x10de) */
+    uint64_t mem_bandwidth; /* bytes per second */
+    uint32_t clock_khz;     /* boost clock */
+    uint32_t mem_clock_khz; /* memory clock */
+    uint32_t mem_bus_width; /* bits */
     uint32_t l2_bytes;
     uint32_t max_threads_per_sm;
     const struct gv_profile *profiles;
@@ -55,8 +55,9 @@ const struct gv_model *gv_model_find(const char *name, struct gv_error *err);
 /* Find a profile. `name` may carry the board prefix ("T4-4C", "h200-1g.18gb") or not ("4C"), in
  * which case `model` must be given. On success fills *profile and, if model_out is not NULL, the
  * model it belongs to. Unknown names get -ENOENT and a message that lists the near matches. */
-int gv_profile_find(const char *name, const struct gv_model *model, const struct gv_profile **profile,
-                    const struct gv_model **model_out, struct gv_error *err);
+int gv_profile_find(const char *name, const struct gv_model *model,
+                    const struct gv_profile **profile, const struct gv_model **model_out,
+                    struct gv_error *err);
 
 /* A custom profile of `memory` bytes and `share` basis points. -EINVAL on zero memory or a share
  * outside (0, 100%]; -ERANGE when `model` is given and the memory exceeds it. */

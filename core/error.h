@@ -1,8 +1,9 @@
 /* error.h: errors as values.
  *
- * A function that can fail returns a negative status and, when the caller passes a gv_error, fills it
- * with one sentence that names the thing, the value and what to do. Callers add context on the way up
- * instead of printing in the middle. The buffer is fixed-size so that the core never allocates. */
+ * A function that can fail returns a negative status and, when the caller passes a gv_error, fills
+ * it with one sentence that names the thing, the value and what to do. Callers add context on the
+ * way up instead of printing in the middle. The buffer is fixed-size so that the core never
+ * allocates. */
 #ifndef GV_ERROR_H
 #define GV_ERROR_H
 

@@ -75,8 +75,9 @@ static int parse_decimal(const char **p, unsigned max_decimals, uint64_t *ipart,
 int gv_size_parse(const char *text, uint64_t *bytes, struct gv_error *err)
 {
     if (!text || !*text)
-        return gv_error_set(err, -EINVAL, "empty size (write a number of bytes or a number with a "
-                                          "unit: " SIZE_UNITS ")");
+        return gv_error_set(err, -EINVAL,
+                            "empty size (write a number of bytes or a number with a "
+                            "unit: " SIZE_UNITS ")");
     const char *s = text;
     while (isspace((unsigned char)*s))
         s++;
@@ -154,8 +155,9 @@ char *gv_size_format(uint64_t bytes, char *buf, size_t len)
 int gv_share_parse(const char *text, uint32_t *share, struct gv_error *err)
 {
     if (!text || !*text)
-        return gv_error_set(err, -EINVAL, "empty compute share (write a percentage such as 25 or "
-                                          "12.5%%)");
+        return gv_error_set(err, -EINVAL,
+                            "empty compute share (write a percentage such as 25 or "
+                            "12.5%%)");
     const char *s = text;
     while (isspace((unsigned char)*s))
         s++;
@@ -164,14 +166,14 @@ int gv_share_parse(const char *text, uint32_t *share, struct gv_error *err)
     uint64_t ipart, frac, scale;
     int rc = parse_decimal(&s, 2, &ipart, &frac, &scale);
     if (rc == -EDOM)
-        return gv_error_set(err, -EINVAL,
-                            "compute share \"%s\": at most two decimals (e.g. 12.5 or 33.33)", text);
+        return gv_error_set(
+            err, -EINVAL, "compute share \"%s\": at most two decimals (e.g. 12.5 or 33.33)", text);
     if (rc == -ERANGE)
         return gv_error_set(err, -ERANGE, "compute share \"%s\": must be at most 100%%", text);
     if (rc)
-        return gv_error_set(err, -EINVAL,
-                            "compute share \"%s\": not a percentage (write e.g. 25, 25%% or 12.5%%)",
-                            text);
+        return gv_error_set(
+            err, -EINVAL, "compute share \"%s\": not a percentage (write e.g. 25, 25%% or 12.5%%)",
+            text);
     if (*s == ' ')
         s++;
     if (*s == '%')
@@ -179,9 +181,9 @@ int gv_share_parse(const char *text, uint32_t *share, struct gv_error *err)
     while (isspace((unsigned char)*s))
         s++;
     if (*s)
-        return gv_error_set(err, -EINVAL,
-                            "compute share \"%s\": unexpected \"%s\" (write e.g. 25, 25%% or 12.5%%)",
-                            text, s);
+        return gv_error_set(
+            err, -EINVAL, "compute share \"%s\": unexpected \"%s\" (write e.g. 25, 25%% or 12.5%%)",
+            text, s);
     if (ipart > 100)
         return gv_error_set(err, -ERANGE, "compute share \"%s\": must be at most 100%%", text);
     uint64_t bp = ipart * 100 + frac * (100 / scale);

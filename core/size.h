@@ -16,9 +16,9 @@
 #define GV_TiB (1024ULL * GV_GiB)
 
 /* Parse "2GiB", "512MiB", "1.5GiB", "16GB" (decimal), "4g" (single letters k/m/g/t, any case, are
- * binary, as CUDA_DEVICE_MEMORY_LIMIT=4g), "1048576" (bare numbers are bytes). One space may separate
- * the number from its unit. The result must be a whole number of bytes that fits in 64 bits.
- * Returns 0, or -EINVAL / -ERANGE with a message naming the input and the accepted units. */
+ * binary, as CUDA_DEVICE_MEMORY_LIMIT=4g), "1048576" (bare numbers are bytes). One space may
+ * separate the number from its unit. The result must be a whole number of bytes that fits in 64
+ * bits. Returns 0, or -EINVAL / -ERANGE with a message naming the input and the accepted units. */
 int gv_size_parse(const char *text, uint64_t *bytes, struct gv_error *err);
 
 /* Print a size the way a person reads it: "4 GiB", "1.5 GiB", "512 MiB", "100 B". Exact to two

@@ -189,10 +189,10 @@ static void test_share_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size_bytes),      cmocka_unit_test(test_size_binary),
+        cmocka_unit_test(test_size_bytes),          cmocka_unit_test(test_size_binary),
         cmocka_unit_test(test_size_single_letters), cmocka_unit_test(test_size_decimal),
-        cmocka_unit_test(test_size_rejects),    cmocka_unit_test(test_size_format),
-        cmocka_unit_test(test_share_parse),     cmocka_unit_test(test_share_rejects),
+        cmocka_unit_test(test_size_rejects),        cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_share_parse),         cmocka_unit_test(test_share_rejects),
         cmocka_unit_test(test_share_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
