@@ -1,10 +1,15 @@
 #!/bin/sh
-# Run every benchmark of the build directory given as $1 and print their tables.
+# Run every benchmark of the build directory given as $1 and print their tables. Programs that
+# talk to the driver run against the simulator in $1/lib/sim.
 set -e
-b=${1:-build}
+b=$(cd "${1:-build}" && pwd)
+export LD_LIBRARY_PATH="$b/lib/sim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 for x in "$b"/bench/bench_*; do
     [ -x "$x" ] || continue
     echo "== $(basename "$x")"
-    "$x"
+    case "$(basename "$x")" in
+    bench_shim) "$x" "$b/lib/libgpuvisor.so" ;;
+    *) "$x" ;;
+    esac
     echo
 done

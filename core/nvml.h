@@ -158,7 +158,7 @@ typedef struct nvmlPciInfo_st {
 
 #define NVML_PCI_INFO_LEGACY_PREFIX_SIZE offsetof(nvmlPciInfo_t, busId)
 
-#if defined(__x86_64__) || defined(__aarch64__)
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__cplusplus)
 _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t layout");
 _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t layout");
 _Static_assert(offsetof(nvmlMemory_v2_t, total) == 8, "nvmlMemory_v2_t.total offset");

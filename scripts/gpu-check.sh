@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Real-GPU checks, for a machine with an NVIDIA GPU, the CUDA toolkit and PyTorch. Builds the
+# interposer and the CLI from the toolchain alone, then checks with PyTorch:
+#   1. under --memory 4GiB, torch.cuda.mem_get_info() reports 4 GiB total, and allocating past the
+#      slice raises PyTorch's out-of-memory error;
+#   2. a matmul loop with the interposer and no limit runs at least 99% as fast as without it.
+# Prints a summary; exits non-zero if a check fails.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+b="$top/build-gpu"
+py=${PYTHON:-python3}
+fails=0
+summary=()
+note() { summary+=("$1"); echo "gpu-check: $1"; }
+
+echo "gpu-check: building in $b"
+cmake -S "$top" -B "$b" -DCMAKE_BUILD_TYPE=Release >"$b.log" 2>&1 &&
+    cmake --build "$b" -j "$(nproc)" --target gpuvisor gpuvisor_cli >>"$b.log" 2>&1 || {
+    tail -30 "$b.log"
+    echo "gpu-check: build failed"
+    exit 1
+}
+gv="$b/bin/gpuvisor"
+nvidia-smi -L 2>/dev/null || true
+export GPUVISOR_REGION_DIR
+GPUVISOR_REGION_DIR=$(mktemp -d /tmp/gpuvisor-gpucheck.XXXXXX)
+trap 'rm -rf "$GPUVISOR_REGION_DIR"' EXIT
+
+# 1. The slice as PyTorch sees it.
+out=$("$gv" run --memory 4GiB -- "$py" - <<'PYEOF' 2>&1
+import torch
+free, total = torch.cuda.mem_get_info()
+print(f"mem_get_info total={total} free={free}")
+xs = []
+try:
+    for i in range(64):
+        xs.append(torch.empty(256 * 1024 * 1024, dtype=torch.uint8, device="cuda"))
+    print("oom=none allocated=%d MiB" % (len(xs) * 256))
+except torch.cuda.OutOfMemoryError as e:
+    print("oom=raised allocated=%d MiB" % (len(xs) * 256))
+PYEOF
+)
+echo "$out"
+total=$(sed -n 's/.*total=\([0-9]*\).*/\1/p' <<<"$out")
+if [ "${total:-0}" = $((4 * 1024 * 1024 * 1024)) ]; then
+    note "PASS mem_get_info under --memory 4GiB: total $total bytes"
+else
+    note "FAIL mem_get_info under --memory 4GiB: total '${total:-?}', want 4294967296"
+    fails=$((fails + 1))
+fi
+if grep -q "oom=raised" <<<"$out"; then
+    note "PASS allocating past the slice raises torch.cuda.OutOfMemoryError ($(sed -n 's/.*allocated=\(.*\)/\1/p' <<<"$out") before it)"
+else
+    note "FAIL allocating past the slice did not raise OutOfMemoryError"
+    fails=$((fails + 1))
+fi
+
+# 2. Matmul throughput with and without the interposer, alternating runs; medians.
+bench=$(mktemp /tmp/gpuvisor-mm.XXXXXX.py)
+cat >"$bench" <<'PYEOF'
+import time, torch
+a = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
+b = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
+for _ in range(10):
+    a @ b
+torch.cuda.synchronize()
+n, t0 = 200, time.perf_counter()
+for _ in range(n):
+    a @ b
+torch.cuda.synchronize()
+print("tflops=%.2f" % (n * 2 * 8192**3 / (time.perf_counter() - t0) / 1e12))
+PYEOF
+direct=() shimmed=()
+for i in 1 2 3 4 5; do
+    direct+=("$("$py" "$bench" | sed -n 's/tflops=//p')")
+    shimmed+=("$("$gv" run -- "$py" "$bench" | sed -n 's/tflops=//p')")
+done
+rm -f "$bench"
+med() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+md=$(med "${direct[@]}")
+ms=$(med "${shimmed[@]}")
+ratio=$(awk -v s="$ms" -v d="$md" 'BEGIN { if (d > 0) printf "%.4f", s / d; else print "0" }')
+if awk -v r="$ratio" 'BEGIN { exit !(r >= 0.99) }'; then
+    note "PASS matmul with the interposer: $ms TFLOPS vs $md direct (ratio $ratio, median of 5)"
+else
+    note "FAIL matmul with the interposer: $ms TFLOPS vs $md direct (ratio $ratio < 0.99)"
+    fails=$((fails + 1))
+fi
+
+echo
+echo "== gpu-check summary"
+printf '  %s\n' "${summary[@]}"
+exit $((fails > 0))

@@ -1,0 +1,364 @@
+/* instance.c: the vGPU instance this process belongs to, and the map from its CUDA devices to
+ * the instance's GPUs.
+ *
+ * Configuration comes from the environment, set by `gpuvisor run` or by a HAMi-core deployment:
+ *   GPUVISOR_INSTANCE   the instance name; every process with the same name shares one slice
+ *   GPUVISOR_MEMORY     "SIZE" for every GPU, or "KEY=SIZE,..." with KEY a GPU UUID ("GPU-..."), a
+ *                       CUDA ordinal of this process, or "*"
+ *   CUDA_DEVICE_MEMORY_LIMIT, CUDA_DEVICE_MEMORY_LIMIT_<ordinal>, CUDA_DEVICE_MEMORY_SHARED_CACHE
+ *                       HAMi-core's names for the same; the cache path names the instance
+ * A process with none of these runs unlimited and untouched.
+ *
+ * GPUs are matched by UUID, never by position: CUDA_VISIBLE_DEVICES may reorder or hide them, so
+ * the same GPU can be ordinal 0 in one member and ordinal 1 in another. The first member that meets
+ * a GPU adds it to the region with its limit; later members find it by UUID. */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/size.h"
+#include "region/region.h"
+#include "shim/shim.h"
+
+#define MAX_ORDINALS 64
+#define MAX_RULES 32
+#define RECLAIM_PERIOD_NS 250000000ULL
+
+enum key_kind { KEY_ALL, KEY_ORDINAL, KEY_UUID };
+
+struct rule {
+    enum key_kind kind;
+    int ordinal;
+    uint8_t uuid[16];
+    uint64_t memory;
+};
+
+static struct {
+    bool configured; /* a limit or an instance was asked for */
+    bool member;     /* joined the region */
+    struct gvr_region region;
+    struct rule rules[MAX_RULES];
+    unsigned nrules;
+    /* CUDA ordinal -> region device index + 1 (0 = not looked up yet, -1 = lookup failed) */
+    int map[MAX_ORDINALS];
+    pthread_mutex_t map_lock;
+} inst = {.map_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void complain(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gpuvisor: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" -> 16 bytes. */
+bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16])
+{
+    if (len >= 4 && strncasecmp(s, "GPU-", 4) == 0) {
+        s += 4;
+        len -= 4;
+    }
+    unsigned n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-')
+            continue;
+        if (!isxdigit((unsigned char)s[i]) || n >= 32)
+            return false;
+        unsigned v = (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
+                                                             : tolower((unsigned char)s[i]) - 'a' + 10);
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        n++;
+    }
+    return n == 32;
+}
+
+static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const char *size,
+                     const char *var)
+{
+    struct gv_error err = {0};
+    uint64_t bytes;
+    if (gv_size_parse(size, &bytes, &err)) {
+        complain("%s: %s", var, err.msg);
+        return false;
+    }
+    if (inst.nrules >= MAX_RULES) {
+        complain("%s: too many entries (at most 32)", var);
+        return false;
+    }
+    struct rule *r = &inst.rules[inst.nrules++];
+    r->kind = kind;
+    r->ordinal = ordinal;
+    if (uuid)
+        memcpy(r->uuid, uuid, 16);
+    r->memory = bytes;
+    return true;
+}
+
+/* GPUVISOR_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE". */
+static bool parse_memory(const char *spec)
+{
+    if (!strchr(spec, '='))
+        return add_rule(KEY_ALL, -1, NULL, spec, "GPUVISOR_MEMORY");
+    char buf[1024];
+    if (strlen(spec) >= sizeof(buf)) {
+        complain("GPUVISOR_MEMORY: too long");
+        return false;
+    }
+    strcpy(buf, spec);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            complain("GPUVISOR_MEMORY: \"%s\": expected KEY=SIZE", item);
+            return false;
+        }
+        *eq = '\0';
+        const char *key = item, *size = eq + 1;
+        uint8_t uuid[16];
+        char *end;
+        if (strcmp(key, "*") == 0) {
+            if (!add_rule(KEY_ALL, -1, NULL, size, "GPUVISOR_MEMORY"))
+                return false;
+        } else if (isdigit((unsigned char)key[0]) && (strtol(key, &end, 10), *end == '\0')) {
+            long ord = strtol(key, NULL, 10);
+            if (ord < 0 || ord >= MAX_ORDINALS) {
+                complain("GPUVISOR_MEMORY: device \"%s\" out of range", key);
+                return false;
+            }
+            if (!add_rule(KEY_ORDINAL, (int)ord, NULL, size, "GPUVISOR_MEMORY"))
+                return false;
+        } else if (gvs_parse_uuid(key, strlen(key), uuid)) {
+            if (!add_rule(KEY_UUID, -1, uuid, size, "GPUVISOR_MEMORY"))
+                return false;
+        } else {
+            complain("GPUVISOR_MEMORY: \"%s\": not a device index or GPU UUID", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* HAMi-core's variables: a limit for all devices and per ordinal. */
+static bool parse_hami(void)
+{
+    bool any = false;
+    const char *all = getenv("CUDA_DEVICE_MEMORY_LIMIT");
+    if (all && *all) {
+        if (!add_rule(KEY_ALL, -1, NULL, all, "CUDA_DEVICE_MEMORY_LIMIT"))
+            return false;
+        any = true;
+    }
+    for (int i = 0; i < MAX_ORDINALS; i++) {
+        char var[48];
+        snprintf(var, sizeof(var), "CUDA_DEVICE_MEMORY_LIMIT_%d", i);
+        const char *v = getenv(var);
+        if (v && *v) {
+            if (!add_rule(KEY_ORDINAL, i, NULL, v, var))
+                return false;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* An instance name for a HAMi-core shared cache path: stable, valid, and the same for every
+ * process that names the same file. */
+static void hami_name(const char *path, char *out, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, len, "hami-%016llx", (unsigned long long)h);
+}
+
+static void rejoin_after_fork(void)
+{
+    if (inst.member) {
+        struct gv_error err = {0};
+        if (gvr_join_after_fork(&inst.region, &err) < 0)
+            inst.member = false;
+    }
+    pthread_mutex_init(&inst.map_lock, NULL);
+}
+
+static void instance_init(void)
+{
+    const char *name = getenv("GPUVISOR_INSTANCE");
+    const char *mem = getenv("GPUVISOR_MEMORY");
+    char hname[64];
+    bool ok = true, hami = false;
+    if (mem && *mem)
+        ok = parse_memory(mem);
+    else
+        hami = parse_hami();
+    if (!name || !*name) {
+        const char *cache = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
+        if (hami || (cache && *cache)) {
+            hami_name(cache && *cache ? cache : "/tmp/cudevshr.cache", hname, sizeof(hname));
+            name = hname;
+        }
+    }
+    if (!ok) {
+        /* A limit that cannot be read must not become no limit: refuse device memory. */
+        inst.configured = true;
+        return;
+    }
+    if (!name) {
+        if (inst.nrules) {
+            snprintf(hname, sizeof(hname), "pid-%d", (int)getpid());
+            name = hname;
+        } else {
+            return; /* nothing asked: run untouched */
+        }
+    }
+    inst.configured = true;
+    struct gv_error err = {0};
+    if (gvr_open(&inst.region, NULL, name, GVR_CREATE, NULL, 0, &err) < 0 ||
+        gvr_join_flags(&inst.region, GVR_JOIN_REPLACE, &err) < 0) {
+        fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused\n", name,
+                err.msg);
+        return;
+    }
+    inst.member = true;
+    pthread_atfork(NULL, NULL, rejoin_after_fork);
+}
+
+static pthread_once_t instance_once = PTHREAD_ONCE_INIT;
+
+void gvs_instance_init(void)
+{
+    pthread_once(&instance_once, instance_init);
+}
+
+/* The limit the configuration gives the GPU at `ordinal` with `uuid`: a UUID rule first, then an
+ * ordinal rule, then "*". */
+static uint64_t limit_for(int ordinal, const uint8_t uuid[16])
+{
+    const struct rule *by_ord = NULL, *by_all = NULL;
+    for (unsigned i = 0; i < inst.nrules; i++) {
+        const struct rule *r = &inst.rules[i];
+        if (r->kind == KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
+            return r->memory;
+        if (r->kind == KEY_ORDINAL && r->ordinal == ordinal)
+            by_ord = r;
+        if (r->kind == KEY_ALL)
+            by_all = r;
+    }
+    return by_ord ? by_ord->memory : by_all ? by_all->memory : 0;
+}
+
+/* Region device index of CUDA ordinal `dev`, or -1. The first look-up asks the driver for the
+ * UUID (outside any lock) and adds the GPU to the region. */
+static int region_dev(CUdevice dev)
+{
+    if (dev < 0 || dev >= MAX_ORDINALS || !inst.member)
+        return -1;
+    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    if (m > 0)
+        return m - 1;
+    if (m < 0)
+        return -1;
+    CUuuid uuid;
+    if (!gvs_real.cuDeviceGetUuid_v2 || gvs_real.cuDeviceGetUuid_v2(&uuid, dev) != CUDA_SUCCESS)
+        return -1;
+    struct gvr_device_limit lim = {.memory = limit_for(dev, (const uint8_t *)uuid.bytes)};
+    memcpy(lim.uuid, uuid.bytes, 16);
+    struct gv_error err = {0};
+    pthread_mutex_lock(&inst.map_lock);
+    int idx = gvr_device_add(&inst.region, &lim, NULL, &err);
+    __atomic_store_n(&inst.map[dev], idx >= 0 ? idx + 1 : -1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&inst.map_lock);
+    if (idx < 0)
+        fprintf(stderr, "gpuvisor: device %d: %s\n", (int)dev, err.msg);
+    return idx;
+}
+
+CUdevice gvs_current_device(void)
+{
+    CUdevice d;
+    if (!gvs_real.cuCtxGetDevice || gvs_real.cuCtxGetDevice(&d) != CUDA_SUCCESS)
+        return -1;
+    return d;
+}
+
+CUresult gvs_charge(CUdevice dev, uint64_t bytes)
+{
+    if (!inst.configured)
+        return CUDA_SUCCESS;
+    int idx = region_dev(dev);
+    if (idx < 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    int rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
+    if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
+        rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
+    return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+void gvs_uncharge(CUdevice dev, uint64_t bytes)
+{
+    int idx = region_dev(dev);
+    if (idx >= 0)
+        gvr_uncharge(&inst.region, (unsigned)idx, bytes);
+}
+
+void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
+{
+    *limit = *used = 0;
+    int idx = region_dev(dev);
+    if (idx < 0)
+        return;
+    gvr_reclaim_if_due(&inst.region, RECLAIM_PERIOD_NS, NULL);
+    *limit = gvr_limit(&inst.region, (unsigned)idx);
+    *used = gvr_used(&inst.region, (unsigned)idx);
+}
+
+bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used)
+{
+    *limit = *used = 0;
+    if (!inst.member)
+        return false;
+    int idx = gvr_device_find(&inst.region, uuid);
+    if (idx < 0)
+        return false;
+    *limit = gvr_limit(&inst.region, (unsigned)idx);
+    *used = gvr_used(&inst.region, (unsigned)idx);
+    return *limit != 0;
+}
+
+int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap)
+{
+    if (!inst.member)
+        return -1;
+    int idx = gvr_device_find(&inst.region, uuid);
+    if (idx < 0)
+        return -1;
+    struct gvr_snapshot *s = malloc(sizeof(*s));
+    if (!s)
+        return -1;
+    gvr_snapshot(&inst.region, s);
+    int n = 0;
+    for (unsigned i = 0; i < s->nmember; i++) {
+        if (s->member[i].alive != GVR_ALIVE)
+            continue;
+        if (n < cap) {
+            pids[n] = (unsigned)s->member[i].pid;
+            bytes[n] = s->member[i].bytes[idx];
+        }
+        n++;
+    }
+    free(s);
+    return n;
+}

@@ -1,0 +1,115 @@
+/* shim.h: the interposer's internal seams.
+ *
+ * libgpuvisor.so is loaded with LD_PRELOAD into every process of a vGPU instance. It exports the
+ * driver entry points of hooks.def under their ABI names (so programs linked with -lcuda reach it),
+ * wraps dlsym (so dlopen("libcuda.so.1") + dlsym reaches it) and wraps cuGetProcAddress (so the CUDA
+ * runtime reaches it). Each wrapper charges or reports through instance.c, which maps CUDA devices
+ * to the instance region's devices by UUID, then calls the real driver through gvs_real.
+ *
+ * Rules: nothing runs at load time but what dlsym needs; state is set up on the first call that
+ * needs it (gvs_init). No lock is held across a call into the driver. */
+#ifndef GVS_SHIM_H
+#define GVS_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The legacy ABIs (32-bit cuMemAlloc ...) are wrapped too: their PFN typedefs are visible only with
+ * __CUDA_API_VERSION_INTERNAL, which also stops cuda.h from renaming functions to their newest ABI.
+ * The shim never calls a driver function by its cuda.h name, so the renaming is not missed. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#define GVS_EXPORT __attribute__((visibility("default")))
+
+/* Real driver functions that the shim calls but does not wrap. */
+#define GVS_PLAIN_REALS(X)                                                                         \
+    X(cuInit, PFN_cuInit_v2000)                                                                    \
+    X(cuDeviceGet, PFN_cuDeviceGet_v2000)                                                          \
+    X(cuDeviceGetCount, PFN_cuDeviceGetCount_v2000)                                                \
+    X(cuDeviceGetUuid_v2, PFN_cuDeviceGetUuid_v11040)                                              \
+    X(cuCtxGetDevice, PFN_cuCtxGetDevice_v2000)                                                    \
+    X(cuCtxGetCurrent, PFN_cuCtxGetCurrent_v4000)                                                  \
+    X(cuMemGetAddressRange_v2, PFN_cuMemGetAddressRange_v3020)                                     \
+    X(cuEventCreate, PFN_cuEventCreate_v2000)                                                      \
+    X(cuEventRecord, PFN_cuEventRecord_v2000)                                                      \
+    X(cuEventQuery, PFN_cuEventQuery_v2000)                                                        \
+    X(cuEventSynchronize, PFN_cuEventSynchronize_v2000)                                            \
+    X(cuEventElapsedTime_v2, PFN_cuEventElapsedTime_v12080)                                        \
+    X(cuEventDestroy_v2, PFN_cuEventDestroy_v4000)
+
+struct gvs_real {
+#define HOOK(name, version, ptsz, abi, pfn) pfn abi;
+#include "shim/hooks.def"
+#undef HOOK
+#define REAL(abi, pfn) pfn abi;
+    GVS_PLAIN_REALS(REAL)
+#undef REAL
+};
+
+/* The real driver's functions; NULL where the driver lacks one. Valid after gvs_init(). */
+extern struct gvs_real gvs_real;
+
+/* Load the real driver and read the configuration, once. Cheap after the first call. Returns
+ * false when the real driver cannot be loaded (then wrappers return CUDA_ERROR_NOT_INITIALIZED). */
+bool gvs_init(void);
+
+/* The real dlsym, found without going through our own wrapper. */
+void *gvs_real_dlsym(void *handle, const char *name);
+
+/* Handles of the real libraries, or NULL while not loaded. */
+void *gvs_cuda_handle(void);
+void *gvs_nvml_handle(void);
+
+/* Our wrapper for a driver symbol exported under `abi` (e.g. "cuMemAlloc_v2"), or NULL. */
+void *gvs_hook_for_symbol(const char *abi);
+
+/* Our wrapper for what cuGetProcAddress(name, version, flags) resolves to, or NULL when the shim
+ * does not wrap that name. */
+void *gvs_hook_for_request(const char *name, int version, cuuint64_t flags);
+
+/* Our wrapper for an NVML symbol, or NULL. */
+void *gvs_nvml_hook_for_symbol(const char *name);
+
+/* ---- instance.c: the instance this process belongs to ---- */
+
+/* Read the configuration (GPUVISOR_INSTANCE, GPUVISOR_MEMORY, the HAMi-core variables) and join
+ * the instance, once; later calls return at once. gvs_init calls it, and so do the NVML wrappers,
+ * which must work without the CUDA driver. */
+void gvs_instance_init(void);
+
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (the "GPU-" is optional) -> 16 bytes. */
+bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16]);
+
+/* Charge `bytes` on CUDA device `dev` (an ordinal of this process). Returns CUDA_SUCCESS or
+ * CUDA_ERROR_OUT_OF_MEMORY; the charge is made before the driver is asked. */
+CUresult gvs_charge(CUdevice dev, uint64_t bytes);
+void gvs_uncharge(CUdevice dev, uint64_t bytes);
+
+/* The current context's device, or -1. */
+CUdevice gvs_current_device(void);
+
+/* The slice on `dev`: limit (0 = none) and what the instance uses. */
+void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used);
+
+/* The slice on the GPU with this UUID (for NVML, whose indices are not CUDA ordinals). Returns
+ * false when this process is not limited on that GPU. */
+bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used);
+
+/* The live members of the instance that hold a slice on the GPU with this UUID: up to `cap` pids
+ * and the bytes each holds there. Returns how many there are, or -1 when the GPU is not sliced. */
+int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap);
+
+/* ---- alloc_table.c: what each allocation was charged ---- */
+
+enum gvs_kind { GVS_DEVPTR = 1, GVS_VMM = 2, GVS_ARRAY = 3, GVS_MIPMAP = 4 };
+
+/* Remember that object `key` of `kind` charged `bytes` on `dev`. Returns false when the table
+ * cannot grow (the caller then returns the charge and fails the allocation). */
+bool gvs_track(enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes);
+
+/* Forget `key`, reporting what it charged. Returns false when it was not tracked. */
+bool gvs_untrack(enum gvs_kind kind, uint64_t key, CUdevice *dev, uint64_t *bytes);
+
+#endif
