@@ -37,7 +37,7 @@ static void use(CUdeviceptr p, uint64_t bytes)
         return; /* a real GPU: the memory is enough for the demo */
     if (cuModuleGetFunction(&fill, mod, "fill_u32") == CUDA_SUCCESS) {
         uint32_t value = 0x600d;
-        uint64_t count = bytes / 4 < (64u << 20) ? bytes / 4 : (64u << 20);
+        uint64_t count = bytes / 4 < (1u << 20) ? bytes / 4 : (1u << 20);
         void *params[] = {&p, &value, &count};
         cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL);
         cuCtxSynchronize();

@@ -1,0 +1,130 @@
+/* cli.h: what the subcommands of the `gpuvisor` command share.
+ *
+ * The CLI is a table of subcommands (main.c) with one file each (run.c, smi.c); they share four
+ * small seams declared here: option reading (opts.c), telling GPU UUIDs from indices (uuid.c), the
+ * GPUs NVML reports, loaded with dlopen at run time so that the CLI builds and runs where no driver
+ * is installed (nvml_load.c), and per-GPU option values such as "--memory 0=4GiB,1=2GiB" resolved
+ * to GPU UUIDs (spec.c). Everything that can fail returns a negative errno value and fills a
+ * gv_error; only the subcommands print. */
+#ifndef GV_CLI_H
+#define GV_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/nvml.h"
+#include "region/region.h"
+
+/* Exit statuses of the CLI itself; a command started by `gpuvisor run` passes its own through. */
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_USAGE 2 /* a bad option or argument */
+#define CLI_EXIT_INTERNAL                                                                          \
+    125                     /* gpuvisor could not do its part (as env(1) and timeout(1) use 125) */
+#define CLI_EXIT_NOEXEC 127 /* the command could not be started */
+
+int cmd_run(int argc, char **argv);
+int cmd_smi(int argc, char **argv);
+
+/* --- opts.c */
+
+/* Read option `name` ("--memory") at argv[*i], written "--memory VALUE" or "--memory=VALUE".
+ * Returns 1 and sets *value (advancing *i past a separate value), 0 if argv[*i] is another
+ * option, or -1 after printing a message when the value is missing. */
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* True if argv[*i] is "-h" or "--help". */
+bool cli_is_help(const char *arg);
+
+/* --- uuid.c */
+
+/* True if text is a GPU UUID as NVML writes it ("GPU-" and 32 hex digits in groups 8-4-4-4-12,
+ * in any case); fills raw when it is. */
+bool cli_uuid_parse(const char *text, uint8_t raw[GVR_UUID_LEN]);
+
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into buf, which holds at least CLI_UUID_TEXT bytes.
+ * Returns buf. */
+#define CLI_UUID_TEXT GVR_UUID_TEXT
+char *cli_uuid_format(const uint8_t raw[GVR_UUID_LEN], char *buf);
+
+/* --- nvml_load.c */
+
+#define CLI_MAX_GPUS 64
+
+struct cli_gpu {
+    unsigned index; /* NVML index: PCI order, as nvidia-smi numbers GPUs */
+    char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+    char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE]; /* as NVML writes it */
+    uint8_t raw[GVR_UUID_LEN];
+    bool raw_ok;    /* uuid parsed into raw */
+    bool memory_ok; /* total and used were read */
+    uint64_t total, used;
+};
+
+/* The GPUs of this machine as NVML sees them. available is false when libnvidia-ml.so.1 is missing
+ * or its initialization fails; why then says which, for a message. */
+struct cli_gpus {
+    bool available;
+    char why[256];
+    unsigned count;
+    struct cli_gpu gpu[CLI_MAX_GPUS];
+};
+
+/* Load libnvidia-ml.so.1 (or $GPUVISOR_NVML), read every GPU (index, name, UUID and, when memory is
+ * true, memory), then shut NVML down. Never fails: a machine without NVML gives available = false.
+ */
+void cli_gpus_load(struct cli_gpus *g, bool memory);
+
+/* The GPU with this UUID, or NULL. */
+const struct cli_gpu *cli_gpu_by_uuid(const struct cli_gpus *g, const uint8_t raw[GVR_UUID_LEN]);
+
+/* --- spec.c: per-GPU option values */
+
+enum cli_key { CLI_KEY_ALL, CLI_KEY_INDEX, CLI_KEY_UUID };
+
+#define CLI_SPEC_MAX 64
+
+/* One option's value: either plain (one value for every GPU) or a list of KEY=VALUE items. Items
+ * keep the user's keys until cli_spec_env resolves them. Invariant: plain implies n == 0. */
+struct cli_spec {
+    const char *option; /* "--memory", for messages */
+    int (*parse)(const char *text, uint64_t *value, struct gv_error *err);
+    bool given;
+    bool plain;
+    uint64_t plain_value;
+    unsigned n;
+    struct {
+        enum cli_key kind;
+        unsigned index;
+        uint8_t uuid[GVR_UUID_LEN];
+        uint64_t value;
+        char key[CLI_UUID_TEXT + 8]; /* as written, for messages */
+    } item[CLI_SPEC_MAX];
+};
+
+/* Value parsers for cli_spec.parse: a memory size (more than 0 bytes) and a compute share (basis
+ * points). */
+int cli_parse_memory(const char *text, uint64_t *value, struct gv_error *err);
+int cli_parse_share(const char *text, uint64_t *value, struct gv_error *err);
+
+/* Add one occurrence of the option: "VALUE" or "KEY=VALUE,...". The message names the option and
+ * the text. Returns 0 or -EINVAL / -ERANGE. */
+int cli_spec_add(struct cli_spec *s, const char *text, struct gv_error *err);
+
+/* True if resolving the spec needs NVML (it has an index or UUID key). */
+bool cli_spec_keyed(const struct cli_spec *s);
+
+/* Write the environment form of the spec into out: "VALUE" or "KEY=VALUE,..." with every key a GPU
+ * UUID as NVML writes it, or "*". Indices are resolved through g; UUIDs are checked against g when
+ * NVML is available. Returns 0, or -EINVAL (an index without NVML, an index out of range, an
+ * unknown UUID, a GPU given twice) or -ENAMETOOLONG. */
+int cli_spec_env(const struct cli_spec *s, const struct cli_gpus *g, char *out, size_t len,
+                 struct gv_error *err);
+
+/* --devices LIST: comma-separated indices or UUIDs -> CUDA_VISIBLE_DEVICES (UUIDs when NVML is
+ * available, the list as given otherwise). Returns 0 or -EINVAL / -ENAMETOOLONG. */
+int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_t len,
+                    struct gv_error *err);
+
+#endif

@@ -1,0 +1,54 @@
+/* main.c: the `gpuvisor` command: a table of subcommands and a loop over it.
+ *
+ * Each subcommand lives in its own file, parses its own arguments and prints its own --help; adding
+ * one is one file and one row below. Subcommands get argv starting at their own name, so their
+ * messages can say "see gpuvisor <name> --help". */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef GV_VERSION
+#define GV_VERSION "unknown"
+#endif
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *description;
+} subcommands[] = {
+    {"run", cmd_run, "run a command in a GPU slice (memory and compute limits)"},
+    {"smi", cmd_smi, "show GPUs and the instances using them, like nvidia-smi for slices"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: gpuvisor <command> [ARGS...]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+        fprintf(f, "  %-6s %s\n", subcommands[i].name, subcommands[i].description);
+    fprintf(f, "  %-6s %s\n", "help", "show this help");
+    fprintf(f, "\nOptions: --help, --version. "
+               "`gpuvisor <command> --help` describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || cli_is_help(cmd)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("gpuvisor %s\n", GV_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+        if (strcmp(cmd, subcommands[i].name) == 0)
+            return subcommands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "gpuvisor: unknown command \"%s\" (see gpuvisor help)\n", cmd);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,483 @@
+/* run.c: `gpuvisor run`, which starts a command inside a GPU slice.
+ *
+ * The slice itself is enforced by the interposer, inside the command's processes; this file only
+ * prepares what the interposer reads (the contract is written at the top of shim/instance.c):
+ * libgpuvisor.so in LD_PRELOAD, the instance name in GPUVISOR_INSTANCE, the limits in
+ * GPUVISOR_MEMORY and GPUVISOR_COMPUTE with every GPU named by UUID, and CUDA_VISIBLE_DEVICES for
+ * --devices. Children inherit the environment, so everything the command starts joins the same
+ * instance. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
+ * exit status is the command's. A private instance (no --instance) is removed afterwards, so runs
+ * leave nothing behind in the region directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/size.h"
+
+#ifndef GV_LIBDIR_REL
+#define GV_LIBDIR_REL "../lib" /* from the binary's directory to the library directory */
+#endif
+
+#define SHIM_NAME "libgpuvisor.so"
+
+/* Signals a wrapper passes on. A caller that stops `gpuvisor run` means to stop the command. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+static volatile sig_atomic_t child_pid;
+
+static void usage(FILE *f)
+{
+    fputs(
+        "Usage: gpuvisor run [OPTIONS] [--] CMD [ARGS...]\n"
+        "\n"
+        "Run CMD in a GPU slice: the interposer (libgpuvisor.so) is added to LD_PRELOAD and the\n"
+        "limits are passed in the environment. CMD and every process it starts share the slice.\n"
+        "\n"
+        "Options:\n"
+        "  --memory SIZE          device memory limit on every GPU: 4GiB, 512MiB, 16GB, 2g ...\n"
+        "  --memory KEY=SIZE,...  a limit per GPU; KEY is a GPU index as `gpuvisor smi` and\n"
+        "                         nvidia-smi number them, a GPU UUID (GPU-...), or * for the\n"
+        "                         GPUs not named\n"
+        "  --compute PCT          share of each GPU's time: 25, 12.5% ... (takes effect with\n"
+        "                         GPU-time limits)\n"
+        "  --compute KEY=PCT,...  a share per GPU, keys as for --memory\n"
+        "  --instance NAME        run in the shared instance NAME: every process started with the\n"
+        "                         same NAME shares one slice (letters, digits, '_', '.', '-'; 1 "
+        "to\n"
+        "                         64). Without it the run gets a private instance, removed when\n"
+        "                         CMD ends. The first process of an instance to use a GPU sets\n"
+        "                         its limit there.\n"
+        "  --devices LIST         the GPUs CMD sees, by index or UUID, comma-separated (sets\n"
+        "                         CUDA_VISIBLE_DEVICES); --memory keys still name GPUs as smi "
+        "does\n"
+        "  -h, --help             show this help\n"
+        "\n"
+        "Exit status: CMD's; 128+N if CMD was killed by signal N; 2 for a bad option; 125 if\n"
+        "gpuvisor could not prepare the run; 127 if CMD could not be started.\n"
+        "\n"
+        "Environment: GPUVISOR_SHIM (the interposer to use instead of the installed one),\n"
+        "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR "),\n"
+        "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
+        f);
+}
+
+/* ------------------------------------------------------------------ the interposer */
+
+static int exe_dir(char *out, size_t len, struct gv_error *err)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n < 0)
+        return gv_error_set(err, -errno, "cannot find gpuvisor's own path (/proc/self/exe: %s)",
+                            strerror(errno));
+    exe[n] = '\0';
+    snprintf(out, len, "%s", dirname(exe));
+    return 0;
+}
+
+/* The interposer's absolute path: $GPUVISOR_SHIM, else next to this binary in the installed layout
+ * (bin/ and the configured libdir, which may be lib64 or a multiarch directory), else in the build
+ * tree's layout (build/bin and build/lib). The path is made absolute because the command and its
+ * children may change directory before they load it. */
+static int find_shim(char *out, struct gv_error *err)
+{
+    const char *env = getenv("GPUVISOR_SHIM");
+    if (env && *env) {
+        if (!realpath(env, out) || access(out, R_OK) < 0)
+            return gv_error_set(err, -ENOENT,
+                                "GPUVISOR_SHIM=\"%s\": %s (point it at " SHIM_NAME
+                                ", or unset it to use the installed one)",
+                                env, strerror(errno));
+        return 0;
+    }
+    char dir[PATH_MAX];
+    int rc = exe_dir(dir, sizeof(dir), err);
+    if (rc < 0)
+        return rc;
+    const char *rel[] = {GV_LIBDIR_REL, "../lib"};
+    char tried[2][PATH_MAX];
+    for (unsigned i = 0; i < 2; i++) {
+        int n = snprintf(tried[i], sizeof(tried[i]), "%s/%s/" SHIM_NAME, dir, rel[i]);
+        if (n < 0 || (size_t)n >= sizeof(tried[i]))
+            return gv_error_set(err, -ENAMETOOLONG, "gpuvisor's directory %s: path too long", dir);
+        if (realpath(tried[i], out) && access(out, R_OK) == 0)
+            return 0;
+    }
+    return gv_error_set(err, -ENOENT,
+                        "the interposer " SHIM_NAME " is not in %s%s%s; reinstall gpuvisor, or set "
+                        "GPUVISOR_SHIM to its path",
+                        tried[0], strcmp(tried[0], tried[1]) ? " nor in " : "",
+                        strcmp(tried[0], tried[1]) ? tried[1] : "");
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* LD_PRELOAD with the interposer added. Entries already there keep their order and come first, so
+ * libraries the user preloads keep their precedence; ours is appended once. Another copy of
+ * libgpuvisor.so (say, an installed one inherited by a build-tree run) is dropped: two interposers
+ * in one process would charge every allocation twice. */
+static int compose_preload(const char *shim, char *out, size_t len, struct gv_error *err)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char buf[8192];
+    size_t at = 0;
+    bool present = false;
+    out[0] = '\0';
+    if (old && strlen(old) >= sizeof(buf))
+        return gv_error_set(err, -E2BIG, "LD_PRELOAD is too long (%zu characters)", strlen(old));
+    snprintf(buf, sizeof(buf), "%s", old ? old : "");
+    /* ld.so separates entries with spaces or colons; so do we, keeping them as written. */
+    char *save = NULL;
+    for (char *e = strtok_r(buf, " :", &save); e; e = strtok_r(NULL, " :", &save)) {
+        const char *base = strrchr(e, '/') ? strrchr(e, '/') + 1 : e;
+        bool ours = same_file(e, shim);
+        if (!ours && strcmp(base, SHIM_NAME) == 0)
+            continue;
+        if (ours) {
+            if (present)
+                continue;
+            present = true;
+        }
+        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", e);
+        if (n < 0 || (size_t)n >= len - at)
+            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
+        at += (size_t)n;
+    }
+    if (!present) {
+        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", shim);
+        if (n < 0 || (size_t)n >= len - at)
+            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the instance */
+
+/* A private instance name for this run. A region left with our name by an earlier run whose
+ * gpuvisor had the same pid is removed first (it has no live members, or gvr_remove refuses), so a
+ * stale region's limits never apply to this run. */
+static int private_name(char *out, size_t len, struct gv_error *err)
+{
+    for (unsigned n = 0; n < 100; n++) {
+        if (n == 0)
+            snprintf(out, len, "run-%d", (int)getpid());
+        else
+            snprintf(out, len, "run-%d-%u", (int)getpid(), n);
+        struct gv_error ignored = {0};
+        int rc = gvr_remove(NULL, out, &ignored);
+        if (rc == 0 || rc == -ENOENT)
+            return 0;
+    }
+    return gv_error_set(err, -EEXIST, "no free private instance name in %s", gvr_dir(NULL));
+}
+
+/* The limit a GPUVISOR_MEMORY value gives the GPU with this UUID (0 when it gives none). */
+static uint64_t limit_in(const char *env, const uint8_t uuid[GVR_UUID_LEN])
+{
+    if (!strchr(env, '='))
+        return strtoull(env, NULL, 10);
+    char buf[8192];
+    if (strlen(env) >= sizeof(buf))
+        return 0;
+    strcpy(buf, env);
+    uint64_t all = 0;
+    char *save = NULL;
+    for (char *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(e, '=');
+        uint8_t raw[GVR_UUID_LEN];
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (strcmp(e, "*") == 0)
+            all = strtoull(eq + 1, NULL, 10);
+        else if (cli_uuid_parse(e, raw) && memcmp(raw, uuid, GVR_UUID_LEN) == 0)
+            return strtoull(eq + 1, NULL, 10);
+    }
+    return all;
+}
+
+/* A shared instance keeps the limits it was given first (region.h: gvr_open). Say so when this
+ * run asks for others, since the command would otherwise see a slice it did not ask for. */
+static void warn_kept_limits(const char *name, const char *memory)
+{
+    struct gvr_region r = {0};
+    struct gv_error err = {0};
+    if (gvr_open(&r, NULL, name, GVR_READONLY, NULL, 0, &err) < 0)
+        return;
+    for (unsigned d = 0; d < gvr_device_count(&r); d++) {
+        struct gvr_device_limit lim;
+        if (gvr_device_get(&r, d, &lim) < 0)
+            continue;
+        uint64_t want = limit_in(memory, lim.uuid);
+        if (!want || want == lim.memory)
+            continue;
+        char have_s[32], want_s[32], uuid[CLI_UUID_TEXT];
+        if (lim.memory)
+            gv_size_format(lim.memory, have_s, sizeof(have_s));
+        else
+            snprintf(have_s, sizeof(have_s), "no limit");
+        fprintf(stderr,
+                "gpuvisor: instance \"%s\" already has %s%s on %s; it keeps it, not the %s asked "
+                "(an instance keeps the limits it was created with)\n",
+                name, lim.memory ? "a limit of " : "", have_s, cli_uuid_format(lim.uuid, uuid),
+                gv_size_format(want, want_s, sizeof(want_s)));
+    }
+    gvr_close(&r);
+}
+
+/* ------------------------------------------------------------------ the command */
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    /* A signal the kernel sent (Ctrl-C, a hang-up) went to the terminal's whole foreground process
+     * group, the command included; passing on a second copy would look like two key presses to
+     * programs that count them. Signals from other processes (kill, a supervisor) reach only us. */
+    if (si && si->si_code == SI_KERNEL)
+        return;
+    pid_t pid = (pid_t)child_pid;
+    int saved_errno = errno; /* the interrupted code may be about to read it */
+    if (pid > 0)
+        kill(pid, sig);
+    errno = saved_errno;
+}
+
+static int report_exec_error(const char *cmd, int e)
+{
+    const char *hint = e == ENOENT    ? " (check the name and PATH)"
+                       : e == EACCES  ? " (is it an executable file?)"
+                       : e == ENOEXEC ? " (not a program this system can run)"
+                                      : "";
+    fprintf(stderr, "gpuvisor: cannot run \"%s\": %s%s\n", cmd, strerror(e), hint);
+    return CLI_EXIT_NOEXEC;
+}
+
+/* Start argv and wait for it. Returns its exit status the way a shell reports it. */
+static int spawn_and_wait(char **argv)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (unsigned i = 0; i < NFORWARDED; i++)
+        sigaddset(&block, forwarded[i]);
+    /* Blocked from before fork until the pid is known, so that no signal is lost in between. */
+    sigprocmask(SIG_BLOCK, &block, &old);
+    struct sigaction sa = {0}, saved[NFORWARDED];
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (unsigned i = 0; i < NFORWARDED; i++)
+        sigaction(forwarded[i], &sa, &saved[i]);
+
+    /* exec failures come back through a close-on-exec pipe: nothing read means exec succeeded. */
+    int fds[2] = {-1, -1};
+    pid_t pid = -1;
+    const char *failed = "pipe";
+    if (pipe2(fds, O_CLOEXEC) == 0) {
+        failed = "fork";
+        pid = fork();
+    }
+    if (pid < 0) {
+        int e = errno;
+        if (fds[0] >= 0) {
+            close(fds[0]);
+            close(fds[1]);
+        }
+        for (unsigned i = 0; i < NFORWARDED; i++)
+            sigaction(forwarded[i], &saved[i], NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        fprintf(stderr, "gpuvisor: cannot start \"%s\": %s: %s\n", argv[0], failed, strerror(e));
+        return CLI_EXIT_INTERNAL;
+    }
+    if (pid == 0) {
+        /* The command gets the dispositions and mask gpuvisor was started with. */
+        for (unsigned i = 0; i < NFORWARDED; i++)
+            sigaction(forwarded[i], &saved[i], NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        close(fds[0]);
+        execvp(argv[0], argv);
+        int e = errno;
+        ssize_t w = write(fds[1], &e, sizeof(e));
+        (void)w;
+        _exit(CLI_EXIT_NOEXEC);
+    }
+    child_pid = pid;
+    close(fds[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+
+    int e = 0;
+    ssize_t got;
+    do
+        got = read(fds[0], &e, sizeof(e));
+    while (got < 0 && errno == EINTR);
+    close(fds[0]);
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "gpuvisor: waiting for \"%s\": %s\n", argv[0], strerror(errno));
+            return CLI_EXIT_INTERNAL;
+        }
+    }
+    child_pid = 0;
+    for (unsigned i = 0; i < NFORWARDED; i++)
+        sigaction(forwarded[i], &saved[i], NULL);
+    if (got == (ssize_t)sizeof(e))
+        return report_exec_error(argv[0], e);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return CLI_EXIT_INTERNAL;
+}
+
+/* ------------------------------------------------------------------ the subcommand */
+
+static int usage_error(const struct gv_error *err)
+{
+    fprintf(stderr, "gpuvisor: %s\n", err->msg);
+    return CLI_EXIT_USAGE;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static struct cli_spec memory = {.option = "--memory", .parse = cli_parse_memory};
+    static struct cli_spec compute = {.option = "--compute", .parse = cli_parse_share};
+    const char *instance = NULL, *devices = NULL;
+    struct gv_error err = {0};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *arg = argv[i], *v = NULL;
+        int m;
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (cli_is_help(arg)) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if ((m = cli_opt_value(argc, argv, &i, "--memory", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (cli_spec_add(&memory, v, &err) < 0)
+                return usage_error(&err);
+        } else if ((m = cli_opt_value(argc, argv, &i, "--compute", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (cli_spec_add(&compute, v, &err) < 0)
+                return usage_error(&err);
+        } else if ((m = cli_opt_value(argc, argv, &i, "--instance", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (instance) {
+                fprintf(stderr, "gpuvisor: --instance \"%s\": already given as \"%s\"\n", v,
+                        instance);
+                return CLI_EXIT_USAGE;
+            }
+            if (gvr_name_check(v, &err) < 0) {
+                fprintf(stderr, "gpuvisor: --instance: %s\n", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            instance = v;
+        } else if ((m = cli_opt_value(argc, argv, &i, "--devices", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (devices) {
+                fprintf(stderr, "gpuvisor: --devices \"%s\": already given as \"%s\"\n", v,
+                        devices);
+                return CLI_EXIT_USAGE;
+            }
+            devices = v;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "gpuvisor: run: unknown option \"%s\" (see gpuvisor run --help)\n",
+                    arg);
+            return CLI_EXIT_USAGE;
+        } else {
+            break; /* the command: its own options are not ours */
+        }
+    }
+    if (i >= argc) {
+        fprintf(stderr, "gpuvisor: run: missing command (usage: gpuvisor run [OPTIONS] -- CMD "
+                        "[ARGS...])\n");
+        return CLI_EXIT_USAGE;
+    }
+    char **cmd = argv + i;
+
+    /* NVML only when a GPU is named: a plain limit needs no driver at all. */
+    static struct cli_gpus gpus;
+    if (devices || cli_spec_keyed(&memory) || cli_spec_keyed(&compute))
+        cli_gpus_load(&gpus, false);
+    else
+        snprintf(gpus.why, sizeof(gpus.why), "NVML was not needed");
+
+    static char memory_env[8192], compute_env[8192], devices_env[8192];
+    if (memory.given && cli_spec_env(&memory, &gpus, memory_env, sizeof(memory_env), &err) < 0)
+        return err.code == -EIO ? (fprintf(stderr, "gpuvisor: %s\n", err.msg), CLI_EXIT_INTERNAL)
+                                : usage_error(&err);
+    if (compute.given && cli_spec_env(&compute, &gpus, compute_env, sizeof(compute_env), &err) < 0)
+        return err.code == -EIO ? (fprintf(stderr, "gpuvisor: %s\n", err.msg), CLI_EXIT_INTERNAL)
+                                : usage_error(&err);
+    if (devices && cli_devices_env(devices, &gpus, devices_env, sizeof(devices_env), &err) < 0)
+        return err.code == -EIO ? (fprintf(stderr, "gpuvisor: %s\n", err.msg), CLI_EXIT_INTERNAL)
+                                : usage_error(&err);
+
+    char shim[PATH_MAX];
+    static char preload[16384];
+    if (find_shim(shim, &err) < 0 || compose_preload(shim, preload, sizeof(preload), &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+
+    char name[GVR_NAME_MAX + 1];
+    bool private = instance == NULL;
+    if (private) {
+        if (private_name(name, sizeof(name), &err) < 0) {
+            fprintf(stderr, "gpuvisor: %s\n", err.msg);
+            return CLI_EXIT_INTERNAL;
+        }
+    } else {
+        snprintf(name, sizeof(name), "%s", instance);
+        if (memory.given)
+            warn_kept_limits(name, memory_env);
+    }
+
+    /* Set here, in the one-threaded parent, so that the child only has to exec. Limits not asked
+     * for are cleared: an inherited GPUVISOR_MEMORY (a run inside a run) must not leak into a new
+     * instance. */
+    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("GPUVISOR_INSTANCE", name, 1) < 0 ||
+        (memory.given ? setenv("GPUVISOR_MEMORY", memory_env, 1) : unsetenv("GPUVISOR_MEMORY")) <
+            0 ||
+        (compute.given ? setenv("GPUVISOR_COMPUTE", compute_env, 1)
+                       : unsetenv("GPUVISOR_COMPUTE")) < 0 ||
+        (devices && setenv("CUDA_VISIBLE_DEVICES", devices_env, 1) < 0)) {
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", strerror(errno));
+        return CLI_EXIT_INTERNAL;
+    }
+
+    int status = spawn_and_wait(cmd);
+
+    if (private) {
+        /* Refused (-EBUSY) while a process the command left running still uses the instance: its
+         * slice must outlive us then; `gpuvisor smi` removes it once that process is gone. */
+        struct gv_error ignored = {0};
+        gvr_remove(NULL, name, &ignored);
+    }
+    return status;
+}

@@ -1,0 +1,336 @@
+#!/bin/sh
+# cli_test.sh CASE: one behaviour of the `gpuvisor` command, checked from the outside as a user
+# meets it: exit statuses, messages, the environment a command is started with, and what
+# `gpuvisor smi` shows. CTest runs each case as its own test (tests/cli/CMakeLists.txt), passing the
+# built files in GV_BIN, GV_SHIM, GV_SIMDIR, GV_HOLD, GV_REGIONT and GV_EMPTY. Every case gets its
+# own region directory and simulated machine, removed at the end, so cases run in parallel.
+set -u
+CASE=$1
+T=$(mktemp -d)
+export GPUVISOR_REGION_DIR="$T/regions"
+export GPUVISOR_SIM_MACHINE="cli-$CASE-$$"
+export GPUVISOR_SIM_GPUS="T4,T4"
+export LD_LIBRARY_PATH="$GV_SIMDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+unset LD_PRELOAD GPUVISOR_SHIM GPUVISOR_NVML GPUVISOR_MEMORY GPUVISOR_COMPUTE GPUVISOR_INSTANCE \
+    CUDA_VISIBLE_DEVICES CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE
+mkdir -p "$GPUVISOR_REGION_DIR"
+BG=""
+FAILED=0
+
+cleanup() {
+    for p in $BG; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+    rm -f "/dev/shm/gvsim.$GPUVISOR_SIM_MACHINE"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    FAILED=1
+}
+
+# expect RC SUBSTRING CMD...: run CMD, check its exit status and that SUBSTRING is in its stderr
+# (or stdout); an empty SUBSTRING checks the status only.
+expect() {
+    want=$1 text=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" != "$want" ]; then
+        fail "$* -> exit $rc, want $want; stderr: $(cat "$T/err")"
+    elif [ -n "$text" ] && ! grep -qF -- "$text" "$T/err" "$T/out"; then
+        fail "$* -> no \"$text\" in: $(cat "$T/err" "$T/out")"
+    fi
+}
+
+# envof VAR ARGS...: the value of VAR in the environment `gpuvisor run ARGS -- env` gives its command.
+envof() {
+    var=$1
+    shift
+    "$GV_BIN" run "$@" -- env >"$T/env" 2>"$T/err" || { echo "<exit $?: $(cat "$T/err")>"; return; }
+    grep "^$var=" "$T/env" | head -n 1 | cut -d= -f2-
+}
+
+check_eq() { # what got want
+    [ "$2" = "$3" ] || fail "$1: got \"$2\", want \"$3\""
+}
+
+# wait_ready FILE: wait (up to 10 s) for a background helper to print "ready".
+wait_ready() {
+    i=0
+    while ! grep -q ready "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "helper never got ready: $(cat "$1")"; return 1; }
+        sleep 0.05
+    done
+}
+
+uuids() {
+    "$GV_HOLD" uuids >"$T/uuids" || fail "cli_hold uuids"
+    U0=$(sed -n 1p "$T/uuids")
+    U1=$(sed -n 2p "$T/uuids")
+    [ -n "$U0" ] && [ -n "$U1" ] || fail "simulated GPUs have no UUIDs"
+}
+
+G=$GV_BIN
+case "$CASE" in
+help)
+    expect 0 "gpuvisor " "$G" --version
+    grep -q '^gpuvisor [0-9]' "$T/out" || fail "--version: $(cat "$T/out")"
+    expect 0 "smi" "$G" help
+    expect 0 "run" "$G" --help
+    expect 2 "Usage" "$G"
+    expect 2 'unknown command "bogus"' "$G" bogus
+    expect 0 "--memory KEY=SIZE" "$G" run --help
+    expect 0 "takes effect with" "$G" run --help
+    expect 0 "--json" "$G" smi --help
+    ;;
+bad_options)
+    uuids
+    expect 2 'unknown option "--bogus"' "$G" run --bogus -- true
+    expect 2 '--memory: missing value' "$G" run --memory
+    expect 2 '--memory: size "2XB": unknown unit' "$G" run --memory 2XB -- true
+    expect 2 '--memory "0=2XB": size "2XB": unknown unit' "$G" run --memory 0=2XB -- true
+    expect 2 'more than 0 bytes' "$G" run --memory 0 -- true
+    expect 2 '--memory "2GiB": --memory already given' "$G" run --memory 4GiB --memory 2GiB -- true
+    expect 2 'not both' "$G" run --memory 4GiB --memory 0=2GiB -- true
+    expect 2 'not both' "$G" run --memory 0=2GiB --memory 4GiB -- true
+    expect 2 'is not KEY=VALUE' "$G" run --memory 0=2GiB,4GiB -- true
+    expect 2 'GPU "0" is given twice' "$G" run --memory 0=2GiB,0=1GiB -- true
+    expect 2 'key "x" is not a GPU index' "$G" run --memory x=1GiB -- true
+    expect 2 'empty entry' "$G" run --memory 0=1GiB,,1=1GiB -- true
+    expect 2 '--memory: empty value' "$G" run --memory= -- true
+    expect 2 'GPU index 5 is out of range' "$G" run --memory 5=1GiB -- true
+    expect 2 'is not on this machine' "$G" run --memory GPU-00000000-0000-0000-0000-000000000000=1GiB -- true
+    expect 2 'are the same GPU' "$G" run --memory "0=1GiB,$U0=2GiB" -- true
+    expect 2 'compute share "0"' "$G" run --compute 0 -- true
+    expect 2 'at most 100' "$G" run --compute 150% -- true
+    expect 2 '--compute: missing value' "$G" run --compute
+    expect 2 'GPU index 2 is out of range' "$G" run --compute 2=50 -- true
+    expect 2 '--instance: instance name "a/b"' "$G" run --instance a/b -- true
+    expect 2 '--instance: instance name' "$G" run --instance "" -- true
+    expect 2 'already given' "$G" run --instance a --instance b -- true
+    expect 2 'missing command' "$G" run --memory 1GiB
+    expect 2 'missing command' "$G" run --memory 1GiB --
+    expect 2 'missing command' "$G" run
+    expect 2 '--devices: empty list' "$G" run --devices "" -- true
+    expect 2 'empty entry' "$G" run --devices 0,,1 -- true
+    expect 2 'GPU index 2 is out of range' "$G" run --devices 2 -- true
+    expect 2 'is not on this machine' "$G" run --devices GPU-00000000-0000-0000-0000-000000000000 -- true
+    expect 2 'is not a GPU index or UUID' "$G" run --devices 0,gpu1 -- true
+    expect 2 'GPU "1" is given twice' "$G" run --devices 1,1 -- true
+    expect 2 'are the same GPU' "$G" run --devices "0,$U0" -- true
+    expect 2 '--devices "1": already given' "$G" run --devices 0 --devices 1 -- true
+    expect 2 'smi: unknown option "--bogus"' "$G" smi --bogus
+    expect 2 'smi: unexpected argument "x"' "$G" smi x
+    ;;
+no_nvml)
+    # A machine without NVML: plain sizes and UUIDs work, indices are refused with a way out.
+    export GPUVISOR_NVML="$T/no-such-libnvidia-ml.so.1"
+    expect 2 'name GPUs by UUID' "$G" run --memory 0=1GiB -- true
+    expect 2 'needs NVML' "$G" run --compute 1=50 -- true
+    check_eq "plain size" "$(envof GPUVISOR_MEMORY --memory 1GiB)" "1073741824"
+    check_eq "UUID key" "$(envof GPUVISOR_MEMORY --memory GPU-0123ABCD-0000-0000-0000-00000000FFFF=1GiB)" \
+        "GPU-0123abcd-0000-0000-0000-00000000ffff=1073741824"
+    check_eq "devices as given" "$(envof CUDA_VISIBLE_DEVICES --devices 1,GPU-0123abcd-0000-0000-0000-00000000ffff)" \
+        "1,GPU-0123abcd-0000-0000-0000-00000000ffff"
+    expect 0 "NVML is not available" "$G" smi
+    expect 0 '"available": false' "$G" smi --json
+    ;;
+exec_errors)
+    expect 127 'cannot run "/nonexistent/cmd"' "$G" run -- /nonexistent/cmd
+    expect 127 'check the name and PATH' "$G" run -- gpuvisor-no-such-command-xyz
+    printf 'not a program\n' >"$T/noexec"
+    chmod 644 "$T/noexec"
+    expect 127 'cannot run' "$G" run -- "$T/noexec"
+    expect 127 'cannot run' "$G" run -- "$T"
+    ;;
+status)
+    expect 0 "" "$G" run -- true
+    expect 1 "" "$G" run -- false
+    expect 7 "" "$G" run -- sh -c 'exit 7'
+    expect 143 "" "$G" run -- sh -c 'kill -TERM $$'
+    expect 137 "" "$G" run -- sh -c 'kill -KILL $$'
+    # Without "--" the first word that is not an option starts the command; its options are its own.
+    expect 3 "" "$G" run --memory 1GiB sh -c 'exit 3' --memory
+    ;;
+signals)
+    # A signal sent to `gpuvisor run` reaches the command, which decides what it means.
+    "$G" run -- sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done' >"$T/o1" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o1" && kill -TERM "$pid"
+    wait "$pid"
+    check_eq "TERM forwarded, child's trap status" "$?" 42
+    "$G" run -- sh -c 'echo ready; while :; do sleep 0.05; done' >"$T/o2" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o2" && kill -HUP "$pid"
+    wait "$pid"
+    check_eq "HUP forwarded, 128+SIGHUP" "$?" 129
+    "$G" run -- sh -c 'trap "exit 44" USR1; echo ready; while :; do sleep 0.05; done' >"$T/o3" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o3" && kill -USR1 "$pid"
+    wait "$pid"
+    check_eq "USR1 forwarded" "$?" 44
+    ;;
+preload)
+    shim=$(realpath "$GV_SHIM")
+    empty=$(realpath "$GV_EMPTY")
+    check_eq "no LD_PRELOAD" "$(envof LD_PRELOAD)" "$shim"
+    check_eq "kept" "$(LD_PRELOAD=$empty envof LD_PRELOAD)" "$empty:$shim"
+    check_eq "kept, spaces" "$(LD_PRELOAD="$empty $empty" envof LD_PRELOAD)" "$empty:$empty:$shim"
+    check_eq "not twice" "$(LD_PRELOAD="$shim" envof LD_PRELOAD)" "$shim"
+    check_eq "not twice, order kept" "$(LD_PRELOAD="$shim:$empty" envof LD_PRELOAD)" "$shim:$empty"
+    check_eq "nested run" "$("$G" run -- "$G" run -- env | grep ^LD_PRELOAD=)" "LD_PRELOAD=$shim"
+    mkdir "$T/other" && cp "$shim" "$T/other/libgpuvisor.so"
+    check_eq "another copy replaced" "$(LD_PRELOAD="$T/other/libgpuvisor.so:$empty" envof LD_PRELOAD)" \
+        "$empty:$shim"
+    check_eq "GPUVISOR_SHIM" "$(GPUVISOR_SHIM="$T/other/libgpuvisor.so" envof LD_PRELOAD)" \
+        "$T/other/libgpuvisor.so"
+    GPUVISOR_SHIM="$T/missing.so" expect 125 'GPUVISOR_SHIM="' "$G" run -- true
+    # The binary finds the library from its own place: a copy elsewhere finds none.
+    mkdir -p "$T/bin" && cp "$G" "$T/bin/gpuvisor"
+    expect 125 'the interposer libgpuvisor.so is not in' "$T/bin/gpuvisor" run -- true
+    mkdir -p "$T/lib" && cp "$shim" "$T/lib/libgpuvisor.so"
+    check_eq "found next to the binary" "$("$T/bin/gpuvisor" run -- env | grep ^LD_PRELOAD=)" \
+        "LD_PRELOAD=$(realpath "$T/lib/libgpuvisor.so")"
+    ;;
+env_memory)
+    uuids
+    check_eq "plain" "$(envof GPUVISOR_MEMORY --memory 4GiB)" 4294967296
+    check_eq "plain, = form" "$(envof GPUVISOR_MEMORY --memory=1.5GiB)" 1610612736
+    check_eq "indices" "$(envof GPUVISOR_MEMORY --memory 0=2GiB,1=1GiB)" "$U0=2147483648,$U1=1073741824"
+    check_eq "two options" "$(envof GPUVISOR_MEMORY --memory 1=1GiB --memory 0=512MiB)" \
+        "$U1=1073741824,$U0=536870912"
+    upper=$(echo "$U1" | tr a-f A-F)
+    check_eq "UUID and *" "$(envof GPUVISOR_MEMORY --memory "*=1GiB,$upper=2GiB")" "*=1073741824,$U1=2147483648"
+    check_eq "compute plain" "$(envof GPUVISOR_COMPUTE --compute 25)" 2500
+    check_eq "compute keyed" "$(envof GPUVISOR_COMPUTE --compute 0=12.5%,1=50)" "$U0=1250,$U1=5000"
+    check_eq "no --memory clears an inherited limit" "$(GPUVISOR_MEMORY=1 envof GPUVISOR_MEMORY)" ""
+    check_eq "no --compute clears an inherited share" "$(GPUVISOR_COMPUTE=1 envof GPUVISOR_COMPUTE)" ""
+    check_eq "named instance" "$(envof GPUVISOR_INSTANCE --instance team-a.1)" "team-a.1"
+    inst=$(envof GPUVISOR_INSTANCE)
+    case "$inst" in run-[0-9]*) ;; *) fail "private instance name \"$inst\"" ;; esac
+    a=$(envof GPUVISOR_INSTANCE)
+    [ "$a" != "$inst" ] || fail "two runs got the same private instance $a"
+    ;;
+env_devices)
+    uuids
+    check_eq "indices, reordered" "$(envof CUDA_VISIBLE_DEVICES --devices 1,0)" "$U1,$U0"
+    check_eq "one UUID" "$(envof CUDA_VISIBLE_DEVICES --devices "$U1")" "$U1"
+    check_eq "mixed" "$(envof CUDA_VISIBLE_DEVICES --devices "0,$U1")" "$U0,$U1"
+    check_eq "untouched without --devices" "$(CUDA_VISIBLE_DEVICES=0 envof CUDA_VISIBLE_DEVICES)" "0"
+    ;;
+private_instance)
+    # A private instance is removed when the command ends; a named one stays for the next run.
+    expect 0 "" "$G" run -- "$GV_REGIONT" join
+    check_eq "region dir after a private run" "$(ls "$GPUVISOR_REGION_DIR")" ""
+    expect 0 "" "$G" run --instance keep -- "$GV_REGIONT" join
+    check_eq "region dir after a named run" "$(ls "$GPUVISOR_REGION_DIR")" "keep"
+    # A member the command leaves running keeps the private instance alive.
+    "$G" run -- sh -c "\"$GV_REGIONT\" hold \"\$GPUVISOR_INSTANCE\" GPU-00000000-0000-0000-0000-000000000001 64 1 >\"$T/o\" 2>&1 & echo \$! >\"$T/pid\""
+    wait_ready "$T/o"
+    BG="$BG $(cat "$T/pid")"
+    n=$(ls "$GPUVISOR_REGION_DIR" | grep -c '^run-')
+    check_eq "private instance kept while a member lives" "$n" 1
+    ;;
+smi_region)
+    uuids
+    "$GV_REGIONT" hold inst1 "$U1" 4096 3072 2500 >"$T/o" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o"
+    expect 0 "" "$G" smi
+    for want in 'Instance "inst1"' "3072 MiB / 4096 MiB" "25%" "$U1" "$pid" "alive" "GPU 1: 3072 MiB" \
+        "Tesla T4" "$U0"; do
+        grep -qF -- "$want" "$T/out" || fail "smi: no \"$want\" in: $(cat "$T/out")"
+    done
+    grep -qE "^ +1 +$U1 +3072 MiB / 4096 MiB +25%" "$T/out" || fail "smi: GPU row: $(cat "$T/out")"
+    expect 0 "" "$G" smi --json
+    if command -v python3 >/dev/null; then
+        python3 - "$T/out" "$U1" "$pid" <<'PY' || fail "smi --json: $(cat "$T/out")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["nvml"]["available"] is True
+assert [g["index"] for g in doc["gpus"]] == [0, 1]
+(inst,) = doc["instances"]
+assert inst["name"] == "inst1" and inst["readonly"] is False
+(gpu,) = inst["gpus"]
+assert gpu == {"index": 1, "uuid": sys.argv[2], "memory_used_bytes": 3072 << 20,
+               "memory_limit_bytes": 4096 << 20, "compute_share_percent": 25.0}, gpu
+(proc,) = inst["processes"]
+assert proc["pid"] == int(sys.argv[3]) and proc["alive"] is True, proc
+assert proc["memory"] == [{"index": 1, "uuid": sys.argv[2], "used_bytes": 3072 << 20,
+                           "context_bytes": 0}], proc
+PY
+    fi
+    # A member killed outright: smi reclaims it, so its memory and its line are gone at once.
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    expect 0 "0 MiB / 4096 MiB" "$G" smi
+    grep -q "^  $pid " "$T/out" && fail "smi still lists dead pid $pid: $(cat "$T/out")"
+    # No NVML: instances are still listed, GPUs without index.
+    GPUVISOR_NVML="$T/none.so" expect 0 'Instance "inst1"' "$G" smi
+    grep -qE "^ +- +$U1 " "$T/out" || fail "smi without NVML: $(cat "$T/out")"
+    ;;
+smi_orphan)
+    # The private instance of a `gpuvisor run` that is gone (a crash, say) is removed by smi once
+    # its last member is gone too.
+    sh -c 'exit 0' &
+    dead=$!
+    wait "$dead"
+    "$GV_REGIONT" hold "run-$dead" GPU-00000000-0000-0000-0000-000000000001 64 1 >"$T/o" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o"
+    expect 0 "Instance \"run-$dead\"" "$G" smi
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    expect 0 "No instances" "$G" smi
+    check_eq "region dir" "$(ls "$GPUVISOR_REGION_DIR")" ""
+    ;;
+shim_slice)
+    # End to end through the interposer: limits by NVML index reach it as UUIDs, and two runs with
+    # one --instance share one slice.
+    expect 3 "oom" "$G" run --memory 0=1GiB -- "$GV_HOLD" 2048
+    expect 0 "ready" "$G" run --memory 1=1GiB -- "$GV_HOLD" 2048
+    expect 0 "ready" "$G" run --memory 0=1GiB -- "$GV_HOLD" 0 2048
+    "$G" run --instance shared --memory 0=4GiB -- "$GV_HOLD" --wait 1024 >"$T/o" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o"
+    expect 0 "1024 MiB / 4096 MiB" "$G" smi
+    expect 3 "oom" "$G" run --instance shared --memory 0=4GiB -- "$GV_HOLD" 3584
+    expect 0 "ready" "$G" run --instance shared --memory 0=4GiB -- "$GV_HOLD" 3000
+    expect 0 "keeps it" "$G" run --instance shared --memory 0=2GiB -- true
+    kill -TERM "$pid"
+    wait "$pid"
+    check_eq "held tenant killed through gpuvisor run" "$?" 143
+    expect 0 "0 MiB / 4096 MiB" "$G" smi
+    ;;
+devices_slice)
+    # --devices hides and reorders GPUs for real: the simulated driver applies CUDA_VISIBLE_DEVICES,
+    # so the command's CUDA device 0 is GPU 1, and its slice is charged there.
+    uuids
+    expect 3 "oom" "$G" run --devices 1 --memory 1GiB -- "$GV_HOLD" 2048
+    "$G" run --instance dev1 --devices 1 --memory 1=1GiB -- "$GV_HOLD" --wait 512 >"$T/o" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o"
+    expect 0 "$U1  512 MiB / 1024 MiB" "$G" smi
+    grep -q "$U0  512 MiB" "$T/out" && fail "the allocation was charged to GPU 0"
+    kill -TERM "$pid"
+    wait "$pid"
+    # Reordered: device 0 of the command is GPU 1, device 1 is GPU 0.
+    expect 0 "ready" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 512 2048
+    expect 3 "oom" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 2048
+    ;;
+*)
+    echo "cli_test.sh: unknown case $CASE" >&2
+    exit 2
+    ;;
+esac
+exit $FAILED
