@@ -4,7 +4,10 @@
  * The parent runs this program again as children, alternating: without the interposer, with it
  * and no limit, with it and a memory limit. Each child times batches of calls and reports the
  * median per call; the parent takes the median over rounds. Figures: cuLaunchKernel (no compute
- * limit) and a cuMemAlloc + cuMemFree pair (with a memory limit, so the charge path runs). */
+ * limit) and a cuMemAlloc + cuMemFree pair (with a memory limit, so the charge path runs).
+ * Launches are timed while the device is busy with a long kernel queued ahead of them, so each
+ * launch only queues work, as on a loaded GPU; an idle simulated device would add the cost of
+ * waking its worker to some launches and not others, which is noise, not interposer cost. */
 #include <cuda.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { ROUNDS = 9, BATCHES = 41, LAUNCHES = 2000, PAIRS = 500 };
+enum { ROUNDS = 9, BATCHES = 25, LAUNCHES = 2000, PAIRS = 500 };
 
 static uint64_t now_ns(void)
 {
@@ -61,7 +64,10 @@ static int child(void)
     uint64_t ns = 0;
     void *params[] = {&ns};
     double launch[BATCHES], pair[BATCHES];
+    uint64_t busy = 20000000; /* 20 ms: far longer than a batch of launches takes to queue */
+    void *busy_params[] = {&busy};
     for (int b = 0; b < BATCHES; b++) {
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, busy_params, NULL));
         uint64_t t0 = now_ns();
         for (int i = 0; i < LAUNCHES; i++)
             CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, params, NULL));

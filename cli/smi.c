@@ -24,9 +24,10 @@ static void usage(FILE *f)
     fputs("Usage: gpuvisor smi [--json]\n"
           "\n"
           "Show each GPU (from NVML) and each gpuvisor instance: memory used and limit per GPU,\n"
-          "compute share, and member processes. Works without a daemon, from the instance regions\n"
-          "in $GPUVISOR_REGION_DIR (default " GVR_DEFAULT_DIR "). Sizes are in MiB; usage is\n"
-          "rounded up, totals and limits down. NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
+          "compute share and the GPU time used of it over the last second, and member processes.\n"
+          "Works without a daemon, from the instance regions in $GPUVISOR_REGION_DIR (default\n"
+          GVR_DEFAULT_DIR "). Sizes are in MiB; usage is rounded up, totals and limits down.\n"
+          "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
           "\n"
           "Options:\n"
           "  --json      print the same as JSON (sizes in bytes)\n"
@@ -190,18 +191,23 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
     if (s->ndev == 0)
         printf("  no GPU used yet\n");
     else
-        printf("  GPU  %-40s  %-26s %s\n", "UUID", "Memory used / limit", "Compute");
+        printf("  GPU  %-40s  %-26s %-8s %s\n", "UUID", "Memory used / limit", "Compute",
+               "GPU time, last 1 s");
     for (unsigned d = 0; d < s->ndev; d++) {
-        char idx[16], uuid[CLI_UUID_TEXT], mem[64], share[16] = "-";
+        char idx[16], uuid[CLI_UUID_TEXT], mem[64], share[16] = "-", used[32] = "-";
         if (s->dev[d].limit)
             snprintf(mem, sizeof(mem), "%llu MiB / %llu MiB", mib_up(s->dev[d].used),
                      mib_down(s->dev[d].limit));
         else
             snprintf(mem, sizeof(mem), "%llu MiB / unlimited", mib_up(s->dev[d].used));
-        if (s->dev[d].share)
+        /* The time charged over the last second, as a share of that second: what the instance
+         * used of its share (the budget counts it in 100 ms steps). */
+        if (s->dev[d].share) {
             gv_share_format(s->dev[d].share, share, sizeof(share));
-        printf("  %3s  %-40s  %-26s %s\n", index_text(g, s->dev[d].uuid, idx, sizeof(idx)),
-               cli_uuid_format(s->dev[d].uuid, uuid), mem, share);
+            snprintf(used, sizeof(used), "%.1f%%", (double)s->dev[d].busy_recent_ns / 1e7);
+        }
+        printf("  %3s  %-40s  %-26s %-8s %s\n", index_text(g, s->dev[d].uuid, idx, sizeof(idx)),
+               cli_uuid_format(s->dev[d].uuid, uuid), mem, share, used);
     }
     if (s->nmember)
         printf("  %-8s %-7s %s\n", "PID", "State", "Memory");
@@ -318,7 +324,9 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
             printf("%u.%02u", s->dev[d].share / 100, s->dev[d].share % 100);
         else
             printf("null");
-        printf("}");
+        printf(", \"compute_used_last_second_ns\": %llu, \"compute_used_total_ns\": %llu}",
+               (unsigned long long)s->dev[d].busy_recent_ns,
+               (unsigned long long)s->dev[d].busy_total_ns);
     }
     printf("%s],\n     \"processes\": [", s->ndev ? "\n     " : "");
     for (unsigned m = 0; m < s->nmember; m++) {

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/budget.h"
 #include "core/size.h"
 
 #define MAGIC 0x4e4f494745525647ULL /* "GVREGION" in little-endian bytes */
@@ -54,11 +55,14 @@ struct header {
 
 /* A GPU of the instance. Entries [0, ndev) are complete; an entry is written fully before ndev
  * grows past it and is never removed, so an index stays valid for the region's life. Its memory
- * limit and usage live in the ledger at the same index. */
+ * limit and usage live in the ledger at the same index. The GPU-time budget is shared by all
+ * members (they take turns on the GPU, and their turns draw on it together); it is zero (a full
+ * bucket) when the entry is made, and used only while share != 0. */
 struct shared_device {
     uint8_t uuid[GVR_UUID_LEN];
     _Atomic uint32_t share; /* basis points; 0 = no compute limit */
     uint32_t reserved;
+    struct gv_budget budget;
 };
 
 /* owner word: bits 0-31 pid (0 = free), 32-47 hash of the pid namespace, 48-63 generation. The
@@ -671,6 +675,18 @@ uint64_t gvr_available(const struct gvr_region *r, unsigned dev)
     return dev < gvr_device_count(r) ? gv_ledger_available(&SH(r)->ledger, dev) : 0;
 }
 
+struct gv_budget *gvr_budget(const struct gvr_region *r, unsigned dev)
+{
+    if (r->readonly || dev >= gvr_device_count(r))
+        return NULL;
+    return &SH(r)->dev[dev].budget;
+}
+
+uint32_t gvr_share(const struct gvr_region *r, unsigned dev)
+{
+    return dev < gvr_device_count(r) ? atomic_load(&SH(r)->dev[dev].share) : 0;
+}
+
 /* ---- membership */
 
 /* Give a slot's bytes back and free it. The caller is the slot's own process (leave) or a reclaimer
@@ -978,11 +994,14 @@ int gvr_snapshot(const struct gvr_region *r, struct gvr_snapshot *s)
     s->name[GVR_NAME_MAX] = 0;
     s->created_ns = sh->created_ns;
     s->ndev = gvr_device_count(r);
+    uint64_t mono = now_ns(CLOCK_MONOTONIC);
     for (unsigned d = 0; d < s->ndev; d++) {
         memcpy(s->dev[d].uuid, sh->dev[d].uuid, GVR_UUID_LEN);
         s->dev[d].limit = gv_ledger_limit(&sh->ledger, d);
         s->dev[d].used = gv_ledger_used(&sh->ledger, d);
         s->dev[d].share = atomic_load(&sh->dev[d].share);
+        s->dev[d].busy_recent_ns = gv_budget_recent(&sh->dev[d].budget, mono);
+        s->dev[d].busy_total_ns = gv_budget_total(&sh->dev[d].budget);
     }
     for (unsigned i = 0; i < GVR_MAX_MEMBERS; i++) {
         const struct shared_slot *slot = &sh->slot[i];

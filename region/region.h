@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/budget.h"
 #include "core/error.h"
 #include "core/ledger.h"
 
@@ -33,7 +34,7 @@
 #define GVR_UUID_LEN    16 /* NVML's "GPU-xxxxxxxx-..." as 16 raw bytes */
 #define GVR_MAX_DEVICES GV_LEDGER_DEVICES
 #define GVR_MAX_MEMBERS 128
-#define GVR_LAYOUT      1 /* the layout version this code reads and writes */
+#define GVR_LAYOUT      2 /* the layout version this code reads and writes (2: GPU-time budgets) */
 
 /* One process's mapping of one region. Fields are private: use the functions. */
 struct gvr_region {
@@ -126,6 +127,14 @@ uint64_t gvr_used(const struct gvr_region *r, unsigned dev);
 uint64_t gvr_limit(const struct gvr_region *r, unsigned dev);
 uint64_t gvr_available(const struct gvr_region *r, unsigned dev);
 
+/* The instance's compute share on dev (basis points; 0 = no compute limit). Lock-free. */
+uint32_t gvr_share(const struct gvr_region *r, unsigned dev);
+
+/* The GPU-time budget of the instance on dev, shared by all its members (core/budget.h): the
+ * interposer charges it with the time its processes hold the GPU. NULL for a bad dev or a
+ * read-only handle (tools read the figures through gvr_snapshot). */
+struct gv_budget *gvr_budget(const struct gvr_region *r, unsigned dev);
+
 /* --- Membership. */
 
 /* Take a member slot for this process. Lock-free: a compare-and-swap on a free slot and three
@@ -195,6 +204,8 @@ struct gvr_snapshot {
         uint64_t limit; /* bytes, 0 = unlimited */
         uint64_t used;  /* bytes charged by all members */
         uint32_t share; /* basis points, 0 = no compute limit */
+        uint64_t busy_recent_ns; /* GPU time charged over the last second (in 100 ms steps) */
+        uint64_t busy_total_ns;  /* GPU time charged since the instance was made */
     } dev[GVR_MAX_DEVICES];
     unsigned nmember;
     struct {

@@ -3,7 +3,9 @@
 # interposer and the CLI from the toolchain alone, then checks with PyTorch:
 #   1. under --memory 4GiB, torch.cuda.mem_get_info() reports 4 GiB total, and allocating past the
 #      slice raises PyTorch's out-of-memory error;
-#   2. a matmul loop with the interposer and no limit runs at least 99% as fast as without it.
+#   2. a matmul loop with the interposer and no limit runs at least 99% as fast as without it;
+#   3. two matmul loops at --compute 30 and --compute 60, at once on one GPU, get 30% and 60% of
+#      it: each one's throughput against the same loop's unlimited throughput, within 5 points.
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +88,56 @@ else
     note "FAIL matmul with the interposer: $ms TFLOPS vs $md direct (ratio $ratio < 0.99)"
     fails=$((fails + 1))
 fi
+
+# 3. GPU-time shares. Each loop runs matmuls for the same wall-clock window (they wait for a common
+# start time, after CUDA's start-up, so the windows overlap) and reports matmuls per second; the
+# unlimited run alone gives the GPU's full rate. Throughput is a fair measure of GPU time here
+# because every matmul is the same work.
+share_py=$(mktemp /tmp/gpuvisor-share.XXXXXX.py)
+cat >"$share_py" <<'PYEOF'
+import os, sys, time, torch
+start, window = float(sys.argv[1]), float(sys.argv[2])
+a = torch.randn(4096, 4096, device="cuda", dtype=torch.float16)
+b = torch.randn(4096, 4096, device="cuda", dtype=torch.float16)
+for _ in range(20):
+    a @ b
+torch.cuda.synchronize()
+while time.time() < start:
+    time.sleep(0.001)
+n, t0 = 0, time.time()
+while time.time() < start + window:
+    for _ in range(8):
+        a @ b
+    torch.cuda.synchronize()
+    n += 8
+print("rate=%.3f" % (n / (time.time() - t0)))
+PYEOF
+window=20
+rate() { sed -n 's/^rate=//p' <<<"$1" | tail -1; }
+t=$(( $(date +%s) + 15 ))
+full=$(rate "$("$gv" run -- "$py" "$share_py" "$t" "$window" 2>&1)")
+t=$(( $(date +%s) + 15 ))
+out30=$(mktemp) out60=$(mktemp)
+"$gv" run --compute 30 -- "$py" "$share_py" "$t" "$window" >"$out30" 2>&1 &
+p30=$!
+"$gv" run --compute 60 -- "$py" "$share_py" "$t" "$window" >"$out60" 2>&1 &
+p60=$!
+wait "$p30" "$p60"
+r30=$(rate "$(cat "$out30")")
+r60=$(rate "$(cat "$out60")")
+rm -f "$share_py" "$out30" "$out60"
+for pair in "30 ${r30:-0}" "60 ${r60:-0}"; do
+    set -- $pair
+    got=$(awk -v r="$2" -v f="${full:-0}" 'BEGIN { if (f > 0) printf "%.2f", 100 * r / f; else print "0" }')
+    err=$(awk -v g="$got" -v w="$1" 'BEGIN { printf "%+.2f", g - w }')
+    line="--compute $1 next to --compute $(( $1 == 30 ? 60 : 30 )): $got% of the unlimited rate ($2 vs ${full:-?} matmuls/s), error $err points"
+    if awk -v e="$err" 'BEGIN { exit !(e >= -5 && e <= 5) }'; then
+        note "PASS $line"
+    else
+        note "FAIL $line"
+        fails=$((fails + 1))
+    fi
+done
 
 echo
 echo "== gpu-check summary"

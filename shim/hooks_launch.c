@@ -1,14 +1,65 @@
 /* hooks_launch.c: every kind of launch passes through here, so that the instance's GPU-time budget
- * can act on it. With no compute limit a launch is a straight call to the driver: one predictable
- * branch on top of the call. */
+ * can act on it, and so do the synchronizing calls, after which a holder of the GPU's token may
+ * give it up early (timeshare.c). With no compute limit in the process a launch is a straight call
+ * to the driver: one predictable branch on top of the call.
+ *
+ * A launch waits at the gate before the driver is asked, so a launch the driver then refuses has
+ * still taken its turn; and a launch of an entry point this driver lacks (a graph launch on a
+ * driver without graphs) passes the gate too before it is answered CUDA_ERROR_NOT_SUPPORTED. */
 #include "shim/hooks.h"
 
 #define PASS(abi, ...)                                                                             \
     do {                                                                                           \
-        if (__builtin_expect(!gvs_init() || !gvs_real.abi, 0))                                     \
+        if (__builtin_expect(!gvs_init(), 0))                                                      \
             return CUDA_ERROR_NOT_INITIALIZED;                                                     \
+        if (__builtin_expect(gvs_compute_on, 0)) {                                                 \
+            CUresult gate_ = gvs_gate();                                                           \
+            if (gate_ != CUDA_SUCCESS)                                                             \
+                return gate_;                                                                      \
+        }                                                                                          \
+        if (__builtin_expect(!gvs_real.abi, 0))                                                    \
+            return CUDA_ERROR_NOT_SUPPORTED;                                                       \
         return gvs_real.abi(__VA_ARGS__);                                                          \
     } while (0)
+
+#define SYNC(whole, abi, ...)                                                                      \
+    do {                                                                                           \
+        if (__builtin_expect(!gvs_init() || !gvs_real.abi, 0))                                     \
+            return CUDA_ERROR_NOT_INITIALIZED;                                                     \
+        if (!gvs_compute_on)                                                                       \
+            return gvs_real.abi(__VA_ARGS__);                                                      \
+        gvs_sync_begin();                                                                          \
+        CUresult r_ = gvs_real.abi(__VA_ARGS__);                                                   \
+        gvs_sync_end(whole && r_ == CUDA_SUCCESS);                                                 \
+        return r_;                                                                                 \
+    } while (0)
+
+CUresult gvs_cuCtxSynchronize(void)
+{
+    SYNC(true, cuCtxSynchronize);
+}
+
+/* cuCtxSynchronize_v2 names its context, which need not be the current one: not counted as a
+ * drain of the current device. */
+CUresult gvs_cuCtxSynchronize_v2(CUcontext ctx)
+{
+    SYNC(false, cuCtxSynchronize_v2, ctx);
+}
+
+CUresult gvs_cuStreamSynchronize(CUstream s)
+{
+    SYNC(false, cuStreamSynchronize, s);
+}
+
+CUresult gvs_cuStreamSynchronize_ptsz(CUstream s)
+{
+    SYNC(false, cuStreamSynchronize_ptsz, s);
+}
+
+CUresult gvs_cuEventSynchronize(CUevent e)
+{
+    SYNC(false, cuEventSynchronize, e);
+}
 
 CUresult gvs_cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                             unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,

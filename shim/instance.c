@@ -5,8 +5,12 @@
  *   GPUVISOR_INSTANCE   the instance name; every process with the same name shares one slice
  *   GPUVISOR_MEMORY     "SIZE" for every GPU, or "KEY=SIZE,..." with KEY a GPU UUID ("GPU-..."), a
  *                       CUDA ordinal of this process, or "*"
+ *   GPUVISOR_COMPUTE    the share of each GPU's time, in basis points (2500 = 25%): "BP" for every
+ *                       GPU, or "KEY=BP,..." as for GPUVISOR_MEMORY
  *   CUDA_DEVICE_MEMORY_LIMIT, CUDA_DEVICE_MEMORY_LIMIT_<ordinal>, CUDA_DEVICE_MEMORY_SHARED_CACHE
  *                       HAMi-core's names for the same; the cache path names the instance
+ *   CUDA_DEVICE_SM_LIMIT, CUDA_DEVICE_SM_LIMIT_<ordinal>
+ *                       HAMi-core's compute share, in percent (0 and 100 mean no limit)
  * A process with none of these runs unlimited and untouched.
  *
  * GPUs are matched by UUID, never by position: CUDA_VISIBLE_DEVICES may reorder or hide them, so
@@ -30,13 +34,17 @@
 #define RECLAIM_PERIOD_NS 250000000ULL
 
 enum key_kind { KEY_ALL, KEY_ORDINAL, KEY_UUID };
+enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE };
 
 struct rule {
+    enum limit_kind what;
     enum key_kind kind;
     int ordinal;
     uint8_t uuid[16];
-    uint64_t memory;
+    uint64_t value; /* bytes, or basis points of the GPU's time */
 };
+
+bool gvs_compute_on;
 
 static struct {
     bool configured; /* a limit or an instance was asked for */
@@ -85,12 +93,30 @@ bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16])
     return n == 32;
 }
 
-static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const char *size,
-                     const char *var)
+/* A compute share as the CLI passes it: whole basis points, 1 to 10000. */
+static bool parse_points(const char *text, uint64_t *out, const char *var)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!isdigit((unsigned char)*text) || *end || errno || v == 0 || v > GV_SHARE_FULL) {
+        complain("%s: \"%s\": expected a share in basis points, 1 to %u (2500 = 25%%)", var, text,
+                 GV_SHARE_FULL);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool add_rule_of(enum limit_kind what, enum key_kind kind, int ordinal, const uint8_t *uuid,
+                        const char *text, const char *var)
 {
     struct gv_error err = {0};
     uint64_t bytes;
-    if (gv_size_parse(size, &bytes, &err)) {
+    if (what == LIMIT_COMPUTE) {
+        if (!parse_points(text, &bytes, var))
+            return false;
+    } else if (gv_size_parse(text, &bytes, &err)) {
         complain("%s: %s", var, err.msg);
         return false;
     }
@@ -99,22 +125,32 @@ static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const
         return false;
     }
     struct rule *r = &inst.rules[inst.nrules++];
+    r->what = what;
     r->kind = kind;
     r->ordinal = ordinal;
     if (uuid)
         memcpy(r->uuid, uuid, 16);
-    r->memory = bytes;
+    r->value = bytes;
+    if (what == LIMIT_COMPUTE)
+        gvs_compute_on = true;
     return true;
 }
 
-/* GPUVISOR_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE". */
-static bool parse_memory(const char *spec)
+static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const char *size,
+                     const char *var)
 {
+    return add_rule_of(LIMIT_MEMORY, kind, ordinal, uuid, size, var);
+}
+
+/* GPUVISOR_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE"; GPUVISOR_COMPUTE the same with shares. */
+static bool parse_spec(enum limit_kind what, const char *spec)
+{
+    const char *var = what == LIMIT_COMPUTE ? "GPUVISOR_COMPUTE" : "GPUVISOR_MEMORY";
     if (!strchr(spec, '='))
-        return add_rule(KEY_ALL, -1, NULL, spec, "GPUVISOR_MEMORY");
+        return add_rule_of(what, KEY_ALL, -1, NULL, spec, var);
     char buf[1024];
     if (strlen(spec) >= sizeof(buf)) {
-        complain("GPUVISOR_MEMORY: too long");
+        complain("%s: too long", var);
         return false;
     }
     strcpy(buf, spec);
@@ -122,7 +158,8 @@ static bool parse_memory(const char *spec)
     for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (!eq) {
-            complain("GPUVISOR_MEMORY: \"%s\": expected KEY=SIZE", item);
+            complain("%s: \"%s\": expected KEY=%s", var, item,
+                     what == LIMIT_COMPUTE ? "SHARE" : "SIZE");
             return false;
         }
         *eq = '\0';
@@ -130,21 +167,21 @@ static bool parse_memory(const char *spec)
         uint8_t uuid[16];
         char *end;
         if (strcmp(key, "*") == 0) {
-            if (!add_rule(KEY_ALL, -1, NULL, size, "GPUVISOR_MEMORY"))
+            if (!add_rule_of(what, KEY_ALL, -1, NULL, size, var))
                 return false;
         } else if (isdigit((unsigned char)key[0]) && (strtol(key, &end, 10), *end == '\0')) {
             long ord = strtol(key, NULL, 10);
             if (ord < 0 || ord >= MAX_ORDINALS) {
-                complain("GPUVISOR_MEMORY: device \"%s\" out of range", key);
+                complain("%s: device \"%s\" out of range", var, key);
                 return false;
             }
-            if (!add_rule(KEY_ORDINAL, (int)ord, NULL, size, "GPUVISOR_MEMORY"))
+            if (!add_rule_of(what, KEY_ORDINAL, (int)ord, NULL, size, var))
                 return false;
         } else if (gvs_parse_uuid(key, strlen(key), uuid)) {
-            if (!add_rule(KEY_UUID, -1, uuid, size, "GPUVISOR_MEMORY"))
+            if (!add_rule_of(what, KEY_UUID, -1, uuid, size, var))
                 return false;
         } else {
-            complain("GPUVISOR_MEMORY: \"%s\": not a device index or GPU UUID", key);
+            complain("%s: \"%s\": not a device index or GPU UUID", var, key);
             return false;
         }
     }
@@ -174,6 +211,44 @@ static bool parse_hami(void)
     return any;
 }
 
+/* HAMi-core's compute share, in whole percent; 0 and 100 are HAMi-core's "no limit". */
+static bool add_sm_limit(enum key_kind kind, int ordinal, const char *text, const char *var)
+{
+    char *end;
+    errno = 0;
+    long pct = strtol(text, &end, 10);
+    if (!isdigit((unsigned char)*text) || *end || errno || pct < 0 || pct > 100) {
+        complain("%s: \"%s\": expected a percentage, 0 to 100", var, text);
+        return false;
+    }
+    if (pct == 0 || pct == 100)
+        return true;
+    char bp[16];
+    snprintf(bp, sizeof(bp), "%ld", pct * 100);
+    return add_rule_of(LIMIT_COMPUTE, kind, ordinal, NULL, bp, var);
+}
+
+static bool parse_hami_sm(bool *any)
+{
+    const char *all = getenv("CUDA_DEVICE_SM_LIMIT");
+    if (all && *all) {
+        if (!add_sm_limit(KEY_ALL, -1, all, "CUDA_DEVICE_SM_LIMIT"))
+            return false;
+        *any = true;
+    }
+    for (int i = 0; i < MAX_ORDINALS; i++) {
+        char var[48];
+        snprintf(var, sizeof(var), "CUDA_DEVICE_SM_LIMIT_%d", i);
+        const char *v = getenv(var);
+        if (v && *v) {
+            if (!add_sm_limit(KEY_ORDINAL, i, v, var))
+                return false;
+            *any = true;
+        }
+    }
+    return true;
+}
+
 /* An instance name for a HAMi-core shared cache path: stable, valid, and the same for every
  * process that names the same file. */
 static void hami_name(const char *path, char *out, size_t len)
@@ -198,12 +273,17 @@ static void instance_init(void)
 {
     const char *name = getenv("GPUVISOR_INSTANCE");
     const char *mem = getenv("GPUVISOR_MEMORY");
+    const char *compute = getenv("GPUVISOR_COMPUTE");
     char hname[64];
     bool ok = true, hami = false;
     if (mem && *mem)
-        ok = parse_memory(mem);
+        ok = parse_spec(LIMIT_MEMORY, mem);
     else
         hami = parse_hami();
+    if (ok && compute && *compute)
+        ok = parse_spec(LIMIT_COMPUTE, compute);
+    else if (ok)
+        ok = parse_hami_sm(&hami);
     if (!name || !*name) {
         const char *cache = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
         if (hami || (cache && *cache)) {
@@ -212,8 +292,10 @@ static void instance_init(void)
         }
     }
     if (!ok) {
-        /* A limit that cannot be read must not become no limit: refuse device memory. */
+        /* A limit that cannot be read must not become no limit: refuse device memory (and, through
+         * the compute gate, launches). */
         inst.configured = true;
+        gvs_compute_on = true;
         return;
     }
     if (!name) {
@@ -233,6 +315,11 @@ static void instance_init(void)
         return;
     }
     inst.member = true;
+    /* Another member may have made the instance with a compute share this process was not told
+     * of: the instance's share binds every member. */
+    for (unsigned d = 0; d < gvr_device_count(&inst.region); d++)
+        if (gvr_share(&inst.region, d))
+            gvs_compute_on = true;
     pthread_atfork(NULL, NULL, rejoin_after_fork);
 }
 
@@ -245,19 +332,21 @@ void gvs_instance_init(void)
 
 /* The limit the configuration gives the GPU at `ordinal` with `uuid`: a UUID rule first, then an
  * ordinal rule, then "*". */
-static uint64_t limit_for(int ordinal, const uint8_t uuid[16])
+static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
 {
     const struct rule *by_ord = NULL, *by_all = NULL;
     for (unsigned i = 0; i < inst.nrules; i++) {
         const struct rule *r = &inst.rules[i];
+        if (r->what != what)
+            continue;
         if (r->kind == KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
-            return r->memory;
+            return r->value;
         if (r->kind == KEY_ORDINAL && r->ordinal == ordinal)
             by_ord = r;
         if (r->kind == KEY_ALL)
             by_all = r;
     }
-    return by_ord ? by_ord->memory : by_all ? by_all->memory : 0;
+    return by_ord ? by_ord->value : by_all ? by_all->value : 0;
 }
 
 /* Region device index of CUDA ordinal `dev`, or -1. The first look-up asks the driver for the
@@ -274,7 +363,10 @@ static int region_dev(CUdevice dev)
     CUuuid uuid;
     if (!gvs_real.cuDeviceGetUuid_v2 || gvs_real.cuDeviceGetUuid_v2(&uuid, dev) != CUDA_SUCCESS)
         return -1;
-    struct gvr_device_limit lim = {.memory = limit_for(dev, (const uint8_t *)uuid.bytes)};
+    struct gvr_device_limit lim = {
+        .memory = limit_for(LIMIT_MEMORY, dev, (const uint8_t *)uuid.bytes),
+        .share = (uint32_t)limit_for(LIMIT_COMPUTE, dev, (const uint8_t *)uuid.bytes),
+    };
     memcpy(lim.uuid, uuid.bytes, 16);
     struct gv_error err = {0};
     pthread_mutex_lock(&inst.map_lock);
@@ -305,6 +397,24 @@ CUresult gvs_charge(CUdevice dev, uint64_t bytes)
     if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16])
+{
+    /* A process asked to be limited that could not join its instance (or whose configuration
+     * could not be read) must not run unlimited. */
+    if (!inst.member)
+        return inst.configured ? -1 : 0;
+    int idx = region_dev(dev);
+    if (idx < 0)
+        return 0; /* not a device the driver knows: let the driver say so */
+    struct gvr_device_limit lim;
+    *share = gvr_share(&inst.region, (unsigned)idx);
+    *budget = gvr_budget(&inst.region, (unsigned)idx);
+    if (!*share || !*budget || gvr_device_get(&inst.region, (unsigned)idx, &lim) < 0)
+        return 0;
+    memcpy(uuid, lim.uuid, 16);
+    return 1;
 }
 
 void gvs_uncharge(CUdevice dev, uint64_t bytes)

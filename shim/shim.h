@@ -35,7 +35,6 @@
     X(cuEventCreate, PFN_cuEventCreate_v2000)                                                      \
     X(cuEventRecord, PFN_cuEventRecord_v2000)                                                      \
     X(cuEventQuery, PFN_cuEventQuery_v2000)                                                        \
-    X(cuEventSynchronize, PFN_cuEventSynchronize_v2000)                                            \
     X(cuEventElapsedTime_v2, PFN_cuEventElapsedTime_v12080)                                        \
     X(cuEventDestroy_v2, PFN_cuEventDestroy_v4000)
 
@@ -100,6 +99,29 @@ bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *
 /* The live members of the instance that hold a slice on the GPU with this UUID: up to `cap` pids
  * and the bytes each holds there. Returns how many there are, or -1 when the GPU is not sliced. */
 int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap);
+
+/* ---- compute: GPU-time shares (instance.c, timeshare.c) ---- */
+
+/* Whether any launch of this process may have to wait for the GPU: a compute share was asked for,
+ * or the instance has one. Set once by gvs_instance_init; false keeps every launch a straight call. */
+extern bool gvs_compute_on;
+
+/* The instance's budget and share on CUDA device dev, and the GPU's UUID: 1 when dev has a compute
+ * limit, 0 when it has none, -1 when this process must not launch at all (it was asked to be
+ * limited but is not in its instance). */
+struct gv_budget;
+int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16]);
+
+/* The launch gate (timeshare.c): returns CUDA_SUCCESS when the calling thread may launch on its
+ * current context's device now, after waiting for the GPU's token if need be. Call only when
+ * gvs_compute_on. */
+CUresult gvs_gate(void);
+
+/* Around the driver's synchronizing calls: before, the holder's queued work is being drained (the
+ * token is not taken from it meanwhile); after, with nothing of this thread's queued, the holder
+ * may give the GPU up early. */
+void gvs_sync_begin(void);
+void gvs_sync_end(bool whole_context);
 
 /* ---- alloc_table.c: what each allocation was charged ---- */
 

@@ -260,7 +260,8 @@ assert [g["index"] for g in doc["gpus"]] == [0, 1]
 assert inst["name"] == "inst1" and inst["readonly"] is False
 (gpu,) = inst["gpus"]
 assert gpu == {"index": 1, "uuid": sys.argv[2], "memory_used_bytes": 3072 << 20,
-               "memory_limit_bytes": 4096 << 20, "compute_share_percent": 25.0}, gpu
+               "memory_limit_bytes": 4096 << 20, "compute_share_percent": 25.0,
+               "compute_used_last_second_ns": 0, "compute_used_total_ns": 0}, gpu
 (proc,) = inst["processes"]
 assert proc["pid"] == int(sys.argv[3]) and proc["alive"] is True, proc
 assert proc["memory"] == [{"index": 1, "uuid": sys.argv[2], "used_bytes": 3072 << 20,

@@ -60,8 +60,12 @@ static void t_versions(void)
     CHECK(found == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
     CHECK(get("cuMemAllocAsync", 11000, 0) == NULL);
     /* Functions the shim does not wrap resolve to the driver's own. */
-    void *ctx_sync = get("cuCtxSynchronize", 2000, 0);
-    CHECK(ctx_sync && !from_shim(ctx_sync));
+    void *query = get("cuStreamQuery", 2000, 0);
+    CHECK(query && !from_shim(query));
+    /* Synchronizing calls are wrapped (the GPU-time token is given up after them). */
+    CHECK(get("cuCtxSynchronize", 2000, 0) == dlsym(RTLD_DEFAULT, "cuCtxSynchronize"));
+    CHECK(get("cuStreamSynchronize", 7000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) ==
+          dlsym(RTLD_DEFAULT, "cuStreamSynchronize_ptsz"));
 }
 
 static void t_limits_through_runtime_path(void)

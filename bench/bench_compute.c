@@ -1,0 +1,259 @@
+/* bench_compute.c: how exact the GPU-time shares are, and what the gate costs a launch.
+ *
+ * Shares: for each target share (10, 25, 50, 75%) and kernel length (0.1, 1, 10 ms), one process
+ * under that compute limit, alone on a simulated GPU, launches spin kernels back to back; its
+ * share is the device time the simulator counted for it over a window of wall time, the median of
+ * three consecutive 1 s windows (each a whole number of turns give or take one: at 10% a turn and
+ * its wait take about 100 ms, so shorter windows would measure where in its cycle a window falls
+ * rather than the share).
+ *
+ * Cost: per-launch time of cuLaunchKernel (zero-length kernels), timed one launch at a time, in
+ * three runs: without the interposer, with it and no limit, with it and a 50% compute limit. The
+ * median launch excludes the launches that wait for the GPU (the intended waits: turns and
+ * drains), which are rare among zero-length launches. Medians over rounds, differences and ratios
+ * against the direct call measured in the same run. */
+#include <cuda.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim/sim.h"
+
+enum { ROUNDS = 7, LAUNCHES = 20001 };
+#define MS 1000000ULL
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(v[0]), cmp);
+    return v[n / 2];
+}
+
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        if ((call) != CUDA_SUCCESS) {                                                              \
+            fprintf(stderr, "bench_compute: %s failed\n", #call);                                  \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static CUfunction spin_fn(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    CUmodule mod;
+    CUfunction spin;
+    CK(cuInit(0));
+    CK(cuDeviceGet(&dev, 0));
+    CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    CK(cuCtxSetCurrent(ctx));
+    CK(cuModuleLoadData(&mod, "gvsim-module spin_ns"));
+    CK(cuModuleGetFunction(&spin, mod, "spin_ns"));
+    return spin;
+}
+
+/* Child "spin NS": launch NS-long kernels back to back until killed; 'y' on stdout once going. */
+static int child_spin(uint64_t ns)
+{
+    CUfunction spin = spin_fn();
+    void *params[] = {&ns};
+    CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+    if (write(1, "y", 1) != 1)
+        return 1;
+    for (;;)
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+}
+
+/* Child "cost": time zero-length launches one by one; print the median in ns. */
+static int child_cost(void)
+{
+    CUfunction spin = spin_fn();
+    uint64_t ns = 0;
+    void *params[] = {&ns};
+    static double t[LAUNCHES];
+    for (int i = 0; i < LAUNCHES; i++) {
+        uint64_t t0 = now_ns();
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+        t[i] = (double)(now_ns() - t0);
+        if (i % 1000 == 999)
+            CK(cuCtxSynchronize());
+    }
+    printf("%.1f\n", median(t, LAUNCHES));
+    return 0;
+}
+
+/* Start this program as a child with the interposer (shim != NULL) and a compute share in basis
+ * points ("" for none); its stdout comes back through *out. */
+static pid_t start(const char *self, const char *shim, const char *compute, const char *mode,
+                   const char *arg, int *out)
+{
+    static int serial;
+    int p[2];
+    if (pipe(p))
+        return -1;
+    char inst[64];
+    snprintf(inst, sizeof(inst), "bench-compute-%d-%d", (int)getpid(), serial++);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        if (shim)
+            setenv("LD_PRELOAD", shim, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        if (*compute) {
+            setenv("GPUVISOR_COMPUTE", compute, 1);
+            setenv("GPUVISOR_INSTANCE", inst, 1);
+        }
+        execl(self, self, mode, arg, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    *out = p[0];
+    return pid;
+}
+
+static uint64_t busy_of(pid_t pid)
+{
+    struct gvsim_proc_usage u[64];
+    int n = gvsim_dev_processes(0, u, 64);
+    for (int i = 0; i < n && i < 64; i++)
+        if (u[i].pid == pid)
+            return u[i].busy_ns;
+    return 0;
+}
+
+enum { WINDOWS = 3, WINDOW_MS = 1000 };
+
+/* Achieved share (percent) of one process alone at `share` basis points with kernels of
+ * `kernel` ns. */
+static double achieved(const char *self, const char *shim, unsigned share, uint64_t kernel)
+{
+    char c[16], k[24];
+    snprintf(c, sizeof(c), "%u", share);
+    snprintf(k, sizeof(k), "%llu", (unsigned long long)kernel);
+    int fd;
+    pid_t pid = start(self, shim, c, "spin", k, &fd);
+    char y = 0;
+    if (pid < 0 || read(fd, &y, 1) != 1 || y != 'y') {
+        fprintf(stderr, "bench_compute: a spinning child did not start\n");
+        exit(1);
+    }
+    close(fd);
+    sleep_ns(200 * MS); /* past the saved budget of the first period */
+    /* Consecutive windows of one run; the median is robust to a window the machine disturbed. */
+    double pct[WINDOWS];
+    for (int w = 0; w < WINDOWS; w++) {
+        uint64_t b0 = busy_of(pid), t0 = now_ns();
+        sleep_ns(WINDOW_MS * MS);
+        pct[w] = 100.0 * (double)(busy_of(pid) - b0) / (double)(now_ns() - t0);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return median(pct, WINDOWS);
+}
+
+static double cost(const char *self, const char *shim, const char *compute)
+{
+    int fd;
+    pid_t pid = start(self, shim, compute, "cost", "", &fd);
+    char buf[64] = {0};
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    int st;
+    waitpid(pid, &st, 0);
+    double v;
+    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%lf", &v) != 1) {
+        fprintf(stderr, "bench_compute: a measuring run failed\n");
+        exit(1);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "spin") == 0)
+        return child_spin(strtoull(argv[2], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "cost") == 0)
+        return child_cost();
+    if (argc != 2) {
+        fprintf(stderr, "usage: bench_compute PATH/libgpuvisor.so\n");
+        return 2;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return 1;
+    self[n] = '\0';
+    char machine[64], region_dir[] = "/tmp/gvbench.XXXXXX";
+    snprintf(machine, sizeof(machine), "bench-compute-%d", (int)getpid());
+    setenv("GPUVISOR_SIM_MACHINE", machine, 1);
+    setenv("GPUVISOR_SIM_GPUS", "T4", 1);
+    if (!mkdtemp(region_dir))
+        return 1;
+    setenv("GPUVISOR_REGION_DIR", region_dir, 1);
+    unsetenv("GPUVISOR_INSTANCE");
+    unsetenv("GPUVISOR_MEMORY");
+    unsetenv("GPUVISOR_COMPUTE");
+    if (cuInit(0) != CUDA_SUCCESS) /* maps the machine, to read its books */
+        return 1;
+
+    static const unsigned shares[] = {1000, 2500, 5000, 7500};
+    static const uint64_t kernels[] = {100000, MS, 10 * MS};
+    printf("GPU-time shares on the simulator: one process alone under --compute, kernels back to "
+           "back\n(achieved = device time / wall time; median of 3 windows of 1 s)\n");
+    printf("  %8s %10s %10s %8s\n", "target", "kernel", "achieved", "error");
+    for (unsigned i = 0; i < sizeof(shares) / sizeof(shares[0]); i++)
+        for (unsigned k = 0; k < sizeof(kernels) / sizeof(kernels[0]); k++) {
+            double a = achieved(self, argv[1], shares[i], kernels[k]);
+            double want = shares[i] / 100.0;
+            printf("  %7.0f%% %7.1f ms %9.2f%% %+7.2f\n", want, (double)kernels[k] / 1e6, a,
+                   a - want);
+            fflush(stdout);
+        }
+
+    double direct[ROUNDS], plain[ROUNDS], limited[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        direct[r] = cost(self, NULL, "");
+        plain[r] = cost(self, argv[1], "");
+        limited[r] = cost(self, argv[1], "5000");
+    }
+    double d = median(direct, ROUNDS), p = median(plain, ROUNDS), l = median(limited, ROUNDS);
+    printf("\ncuLaunchKernel, per launch (median launch, median of %d rounds)\n", ROUNDS);
+    printf("  %-36s %10s %10s %8s\n", "", "time", "added", "ratio");
+    printf("  %-36s %7.1f ns\n", "direct (no interposer)", d);
+    printf("  %-36s %7.1f ns %7.1f ns %8.3f\n", "interposer, no compute limit", p, p - d, p / d);
+    printf("  %-36s %7.1f ns %7.1f ns %8.3f\n", "interposer, --compute 50", l, l - d, l / d);
+    printf("  target: added cost with a compute limit <= 300 ns (intended waits excluded)\n");
+
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", machine);
+    unlink(path);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", region_dir);
+    return system(cmd) == 0 ? 0 : 1;
+}

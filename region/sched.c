@@ -1,0 +1,311 @@
+/* sched.c: the GPU token of sched.h, a small shared record in its own file per GPU.
+ *
+ * The holder word names the holding process and the take that made it the holder, so a word seen
+ * twice means the same tenure (no ABA), and the holder's start time and pid namespace sit next to
+ * it for judging whether it is alive. The record's zero state is a free token, so opening is
+ * O_CREAT + ftruncate to the record's size, which many processes may do at once. */
+#include "region/sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "region/region.h"
+
+#define MAGIC   0x4448435352564731ULL /* "1GVRSCHD" */
+#define NWANT   16
+#define WANT_NS 1000000ULL /* a want stamp outlives its wait by this much */
+
+/* The shared record. Invariants:
+ *   - holder == 0: free. Otherwise bits 0-31 are the holder's pid and bits 32-63 the low bits of
+ *     a number drawn from `takes` for its take (unique among recent takes); holder_start /
+ * holder_ns / slice_end / draining describe that holder and are written by it (or by a taker, right
+ * after its compare-and-swap), so a reader that finds them inconsistent for a moment only delays a
+ * takeover.
+ *   - seq changes on every release and takeover (the futex word waiters sleep on).
+ *   - takes grows by one for every attempt to take the token (successful or not).
+ *   - want_pid[i] / want_until[i]: a process that waits for the token, and until when; stale
+ *     entries (until in the past) mean nothing. */
+struct record {
+    _Atomic uint64_t magic; /* 0 in a new file, MAGIC once used; anything else: not ours */
+    _Atomic uint64_t holder;
+    _Atomic uint64_t holder_start;
+    _Atomic uint64_t holder_ns;
+    _Atomic uint64_t slice_end;
+    _Atomic uint32_t draining;
+    _Atomic uint32_t seq;
+    _Atomic uint64_t takes;
+    _Atomic uint32_t want_pid[NWANT];
+    _Atomic uint64_t want_until[NWANT];
+};
+
+static struct record *REC(const struct gvr_sched *s)
+{
+    return (struct record *)s->map;
+}
+
+static int proc_start(pid_t pid, char *state, uint64_t *start)
+{
+    char path[32], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return -EIO;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -EIO;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+static uint64_t own_pidns(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+static void identify(struct gvr_sched *s)
+{
+    char state;
+    s->pid = getpid();
+    if (proc_start(s->pid, &state, &s->start) < 0)
+        s->start = 0;
+    s->pidns = own_pidns();
+    s->mine = 0;
+}
+
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
+                   struct gv_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    const char *d = gvr_dir(dir);
+    char path[PATH_MAX], u[GVR_UUID_TEXT];
+    gvr_uuid_format(uuid, u);
+    if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
+        return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
+    if (mkdir(d, 0755) < 0 && errno != EEXIST)
+        return gv_error_set(err, -errno, "create %s: %s", d, strerror(errno));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        return gv_error_set(err, -errno, "open GPU token %s: %s", path, strerror(errno));
+    /* Processes of other users share the GPU: the file must stay writable for them. */
+    fchmod(fd, 0666);
+    struct stat st;
+    if (fstat(fd, &st) < 0 ||
+        (st.st_size < (off_t)sizeof(struct record) && ftruncate(fd, sizeof(struct record)) < 0)) {
+        int e = errno;
+        close(fd);
+        return gv_error_set(err, -e, "size GPU token %s: %s", path, strerror(e));
+    }
+    void *map = mmap(NULL, sizeof(struct record), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return gv_error_set(err, -e, "map GPU token %s: %s", path, strerror(e));
+    }
+    struct record *r = map;
+    uint64_t m = 0;
+    if (!atomic_compare_exchange_strong(&r->magic, &m, MAGIC) && m != MAGIC) {
+        munmap(map, sizeof(struct record));
+        close(fd);
+        return gv_error_set(err, -EPROTO,
+                            "%s is not a gpuvisor GPU token of this version: stop the GPU's "
+                            "limited processes and remove it",
+                            path);
+    }
+    s->map = map;
+    s->fd = fd;
+    identify(s);
+    return 0;
+}
+
+void gvr_sched_close(struct gvr_sched *s)
+{
+    if (!s || !s->map)
+        return;
+    if (s->mine && s->pid == getpid())
+        gvr_sched_release(s);
+    munmap(s->map, sizeof(struct record));
+    close(s->fd);
+    s->map = NULL;
+    s->fd = -1;
+}
+
+void gvr_sched_forked(struct gvr_sched *s)
+{
+    identify(s);
+}
+
+static uint64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
+    syscall(SYS_futex, w, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Is the holder (word h) gone, judged from this process? Dead only on proof, as for members. */
+static bool holder_dead(const struct gvr_sched *s, uint64_t h)
+{
+    struct record *r = REC(s);
+    pid_t pid = (pid_t)(uint32_t)h;
+    uint64_t start = atomic_load(&r->holder_start), ns = atomic_load(&r->holder_ns);
+    if (atomic_load(&r->holder) != h)
+        return false; /* changed hands meanwhile: judge again later */
+    if (ns && s->pidns && ns != s->pidns)
+        return false;
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return true;
+    char state;
+    uint64_t st;
+    if (proc_start(pid, &state, &st) < 0)
+        return false;
+    if (state == 'Z' || state == 'X' || state == 'x')
+        return true;
+    return start && st != start;
+}
+
+/* May the token be taken from holder h at `now`? */
+static bool takeable(const struct gvr_sched *s, uint64_t h, uint64_t now, bool check_alive)
+{
+    struct record *r = REC(s);
+    uint64_t end = atomic_load(&r->slice_end), ns = atomic_load(&r->holder_ns);
+    bool foreign = ns && s->pidns && ns != s->pidns;
+    if (foreign && now > end + GVR_SCHED_FOREIGN_NS)
+        return true;
+    if (!atomic_load(&r->draining) && now > end + GVR_SCHED_GRACE_NS)
+        return true;
+    return check_alive && holder_dead(s, h);
+}
+
+static void clear_want(struct record *r, pid_t pid)
+{
+    unsigned i = (unsigned)pid % NWANT;
+    if (atomic_load(&r->want_pid[i]) == (uint32_t)pid)
+        atomic_store(&r->want_until[i], 0);
+}
+
+bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
+{
+    struct record *r = REC(s);
+    if (s->mine)
+        return true;
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t h = atomic_load(&r->holder);
+        /* A taker writes its slice end and start time just after its compare-and-swap, so a
+         * holder word seen for the first time may still carry its predecessor's: a takeover
+         * needs the same word seen on an earlier call too (before this waiter's last wait). */
+        bool seen = h && h == s->seen;
+        s->seen = h;
+        if (h && !(seen && takeable(s, h, now, check_alive)))
+            return false;
+        uint64_t t = atomic_fetch_add(&r->takes, 1) + 1;
+        uint64_t mine = (t & 0xffffffffULL) << 32 | (uint32_t)s->pid;
+        if (!atomic_compare_exchange_strong(&r->holder, &h, mine))
+            continue;
+        atomic_store(&r->slice_end, slice_end);
+        atomic_store(&r->holder_start, s->start);
+        atomic_store(&r->holder_ns, s->pidns);
+        atomic_store(&r->draining, 0);
+        s->mine = mine;
+        s->seen = 0;
+        clear_want(r, s->pid);
+        if (h) { /* taken over: the waiters judge afresh */
+            atomic_fetch_add(&r->seq, 1);
+            futex_wake(&r->seq);
+        }
+        return true;
+    }
+    return false;
+}
+
+bool gvr_sched_held(const struct gvr_sched *s)
+{
+    return s->mine && atomic_load(&REC(s)->holder) == s->mine;
+}
+
+void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
+{
+    if (gvr_sched_held(s))
+        atomic_store(&REC(s)->slice_end, slice_end);
+}
+
+void gvr_sched_draining(struct gvr_sched *s, bool on)
+{
+    if (gvr_sched_held(s))
+        atomic_store(&REC(s)->draining, on ? 1u : 0u);
+}
+
+void gvr_sched_release(struct gvr_sched *s)
+{
+    struct record *r = REC(s);
+    uint64_t h = s->mine;
+    s->mine = 0;
+    if (!h || !atomic_compare_exchange_strong(&r->holder, &h, 0))
+        return;
+    atomic_fetch_add(&r->seq, 1);
+    futex_wake(&r->seq);
+}
+
+bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
+{
+    struct record *r = REC(s);
+    unsigned i = (unsigned)s->pid % NWANT;
+    atomic_store(&r->want_pid[i], (uint32_t)s->pid);
+    atomic_store(&r->want_until[i], now + timeout_ns + WANT_NS);
+    uint32_t seq = atomic_load(&r->seq);
+    if (!atomic_load(&r->holder))
+        return true;
+    futex_wait(&r->seq, seq, timeout_ns);
+    return atomic_load(&r->seq) != seq || mono_now() < now + timeout_ns;
+}
+
+bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now)
+{
+    const struct record *r = REC(s);
+    for (unsigned i = 0; i < NWANT; i++)
+        if (atomic_load(&r->want_until[i]) > now &&
+            atomic_load(&r->want_pid[i]) != (uint32_t)s->pid)
+            return true;
+    return false;
+}
+
+pid_t gvr_sched_holder(const struct gvr_sched *s)
+{
+    return (pid_t)(uint32_t)atomic_load(&REC(s)->holder);
+}

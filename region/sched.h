@@ -1,0 +1,85 @@
+/* sched.h: the GPU token, one shared record per physical GPU.
+ *
+ * Instances with a compute share take turns on a GPU: one process at a time holds the GPU's token
+ * and only the holder's kernels are let through to the driver; the holder's instance pays for the
+ * time it holds the token (core/budget.h). This file is the token itself, shared by every limited
+ * process on the machine whatever its instance: <dir>/.gpu-<uuid>.sched, dir as for regions (the
+ * leading dot keeps it out of instance listings). The policy (when to take, keep, give up the
+ * token, what to charge) is the interposer's (shim/timeshare.c); this is only the mechanism:
+ *
+ *   - take: a compare-and-swap of the holder word from free to this process; a holder whose
+ *     process is dead (pid gone, a zombie, or a pid reused by a later process) is removed at once,
+ *     and so is a live holder that is past its slice by GVR_SCHED_GRACE_NS without draining (it
+ *     stopped launching and syncing: it has paid up to its slice end and loses the rest);
+ *   - wait: a futex on a sequence word that every release bumps, with a timeout, so waiters see a
+ *     release at once and a dead holder within one timeout; a waiter leaves a "want" stamp that
+ *     tells the holder someone waits (stamps expire by themselves, so a waiter that dies leaves no
+ *     false demand behind);
+ *   - release: clear the holder word, bump the sequence, wake the waiters.
+ *
+ * An all-zero record is a free token with nobody waiting, so the file needs no initialization
+ * beyond its size: creators race harmlessly. Nothing here takes a lock; a process killed at any
+ * instruction leaves a holder word naming a dead process, which the next taker removes. */
+#ifndef GVR_SCHED_H
+#define GVR_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+
+/* A live holder this far past its slice end, not draining, may lose the token. */
+#define GVR_SCHED_GRACE_NS 10000000ULL
+/* A holder in another pid namespace cannot be judged alive or dead: past its slice by this much,
+ * even while draining, it is taken to be gone. */
+#define GVR_SCHED_FOREIGN_NS 2000000000ULL
+
+/* One process's handle on one GPU's token. Fields are private. */
+struct gvr_sched {
+    void *map;
+    int fd;
+    pid_t pid;      /* the process the handle is for (a forked child must gvr_sched_forked) */
+    uint64_t start; /* its start time, /proc/<pid>/stat field 22 */
+    uint64_t pidns; /* inode of its pid namespace */
+    uint64_t mine;  /* the holder word while this process holds the token, else 0 */
+    uint64_t seen;  /* the holder word the last gvr_sched_take found */
+};
+
+/* Open (creating if needed) the token of the GPU with this UUID in gvr_dir(dir). Returns 0, or a
+ * negative errno with a message. */
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
+                   struct gv_error *err);
+void gvr_sched_close(struct gvr_sched *s);
+
+/* In a forked child: the handle now speaks for this process, which holds nothing. */
+void gvr_sched_forked(struct gvr_sched *s);
+
+/* Take the token for a slice ending at slice_end. A holder that is past its slice plus the grace
+ * (and not draining) is taken over; with check_alive, a holder whose process is gone is too (costs
+ * a read of /proc: waiters do it after each timed-out wait). Returns true when this process now
+ * holds the token. */
+bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive);
+
+/* Still the holder? (false after the token was taken over). */
+bool gvr_sched_held(const struct gvr_sched *s);
+
+/* The holder's slice now ends at slice_end (renewal), and whether it is draining its queued work
+ * (a drain may outlast the slice: the token is not taken from a live drainer). */
+void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end);
+void gvr_sched_draining(struct gvr_sched *s, bool on);
+
+/* Give the token up (if still held) and wake the waiters. */
+void gvr_sched_release(struct gvr_sched *s);
+
+/* Wait until the token changes hands or timeout_ns passes, stamped as wanting the token (until
+ * the timeout, plus a margin). Returns false on timeout. */
+bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns);
+
+/* Does another process want the token now (a fresh want stamp)? */
+bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now);
+
+/* The holder's pid (0 when free), for tools and tests. */
+pid_t gvr_sched_holder(const struct gvr_sched *s);
+
+#endif
