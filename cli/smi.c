@@ -25,8 +25,9 @@ static void usage(FILE *f)
           "\n"
           "Show each GPU (from NVML) and each gpuvisor instance: memory used and limit per GPU,\n"
           "compute share and the GPU time used of it over the last second, and member processes.\n"
-          "Works without a daemon, from the instance regions in $GPUVISOR_REGION_DIR (default\n"
-          GVR_DEFAULT_DIR "). Sizes are in MiB; usage is rounded up, totals and limits down.\n"
+          "Works without a daemon, from the instance regions in $GPUVISOR_REGION_DIR "
+          "(default\n" GVR_DEFAULT_DIR
+          "). Sizes are in MiB; usage is rounded up, totals and limits down.\n"
           "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
           "\n"
           "Options:\n"

@@ -67,8 +67,8 @@ int main(int argc, char **argv)
     CUdevice dev;
     CUcontext ctx;
     CUresult r;
-    if ((r = cuInit(0)) || (r = cuDeviceGet(&dev, 0)) || (r = cuDevicePrimaryCtxRetain(&ctx, dev)) ||
-        (r = cuCtxSetCurrent(ctx))) {
+    if ((r = cuInit(0)) || (r = cuDeviceGet(&dev, 0)) ||
+        (r = cuDevicePrimaryCtxRetain(&ctx, dev)) || (r = cuCtxSetCurrent(ctx))) {
         printf("[%s] no GPU: %s\n", label, err_name(r));
         return 1;
     }
@@ -77,8 +77,8 @@ int main(int argc, char **argv)
     size_t free_b = 0, total = 0;
     cuMemGetInfo(&free_b, &total);
     char b1[32], b2[32];
-    printf("[%s] on %s: cuMemGetInfo says total %s, free %s\n", label, name,
-           size_text(total, b1), size_text(free_b, b2));
+    printf("[%s] on %s: cuMemGetInfo says total %s, free %s\n", label, name, size_text(total, b1),
+           size_text(free_b, b2));
     fflush(stdout);
 
     CUdeviceptr held[MAX_STEPS];

@@ -201,9 +201,9 @@ struct gvr_snapshot {
     unsigned ndev;
     struct {
         uint8_t uuid[GVR_UUID_LEN];
-        uint64_t limit; /* bytes, 0 = unlimited */
-        uint64_t used;  /* bytes charged by all members */
-        uint32_t share; /* basis points, 0 = no compute limit */
+        uint64_t limit;          /* bytes, 0 = unlimited */
+        uint64_t used;           /* bytes charged by all members */
+        uint32_t share;          /* basis points, 0 = no compute limit */
         uint64_t busy_recent_ns; /* GPU time charged over the last second (in 100 ms steps) */
         uint64_t busy_total_ns;  /* GPU time charged since the instance was made */
     } dev[GVR_MAX_DEVICES];

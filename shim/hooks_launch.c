@@ -30,7 +30,7 @@
             return gvs_real.abi(__VA_ARGS__);                                                      \
         gvs_sync_begin();                                                                          \
         CUresult r_ = gvs_real.abi(__VA_ARGS__);                                                   \
-        gvs_sync_end(whole && r_ == CUDA_SUCCESS);                                                 \
+        gvs_sync_end(whole &&r_ == CUDA_SUCCESS);                                                  \
         return r_;                                                                                 \
     } while (0)
 

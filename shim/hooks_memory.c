@@ -337,18 +337,18 @@ CUresult gvs_cuArrayCreate(CUarray *out, const CUDA_ARRAY_DESCRIPTOR_v1 *desc)
 
 CUresult gvs_cuArray3DCreate_v2(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *desc)
 {
-    ARRAY_CREATE(cuArray3DCreate_v2,
-                 extent_bytes(desc->Width, desc->Height, desc->Depth, desc->Format,
-                              desc->NumChannels),
-                 GVS_ARRAY, desc);
+    ARRAY_CREATE(
+        cuArray3DCreate_v2,
+        extent_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels),
+        GVS_ARRAY, desc);
 }
 
 CUresult gvs_cuArray3DCreate(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR_v1 *desc)
 {
-    ARRAY_CREATE(cuArray3DCreate,
-                 extent_bytes(desc->Width, desc->Height, desc->Depth, desc->Format,
-                              desc->NumChannels),
-                 GVS_ARRAY, desc);
+    ARRAY_CREATE(
+        cuArray3DCreate,
+        extent_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels),
+        GVS_ARRAY, desc);
 }
 
 CUresult gvs_cuMipmappedArrayCreate(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *desc,

@@ -154,8 +154,10 @@ void *gvs_nvml_hook_for_symbol(const char *name)
     } hooks[] = {
         {"nvmlDeviceGetMemoryInfo", (void *)nvmlDeviceGetMemoryInfo},
         {"nvmlDeviceGetMemoryInfo_v2", (void *)nvmlDeviceGetMemoryInfo_v2},
-        {"nvmlDeviceGetComputeRunningProcesses_v3", (void *)nvmlDeviceGetComputeRunningProcesses_v3},
-        {"nvmlDeviceGetComputeRunningProcesses_v2", (void *)nvmlDeviceGetComputeRunningProcesses_v2},
+        {"nvmlDeviceGetComputeRunningProcesses_v3",
+         (void *)nvmlDeviceGetComputeRunningProcesses_v3},
+        {"nvmlDeviceGetComputeRunningProcesses_v2",
+         (void *)nvmlDeviceGetComputeRunningProcesses_v2},
         {"nvmlDeviceGetComputeRunningProcesses", (void *)nvmlDeviceGetComputeRunningProcesses},
     };
     for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)

@@ -29,8 +29,8 @@
 #include "region/region.h"
 #include "shim/shim.h"
 
-#define MAX_ORDINALS 64
-#define MAX_RULES 32
+#define MAX_ORDINALS      64
+#define MAX_RULES         32
 #define RECLAIM_PERIOD_NS 250000000ULL
 
 enum key_kind { KEY_ALL, KEY_ORDINAL, KEY_UUID };
@@ -82,8 +82,9 @@ bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16])
             continue;
         if (!isxdigit((unsigned char)s[i]) || n >= 32)
             return false;
-        unsigned v = (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-                                                             : tolower((unsigned char)s[i]) - 'a' + 10);
+        unsigned v =
+            (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
+                                                    : tolower((unsigned char)s[i]) - 'a' + 10);
         if (n % 2 == 0)
             out[n / 2] = (uint8_t)(v << 4);
         else
@@ -310,8 +311,7 @@ static void instance_init(void)
     struct gv_error err = {0};
     if (gvr_open(&inst.region, NULL, name, GVR_CREATE, NULL, 0, &err) < 0 ||
         gvr_join_flags(&inst.region, GVR_JOIN_REPLACE, &err) < 0) {
-        fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused\n", name,
-                err.msg);
+        fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused\n", name, err.msg);
         return;
     }
     inst.member = true;

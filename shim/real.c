@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 struct gvs_real gvs_real;
 
 typedef void *(*dlsym_fn)(void *, const char *);

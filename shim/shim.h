@@ -2,9 +2,9 @@
  *
  * libgpuvisor.so is loaded with LD_PRELOAD into every process of a vGPU instance. It exports the
  * driver entry points of hooks.def under their ABI names (so programs linked with -lcuda reach it),
- * wraps dlsym (so dlopen("libcuda.so.1") + dlsym reaches it) and wraps cuGetProcAddress (so the CUDA
- * runtime reaches it). Each wrapper charges or reports through instance.c, which maps CUDA devices
- * to the instance region's devices by UUID, then calls the real driver through gvs_real.
+ * wraps dlsym (so dlopen("libcuda.so.1") + dlsym reaches it) and wraps cuGetProcAddress (so the
+ * CUDA runtime reaches it). Each wrapper charges or reports through instance.c, which maps CUDA
+ * devices to the instance region's devices by UUID, then calls the real driver through gvs_real.
  *
  * Rules: nothing runs at load time but what dlsym needs; state is set up on the first call that
  * needs it (gvs_init). No lock is held across a call into the driver. */
@@ -103,7 +103,8 @@ int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t 
 /* ---- compute: GPU-time shares (instance.c, timeshare.c) ---- */
 
 /* Whether any launch of this process may have to wait for the GPU: a compute share was asked for,
- * or the instance has one. Set once by gvs_instance_init; false keeps every launch a straight call. */
+ * or the instance has one. Set once by gvs_instance_init; false keeps every launch a straight call.
+ */
 extern bool gvs_compute_on;
 
 /* The instance's budget and share on CUDA device dev, and the GPU's UUID: 1 when dev has a compute

@@ -37,9 +37,10 @@
 #define SLICE_NS     10000000ULL /* a turn on the GPU */
 #define WAIT_NS      2000000ULL  /* a waiter looks at a silent holder this often (is it alive?) */
 #define YIELD_NS     1000000ULL /* after giving the GPU up to a waiter, leave it to them this long */
-#define MIN_HOLD_NS  1000000ULL /* a sync gives the GPU up to a waiter only after this long a turn \
-                                 */
-#define FIRST_BOUND 4           /* launches in a first turn, before any drain has measured them */
+#define MIN_HOLD_NS                                                                                \
+    1000000ULL        /* a sync gives the GPU up to a waiter only after this long a turn           \
+                       */
+#define FIRST_BOUND 4 /* launches in a first turn, before any drain has measured them */
 #define MAX_BOUND   1000000
 
 enum { UNKNOWN = 0, LIMITED, UNLIMITED, REFUSED };

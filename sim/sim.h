@@ -2,13 +2,12 @@
  *
  * The simulated driver is three parts behind one libcuda.so.1 (and a fourth, libnvidia-ml.so.1):
  *   machine.c  the simulated machine shared by every process that names it: devices, memory in use
- *              per process, device time per process, dead-process reclaim. Lives in one shared-memory
- *              file per machine name; every process maps it.
- *   engine.c   execution: per-process device queues (streams), events with device timestamps, and the
- *              per-device round-robin scheduler that time-slices device time between processes.
- *   cuda_*.c   the driver API surface: resources (init, devices, contexts, memory) and execution
- *              (streams, events, copies, sets, modules, launches), plus cuGetProcAddress.
- *   nvml.c     libnvidia-ml.so.1, reading the same machine.
+ *              per process, device time per process, dead-process reclaim. Lives in one
+ * shared-memory file per machine name; every process maps it. engine.c   execution: per-process
+ * device queues (streams), events with device timestamps, and the per-device round-robin scheduler
+ * that time-slices device time between processes. cuda_*.c   the driver API surface: resources
+ * (init, devices, contexts, memory) and execution (streams, events, copies, sets, modules,
+ * launches), plus cuGetProcAddress. nvml.c     libnvidia-ml.so.1, reading the same machine.
  *
  * The machine file is the only state shared between processes. Device pointers are addresses in
  * the owning process (memory is host memory mapped MAP_NORESERVE), so copies are memcpy. */
@@ -23,27 +22,27 @@
 
 #include "core/catalogue.h"
 
-#define GVSIM_MAX_DEVICES 16
-#define GVSIM_MAX_PROCS 256
-#define GVSIM_DRIVER_VERSION 13000
+#define GVSIM_MAX_DEVICES           16
+#define GVSIM_MAX_PROCS             256
+#define GVSIM_DRIVER_VERSION        13000
 #define GVSIM_DRIVER_VERSION_STRING "580.65.06"
 
 /* ---------------------------------------------------------------- machine.c */
 
 struct gvsim_dev_info {
     const struct gv_model *model;
-    int index;               /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
-    unsigned char uuid[16];  /* stable: derived from machine name and index */
-    char uuid_str[48];       /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-    char bus_id[32];         /* "00000000:41:00.0" (NVML form, 8-digit domain) */
+    int index;              /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
+    unsigned char uuid[16]; /* stable: derived from machine name and index */
+    char uuid_str[48];      /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+    char bus_id[32];        /* "00000000:41:00.0" (NVML form, 8-digit domain) */
     unsigned pci_domain, pci_bus, pci_device;
-    uint64_t total;          /* bytes */
+    uint64_t total; /* bytes */
 };
 
 struct gvsim_proc_usage {
     pid_t pid;
-    uint64_t mem;            /* bytes of device memory this process holds on the device */
-    uint64_t busy_ns;        /* device time this process has used on the device, since it started */
+    uint64_t mem;     /* bytes of device memory this process holds on the device */
+    uint64_t busy_ns; /* device time this process has used on the device, since it started */
 };
 
 /* Map the machine named by GPUVISOR_SIM_MACHINE (default "user-<uid>") with the devices of
@@ -111,14 +110,14 @@ CUresult gvsim_stream_host_op(struct gvsim_stream *s, void (*fn)(void *), void *
 #define GVSIM_CTX_MAGIC 0x67766378u /* "gvcx" */
 
 struct gvsim_ctx {
-    uint32_t magic;     /* GVSIM_CTX_MAGIC while alive; 0 after destroy */
+    uint32_t magic; /* GVSIM_CTX_MAGIC while alive; 0 after destroy */
     int dev;
     unsigned flags;
     bool primary;
-    int refs;           /* primary: retain count */
-    bool active;        /* primary: created and not reset */
+    int refs;                        /* primary: retain count */
+    bool active;                     /* primary: created and not reset */
     struct gvsim_engine_ctx *engine; /* engine.c's per-context state (streams), created lazily */
-    void *mem;          /* cuda_mem.c's per-context state, created lazily */
+    void *mem;                       /* cuda_mem.c's per-context state, created lazily */
 };
 
 /* The calling thread's current context (CUDA_ERROR_INVALID_CONTEXT when none, and
@@ -131,12 +130,14 @@ bool gvsim_ctx_valid(const struct gvsim_ctx *ctx);
  * Returns CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE. Copies and kernels call it on every pointer. */
 CUresult gvsim_ptr_check(CUdeviceptr ptr, size_t len, int *dev);
 
-/* ---------------------------------------------------------------- cuda_init.c, cuda_mem.c (added) */
+/* ---------------------------------------------------------------- cuda_init.c, cuda_mem.c (added)
+ */
 
 /* Compile-time check that an exported entry point has exactly the signature of the toolkit's PFN
  * typedef (cudaTypedefs.h) for its ABI version: GVSIM_ABI(cuMemAlloc_v2, PFN_cuMemAlloc_v3020). */
 #define GVSIM_ABI(fn, pfn)                                                                         \
-    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), pfn), #fn " does not match " #pfn)
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), pfn), #fn " does not "            \
+                                                                           "match " #pfn)
 
 /* CUDA_SUCCESS once cuInit has succeeded in this process, CUDA_ERROR_NOT_INITIALIZED before. */
 CUresult gvsim_init_check(void);
@@ -154,7 +155,8 @@ void gvsim_mem_ctx_release(struct gvsim_ctx *ctx);
  * one, else its data and, in *bytes, its size. */
 void *gvsim_array_data(CUarray array, size_t *bytes);
 
-/* ---------------------------------------------------------------- machine.c, for engine.c (added) */
+/* ---------------------------------------------------------------- machine.c, for engine.c (added)
+ */
 
 /* gvsim_now_ns (declared above) is defined in machine.c, so libnvidia-ml has it too. */
 
@@ -179,7 +181,8 @@ void *gvsim_sched_record(int dev);
 void gvsim_sched_lock(int dev);
 void gvsim_sched_unlock(int dev);
 
-/* ---------------------------------------------------------------- engine.c, for cuda_exec.c (added) */
+/* ---------------------------------------------------------------- engine.c, for cuda_exec.c
+ * (added) */
 
 /* Queue device work on s: when it reaches the device, fn(arg) runs once (the work's effect: a copy,
  * a fill; fn may be NULL), then the work holds the device for cost_ns of device time, time-sliced

@@ -148,17 +148,23 @@ static void t_vmm(void)
 
 static void t_arrays(void)
 {
-    CUDA_ARRAY_DESCRIPTOR d = {.Width = 1024, .Height = 512, .Format = CU_AD_FORMAT_FLOAT,
-                               .NumChannels = 4};
+    CUDA_ARRAY_DESCRIPTOR d = {
+        .Width = 1024, .Height = 512, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 4};
     CUarray a, b;
     OK(cuArrayCreate(&a, &d));
     CHECK(shim_used(0) == 1024ULL * 512 * 16);
-    CUDA_ARRAY3D_DESCRIPTOR d3 = {.Width = 256, .Height = 256, .Depth = 64,
-                                  .Format = CU_AD_FORMAT_UNSIGNED_INT8, .NumChannels = 2};
+    CUDA_ARRAY3D_DESCRIPTOR d3 = {.Width = 256,
+                                  .Height = 256,
+                                  .Depth = 64,
+                                  .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                  .NumChannels = 2};
     OK(cuArray3DCreate(&b, &d3));
     CHECK(shim_used(0) == 1024ULL * 512 * 16 + 256ULL * 256 * 64 * 2);
-    CUDA_ARRAY3D_DESCRIPTOR huge = {.Width = 32768, .Height = 32768, .Depth = 1,
-                                    .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1};
+    CUDA_ARRAY3D_DESCRIPTOR huge = {.Width = 32768,
+                                    .Height = 32768,
+                                    .Depth = 1,
+                                    .Format = CU_AD_FORMAT_FLOAT,
+                                    .NumChannels = 1};
     CUarray c;
     CHECK_CU(cuArray3DCreate(&c, &huge), CUDA_ERROR_OUT_OF_MEMORY);
     OK(cuArrayDestroy(a));
@@ -200,7 +206,8 @@ int main(void)
 #endif
     CUdevice dev;
     if (cuInit(0) != CUDA_SUCCESS || cuDeviceGet(&dev, 0) != CUDA_SUCCESS ||
-        cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS || cuCtxSetCurrent(ctx) != CUDA_SUCCESS) {
+        cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS ||
+        cuCtxSetCurrent(ctx) != CUDA_SUCCESS) {
         fprintf(stderr, "no simulated device\n");
         return 1;
     }

@@ -26,8 +26,7 @@ static void t_memory(void)
     CHECK(nvmlDeviceGetMemoryInfo(d, NULL) == NVML_ERROR_INVALID_ARGUMENT);
 
     unsigned count = 0;
-    CHECK(nvmlDeviceGetComputeRunningProcesses_v3(d, &count, NULL) ==
-          NVML_ERROR_INSUFFICIENT_SIZE);
+    CHECK(nvmlDeviceGetComputeRunningProcesses_v3(d, &count, NULL) == NVML_ERROR_INSUFFICIENT_SIZE);
     CHECK(count == 1);
     nvmlProcessInfo_t info[4];
     count = 4;

@@ -14,7 +14,8 @@
 
 extern int st_failed_now;
 
-void st_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void st_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *st_cu_name(CUresult r);
 
 #define CHECK(cond)                                                                                \

@@ -48,8 +48,8 @@ static int child(const char *visible, const int *want, int n)
         return 6;
     for (int i = 0; i < n; i++) {
         nvmlMemory_t m;
-        if (nvmlDeviceGetHandleByIndex_v2((unsigned)want[i], &h) || nvmlDeviceGetMemoryInfo(h, &m) ||
-            m.used != (unsigned long long)(i + 1) << 20)
+        if (nvmlDeviceGetHandleByIndex_v2((unsigned)want[i], &h) ||
+            nvmlDeviceGetMemoryInfo(h, &m) || m.used != (unsigned long long)(i + 1) << 20)
             return 7;
     }
     return 0;
