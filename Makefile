@@ -1,13 +1,16 @@
 # gpuvisor: a thin driver over CMake. Everything is built under build/; the sanitizer build of the
-# unit tests lives in build-asan/. PREFIX and DESTDIR are honoured by `make install`.
+# unit tests lives in build-asan/, the fuzzers in build-fuzz/. PREFIX and DESTDIR are honoured by
+# `make install`.
 
 PREFIX    ?= /usr/local
 BUILD     ?= build
 ASAN      ?= build-asan
+FUZZ      ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all check test asan-check install bench demo format clean deps
+.PHONY: all check test asan-check install bench demo fuzz format clean deps
 
 all: $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -21,7 +24,8 @@ $(ASAN)/CMakeCache.txt:
 deps:
 	@scripts/deps.sh
 
-# Every test through CTest, then the unit tests again under AddressSanitizer and UBSan.
+# Every test through CTest, then the unit tests and the fuzzers' seed replays again under
+# AddressSanitizer and UBSan.
 check: all asan-check
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
@@ -29,13 +33,17 @@ test: check
 
 asan-check: $(ASAN)/CMakeCache.txt
 	@cmake --build $(ASAN) -j $(JOBS)
-	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) -L unit
+	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz-replay'
 
 install: all
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: all
 	@cmake --build $(BUILD) --target bench
+
+# Each parser's fuzzer for FUZZ_SECONDS seconds (clang and libFuzzer; never part of `make check`).
+fuzz:
+	@FUZZ_BUILD=$(FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 demo: all
 	@scripts/demo.sh
@@ -44,4 +52,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) $(ASAN)
+	@rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -12,74 +12,24 @@
  * median launch excludes the launches that wait for the GPU (the intended waits: turns and
  * drains), which are rare among zero-length launches. Medians over rounds, differences and ratios
  * against the direct call measured in the same run. */
-#include <cuda.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_cuda.h"
 #include "sim/sim.h"
 
 enum { ROUNDS = 7, LAUNCHES = 20001 };
 #define MS 1000000ULL
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
-    while (nanosleep(&ts, &ts) < 0)
-        ;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(v[0]), cmp);
-    return v[n / 2];
-}
-
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        if ((call) != CUDA_SUCCESS) {                                                              \
-            fprintf(stderr, "bench_compute: %s failed\n", #call);                                  \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static CUfunction spin_fn(void)
-{
-    CUdevice dev;
-    CUcontext ctx;
-    CUmodule mod;
-    CUfunction spin;
-    CK(cuInit(0));
-    CK(cuDeviceGet(&dev, 0));
-    CK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    CK(cuCtxSetCurrent(ctx));
-    CK(cuModuleLoadData(&mod, "gvsim-module spin_ns"));
-    CK(cuModuleGetFunction(&spin, mod, "spin_ns"));
-    return spin;
-}
-
 /* Child "spin NS": launch NS-long kernels back to back until killed; 'y' on stdout once going. */
 static int child_spin(uint64_t ns)
 {
-    CUfunction spin = spin_fn();
+    CUfunction spin = bench_spin_fn();
     void *params[] = {&ns};
     CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
     if (write(1, "y", 1) != 1)
@@ -91,18 +41,18 @@ static int child_spin(uint64_t ns)
 /* Child "cost": time zero-length launches one by one; print the median in ns. */
 static int child_cost(void)
 {
-    CUfunction spin = spin_fn();
+    CUfunction spin = bench_spin_fn();
     uint64_t ns = 0;
     void *params[] = {&ns};
     static double t[LAUNCHES];
     for (int i = 0; i < LAUNCHES; i++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
-        t[i] = (double)(now_ns() - t0);
+        t[i] = (double)(bench_now_ns() - t0);
         if (i % 1000 == 999)
             CK(cuCtxSynchronize());
     }
-    printf("%.1f\n", median(t, LAUNCHES));
+    printf("%.1f\n", bench_median(t, LAUNCHES));
     return 0;
 }
 
@@ -164,17 +114,17 @@ static double achieved(const char *self, const char *shim, unsigned share, uint6
         exit(1);
     }
     close(fd);
-    sleep_ns(200 * MS); /* past the saved budget of the first period */
+    bench_sleep_ns(200 * MS); /* past the saved budget of the first period */
     /* Consecutive windows of one run; the median is robust to a window the machine disturbed. */
     double pct[WINDOWS];
     for (int w = 0; w < WINDOWS; w++) {
-        uint64_t b0 = busy_of(pid), t0 = now_ns();
-        sleep_ns(WINDOW_MS * MS);
-        pct[w] = 100.0 * (double)(busy_of(pid) - b0) / (double)(now_ns() - t0);
+        uint64_t b0 = busy_of(pid), t0 = bench_now_ns();
+        bench_sleep_ns(WINDOW_MS * MS);
+        pct[w] = 100.0 * (double)(busy_of(pid) - b0) / (double)(bench_now_ns() - t0);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    return median(pct, WINDOWS);
+    return bench_median(pct, WINDOWS);
 }
 
 static double cost(const char *self, const char *shim, const char *compute)
@@ -204,21 +154,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_compute PATH/libgpuvisor.so\n");
         return 2;
     }
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
+    struct bench_world w;
+    if (bench_world_start(&w) < 0)
         return 1;
-    self[n] = '\0';
-    char machine[64], region_dir[] = "/tmp/gvbench.XXXXXX";
-    snprintf(machine, sizeof(machine), "bench-compute-%d", (int)getpid());
-    setenv("GPUVISOR_SIM_MACHINE", machine, 1);
-    setenv("GPUVISOR_SIM_GPUS", "T4", 1);
-    if (!mkdtemp(region_dir))
-        return 1;
-    setenv("GPUVISOR_REGION_DIR", region_dir, 1);
-    unsetenv("GPUVISOR_INSTANCE");
-    unsetenv("GPUVISOR_MEMORY");
-    unsetenv("GPUVISOR_COMPUTE");
+    const char *self = w.self;
     if (cuInit(0) != CUDA_SUCCESS) /* maps the machine, to read its books */
         return 1;
 
@@ -242,7 +181,8 @@ int main(int argc, char **argv)
         plain[r] = cost(self, argv[1], "");
         limited[r] = cost(self, argv[1], "5000");
     }
-    double d = median(direct, ROUNDS), p = median(plain, ROUNDS), l = median(limited, ROUNDS);
+    double d = bench_median(direct, ROUNDS), p = bench_median(plain, ROUNDS),
+           l = bench_median(limited, ROUNDS);
     printf("\ncuLaunchKernel, per launch (median launch, median of %d rounds)\n", ROUNDS);
     printf("  %-36s %10s %10s %8s\n", "", "time", "added", "ratio");
     printf("  %-36s %7.1f ns\n", "direct (no interposer)", d);
@@ -250,10 +190,5 @@ int main(int argc, char **argv)
     printf("  %-36s %7.1f ns %7.1f ns %8.3f\n", "interposer, --compute 50", l, l - d, l / d);
     printf("  target: added cost with a compute limit <= 300 ns (intended waits excluded)\n");
 
-    char path[256];
-    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", machine);
-    unlink(path);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", region_dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_world_end(&w) == 0 ? 0 : 1;
 }

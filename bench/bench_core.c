@@ -2,24 +2,10 @@
  * request path. Prints the median of repeated timed batches, in ns per call. */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "core/catalogue.h"
 #include "core/size.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 enum { BATCHES = 31, PER_BATCH = 20000 };
 static volatile uint64_t sink;
@@ -28,13 +14,12 @@ static double median_ns(void (*fn)(void))
 {
     double t[BATCHES];
     for (int b = 0; b < BATCHES; b++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (int i = 0; i < PER_BATCH; i++)
             fn();
-        t[b] = (double)(now_ns() - t0) / PER_BATCH;
+        t[b] = (double)(bench_now_ns() - t0) / PER_BATCH;
     }
-    qsort(t, BATCHES, sizeof(t[0]), cmp);
-    return t[BATCHES / 2];
+    return bench_median(t, BATCHES);
 }
 
 static void parse_size(void)

@@ -8,58 +8,22 @@
  * Launches are timed while the device is busy with a long kernel queued ahead of them, so each
  * launch only queues work, as on a loaded GPU; an idle simulated device would add the cost of
  * waking its worker to some launches and not others, which is noise, not interposer cost. */
-#include <cuda.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_cuda.h"
+
 enum { ROUNDS = 9, BATCHES = 25, LAUNCHES = 2000, PAIRS = 500 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(v[0]), cmp);
-    return v[n / 2];
-}
-
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        if ((call) != CUDA_SUCCESS) {                                                              \
-            fprintf(stderr, "bench_shim: %s failed\n", #call);                                     \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* Child: time the calls, print "launch_ns pair_ns". */
 static int child(void)
 {
-    CUdevice dev;
-    CUcontext ctx;
-    CUmodule mod;
-    CUfunction spin;
+    CUfunction spin = bench_spin_fn();
     CUstream s;
-    CK(cuInit(0));
-    CK(cuDeviceGet(&dev, 0));
-    CK(cuDevicePrimaryCtxRetain(&ctx, dev));
-    CK(cuCtxSetCurrent(ctx));
-    CK(cuModuleLoadData(&mod, "gvsim-module spin_ns"));
-    CK(cuModuleGetFunction(&spin, mod, "spin_ns"));
     CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
     uint64_t ns = 0;
     void *params[] = {&ns};
@@ -68,22 +32,22 @@ static int child(void)
     void *busy_params[] = {&busy};
     for (int b = 0; b < BATCHES; b++) {
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, busy_params, NULL));
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (int i = 0; i < LAUNCHES; i++)
             CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, params, NULL));
-        launch[b] = (double)(now_ns() - t0) / LAUNCHES;
+        launch[b] = (double)(bench_now_ns() - t0) / LAUNCHES;
         CK(cuStreamSynchronize(s));
     }
     for (int b = 0; b < BATCHES; b++) {
         CUdeviceptr p;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (int i = 0; i < PAIRS; i++) {
             CK(cuMemAlloc(&p, 1 << 20));
             CK(cuMemFree(p));
         }
-        pair[b] = (double)(now_ns() - t0) / PAIRS;
+        pair[b] = (double)(bench_now_ns() - t0) / PAIRS;
     }
-    printf("%.1f %.1f\n", median(launch, BATCHES), median(pair, BATCHES));
+    printf("%.1f %.1f\n", bench_median(launch, BATCHES), bench_median(pair, BATCHES));
     return 0;
 }
 
@@ -129,20 +93,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_shim PATH/libgpuvisor.so\n");
         return 2;
     }
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
+    struct bench_world w;
+    if (bench_world_start(&w) < 0)
         return 1;
-    self[n] = '\0';
-    char machine[64], region_dir[] = "/tmp/gvbench.XXXXXX";
-    snprintf(machine, sizeof(machine), "bench-shim-%d", (int)getpid());
-    setenv("GPUVISOR_SIM_MACHINE", machine, 1);
-    setenv("GPUVISOR_SIM_GPUS", "T4", 1);
-    if (!mkdtemp(region_dir))
-        return 1;
-    setenv("GPUVISOR_REGION_DIR", region_dir, 1);
-    unsetenv("GPUVISOR_INSTANCE");
-    unsetenv("GPUVISOR_MEMORY");
+    const char *self = w.self;
 
     double l_direct[ROUNDS], l_shim[ROUNDS], p_direct[ROUNDS], p_shim[ROUNDS], unused;
     for (int r = 0; r < ROUNDS; r++) {
@@ -153,8 +107,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double ld = median(l_direct, ROUNDS), ls = median(l_shim, ROUNDS);
-    double pd = median(p_direct, ROUNDS), ps = median(p_shim, ROUNDS);
+    double ld = bench_median(l_direct, ROUNDS), ls = bench_median(l_shim, ROUNDS);
+    double pd = bench_median(p_direct, ROUNDS), ps = bench_median(p_shim, ROUNDS);
     printf("interposer cost on the simulator (median of %d rounds x %d batches)\n", ROUNDS,
            BATCHES);
     printf("  %-34s %10s %10s %10s %8s\n", "call", "direct", "shim", "added", "ratio");
@@ -163,10 +117,5 @@ int main(int argc, char **argv)
     printf("  %-34s %8.1f ns %8.1f ns %8.1f ns %8.3f\n", "cuMemAlloc+cuMemFree (8 GiB slice)", pd,
            ps, ps - pd, ps / pd);
     printf("  targets: launch added <= 50 ns, alloc+free added <= 300 ns\n");
-    char path[256];
-    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", machine);
-    unlink(path);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", region_dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_world_end(&w) == 0 ? 0 : 1;
 }

@@ -27,7 +27,8 @@ static void usage(FILE *f)
           "compute share and the GPU time used of it over the last second, and member processes.\n"
           "Works without a daemon, from the instance regions in $GPUVISOR_REGION_DIR "
           "(default\n" GVR_DEFAULT_DIR
-          "). Sizes are in MiB; usage is rounded up, totals and limits down.\n"
+          "). Sizes are in MiB; usage is rounded up, totals and limits down. A member's memory\n"
+          "includes its CUDA context's (\"ctx\"), which counts against the instance's limit.\n"
           "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
           "\n"
           "Options:\n"
@@ -218,6 +219,10 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
             char idx[16];
             printf("%s GPU %s: %llu MiB", d ? "," : "",
                    index_text(g, s->dev[d].uuid, idx, sizeof(idx)), mib_up(member_used(s, m, d)));
+            /* Context memory is in the figure; saying how much tells a tenant why a slice fills
+             * before its allocations do. */
+            if (s->member[m].context[d])
+                printf(" (ctx %llu MiB)", mib_up(s->member[m].context[d]));
         }
         printf("%s\n", s->ndev ? "" : " -");
     }

@@ -147,26 +147,56 @@ static unsigned distance(const char *a, const char *b)
 }
 
 /* How near `cand` is to `name`: the edit distance, but 1 when one contains the other. Candidates
- * up to NEAR_MAX are suggested, nearest first. */
+ * up to NEAR_MAX are suggested, nearest first. Names whose lengths differ by more than NEAR_MAX
+ * cannot be that near, so their distance is not computed: a long unknown name costs little. */
 #define NEAR_MAX 2u
 static unsigned nearness(const char *name, const char *cand)
 {
-    unsigned d = distance(name, cand);
-    if (d > 1 && ((*name && strcasestr(cand, name)) || (*cand && strcasestr(name, cand))))
-        d = 1;
-    return d;
+    if ((*name && strcasestr(cand, name)) || (*cand && strcasestr(name, cand)))
+        return strcasecmp(name, cand) == 0 ? 0 : 1;
+    size_t ln = strlen(name), lc = strlen(cand);
+    if ((ln > lc ? ln - lc : lc - ln) > NEAR_MAX)
+        return NEAR_MAX + 1;
+    return distance(name, cand);
 }
 
-/* Append `item` to a ", "-separated suggestion list of at most `max` items. */
-static void suggest(char *buf, size_t len, unsigned *count, unsigned max, const char *prefix,
-                    const char *item)
+/* The nearest candidates seen so far, nearest first and in catalogue order among equals. */
+struct nearest {
+    unsigned n;
+    struct {
+        unsigned d;
+        const char *prefix, *item;
+    } at[6];
+};
+
+static void nearest_add(struct nearest *nb, unsigned d, const char *prefix, const char *item)
 {
-    if (*count >= max)
+    if (d > NEAR_MAX)
         return;
-    size_t used = strlen(buf);
-    snprintf(buf + used, len - used, "%s%s%s%s", *count ? ", " : "", prefix, prefix[0] ? "-" : "",
-             item);
-    (*count)++;
+    unsigned cap = sizeof(nb->at) / sizeof(nb->at[0]), i = nb->n < cap ? nb->n : cap;
+    while (i > 0 && nb->at[i - 1].d > d)
+        i--;
+    if (i >= cap)
+        return;
+    unsigned last = nb->n < cap ? nb->n : cap - 1;
+    memmove(&nb->at[i + 1], &nb->at[i], (last - i) * sizeof(nb->at[0]));
+    nb->at[i].d = d;
+    nb->at[i].prefix = prefix;
+    nb->at[i].item = item;
+    if (nb->n < cap)
+        nb->n++;
+}
+
+/* "A, B-C, ..." into buf; returns how many. */
+static unsigned nearest_list(const struct nearest *nb, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (unsigned i = 0; i < nb->n; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s%s%s", i ? ", " : "", nb->at[i].prefix,
+                 nb->at[i].prefix[0] ? "-" : "", nb->at[i].item);
+    }
+    return nb->n;
 }
 
 const struct gv_model *gv_model_find(const char *name, struct gv_error *err)
@@ -178,12 +208,11 @@ const struct gv_model *gv_model_find(const char *name, struct gv_error *err)
     const struct gv_model *m = model_match(name, strlen(name));
     if (m)
         return m;
-    char near_list[160] = "";
-    unsigned n = 0;
-    for (unsigned d = 0; d <= NEAR_MAX; d++)
-        for (size_t i = 0; i < N(models); i++)
-            if (nearness(name, models[i].name) == d)
-                suggest(near_list, sizeof(near_list), &n, 6, "", models[i].name);
+    struct nearest nb = {0};
+    for (size_t i = 0; i < N(models); i++)
+        nearest_add(&nb, nearness(name, models[i].name), "", models[i].name);
+    char near_list[160];
+    unsigned n = nearest_list(&nb, near_list, sizeof(near_list));
     if (n)
         gv_error_set(err, -ENOENT, "unknown GPU model \"%s\" (near: %s)", name, near_list);
     else
@@ -236,22 +265,20 @@ int gv_profile_find(const char *name, const struct gv_model *model,
             *model_out = m;
         return 0;
     }
-    char near_list[200] = "";
-    unsigned n = 0;
-    for (unsigned d = 0; d <= NEAR_MAX; d++) {
-        for (size_t i = 0; i < N(models); i++) {
-            const struct gv_model *cm = &models[i];
-            if (m && cm != m)
-                continue;
-            for (size_t j = 0; j < cm->nprofiles; j++) {
-                char full[64];
-                snprintf(full, sizeof(full), "%s-%s", cm->name, cm->profiles[j].name);
-                unsigned dp = nearness(pname, cm->profiles[j].name), df = nearness(name, full);
-                if ((dp < df ? dp : df) == d)
-                    suggest(near_list, sizeof(near_list), &n, 6, cm->name, cm->profiles[j].name);
-            }
+    struct nearest nb = {0};
+    for (size_t i = 0; i < N(models); i++) {
+        const struct gv_model *cm = &models[i];
+        if (m && cm != m)
+            continue;
+        for (size_t j = 0; j < cm->nprofiles; j++) {
+            char full[64];
+            snprintf(full, sizeof(full), "%s-%s", cm->name, cm->profiles[j].name);
+            unsigned dp = nearness(pname, cm->profiles[j].name), df = nearness(name, full);
+            nearest_add(&nb, dp < df ? dp : df, cm->name, cm->profiles[j].name);
         }
     }
+    char near_list[200];
+    unsigned n = nearest_list(&nb, near_list, sizeof(near_list));
     if (!m)
         return gv_error_set(err, -ENOENT,
                             "unknown profile \"%s\"%s%s (write BOARD-PROFILE, e.g. T4-4C)", name,

@@ -130,9 +130,11 @@ int gv_size_parse(const char *text, uint64_t *bytes, struct gv_error *err)
 
 char *gv_size_format(uint64_t bytes, char *buf, size_t len)
 {
-    static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    /* No PiB or EiB: gv_size_parse does not take them (no GPU is near that size, and "16EiB" is
+     * past what 64 bits hold), and what is printed must parse back. Larger sizes print in TiB. */
+    static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     /* The largest unit in which the size is exact to two decimals. */
-    for (int i = 6; i > 0; i--) {
+    for (int i = 4; i > 0; i--) {
         uint64_t mult = 1ULL << (10 * i);
         if (bytes < mult)
             continue;

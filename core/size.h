@@ -21,8 +21,9 @@
  * bits. Returns 0, or -EINVAL / -ERANGE with a message naming the input and the accepted units. */
 int gv_size_parse(const char *text, uint64_t *bytes, struct gv_error *err);
 
-/* Print a size the way a person reads it: "4 GiB", "1.5 GiB", "512 MiB", "100 B". Exact to two
- * decimals when possible. Returns buf. */
+/* Print a size the way a person reads it: "4 GiB", "1.5 GiB", "512 MiB", "100 B", in units up to
+ * TiB. Exact to two decimals when possible, else in bytes, so the text always parses back to the
+ * same size. Returns buf. */
 char *gv_size_format(uint64_t bytes, char *buf, size_t len);
 
 #define GV_SHARE_FULL 10000u /* 100.00% */

@@ -82,7 +82,9 @@ struct shared_device {
 
 /* A member process. Free when OWNER_PID(owner) == 0; then bytes and context are all 0.
  * start is 0 while the member is joining (between the claim and the publication of its start time).
- * bytes[d] is what the member holds on device d; the ledger counts it too (see the file comment).
+ * bytes[d] is what the member's allocations hold on device d, context[d] what its contexts hold
+ * there; the ledger counts both (see the file comment), and only leave and reclaim take context[d]
+ * back, so that an uncharge of allocations can never eat into it.
  */
 struct shared_slot {
     _Alignas(64) _Atomic uint64_t owner;
@@ -90,8 +92,7 @@ struct shared_slot {
     _Atomic uint64_t pidns; /* inode of the member's pid namespace, 0 if unknown */
     _Atomic uint64_t ops;
     _Atomic uint64_t bytes[GVR_MAX_DEVICES];
-    _Atomic uint64_t
-        context[GVR_MAX_DEVICES]; /* context memory, counted in the ledger like bytes */
+    _Atomic uint64_t context[GVR_MAX_DEVICES];
 };
 
 struct shared {
@@ -119,6 +120,14 @@ _Static_assert(offsetof(struct shared, hdr) == 0, "the header comes first");
 static struct shared *SH(const struct gvr_region *r)
 {
     return (struct shared *)r->map;
+}
+
+/* The number of GPUs in the region. The file is shared and may be damaged, so the count read from
+ * it is never trusted past the array it indexes: every reader goes through here. */
+static unsigned ndev_of(const struct shared *sh)
+{
+    unsigned n = atomic_load_explicit(&sh->ndev, memory_order_acquire);
+    return n < GVR_MAX_DEVICES ? n : GVR_MAX_DEVICES;
 }
 
 static uint64_t now_ns(clockid_t clock)
@@ -249,10 +258,17 @@ static bool unlinked(int fd)
     return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
+/* Critical sections are microseconds long, so a lock still held after LOCK_WAIT_S seconds is held
+ * by a stopped process or a damaged file: give up with an error rather than hang a tenant. */
+#define LOCK_WAIT_S 5
+
 static int lock_region(const struct gvr_region *r, struct gv_error *err)
 {
     struct shared *sh = SH(r);
-    int rc = pthread_mutex_lock(&sh->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += LOCK_WAIT_S;
+    int rc = pthread_mutex_timedlock(&sh->lock, &until);
     if (rc == EOWNERDEAD) {
         /* The holder died inside a structural change. Every change is ordered so that what it can
          * leave behind is ledger bytes that no slot holds (fixed by reconcile) or a removal that
@@ -264,8 +280,13 @@ static int lock_region(const struct gvr_region *r, struct gv_error *err)
         pthread_mutex_consistent(&sh->lock);
         rc = 0;
     }
+    if (rc == ETIMEDOUT)
+        return gv_error_set(err, -ETIMEDOUT,
+                            "instance region %.64s: its lock has been held for %d s (a stopped "
+                            "process, or a damaged file: remove it when no process uses it)",
+                            sh->name, LOCK_WAIT_S);
     if (rc)
-        return gv_error_set(err, -rc, "lock instance region %s: %s", sh->name, strerror(rc));
+        return gv_error_set(err, -rc, "lock instance region %.64s: %s", sh->name, strerror(rc));
     return 0;
 }
 
@@ -587,7 +608,7 @@ void gvr_close(struct gvr_region *r)
 int gvr_device_find(const struct gvr_region *r, const uint8_t uuid[GVR_UUID_LEN])
 {
     const struct shared *sh = SH(r);
-    unsigned n = atomic_load_explicit(&sh->ndev, memory_order_acquire);
+    unsigned n = ndev_of(sh);
     for (unsigned i = 0; i < n; i++)
         if (!memcmp(sh->dev[i].uuid, uuid, GVR_UUID_LEN))
             return (int)i;
@@ -596,7 +617,7 @@ int gvr_device_find(const struct gvr_region *r, const uint8_t uuid[GVR_UUID_LEN]
 
 unsigned gvr_device_count(const struct gvr_region *r)
 {
-    return atomic_load_explicit(&SH(r)->ndev, memory_order_acquire);
+    return ndev_of(SH(r));
 }
 
 int gvr_device_get(const struct gvr_region *r, unsigned dev, struct gvr_device_limit *out)
@@ -625,7 +646,7 @@ int gvr_device_add(struct gvr_region *r, const struct gvr_device_limit *lim, boo
             return rc;
         i = gvr_device_find(r, lim->uuid);
         if (i < 0) {
-            unsigned n = atomic_load(&sh->ndev);
+            unsigned n = ndev_of(sh);
             if (n >= GVR_MAX_DEVICES) {
                 unlock_region(sh);
                 return gv_error_set(err, -ENOSPC,
@@ -819,20 +840,28 @@ int gvr_leave(struct gvr_region *r)
 
 /* ---- the hot path */
 
-int gvr_charge(struct gvr_region *r, unsigned dev, uint64_t bytes)
+/* Reserve in the ledger, then add to the slot's allocations or context counter, inside one counted
+ * operation: allocations and context memory follow the same protocol, so reconcile and a death
+ * half-way treat them alike. */
+static inline int charge_to(struct gvr_region *r, unsigned dev, uint64_t bytes, bool context)
 {
     if (r->slot < 0)
         return -EPERM;
     struct shared *sh = SH(r);
-    if (dev >= atomic_load_explicit(&sh->ndev, memory_order_acquire))
+    if (dev >= ndev_of(sh))
         return -EINVAL;
     struct shared_slot *s = &sh->slot[r->slot];
     atomic_fetch_add(&s->ops, 1);
     int rc = gv_ledger_reserve(&sh->ledger, dev, bytes);
     if (rc == 0)
-        atomic_fetch_add(&s->bytes[dev], bytes);
+        atomic_fetch_add(context ? &s->context[dev] : &s->bytes[dev], bytes);
     atomic_fetch_add(&s->ops, OPS_DONE - 1);
     return rc;
+}
+
+int gvr_charge(struct gvr_region *r, unsigned dev, uint64_t bytes)
+{
+    return charge_to(r, dev, bytes, false);
 }
 
 int gvr_uncharge(struct gvr_region *r, unsigned dev, uint64_t bytes)
@@ -840,7 +869,7 @@ int gvr_uncharge(struct gvr_region *r, unsigned dev, uint64_t bytes)
     if (r->slot < 0)
         return -EPERM;
     struct shared *sh = SH(r);
-    if (dev >= atomic_load_explicit(&sh->ndev, memory_order_acquire))
+    if (dev >= ndev_of(sh))
         return -EINVAL;
     struct shared_slot *s = &sh->slot[r->slot];
     int rc = 0;
@@ -867,6 +896,18 @@ uint64_t gvr_member_used(const struct gvr_region *r, unsigned dev)
     return atomic_load(&SH(r)->slot[r->slot].bytes[dev]);
 }
 
+int gvr_charge_context(struct gvr_region *r, unsigned dev, uint64_t bytes)
+{
+    return charge_to(r, dev, bytes, true);
+}
+
+uint64_t gvr_member_context(const struct gvr_region *r, unsigned dev)
+{
+    if (r->slot < 0 || dev >= GVR_MAX_DEVICES)
+        return 0;
+    return atomic_load(&SH(r)->slot[r->slot].context[dev]);
+}
+
 /* ---- reclaim */
 
 /* Set each device's ledger back to the sum of the slots' counters, at a moment when no member is
@@ -888,7 +929,7 @@ static void relax(void)
 
 static bool reconcile(struct shared *sh)
 {
-    unsigned ndev = atomic_load(&sh->ndev);
+    unsigned ndev = ndev_of(sh);
     uint64_t ops[GVR_MAX_MEMBERS];
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + RECONCILE_BUDGET_NS;
     for (unsigned attempt = 0;; attempt++) {

@@ -156,9 +156,9 @@ int gvr_join_flags(struct gvr_region *r, unsigned flags, struct gv_error *err);
 /* In a child after fork(): forget the parent's slot (without touching it) and join anew. */
 int gvr_join_after_fork(struct gvr_region *r, struct gv_error *err);
 
-/* Give back everything this member charged and free its slot. Lock-free. Other threads must not
- * charge through this handle meanwhile. Returns 0, or -EINVAL when not a member (or when called in
- * a forked child through its parent's membership, which it leaves alone). */
+/* Give back everything this member charged, context memory included, and free its slot.
+ * Lock-free. Other threads must not charge through this handle meanwhile. Returns 0, or -EINVAL
+ * when not a member (or in a forked child through its parent's membership, left alone). */
 int gvr_leave(struct gvr_region *r);
 
 /* --- The hot path, lock-free: a few atomic operations, no system call. */
@@ -173,8 +173,22 @@ int gvr_charge(struct gvr_region *r, unsigned dev, uint64_t bytes);
  * nothing changes), -EINVAL, -EPERM. */
 int gvr_uncharge(struct gvr_region *r, unsigned dev, uint64_t bytes);
 
-/* Bytes this member holds on dev (0 when not a member or bad dev). */
+/* Bytes this member holds on dev (0 when not a member or bad dev). Context memory is not in it. */
 uint64_t gvr_member_used(const struct gvr_region *r, unsigned dev);
+
+/* --- Context memory: what the driver keeps on a GPU for a process's contexts, outside any
+ * allocation. It is counted against the instance's limit like an allocation, but apart from the
+ * member's allocations (so a free can never return it), and given back only with the member:
+ * gvr_leave, or the reclaim of a dead member. */
+
+/* Count bytes more of context memory on dev for this member: reserve them in the instance's ledger
+ * (refused if the instance would pass its limit), then add them to the member's context counter.
+ * Lock-free, like gvr_charge. Returns 0, -ENOMEM (over the limit: a caller may gvr_reclaim and try
+ * once more), -EOVERFLOW, -EINVAL (bad dev), -EPERM (not a member). */
+int gvr_charge_context(struct gvr_region *r, unsigned dev, uint64_t bytes);
+
+/* Context memory counted for this member on dev (0 when not a member or bad dev). */
+uint64_t gvr_member_context(const struct gvr_region *r, unsigned dev);
 
 /* --- Reclaim. */
 
@@ -213,7 +227,7 @@ struct gvr_snapshot {
         uint64_t start; /* clock ticks after boot, /proc/<pid>/stat field 22 (0 while joining) */
         enum gvr_liveness alive;
         uint64_t bytes[GVR_MAX_DEVICES];   /* charged by this member, per region device index */
-        uint64_t context[GVR_MAX_DEVICES]; /* context memory counted for this member (reserved) */
+        uint64_t context[GVR_MAX_DEVICES]; /* its context memory there (gvr_charge_context) */
     } member[GVR_MAX_MEMBERS];
 };
 

@@ -11,11 +11,20 @@
  *                       HAMi-core's names for the same; the cache path names the instance
  *   CUDA_DEVICE_SM_LIMIT, CUDA_DEVICE_SM_LIMIT_<ordinal>
  *                       HAMi-core's compute share, in percent (0 and 100 mean no limit)
- * A process with none of these runs unlimited and untouched.
+ *   GPUVISOR_CONTEXT_MEMORY
+ *                       the device memory this process's context takes, as for GPUVISOR_MEMORY;
+ *                       where unset, it is measured (context.c)
+ * A process with none of the limits runs unlimited and untouched.
  *
  * GPUs are matched by UUID, never by position: CUDA_VISIBLE_DEVICES may reorder or hide them, so
  * the same GPU can be ordinal 0 in one member and ordinal 1 in another. The first member that meets
- * a GPU adds it to the region with its limit; later members find it by UUID. */
+ * a GPU adds it to the region with its limit; later members find it by UUID.
+ *
+ * Context memory: the first time the process uses a GPU with a context there current, its context's
+ * memory is counted against the slice as the member's context memory (gvr_charge_context), once, so
+ * that slices that fit on paper fit on the card. A slice too small for the context refuses every
+ * allocation on that GPU, as the card itself would soon. The state of this lives in the same word
+ * as the ordinal's region index, so that the allocation path still reads one word. */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -34,7 +43,7 @@
 #define RECLAIM_PERIOD_NS 250000000ULL
 
 enum key_kind { KEY_ALL, KEY_ORDINAL, KEY_UUID };
-enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE };
+enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE, LIMIT_CONTEXT };
 
 struct rule {
     enum limit_kind what;
@@ -44,6 +53,16 @@ struct rule {
     uint64_t value; /* bytes, or basis points of the GPU's time */
 };
 
+/* inst.map[ordinal]: 0 = not looked up yet; -1 = the look-up failed; otherwise the region device
+ * index + 1 (MAP_INDEX bits) and the state of the ordinal's context memory: MAP_PENDING until it is
+ * counted, with MAP_MEASURING while one thread counts it, and MAP_REFUSED for good when the slice
+ * could not hold it. A word in (0, MAP_PENDING) is a device whose context is counted: the hot path
+ * checks exactly that. */
+#define MAP_INDEX     0xffff
+#define MAP_PENDING   0x10000
+#define MAP_MEASURING 0x20000
+#define MAP_REFUSED   0x40000
+
 bool gvs_compute_on;
 
 static struct {
@@ -52,8 +71,7 @@ static struct {
     struct gvr_region region;
     struct rule rules[MAX_RULES];
     unsigned nrules;
-    /* CUDA ordinal -> region device index + 1 (0 = not looked up yet, -1 = lookup failed) */
-    int map[MAX_ORDINALS];
+    int map[MAX_ORDINALS]; /* CUDA ordinal -> region device and context state (MAP_*) */
     pthread_mutex_t map_lock;
 } inst = {.map_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -109,6 +127,13 @@ static bool parse_points(const char *text, uint64_t *out, const char *var)
     return true;
 }
 
+static const char *var_of(enum limit_kind what)
+{
+    return what == LIMIT_COMPUTE   ? "GPUVISOR_COMPUTE"
+           : what == LIMIT_CONTEXT ? "GPUVISOR_CONTEXT_MEMORY"
+                                   : "GPUVISOR_MEMORY";
+}
+
 static bool add_rule_of(enum limit_kind what, enum key_kind kind, int ordinal, const uint8_t *uuid,
                         const char *text, const char *var)
 {
@@ -143,10 +168,11 @@ static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const
     return add_rule_of(LIMIT_MEMORY, kind, ordinal, uuid, size, var);
 }
 
-/* GPUVISOR_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE"; GPUVISOR_COMPUTE the same with shares. */
+/* GPUVISOR_MEMORY and GPUVISOR_CONTEXT_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE"; GPUVISOR_COMPUTE the
+ * same with shares. */
 static bool parse_spec(enum limit_kind what, const char *spec)
 {
-    const char *var = what == LIMIT_COMPUTE ? "GPUVISOR_COMPUTE" : "GPUVISOR_MEMORY";
+    const char *var = var_of(what);
     if (!strchr(spec, '='))
         return add_rule_of(what, KEY_ALL, -1, NULL, spec, var);
     char buf[1024];
@@ -260,6 +286,16 @@ static void hami_name(const char *path, char *out, size_t len)
     snprintf(out, len, "hami-%016llx", (unsigned long long)h);
 }
 
+/* Whether a memory or compute limit was given (GPUVISOR_CONTEXT_MEMORY alone limits nothing). */
+static bool any_limit(void)
+{
+    for (unsigned i = 0; i < inst.nrules; i++)
+        if (inst.rules[i].what != LIMIT_CONTEXT)
+            return true;
+    return false;
+}
+
+/* The child is a new member with a slot of its own: its context memory is its own to count. */
 static void rejoin_after_fork(void)
 {
     if (inst.member) {
@@ -267,6 +303,9 @@ static void rejoin_after_fork(void)
         if (gvr_join_after_fork(&inst.region, &err) < 0)
             inst.member = false;
     }
+    for (int i = 0; i < MAX_ORDINALS; i++)
+        if (inst.map[i] > 0)
+            inst.map[i] = (inst.map[i] & MAP_INDEX) | MAP_PENDING;
     pthread_mutex_init(&inst.map_lock, NULL);
 }
 
@@ -275,6 +314,7 @@ static void instance_init(void)
     const char *name = getenv("GPUVISOR_INSTANCE");
     const char *mem = getenv("GPUVISOR_MEMORY");
     const char *compute = getenv("GPUVISOR_COMPUTE");
+    const char *context = getenv("GPUVISOR_CONTEXT_MEMORY");
     char hname[64];
     bool ok = true, hami = false;
     if (mem && *mem)
@@ -285,6 +325,8 @@ static void instance_init(void)
         ok = parse_spec(LIMIT_COMPUTE, compute);
     else if (ok)
         ok = parse_hami_sm(&hami);
+    if (ok && context && *context)
+        ok = parse_spec(LIMIT_CONTEXT, context);
     if (!name || !*name) {
         const char *cache = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
         if (hami || (cache && *cache)) {
@@ -300,7 +342,7 @@ static void instance_init(void)
         return;
     }
     if (!name) {
-        if (inst.nrules) {
+        if (any_limit()) {
             snprintf(hname, sizeof(hname), "pid-%d", (int)getpid());
             name = hname;
         } else {
@@ -330,9 +372,9 @@ void gvs_instance_init(void)
     pthread_once(&instance_once, instance_init);
 }
 
-/* The limit the configuration gives the GPU at `ordinal` with `uuid`: a UUID rule first, then an
- * ordinal rule, then "*". */
-static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
+/* The rule the configuration has for the GPU at `ordinal` with `uuid`: a UUID rule first, then an
+ * ordinal rule, then "*"; NULL when none applies. */
+static const struct rule *rule_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
 {
     const struct rule *by_ord = NULL, *by_all = NULL;
     for (unsigned i = 0; i < inst.nrules; i++) {
@@ -340,26 +382,25 @@ static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[
         if (r->what != what)
             continue;
         if (r->kind == KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
-            return r->value;
+            return r;
         if (r->kind == KEY_ORDINAL && r->ordinal == ordinal)
             by_ord = r;
         if (r->kind == KEY_ALL)
             by_all = r;
     }
-    return by_ord ? by_ord->value : by_all ? by_all->value : 0;
+    return by_ord ? by_ord : by_all;
 }
 
-/* Region device index of CUDA ordinal `dev`, or -1. The first look-up asks the driver for the
- * UUID (outside any lock) and adds the GPU to the region. */
-static int region_dev(CUdevice dev)
+static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
 {
-    if (dev < 0 || dev >= MAX_ORDINALS || !inst.member)
-        return -1;
-    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
-    if (m > 0)
-        return m - 1;
-    if (m < 0)
-        return -1;
+    const struct rule *r = rule_for(what, ordinal, uuid);
+    return r ? r->value : 0;
+}
+
+/* First look-up of CUDA ordinal `dev`: ask the driver for the UUID (outside any lock) and add the
+ * GPU to the region. Returns the new map word (MAP_PENDING set), or -1. */
+static int add_device(CUdevice dev)
+{
     CUuuid uuid;
     if (!gvs_real.cuDeviceGetUuid_v2 || gvs_real.cuDeviceGetUuid_v2(&uuid, dev) != CUDA_SUCCESS)
         return -1;
@@ -370,12 +411,92 @@ static int region_dev(CUdevice dev)
     memcpy(lim.uuid, uuid.bytes, 16);
     struct gv_error err = {0};
     pthread_mutex_lock(&inst.map_lock);
-    int idx = gvr_device_add(&inst.region, &lim, NULL, &err);
-    __atomic_store_n(&inst.map[dev], idx >= 0 ? idx + 1 : -1, __ATOMIC_RELEASE);
+    /* Another thread may have added it meanwhile and gone on to count the context: keep that. */
+    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    int idx = 0;
+    if (m == 0) {
+        idx = gvr_device_add(&inst.region, &lim, NULL, &err);
+        m = idx >= 0 ? (idx + 1) | MAP_PENDING : -1;
+        __atomic_store_n(&inst.map[dev], m, __ATOMIC_RELEASE);
+    }
     pthread_mutex_unlock(&inst.map_lock);
     if (idx < 0)
         fprintf(stderr, "gpuvisor: device %d: %s\n", (int)dev, err.msg);
-    return idx;
+    return m;
+}
+
+/* Count this process's context memory on the GPU behind map word m, which this thread has marked
+ * MAP_MEASURING: the configured figure, else the measured one. No lock is held: measuring loads and
+ * asks NVML. Returns the final word. */
+static int count_context(CUdevice dev, int m)
+{
+    unsigned idx = (unsigned)(m & MAP_INDEX) - 1;
+    struct gvr_device_limit lim;
+    uint64_t bytes = 0;
+    if (gvr_device_get(&inst.region, idx, &lim) == 0) {
+        const struct rule *given = rule_for(LIMIT_CONTEXT, dev, lim.uuid);
+        bytes = given ? given->value
+                      : gvs_context_measure(lim.uuid, gvr_member_used(&inst.region, idx));
+    }
+    int rc = 0;
+    if (bytes) {
+        rc = gvr_charge_context(&inst.region, idx, bytes);
+        if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
+            rc = gvr_charge_context(&inst.region, idx, bytes);
+    }
+    int done = (m & MAP_INDEX) | (rc ? MAP_REFUSED : 0);
+    __atomic_store_n(&inst.map[dev], done, __ATOMIC_RELEASE);
+    if (rc) {
+        char uuid[GVR_UUID_TEXT], need[32], limit[32], used[32];
+        gvr_uuid_format(lim.uuid, uuid);
+        gv_size_format(bytes, need, sizeof(need));
+        gv_size_format(gvr_limit(&inst.region, idx), limit, sizeof(limit));
+        gv_size_format(gvr_used(&inst.region, idx), used, sizeof(used));
+        fprintf(stderr,
+                "gpuvisor: device %d (%s): this process's CUDA context takes %s of device memory, "
+                "more than is left of instance \"%s\"'s slice (%s of %s used); device memory "
+                "on this GPU is refused (give the instance more memory)\n",
+                (int)dev, uuid, need, inst.region.name, used, limit);
+    }
+    return done;
+}
+
+/* map_word's slow path: look the device up, and count its context memory where that is still to
+ * do. */
+static int map_word_slow(CUdevice dev, int m)
+{
+    if (m == 0)
+        m = add_device(dev);
+    if (m < 0)
+        return -1;
+    /* The context memory is counted by one thread, and only with a context on this very device
+     * current: before that (cuDeviceTotalMem is asked before any context exists) the process has
+     * no context there to measure, and the look-up stays pending. Other threads go on meanwhile;
+     * their charges are not refused. */
+    if ((m & MAP_PENDING) && !(m & MAP_MEASURING) && gvs_current_device() == dev &&
+        __atomic_compare_exchange_n(&inst.map[dev], &m, m | MAP_MEASURING, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        m = count_context(dev, m | MAP_MEASURING);
+    return m;
+}
+
+/* The map word of CUDA ordinal `dev`; -1 when the device cannot be used. Inline so that the common
+ * case (a device looked up and its context counted) stays one load on the allocation path. */
+static inline int map_word(CUdevice dev)
+{
+    if (dev < 0 || dev >= MAX_ORDINALS || !inst.member)
+        return -1;
+    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    if (m > 0 && m < MAP_PENDING)
+        return m;
+    return map_word_slow(dev, m);
+}
+
+/* Region device index of CUDA ordinal `dev`, or -1. */
+static int region_dev(CUdevice dev)
+{
+    int m = map_word(dev);
+    return m > 0 ? (m & MAP_INDEX) - 1 : -1;
 }
 
 CUdevice gvs_current_device(void)
@@ -390,9 +511,10 @@ CUresult gvs_charge(CUdevice dev, uint64_t bytes)
 {
     if (!inst.configured)
         return CUDA_SUCCESS;
-    int idx = region_dev(dev);
-    if (idx < 0)
+    int m = map_word(dev);
+    if (m < 0 || (m & MAP_REFUSED))
         return CUDA_ERROR_OUT_OF_MEMORY;
+    int idx = (m & MAP_INDEX) - 1;
     int rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
@@ -424,6 +546,26 @@ void gvs_uncharge(CUdevice dev, uint64_t bytes)
         gvr_uncharge(&inst.region, (unsigned)idx, bytes);
 }
 
+/* Whether this process's context could not be counted on region device idx: then nothing of the
+ * slice is left for it, whatever the instance's figures say. */
+static bool refused_on(int idx)
+{
+    for (int i = 0; i < MAX_ORDINALS; i++) {
+        int m = __atomic_load_n(&inst.map[i], __ATOMIC_ACQUIRE);
+        if (m > 0 && (m & MAP_INDEX) == idx + 1)
+            return (m & MAP_REFUSED) != 0;
+    }
+    return false;
+}
+
+static void slice_of(int idx, uint64_t *limit, uint64_t *used)
+{
+    *limit = gvr_limit(&inst.region, (unsigned)idx);
+    *used = gvr_used(&inst.region, (unsigned)idx);
+    if (*used < *limit && refused_on(idx))
+        *used = *limit;
+}
+
 void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
 {
     *limit = *used = 0;
@@ -431,8 +573,7 @@ void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
     if (idx < 0)
         return;
     gvr_reclaim_if_due(&inst.region, RECLAIM_PERIOD_NS, NULL);
-    *limit = gvr_limit(&inst.region, (unsigned)idx);
-    *used = gvr_used(&inst.region, (unsigned)idx);
+    slice_of(idx, limit, used);
 }
 
 bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used)
@@ -443,8 +584,7 @@ bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *
     int idx = gvr_device_find(&inst.region, uuid);
     if (idx < 0)
         return false;
-    *limit = gvr_limit(&inst.region, (unsigned)idx);
-    *used = gvr_used(&inst.region, (unsigned)idx);
+    slice_of(idx, limit, used);
     return *limit != 0;
 }
 
@@ -465,7 +605,7 @@ int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t 
             continue;
         if (n < cap) {
             pids[n] = (unsigned)s->member[i].pid;
-            bytes[n] = s->member[i].bytes[idx];
+            bytes[n] = s->member[i].bytes[idx] + s->member[i].context[idx];
         }
         n++;
     }

@@ -14,7 +14,13 @@
  *
  * The machine counts a process as using a device while it holds at least one context there; the
  * first context on a device registers the process (gvsim_ctx_attach_dev), the last one leaving
- * unregisters it. */
+ * unregisters it. The first context also takes the device memory a real driver keeps for a
+ * process's context (GPUVISOR_SIM_CONTEXT_MEMORY, 0 by default) as the process's own memory, so
+ * it shows in NVML's per-process figure and in the device's used memory; a context that cannot get
+ * it is not made (CUDA_ERROR_OUT_OF_MEMORY), and the last one leaving gives it back (a process
+ * that dies gives it back with the rest of its memory). One charge per process and device, not
+ * one per context: a simplification that fits the programs tests run, which use one context per
+ * device, as the CUDA runtime does (the primary one). */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -42,6 +48,8 @@ static struct ctx primary[GVSIM_MAX_DEVICES];
 static struct ctx **created; /* registry of live created contexts */
 static size_t ncreated, capcreated;
 static int dev_users[GVSIM_MAX_DEVICES]; /* live contexts per device; under `life` */
+/* Context memory charged per device (what user_drop gives back); under `life`. */
+static uint64_t dev_ctx_mem[GVSIM_MAX_DEVICES];
 static atomic_ullong next_id = 1;
 
 static __thread struct gvsim_ctx *stack[STACK_DEPTH];
@@ -118,17 +126,29 @@ static void defaults(struct ctx *x, int dev, unsigned flags, bool is_primary)
     x->shmem = CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE;
 }
 
-/* Under `life`. */
-static void user_add(int dev)
+/* Under `life`. A new context on dev: the first one charges the context memory, and fails with
+ * CUDA_ERROR_OUT_OF_MEMORY (changing nothing) when the device has not that much free. */
+static CUresult user_add(int dev)
 {
-    if (dev_users[dev]++ == 0)
+    if (dev_users[dev] == 0) {
+        uint64_t bytes = gvsim_context_memory();
+        if (bytes && gvsim_mem_charge(dev, bytes) < 0)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        dev_ctx_mem[dev] = bytes;
         gvsim_ctx_attach_dev(dev);
+    }
+    dev_users[dev]++;
+    return CUDA_SUCCESS;
 }
 
 static void user_drop(int dev)
 {
-    if (--dev_users[dev] == 0)
+    if (--dev_users[dev] == 0) {
         gvsim_ctx_detach_dev(dev);
+        if (dev_ctx_mem[dev])
+            gvsim_mem_uncharge(dev, dev_ctx_mem[dev]);
+        dev_ctx_mem[dev] = 0;
+    }
 }
 
 /* Wait for the context's work, then free everything it owns. Under `life`, with the context
@@ -151,12 +171,20 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
         return r;
     struct ctx *p = &primary[dev];
     pthread_mutex_lock(&life);
+    /* Activation needs the context's memory first; `life` keeps the state from changing between
+     * this look and the activation below. */
+    pthread_mutex_lock(&reg);
+    bool activate = p->c.magic != GVSIM_CTX_MAGIC || !p->c.active;
+    pthread_mutex_unlock(&reg);
+    if (activate && (r = user_add(dev)) != CUDA_SUCCESS) {
+        pthread_mutex_unlock(&life);
+        return r;
+    }
     pthread_mutex_lock(&reg);
     if (p->c.magic != GVSIM_CTX_MAGIC) { /* first use in this process: flags default to 0 */
         defaults(p, dev, 0, true);
         p->c.magic = GVSIM_CTX_MAGIC;
     }
-    bool activate = !p->c.active;
     if (activate) {
         /* Flags set while inactive survive activation; the engine's and cuda_mem.c's state
          * records (emptied by the last teardown) belong to those files and are kept. */
@@ -169,8 +197,6 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
     }
     p->c.refs++;
     pthread_mutex_unlock(&reg);
-    if (activate)
-        user_add(dev);
     pthread_mutex_unlock(&life);
     *pctx = (CUcontext)&p->c;
     return CUDA_SUCCESS;
@@ -310,12 +336,18 @@ static CUresult create(CUcontext *pctx, unsigned flags, CUdevice dev)
     defaults(x, dev, flags, false);
     x->c.magic = GVSIM_CTX_MAGIC;
     pthread_mutex_lock(&life);
+    if ((r = user_add(dev)) != CUDA_SUCCESS) {
+        pthread_mutex_unlock(&life);
+        free(x);
+        return r;
+    }
     pthread_mutex_lock(&reg);
     if (ncreated == capcreated) {
         size_t cap = capcreated ? capcreated * 2 : 16;
         struct ctx **n = realloc(created, cap * sizeof(*n));
         if (!n) {
             pthread_mutex_unlock(&reg);
+            user_drop(dev);
             pthread_mutex_unlock(&life);
             free(x);
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -325,7 +357,6 @@ static CUresult create(CUcontext *pctx, unsigned flags, CUdevice dev)
     }
     created[ncreated++] = x;
     pthread_mutex_unlock(&reg);
-    user_add(dev);
     pthread_mutex_unlock(&life);
     push(&x->c);
     *pctx = (CUcontext)&x->c;

@@ -6,7 +6,11 @@
  * limits) follow from the compute capability, as they do on real boards, so a program that sizes
  * its launches from cuDeviceGetAttribute sees the numbers it would see on that GPU. Every entry
  * point is exported under each ABI name cuda.h has had for it and checked against the toolkit's
- * PFN typedef, so cuGetProcAddress and dlsym hand out exactly the signature the caller expects. */
+ * PFN typedef, so cuGetProcAddress and dlsym hand out exactly the signature the caller expects.
+ *
+ * cuInit also reads GPUVISOR_SIM_CONTEXT_MEMORY, the device memory each process's contexts take on
+ * a device (cuda_ctx.c charges it), so that the memory a real driver keeps for a context, outside
+ * any allocation, can be reproduced in tests. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -17,7 +21,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/size.h"
+
 static atomic_bool initialized;
+static _Atomic uint64_t context_memory;
+
+uint64_t gvsim_context_memory(void)
+{
+    return atomic_load(&context_memory);
+}
+
+/* GPUVISOR_SIM_CONTEXT_MEMORY: a size ("300MiB"); unset or empty means 0. A value that cannot be
+ * read fails cuInit as the machine's own variables do, rather than running a test with the wrong
+ * figure. */
+static CUresult parse_context_memory(uint64_t *bytes)
+{
+    const char *v = getenv("GPUVISOR_SIM_CONTEXT_MEMORY");
+    *bytes = 0;
+    if (!v || !*v)
+        return CUDA_SUCCESS;
+    struct gv_error err = {0};
+    if (gv_size_parse(v, bytes, &err) < 0) {
+        fprintf(stderr, "gpuvisor-sim: GPUVISOR_SIM_CONTEXT_MEMORY: %s\n", err.msg);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
 
 CUresult gvsim_init_check(void)
 {
@@ -40,9 +69,14 @@ CUresult cuInit(unsigned int Flags)
 {
     if (Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
-    CUresult r = gvsim_attach();
+    uint64_t ctx_bytes;
+    CUresult r = parse_context_memory(&ctx_bytes);
     if (r == CUDA_SUCCESS)
+        r = gvsim_attach();
+    if (r == CUDA_SUCCESS) {
+        atomic_store(&context_memory, ctx_bytes);
         atomic_store(&initialized, true);
+    }
     return r;
 }
 GVSIM_ABI(cuInit, PFN_cuInit_v2000);

@@ -142,6 +142,10 @@ CUresult gvsim_ptr_check(CUdeviceptr ptr, size_t len, int *dev);
 /* CUDA_SUCCESS once cuInit has succeeded in this process, CUDA_ERROR_NOT_INITIALIZED before. */
 CUresult gvsim_init_check(void);
 
+/* Device memory a process's contexts take on a device, outside any allocation
+ * (GPUVISOR_SIM_CONTEXT_MEMORY, read by cuInit; 0 by default). */
+uint64_t gvsim_context_memory(void);
+
 /* The device behind a CUdevice ordinal: CUDA_ERROR_NOT_INITIALIZED before cuInit,
  * CUDA_ERROR_INVALID_DEVICE out of range. `info` may be NULL. */
 CUresult gvsim_dev_check(CUdevice dev, const struct gvsim_dev_info **info);

@@ -12,7 +12,8 @@ export GPUVISOR_SIM_MACHINE="cli-$CASE-$$"
 export GPUVISOR_SIM_GPUS="T4,T4"
 export LD_LIBRARY_PATH="$GV_SIMDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 unset LD_PRELOAD GPUVISOR_SHIM GPUVISOR_NVML GPUVISOR_MEMORY GPUVISOR_COMPUTE GPUVISOR_INSTANCE \
-    CUDA_VISIBLE_DEVICES CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE
+    CUDA_VISIBLE_DEVICES CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE \
+    GPUVISOR_CONTEXT_MEMORY GPUVISOR_SIM_CONTEXT_MEMORY
 mkdir -p "$GPUVISOR_REGION_DIR"
 BG=""
 FAILED=0
@@ -310,6 +311,24 @@ shim_slice)
     kill -TERM "$pid"
     wait "$pid"
     check_eq "held tenant killed through gpuvisor run" "$?" 143
+    expect 0 "0 MiB / 4096 MiB" "$G" smi
+    ;;
+smi_context)
+    # Each member's CUDA context counts against the slice (the simulated driver gives a context
+    # 300 MiB, as a real one takes a few hundred): in the instance's figure and on the member's line,
+    # and a second member's allocation must fit beside both contexts.
+    export GPUVISOR_SIM_CONTEXT_MEMORY=300MiB
+    "$G" run --instance ctx --memory 0=4GiB -- "$GV_HOLD" --wait 512 >"$T/o" 2>&1 &
+    pid=$!
+    BG="$BG $pid"
+    wait_ready "$T/o"
+    expect 0 "812 MiB / 4096 MiB" "$G" smi
+    grep -q "GPU 0: 812 MiB (ctx 300 MiB)" "$T/out" || fail "smi: member line: $(cat "$T/out")"
+    expect 0 '"context_bytes": 314572800' "$G" smi --json
+    expect 3 "oom" "$G" run --instance ctx --memory 0=4GiB -- "$GV_HOLD" 3000
+    expect 0 "ready" "$G" run --instance ctx --memory 0=4GiB -- "$GV_HOLD" 2900
+    kill -TERM "$pid"
+    wait "$pid"
     expect 0 "0 MiB / 4096 MiB" "$G" smi
     ;;
 devices_slice)

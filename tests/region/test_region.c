@@ -21,46 +21,13 @@
 
 #include "core/size.h"
 #include "region/region.h"
-
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gvr-test-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int rm_one(const char *name, void *arg)
-{
-    (void)arg;
-    char p[128];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    unlink(p);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gvr_list(dir, rm_one, NULL, NULL);
-    return rmdir(dir);
-}
-
-static struct gvr_device_limit gpu(uint8_t id, uint64_t memory, uint32_t share)
-{
-    struct gvr_device_limit l = {.memory = memory, .share = share};
-    for (int i = 1; i < GVR_UUID_LEN; i++)
-        l.uuid[i] = (uint8_t)(0xa0 + i);
-    l.uuid[0] = id;
-    return l;
-}
+#include "tests/region/regiontest.h"
 
 static void open_ok(struct gvr_region *r, const char *name, unsigned flags,
                     const struct gvr_device_limit *lim, unsigned n, int want)
 {
     struct gv_error err = {0};
-    int rc = gvr_open(r, dir, name, flags, lim, n, &err);
+    int rc = gvr_open(r, rt_dir, name, flags, lim, n, &err);
     if (rc != want)
         fail_msg("gvr_open(%s) = %d, want %d: %s", name, rc, want, err.msg);
 }
@@ -83,7 +50,7 @@ static void test_names(void **state)
     assert_int_equal(gvr_name_check(NULL, NULL), -EINVAL);
     struct gvr_region r;
     struct gv_error err = {0};
-    assert_int_equal(gvr_open(&r, dir, "../escape", GVR_CREATE, NULL, 0, &err), -EINVAL);
+    assert_int_equal(gvr_open(&r, rt_dir, "../escape", GVR_CREATE, NULL, 0, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "../escape"));
 }
 
@@ -93,15 +60,15 @@ static void test_dir(void **state)
     assert_string_equal(gvr_dir("/x"), "/x");
     unsetenv(GVR_DIR_ENV);
     assert_string_equal(gvr_dir(NULL), GVR_DEFAULT_DIR);
-    setenv(GVR_DIR_ENV, dir, 1);
-    assert_string_equal(gvr_dir(NULL), dir);
-    assert_string_equal(gvr_dir(""), dir);
+    setenv(GVR_DIR_ENV, rt_dir, 1);
+    assert_string_equal(gvr_dir(NULL), rt_dir);
+    assert_string_equal(gvr_dir(""), rt_dir);
     /* Opening with dir NULL uses the variable. */
     struct gvr_region r;
     open_ok(&r, "env", GVR_CREATE, NULL, 0, GVR_CREATED);
     gvr_close(&r);
     char p[128];
-    snprintf(p, sizeof(p), "%s/env", dir);
+    snprintf(p, sizeof(p), "%s/env", rt_dir);
     assert_int_equal(access(p, F_OK), 0);
     unsetenv(GVR_DIR_ENV);
 }
@@ -128,9 +95,9 @@ static void test_create_attach(void **state)
     (void)state;
     struct gvr_region a, b, c;
     struct gv_error err = {0};
-    assert_int_equal(gvr_open(&a, dir, "inst", 0, NULL, 0, &err), -ENOENT);
+    assert_int_equal(gvr_open(&a, rt_dir, "inst", 0, NULL, 0, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "inst"));
-    struct gvr_device_limit lim[2] = {gpu(1, 4 * GV_GiB, 2500), gpu(2, 8 * GV_GiB, 0)};
+    struct gvr_device_limit lim[2] = {rt_gpu(1, 4 * GV_GiB, 2500), rt_gpu(2, 8 * GV_GiB, 0)};
     open_ok(&a, "inst", GVR_CREATE, lim, 2, GVR_CREATED);
     open_ok(&b, "inst", GVR_CREATE, lim, 2, 0);    /* same limits: attached, nothing differs */
     open_ok(&c, "inst", GVR_READONLY, NULL, 0, 0); /* a tool */
@@ -140,12 +107,12 @@ static void test_create_attach(void **state)
     assert_string_equal(s->name, "inst");
     assert_true(s->created_ns > 0);
     /* Duplicate UUIDs and too many GPUs are refused before anything is made. */
-    struct gvr_device_limit dup[2] = {gpu(3, 1, 0), gpu(3, 2, 0)};
-    assert_int_equal(gvr_open(&c, dir, "dup", GVR_CREATE, dup, 2, &err), -EINVAL);
+    struct gvr_device_limit dup[2] = {rt_gpu(3, 1, 0), rt_gpu(3, 2, 0)};
+    assert_int_equal(gvr_open(&c, rt_dir, "dup", GVR_CREATE, dup, 2, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "listed twice"));
-    assert_int_equal(gvr_open(&c, dir, "many", GVR_CREATE, dup, GVR_MAX_DEVICES + 1, &err),
+    assert_int_equal(gvr_open(&c, rt_dir, "many", GVR_CREATE, dup, GVR_MAX_DEVICES + 1, &err),
                      -ENOSPC);
-    assert_int_equal(gvr_open(&c, dir, "ro", GVR_CREATE | GVR_READONLY, NULL, 0, &err), -EINVAL);
+    assert_int_equal(gvr_open(&c, rt_dir, "ro", GVR_CREATE | GVR_READONLY, NULL, 0, &err), -EINVAL);
     free(s);
     gvr_close(&a);
     gvr_close(&b);
@@ -158,7 +125,7 @@ static void test_limits_by_uuid(void **state)
     (void)state;
     struct gvr_region a, b;
     struct gv_error err = {0};
-    struct gvr_device_limit lim[2] = {gpu(1, 4 * GV_GiB, 2500), gpu(2, 8 * GV_GiB, 5000)};
+    struct gvr_device_limit lim[2] = {rt_gpu(1, 4 * GV_GiB, 2500), rt_gpu(2, 8 * GV_GiB, 5000)};
     open_ok(&a, "lim", GVR_CREATE, lim, 2, GVR_CREATED);
     /* Another process lists its GPUs in another order (other CUDA_VISIBLE_DEVICES): same entries.
      */
@@ -168,8 +135,8 @@ static void test_limits_by_uuid(void **state)
     assert_int_equal(gvr_device_find(&b, lim[1].uuid), 1);
     gvr_close(&b);
     /* Other limits: the region's win, and the caller is told which GPU and both values. */
-    struct gvr_device_limit other[2] = {gpu(2, 2 * GV_GiB, 5000), gpu(5, GV_GiB, 1000)};
-    int rc = gvr_open(&b, dir, "lim", GVR_CREATE, other, 2, &err);
+    struct gvr_device_limit other[2] = {rt_gpu(2, 2 * GV_GiB, 5000), rt_gpu(5, GV_GiB, 1000)};
+    int rc = gvr_open(&b, rt_dir, "lim", GVR_CREATE, other, 2, &err);
     assert_int_equal(rc, GVR_LIMITS_DIFFER);
     assert_int_equal(err.code, 0);
     assert_non_null(strstr(err.msg, "8 GiB"));
@@ -186,7 +153,7 @@ static void test_limits_by_uuid(void **state)
     assert_int_equal(got.memory, GV_GiB);
     assert_int_equal(got.share, 1000);
     assert_int_equal(gvr_device_get(&a, 3, &got), -EINVAL);
-    struct gvr_device_limit missing = gpu(9, 0, 0);
+    struct gvr_device_limit missing = rt_gpu(9, 0, 0);
     assert_int_equal(gvr_device_find(&a, missing.uuid), -ENOENT);
     /* Add is idempotent; set changes a limit for everyone. */
     bool differs = true;
@@ -197,10 +164,10 @@ static void test_limits_by_uuid(void **state)
     assert_int_equal(gvr_device_set(&a, 7, 1, 1), -EINVAL);
     /* Fill the table. */
     for (uint8_t k = 10; gvr_device_count(&a) < GVR_MAX_DEVICES; k++) {
-        struct gvr_device_limit l = gpu(k, 0, 0);
+        struct gvr_device_limit l = rt_gpu(k, 0, 0);
         assert_true(gvr_device_add(&a, &l, NULL, NULL) >= 0);
     }
-    struct gvr_device_limit l = gpu(100, 0, 0);
+    struct gvr_device_limit l = rt_gpu(100, 0, 0);
     assert_int_equal(gvr_device_add(&a, &l, NULL, &err), -ENOSPC);
     gvr_close(&a);
     gvr_close(&b);
@@ -216,24 +183,24 @@ static void test_version_mismatch(void **state)
     open_ok(&r, "old", GVR_CREATE, NULL, 0, GVR_CREATED);
     gvr_close(&r);
     char p[128];
-    snprintf(p, sizeof(p), "%s/old", dir);
+    snprintf(p, sizeof(p), "%s/old", rt_dir);
     int fd = open(p, O_RDWR);
     assert_true(fd >= 0);
     uint32_t v = GVR_LAYOUT + 1;
     assert_int_equal(pwrite(fd, &v, sizeof(v), 8), sizeof(v)); /* the layout field */
     close(fd);
-    assert_int_equal(gvr_open(&r, dir, "old", GVR_CREATE, NULL, 0, &err), -EPROTO);
+    assert_int_equal(gvr_open(&r, rt_dir, "old", GVR_CREATE, NULL, 0, &err), -EPROTO);
     char want[64];
     snprintf(want, sizeof(want), "layout version %u", GVR_LAYOUT + 1);
     assert_non_null(strstr(err.msg, want));
     snprintf(want, sizeof(want), "uses version %u", GVR_LAYOUT);
     assert_non_null(strstr(err.msg, want));
 
-    snprintf(p, sizeof(p), "%s/junk", dir);
+    snprintf(p, sizeof(p), "%s/junk", rt_dir);
     fd = open(p, O_RDWR | O_CREAT, 0644);
     assert_int_equal(write(fd, "this is not a region at all, no", 32), 32);
     close(fd);
-    assert_int_equal(gvr_open(&r, dir, "junk", 0, NULL, 0, &err), -EPROTO);
+    assert_int_equal(gvr_open(&r, rt_dir, "junk", 0, NULL, 0, &err), -EPROTO);
     assert_non_null(strstr(err.msg, "not a gpuvisor instance region"));
 }
 
@@ -243,12 +210,12 @@ static void test_half_made(void **state)
 {
     (void)state;
     char p[128];
-    snprintf(p, sizeof(p), "%s/half", dir);
+    snprintf(p, sizeof(p), "%s/half", rt_dir);
     int fd = open(p, O_RDWR | O_CREAT, 0644);
     assert_int_equal(ftruncate(fd, 4096), 0);
     close(fd);
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(1, 1000, 0);
+    struct gvr_device_limit lim = rt_gpu(1, 1000, 0);
     open_ok(&r, "half", GVR_CREATE, &lim, 1, GVR_CREATED);
     assert_int_equal(gvr_limit(&r, 0), 1000);
     gvr_close(&r);
@@ -258,7 +225,7 @@ static void test_charge(void **state)
 {
     (void)state;
     struct gvr_region a, b;
-    struct gvr_device_limit lim[2] = {gpu(1, 1000, 0), gpu(2, 0, 0)};
+    struct gvr_device_limit lim[2] = {rt_gpu(1, 1000, 0), rt_gpu(2, 0, 0)};
     open_ok(&a, "chg", GVR_CREATE, lim, 2, GVR_CREATED);
     open_ok(&b, "chg", 0, NULL, 0, 0);
     assert_int_equal(gvr_charge(&a, 0, 1), -EPERM); /* not a member yet */
@@ -319,7 +286,7 @@ static pid_t member_child(const char *name, uint64_t bytes, bool hold_lock)
     if (pid == 0) {
         close(p[0]);
         struct gvr_region r;
-        int ok = gvr_open(&r, dir, name, 0, NULL, 0, NULL) >= 0 && gvr_join(&r, NULL) == 0 &&
+        int ok = gvr_open(&r, rt_dir, name, 0, NULL, 0, NULL) >= 0 && gvr_join(&r, NULL) == 0 &&
                  gvr_charge(&r, 0, bytes) == 0 && (!hold_lock || gvr_testhook_lock(&r) == 0);
         char c = ok ? 'y' : 'n';
         if (write(p[1], &c, 1) != 1)
@@ -339,7 +306,7 @@ static void test_dead_members(void **state)
 {
     (void)state;
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(1, 1000, 0);
+    struct gvr_device_limit lim = rt_gpu(1, 1000, 0);
     open_ok(&r, "dead", GVR_CREATE, &lim, 1, GVR_CREATED);
     assert_int_equal(gvr_join(&r, NULL), 0);
     assert_int_equal(gvr_charge(&r, 0, 100), 0);
@@ -370,7 +337,7 @@ static void test_dead_members(void **state)
     assert_int_equal(gvr_used(&r, 0), 800);
     assert_int_equal(gvr_reclaim(&r, NULL), 1);
     assert_int_equal(gvr_used(&r, 0), 600);
-    struct gvr_device_limit more = gpu(2, 0, 0);
+    struct gvr_device_limit more = rt_gpu(2, 0, 0);
     assert_int_equal(gvr_device_add(&r, &more, NULL, NULL), 1);
     assert_int_equal(gvr_reclaim(&r, NULL), 0);
     assert_int_equal(gvr_uncharge(&r, 0, 600), 0);
@@ -384,7 +351,7 @@ static void test_fork(void **state)
 {
     (void)state;
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(1, 1000, 0);
+    struct gvr_device_limit lim = rt_gpu(1, 1000, 0);
     open_ok(&r, "fork", GVR_CREATE, &lim, 1, GVR_CREATED);
     assert_int_equal(gvr_join(&r, NULL), 0);
     assert_int_equal(gvr_charge(&r, 0, 100), 0);
@@ -418,7 +385,7 @@ static void test_join_replace(void **state)
 {
     (void)state;
     struct gvr_region before, after;
-    struct gvr_device_limit lim = gpu(1, 1000, 0);
+    struct gvr_device_limit lim = rt_gpu(1, 1000, 0);
     open_ok(&before, "exec", GVR_CREATE, &lim, 1, GVR_CREATED);
     assert_int_equal(gvr_join_flags(&before, GVR_JOIN_REPLACE, NULL), 0);
     assert_int_equal(gvr_charge(&before, 0, 700), 0);
@@ -459,7 +426,7 @@ static void test_snapshot_list_remove(void **state)
 {
     (void)state;
     struct gvr_region a, b;
-    struct gvr_device_limit lim[2] = {gpu(1, 4 * GV_GiB, 2500), gpu(2, 0, 0)};
+    struct gvr_device_limit lim[2] = {rt_gpu(1, 4 * GV_GiB, 2500), rt_gpu(2, 0, 0)};
     open_ok(&a, "alpha", GVR_CREATE, lim, 2, GVR_CREATED);
     open_ok(&b, "beta", GVR_CREATE, lim, 1, GVR_CREATED);
     assert_int_equal(gvr_join(&a, NULL), 0);
@@ -467,15 +434,15 @@ static void test_snapshot_list_remove(void **state)
     assert_int_equal(gvr_charge(&a, 1, 5 * GV_GiB), 0);
     pid_t child = member_child("alpha", GV_GiB / 2, false);
     char p[128];
-    snprintf(p, sizeof(p), "%s/.not-a-region", dir);
+    snprintf(p, sizeof(p), "%s/.not-a-region", rt_dir);
     close(open(p, O_CREAT | O_WRONLY, 0644));
 
     struct names ns = {0};
-    assert_int_equal(gvr_list(dir, collect, &ns, NULL), 0);
+    assert_int_equal(gvr_list(rt_dir, collect, &ns, NULL), 0);
     assert_int_equal(ns.n, 2);
     assert_true((!strcmp(ns.seen[0], "alpha") && !strcmp(ns.seen[1], "beta")) ||
                 (!strcmp(ns.seen[0], "beta") && !strcmp(ns.seen[1], "alpha")));
-    assert_int_equal(gvr_list(dir, stop_at_first, NULL, NULL), 7);
+    assert_int_equal(gvr_list(rt_dir, stop_at_first, NULL, NULL), 7);
     assert_int_equal(gvr_list("/nonexistent/gpuvisor", collect, &ns, NULL), 0);
     unlink(p);
 
@@ -513,37 +480,86 @@ static void test_snapshot_list_remove(void **state)
 
     /* Removal: refused with a live member, done after it leaves (the dead one is reclaimed). */
     struct gv_error err = {0};
-    assert_int_equal(gvr_remove(dir, "alpha", &err), -EBUSY);
+    assert_int_equal(gvr_remove(rt_dir, "alpha", &err), -EBUSY);
     assert_non_null(strstr(err.msg, "1 live member"));
     assert_int_equal(gvr_leave(&a), 0);
-    assert_int_equal(gvr_remove(dir, "alpha", &err), 0);
-    assert_int_equal(gvr_remove(dir, "alpha", &err), -ENOENT);
+    assert_int_equal(gvr_remove(rt_dir, "alpha", &err), 0);
+    assert_int_equal(gvr_remove(rt_dir, "alpha", &err), -ENOENT);
     /* A handle still mapping the removed file cannot join it; a new open makes a fresh one. */
     assert_int_equal(gvr_join(&a, &err), -ESTALE);
     gvr_close(&a);
     open_ok(&a, "alpha", GVR_CREATE, NULL, 0, GVR_CREATED);
-    assert_int_equal(gvr_remove(dir, "beta", NULL), 0);
+    assert_int_equal(gvr_remove(rt_dir, "beta", NULL), 0);
     free(s);
     gvr_close(&a);
     gvr_close(&b);
     gvr_close(&t);
 }
 
+/* Found by fuzz/region.c: the GPU count in the file was trusted, so a damaged count sent every
+ * reader of the GPUs (the interposer at start, smi's snapshot, a reclaim) past the arrays. A count
+ * past GVR_MAX_DEVICES reads as GVR_MAX_DEVICES. */
+static void test_damaged_count(void **state)
+{
+    (void)state;
+    struct gvr_region r;
+    struct gvr_device_limit lim = rt_gpu(1, 1000, 0), more = rt_gpu(2, 0, 0);
+    open_ok(&r, "damaged", GVR_CREATE, &lim, 1, GVR_CREATED);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/damaged", rt_dir);
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    /* The layout is private; the count is the first thing that adding a GPU changes. */
+    static uint8_t before[1 << 17], after[1 << 17];
+    ssize_t n = pread(fd, before, sizeof(before), 0);
+    assert_true(n > 0 && n < (ssize_t)sizeof(before));
+    assert_int_equal(gvr_device_add(&r, &more, NULL, NULL), 1);
+    assert_int_equal(pread(fd, after, sizeof(after), 0), n);
+    size_t at = 0;
+    while (at < (size_t)n && before[at] == after[at])
+        at++;
+    at &= ~(size_t)3;
+    uint32_t count, bad = UINT32_MAX;
+    memcpy(&count, after + at, sizeof(count));
+    assert_int_equal(count, 2);
+    assert_int_equal(pwrite(fd, &bad, sizeof(bad), (off_t)at), sizeof(bad));
+    close(fd);
+
+    assert_int_equal(gvr_device_count(&r), GVR_MAX_DEVICES);
+    for (unsigned d = 0; d < gvr_device_count(&r); d++) {
+        struct gvr_device_limit l;
+        assert_int_equal(gvr_device_get(&r, d, &l), 0);
+        gvr_share(&r, d);
+        gvr_used(&r, d);
+    }
+    struct gvr_device_limit other = rt_gpu(3, 0, 0);
+    assert_int_equal(gvr_device_find(&r, other.uuid), -ENOENT);
+    assert_int_equal(gvr_device_add(&r, &other, NULL, NULL), -ENOSPC);
+    assert_int_equal(gvr_join(&r, NULL), 0);
+    assert_int_equal(gvr_charge(&r, GVR_MAX_DEVICES, 1), -EINVAL);
+    assert_int_equal(gvr_reclaim(&r, NULL), 0);
+    static struct gvr_snapshot s;
+    assert_int_equal(gvr_snapshot(&r, &s), 0);
+    assert_int_equal(s.ndev, GVR_MAX_DEVICES);
+    gvr_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_dir, rt_setup, rt_teardown),
         cmocka_unit_test(test_uuid_text),
-        cmocka_unit_test_setup_teardown(test_create_attach, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limits_by_uuid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_half_made, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_charge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_members, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_join_replace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_attach, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_by_uuid, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_version_mismatch, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_half_made, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_charge, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_members, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_fork, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_join_replace, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_list_remove, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_count, rt_setup, rt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,31 +30,7 @@
 
 #include "core/size.h"
 #include "region/region.h"
-
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/gvr-procs-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int rm_one(const char *name, void *arg)
-{
-    (void)arg;
-    char p[128];
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    unlink(p);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    gvr_list(dir, rm_one, NULL, NULL);
-    return rmdir(dir);
-}
+#include "tests/region/regiontest.h"
 
 static uint64_t now_ns(void)
 {
@@ -78,14 +54,6 @@ static void *shared_block(size_t size)
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(p != MAP_FAILED);
     return p;
-}
-
-static struct gvr_device_limit gpu(uint64_t memory)
-{
-    struct gvr_device_limit l = {.memory = memory};
-    for (int i = 0; i < GVR_UUID_LEN; i++)
-        l.uuid[i] = (uint8_t)(0x40 + i);
-    return l;
 }
 
 static void wait_ok(pid_t pid, const char *what)
@@ -113,7 +81,7 @@ struct race {
 static int racer(struct race *rc, int id, uint64_t ns, bool stay)
 {
     struct gvr_region r;
-    if (gvr_open(&r, dir, "race", 0, NULL, 0, NULL) < 0 || gvr_join(&r, NULL) < 0)
+    if (gvr_open(&r, rt_dir, "race", 0, NULL, 0, NULL) < 0 || gvr_join(&r, NULL) < 0)
         return 10;
     atomic_fetch_add(&rc->joined, 1);
     while (!atomic_load(&rc->go))
@@ -160,7 +128,7 @@ static int racer(struct race *rc, int id, uint64_t ns, bool stay)
 static int watcher(struct race *rc)
 {
     struct gvr_region r;
-    if (gvr_open(&r, dir, "race", GVR_READONLY, NULL, 0, NULL) < 0)
+    if (gvr_open(&r, rt_dir, "race", GVR_READONLY, NULL, 0, NULL) < 0)
         return 20;
     while (!atomic_load(&rc->stop)) {
         uint64_t u = gvr_used(&r, 0);
@@ -185,8 +153,8 @@ static void test_race(void **state)
 {
     (void)state;
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(LIMIT);
-    assert_int_equal(gvr_open(&r, dir, "race", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
+    struct gvr_device_limit lim = rt_gpu(0x40, LIMIT, 0);
+    assert_int_equal(gvr_open(&r, rt_dir, "race", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
     struct race *rc = shared_block(sizeof(*rc));
     pid_t w = fork();
     assert_true(w >= 0);
@@ -239,8 +207,8 @@ static void test_kill_in_race(void **state)
 {
     (void)state;
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(LIMIT);
-    assert_int_equal(gvr_open(&r, dir, "race", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
+    struct gvr_device_limit lim = rt_gpu(0x40, LIMIT, 0);
+    assert_int_equal(gvr_open(&r, rt_dir, "race", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
     assert_int_equal(gvr_join(&r, NULL), 0);
     uint64_t worst = 0, worst_reclaim = 0;
     srand((unsigned)getpid());
@@ -293,8 +261,8 @@ static void test_kill_holding(void **state)
 {
     (void)state;
     struct gvr_region r;
-    struct gvr_device_limit lim = gpu(GV_GiB);
-    assert_int_equal(gvr_open(&r, dir, "hold", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
+    struct gvr_device_limit lim = rt_gpu(0x40, GV_GiB, 0);
+    assert_int_equal(gvr_open(&r, rt_dir, "hold", GVR_CREATE, &lim, 1, NULL), GVR_CREATED);
     assert_int_equal(gvr_join(&r, NULL), 0);
     for (int locked = 0; locked < 2; locked++) {
         int p[2];
@@ -302,8 +270,8 @@ static void test_kill_holding(void **state)
         pid_t pid = fork();
         if (pid == 0) {
             struct gvr_region c;
-            char ok = gvr_open(&c, dir, "hold", 0, NULL, 0, NULL) >= 0 && gvr_join(&c, NULL) == 0 &&
-                              gvr_charge(&c, 0, 700 * GV_MiB) == 0 &&
+            char ok = gvr_open(&c, rt_dir, "hold", 0, NULL, 0, NULL) >= 0 &&
+                              gvr_join(&c, NULL) == 0 && gvr_charge(&c, 0, 700 * GV_MiB) == 0 &&
                               (!locked || gvr_testhook_lock(&c) == 0)
                           ? 'y'
                           : 'n';
@@ -330,6 +298,49 @@ static void test_kill_holding(void **state)
     gvr_close(&r);
 }
 
+/* A member stopped (not dead) while it holds the region's mutex: others are not hung. Whatever
+ * needs the mutex gives up with -ETIMEDOUT after a few seconds; charges, which take no lock, go
+ * on meanwhile. */
+static void test_stopped_holder(void **state)
+{
+    (void)state;
+    struct gvr_region r;
+    assert_true(gvr_open(&r, rt_dir, "stopped", GVR_CREATE, NULL, 0, NULL) >= 0);
+    assert_int_equal(gvr_join(&r, NULL), 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct gvr_region c;
+        char ok =
+            gvr_open(&c, rt_dir, "stopped", 0, NULL, 0, NULL) >= 0 && gvr_testhook_lock(&c) == 0
+                ? 'y'
+                : 'n';
+        if (write(p[1], &ok, 1) != 1)
+            _exit(1);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(c, 'y');
+    uint64_t t0 = now_ns();
+    struct gv_error err = {0};
+    assert_int_equal(gvr_reclaim(&r, &err), -ETIMEDOUT);
+    uint64_t waited = now_ns() - t0;
+    print_message("a stopped lock holder: reclaim gave up after %.0f ms: %s\n", ms(waited),
+                  err.msg);
+    assert_true(waited < 10000000000ULL);
+    assert_non_null(strstr(err.msg, "held for"));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* Dead now: the next holder recovers the mutex. */
+    assert_true(gvr_reclaim(&r, NULL) >= 0);
+    gvr_close(&r);
+}
+
 /* ---- 64 at once */
 
 #define JOINERS 64
@@ -345,13 +356,13 @@ struct joins {
 static int joiner(struct joins *j, int i)
 {
     /* Half of them ask for another limit; whoever creates decides. */
-    struct gvr_device_limit lim = gpu(i % 2 ? 2 * GV_GiB : GV_GiB);
+    struct gvr_device_limit lim = rt_gpu(0x40, i % 2 ? 2 * GV_GiB : GV_GiB, 0);
     atomic_fetch_add(&j->ready, 1);
     while (!atomic_load(&j->go))
         ;
     struct gvr_region r;
     uint64_t t0 = now_ns();
-    int rc = gvr_open(&r, dir, "many", GVR_CREATE, &lim, 1, NULL);
+    int rc = gvr_open(&r, rt_dir, "many", GVR_CREATE, &lim, 1, NULL);
     uint64_t t1 = now_ns();
     if (rc < 0)
         return 30;
@@ -393,7 +404,7 @@ static void test_join_64(void **state)
         sched_yield();
     /* All 64 are members at once. */
     struct gvr_region r;
-    assert_int_equal(gvr_open(&r, dir, "many", GVR_READONLY, NULL, 0, NULL), 0);
+    assert_int_equal(gvr_open(&r, rt_dir, "many", GVR_READONLY, NULL, 0, NULL), 0);
     struct gvr_snapshot *s = malloc(sizeof(*s));
     gvr_snapshot(&r, s);
     assert_int_equal(s->nmember, JOINERS);
@@ -438,10 +449,11 @@ static void test_join_64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_in_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_holding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_join_64, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_in_race, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_holding, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_join_64, rt_setup, rt_teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_holder, rt_setup, rt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,7 @@ void shim_setup(const char *gpus, const char *name, const char *memory)
         setenv("GPUVISOR_MEMORY", memory, 1);
     else
         unsetenv("GPUVISOR_MEMORY");
+    unsetenv("GPUVISOR_CONTEXT_MEMORY"); /* measured, unless a test sets it for a child */
 }
 
 const char *shim_dir(void)

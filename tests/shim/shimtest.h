@@ -13,7 +13,8 @@
 #include "simtest.h"
 
 /* A private machine with `gpus`, a private region directory, instance `name`, and GPUVISOR_MEMORY
- * = memory (NULL: none). Call before the first driver call. */
+ * = memory (NULL: none); context memory is measured (GPUVISOR_CONTEXT_MEMORY unset). Call before
+ * the first driver call. */
 void shim_setup(const char *gpus, const char *name, const char *memory);
 
 /* Bytes the instance uses / its limit on the GPU with this CUDA ordinal (as this process sees it),
