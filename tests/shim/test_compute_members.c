@@ -24,7 +24,7 @@ static void t_four_members_then_kill(void)
     for (int i = 0; i < 4; i++)
         if (pids[0][i] <= 0) {
             ct_stop(pids[0], 4);
-            CHECK(!"a worker did not start");
+            FAIL("a worker did not start");
         }
     ct_sleep_ns(300 * MS_NS);
     const double want[1] = {40.0};
@@ -50,7 +50,7 @@ static void t_four_members_then_kill(void)
     if (victim < 0) {
         gvr_sched_close(&s);
         ct_stop(pids[0], 4);
-        CHECK(!"no member was seen holding the token");
+        FAIL("no member was seen holding the token");
     }
     pid_t dead = pids[0][victim];
     kill(dead, SIGKILL);
@@ -68,7 +68,7 @@ static void t_four_members_then_kill(void)
     printf("  the others ran again %.1f ms after the holder was killed\n", (double)resumed / 1e6);
     if (resumed > 300 * MS_NS) {
         ct_stop(pids[0], 3);
-        CHECK(!"the others did not go on within 300 ms");
+        FAIL("the others did not go on within 300 ms");
     }
     CHECK(holder != dead);
     counts[0] = 3;

@@ -14,7 +14,7 @@ static void pair(uint64_t kernel_ns, long sync_every)
     if (pids[0][0] <= 0 || pids[1][0] <= 0) {
         ct_stop(pids[0], 1);
         ct_stop(pids[1], 1);
-        CHECK(!"a worker did not start");
+        FAIL("a worker did not start");
     }
     ct_sleep_ns(300 * MS_NS);
     const double want[2] = {30.0, 60.0};

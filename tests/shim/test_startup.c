@@ -65,11 +65,9 @@ static void run(int n, uint64_t *times, uint64_t *wall)
 
 static void t_concurrent_start(void)
 {
-    uint64_t alone[5], wall_alone = 0, w;
-    for (int i = 0; i < 5; i++) {
+    uint64_t alone[5], w;
+    for (int i = 0; i < 5; i++)
         run(1, &alone[i], &w);
-        wall_alone += w;
-    }
     qsort(alone, 5, sizeof(alone[0]), cmp);
     uint64_t times[N], wall;
     run(N, times, &wall);

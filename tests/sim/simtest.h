@@ -26,6 +26,13 @@ const char *st_cu_name(CUresult r);
         }                                                                                          \
     } while (0)
 
+/* Fail the current test with a message and return. */
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        st_fail(__FILE__, __LINE__, "%s", msg);                                                    \
+        return;                                                                                    \
+    } while (0)
+
 #define CHECK_CU(call, want)                                                                       \
     do {                                                                                           \
         CUresult st_r_ = (call);                                                                   \
