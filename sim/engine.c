@@ -17,7 +17,8 @@
  * device loses it within a few milliseconds.
  *
  * Events carry device timestamps: a record completes at the end of the work ahead of it on its
- * stream (or when it was queued, if the stream had caught up by then). */
+ * stream or, if the stream had caught up when it was queued, when the device reaches it (as a GPU
+ * stamps it just before the next work starts, however late the host thread that queued it is). */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -450,7 +451,7 @@ static void *worker_main(void *arg)
             struct gvsim_event *e = op->ev;
             if (op->ev_seq > e->completed) {
                 e->completed = op->ev_seq;
-                e->ts_ns = s->last_end_ns > op->enq_ns ? s->last_end_ns : op->enq_ns;
+                e->ts_ns = s->last_end_ns > op->enq_ns ? s->last_end_ns : now;
             }
             complete(s, op, 0);
             break;
