@@ -10,6 +10,7 @@
 
 #include "core/nvml.h"
 #include "shim/shim.h"
+#include "shim/spec.h"
 
 typedef nvmlReturn_t (*get_uuid_fn)(nvmlDevice_t, char *, unsigned int);
 typedef nvmlReturn_t (*mem_v1_fn)(nvmlDevice_t, nvmlMemory_t *);

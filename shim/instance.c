@@ -14,7 +14,8 @@
  *   GPUVISOR_CONTEXT_MEMORY
  *                       the device memory this process's context takes, as for GPUVISOR_MEMORY;
  *                       where unset, it is measured (context.c)
- * A process with none of the limits runs unlimited and untouched.
+ * A process with none of the limits runs unlimited and untouched. spec.c reads each value into
+ * rules; this file reads the environment and keeps the rules of all the variables together.
  *
  * GPUs are matched by UUID, never by position: CUDA_VISIBLE_DEVICES may reorder or hide them, so
  * the same GPU can be ordinal 0 in one member and ordinal 1 in another. The first member that meets
@@ -25,10 +26,8 @@
  * that slices that fit on paper fit on the card. A slice too small for the context refuses every
  * allocation on that GPU, as the card itself would soon. The state of this lives in the same word
  * as the ordinal's region index, so that the allocation path still reads one word. */
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +36,13 @@
 #include "core/size.h"
 #include "region/region.h"
 #include "shim/shim.h"
+#include "shim/spec.h"
 
-#define MAX_ORDINALS      64
+#define MAX_ORDINALS      GVS_SPEC_ORDINALS
 #define MAX_RULES         32
 #define RECLAIM_PERIOD_NS 250000000ULL
 
-enum key_kind { KEY_ALL, KEY_ORDINAL, KEY_UUID };
 enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE, LIMIT_CONTEXT };
-
-struct rule {
-    enum limit_kind what;
-    enum key_kind kind;
-    int ordinal;
-    uint8_t uuid[16];
-    uint64_t value; /* bytes, or basis points of the GPU's time */
-};
 
 /* inst.map[ordinal]: 0 = not looked up yet; -1 = the look-up failed; otherwise the region device
  * index + 1 (MAP_INDEX bits) and the state of the ordinal's context memory: MAP_PENDING until it is
@@ -69,63 +60,12 @@ static struct {
     bool configured; /* a limit or an instance was asked for */
     bool member;     /* joined the region */
     struct gvr_region region;
-    struct rule rules[MAX_RULES];
+    struct gvs_rule rules[MAX_RULES]; /* every variable's, in the order read */
+    enum limit_kind what[MAX_RULES];  /* what rules[i] limits */
     unsigned nrules;
     int map[MAX_ORDINALS]; /* CUDA ordinal -> region device and context state (MAP_*) */
     pthread_mutex_t map_lock;
 } inst = {.map_lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void complain(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "gpuvisor: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" -> 16 bytes. */
-bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16])
-{
-    if (len >= 4 && strncasecmp(s, "GPU-", 4) == 0) {
-        s += 4;
-        len -= 4;
-    }
-    unsigned n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '-')
-            continue;
-        if (!isxdigit((unsigned char)s[i]) || n >= 32)
-            return false;
-        unsigned v =
-            (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-                                                    : tolower((unsigned char)s[i]) - 'a' + 10);
-        if (n % 2 == 0)
-            out[n / 2] = (uint8_t)(v << 4);
-        else
-            out[n / 2] |= (uint8_t)v;
-        n++;
-    }
-    return n == 32;
-}
-
-/* A compute share as the CLI passes it: whole basis points, 1 to 10000. */
-static bool parse_points(const char *text, uint64_t *out, const char *var)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (!isdigit((unsigned char)*text) || *end || errno || v == 0 || v > GV_SHARE_FULL) {
-        complain("%s: \"%s\": expected a share in basis points, 1 to %u (2500 = 25%%)", var, text,
-                 GV_SHARE_FULL);
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 static const char *var_of(enum limit_kind what)
 {
@@ -134,132 +74,72 @@ static const char *var_of(enum limit_kind what)
                                    : "GPUVISOR_MEMORY";
 }
 
-static bool add_rule_of(enum limit_kind what, enum key_kind kind, int ordinal, const uint8_t *uuid,
-                        const char *text, const char *var)
+/* After spec.c read variable `var` into inst.rules from index `from` on (returning rc): mark the
+ * new rules as limits of `what`, or say on stderr why the variable cannot be read. */
+static bool took(enum limit_kind what, const char *var, unsigned from, int rc,
+                 const struct gv_error *err)
 {
-    struct gv_error err = {0};
-    uint64_t bytes;
-    if (what == LIMIT_COMPUTE) {
-        if (!parse_points(text, &bytes, var))
-            return false;
-    } else if (gv_size_parse(text, &bytes, &err)) {
-        complain("%s: %s", var, err.msg);
+    if (rc < 0) {
+        fprintf(stderr, "gpuvisor: %s: %s\n", var, err->msg);
         return false;
     }
-    if (inst.nrules >= MAX_RULES) {
-        complain("%s: too many entries (at most 32)", var);
-        return false;
-    }
-    struct rule *r = &inst.rules[inst.nrules++];
-    r->what = what;
-    r->kind = kind;
-    r->ordinal = ordinal;
-    if (uuid)
-        memcpy(r->uuid, uuid, 16);
-    r->value = bytes;
-    if (what == LIMIT_COMPUTE)
+    for (unsigned i = from; i < inst.nrules; i++)
+        inst.what[i] = what;
+    if (what == LIMIT_COMPUTE && inst.nrules > from)
         gvs_compute_on = true;
     return true;
-}
-
-static bool add_rule(enum key_kind kind, int ordinal, const uint8_t *uuid, const char *size,
-                     const char *var)
-{
-    return add_rule_of(LIMIT_MEMORY, kind, ordinal, uuid, size, var);
 }
 
 /* GPUVISOR_MEMORY and GPUVISOR_CONTEXT_MEMORY: "SIZE" or "KEY=SIZE,KEY=SIZE"; GPUVISOR_COMPUTE the
  * same with shares. */
 static bool parse_spec(enum limit_kind what, const char *spec)
 {
-    const char *var = var_of(what);
-    if (!strchr(spec, '='))
-        return add_rule_of(what, KEY_ALL, -1, NULL, spec, var);
-    char buf[1024];
-    if (strlen(spec) >= sizeof(buf)) {
-        complain("%s: too long", var);
-        return false;
-    }
-    strcpy(buf, spec);
-    char *save = NULL;
-    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '=');
-        if (!eq) {
-            complain("%s: \"%s\": expected KEY=%s", var, item,
-                     what == LIMIT_COMPUTE ? "SHARE" : "SIZE");
-            return false;
-        }
-        *eq = '\0';
-        const char *key = item, *size = eq + 1;
-        uint8_t uuid[16];
-        char *end;
-        if (strcmp(key, "*") == 0) {
-            if (!add_rule_of(what, KEY_ALL, -1, NULL, size, var))
-                return false;
-        } else if (isdigit((unsigned char)key[0]) && (strtol(key, &end, 10), *end == '\0')) {
-            long ord = strtol(key, NULL, 10);
-            if (ord < 0 || ord >= MAX_ORDINALS) {
-                complain("%s: device \"%s\" out of range", var, key);
-                return false;
-            }
-            if (!add_rule_of(what, KEY_ORDINAL, (int)ord, NULL, size, var))
-                return false;
-        } else if (gvs_parse_uuid(key, strlen(key), uuid)) {
-            if (!add_rule_of(what, KEY_UUID, -1, uuid, size, var))
-                return false;
-        } else {
-            complain("%s: \"%s\": not a device index or GPU UUID", var, key);
-            return false;
-        }
-    }
-    return true;
+    struct gv_error err = {0};
+    unsigned from = inst.nrules;
+    int rc = gvs_spec_parse(spec, what == LIMIT_COMPUTE ? GVS_SHARE : GVS_SIZE, inst.rules,
+                            MAX_RULES, &inst.nrules, &err);
+    return took(what, var_of(what), from, rc, &err);
+}
+
+/* One of HAMi-core's variables, whose key is in its name: ordinal < 0 is every GPU. */
+static bool parse_hami_var(enum limit_kind what, const char *var, int ordinal, const char *text)
+{
+    struct gv_error err = {0};
+    struct gvs_rule key = {.key = ordinal < 0 ? GVS_KEY_ALL : GVS_KEY_ORDINAL, .ordinal = ordinal};
+    unsigned from = inst.nrules;
+    int rc = gvs_spec_add(text, what == LIMIT_COMPUTE ? GVS_PERCENT : GVS_SIZE, &key, inst.rules,
+                          MAX_RULES, &inst.nrules, &err);
+    return took(what, var, from, rc, &err);
 }
 
 /* HAMi-core's variables: a limit for all devices and per ordinal. */
-static bool parse_hami(void)
+static bool parse_hami(bool *any)
 {
-    bool any = false;
     const char *all = getenv("CUDA_DEVICE_MEMORY_LIMIT");
     if (all && *all) {
-        if (!add_rule(KEY_ALL, -1, NULL, all, "CUDA_DEVICE_MEMORY_LIMIT"))
+        if (!parse_hami_var(LIMIT_MEMORY, "CUDA_DEVICE_MEMORY_LIMIT", -1, all))
             return false;
-        any = true;
+        *any = true;
     }
     for (int i = 0; i < MAX_ORDINALS; i++) {
         char var[48];
         snprintf(var, sizeof(var), "CUDA_DEVICE_MEMORY_LIMIT_%d", i);
         const char *v = getenv(var);
         if (v && *v) {
-            if (!add_rule(KEY_ORDINAL, i, NULL, v, var))
+            if (!parse_hami_var(LIMIT_MEMORY, var, i, v))
                 return false;
-            any = true;
+            *any = true;
         }
     }
-    return any;
+    return true;
 }
 
 /* HAMi-core's compute share, in whole percent; 0 and 100 are HAMi-core's "no limit". */
-static bool add_sm_limit(enum key_kind kind, int ordinal, const char *text, const char *var)
-{
-    char *end;
-    errno = 0;
-    long pct = strtol(text, &end, 10);
-    if (!isdigit((unsigned char)*text) || *end || errno || pct < 0 || pct > 100) {
-        complain("%s: \"%s\": expected a percentage, 0 to 100", var, text);
-        return false;
-    }
-    if (pct == 0 || pct == 100)
-        return true;
-    char bp[16];
-    snprintf(bp, sizeof(bp), "%ld", pct * 100);
-    return add_rule_of(LIMIT_COMPUTE, kind, ordinal, NULL, bp, var);
-}
-
 static bool parse_hami_sm(bool *any)
 {
     const char *all = getenv("CUDA_DEVICE_SM_LIMIT");
     if (all && *all) {
-        if (!add_sm_limit(KEY_ALL, -1, all, "CUDA_DEVICE_SM_LIMIT"))
+        if (!parse_hami_var(LIMIT_COMPUTE, "CUDA_DEVICE_SM_LIMIT", -1, all))
             return false;
         *any = true;
     }
@@ -268,7 +148,7 @@ static bool parse_hami_sm(bool *any)
         snprintf(var, sizeof(var), "CUDA_DEVICE_SM_LIMIT_%d", i);
         const char *v = getenv(var);
         if (v && *v) {
-            if (!add_sm_limit(KEY_ORDINAL, i, v, var))
+            if (!parse_hami_var(LIMIT_COMPUTE, var, i, v))
                 return false;
             *any = true;
         }
@@ -290,7 +170,7 @@ static void hami_name(const char *path, char *out, size_t len)
 static bool any_limit(void)
 {
     for (unsigned i = 0; i < inst.nrules; i++)
-        if (inst.rules[i].what != LIMIT_CONTEXT)
+        if (inst.what[i] != LIMIT_CONTEXT)
             return true;
     return false;
 }
@@ -320,7 +200,7 @@ static void instance_init(void)
     if (mem && *mem)
         ok = parse_spec(LIMIT_MEMORY, mem);
     else
-        hami = parse_hami();
+        ok = parse_hami(&hami);
     if (ok && compute && *compute)
         ok = parse_spec(LIMIT_COMPUTE, compute);
     else if (ok)
@@ -374,18 +254,18 @@ void gvs_instance_init(void)
 
 /* The rule the configuration has for the GPU at `ordinal` with `uuid`: a UUID rule first, then an
  * ordinal rule, then "*"; NULL when none applies. */
-static const struct rule *rule_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
+static const struct gvs_rule *rule_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
 {
-    const struct rule *by_ord = NULL, *by_all = NULL;
+    const struct gvs_rule *by_ord = NULL, *by_all = NULL;
     for (unsigned i = 0; i < inst.nrules; i++) {
-        const struct rule *r = &inst.rules[i];
-        if (r->what != what)
+        const struct gvs_rule *r = &inst.rules[i];
+        if (inst.what[i] != what)
             continue;
-        if (r->kind == KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
+        if (r->key == GVS_KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
             return r;
-        if (r->kind == KEY_ORDINAL && r->ordinal == ordinal)
+        if (r->key == GVS_KEY_ORDINAL && r->ordinal == ordinal)
             by_ord = r;
-        if (r->kind == KEY_ALL)
+        if (r->key == GVS_KEY_ALL)
             by_all = r;
     }
     return by_ord ? by_ord : by_all;
@@ -393,7 +273,7 @@ static const struct rule *rule_for(enum limit_kind what, int ordinal, const uint
 
 static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
 {
-    const struct rule *r = rule_for(what, ordinal, uuid);
+    const struct gvs_rule *r = rule_for(what, ordinal, uuid);
     return r ? r->value : 0;
 }
 
@@ -434,7 +314,7 @@ static int count_context(CUdevice dev, int m)
     struct gvr_device_limit lim;
     uint64_t bytes = 0;
     if (gvr_device_get(&inst.region, idx, &lim) == 0) {
-        const struct rule *given = rule_for(LIMIT_CONTEXT, dev, lim.uuid);
+        const struct gvs_rule *given = rule_for(LIMIT_CONTEXT, dev, lim.uuid);
         bytes = given ? given->value
                       : gvs_context_measure(lim.uuid, gvr_member_used(&inst.region, idx));
     }

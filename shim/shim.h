@@ -78,9 +78,6 @@ void *gvs_nvml_hook_for_symbol(const char *name);
  * which must work without the CUDA driver. */
 void gvs_instance_init(void);
 
-/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (the "GPU-" is optional) -> 16 bytes. */
-bool gvs_parse_uuid(const char *s, size_t len, uint8_t out[16]);
-
 /* Charge `bytes` on CUDA device `dev` (an ordinal of this process). Returns CUDA_SUCCESS or
  * CUDA_ERROR_OUT_OF_MEMORY; the charge is made before the driver is asked. */
 CUresult gvs_charge(CUdevice dev, uint64_t bytes);

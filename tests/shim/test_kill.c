@@ -86,7 +86,8 @@ static void t_kill_holder(void)
     uint64_t t0 = st_now_ns();
     CUresult r;
     /* The child is a zombie until reaped, which already counts as dead. */
-    while ((r = cuMemAlloc(&d, 512 * MiB)) == CUDA_ERROR_OUT_OF_MEMORY && st_now_ns() - t0 < 2000000000ULL)
+    while ((r = cuMemAlloc(&d, 512 * MiB)) == CUDA_ERROR_OUT_OF_MEMORY &&
+           st_now_ns() - t0 < 2000000000ULL)
         usleep(1000);
     uint64_t ms = (st_now_ns() - t0) / 1000000;
     printf("memory back after %llu ms\n", (unsigned long long)ms);
