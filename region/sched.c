@@ -223,8 +223,11 @@ static void clear_want(struct record *r, pid_t pid)
 bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
 {
     struct record *r = REC(s);
-    if (s->mine)
-        return true;
+    if (s->mine) {
+        if (atomic_load(&r->holder) == s->mine)
+            return true;
+        s->mine = 0; /* taken over while this process was silent: it must wait its turn again */
+    }
     for (int tries = 0; tries < 4; tries++) {
         uint64_t h = atomic_load(&r->holder);
         /* A taker writes its slice end and start time just after its compare-and-swap, so a

@@ -103,6 +103,30 @@ CUresult gvs_cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsig
     PASS(cuLaunchCooperativeKernel_ptsz, f, gx, gy, gz, bx, by, bz, shmem, s, params);
 }
 
+/* The deprecated launch calls still reach the GPU, so they wait at the gate like the others. */
+CUresult gvs_cuLaunch(CUfunction f)
+{
+    PASS(cuLaunch, f);
+}
+
+CUresult gvs_cuLaunchGrid(CUfunction f, int w, int h)
+{
+    PASS(cuLaunchGrid, f, w, h);
+}
+
+CUresult gvs_cuLaunchGridAsync(CUfunction f, int w, int h, CUstream s)
+{
+    PASS(cuLaunchGridAsync, f, w, h, s);
+}
+
+/* Gated on the calling thread's current device only: the launches on the other devices of the
+ * list are not held to their devices' turns (a documented limit). */
+CUresult gvs_cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *list, unsigned int n,
+                                                  unsigned int flags)
+{
+    PASS(cuLaunchCooperativeKernelMultiDevice, list, n, flags);
+}
+
 CUresult gvs_cuGraphLaunch(CUgraphExec g, CUstream s)
 {
     PASS(cuGraphLaunch, g, s);

@@ -57,7 +57,9 @@ struct tdev {
     _Atomic uint64_t slice_end;
     _Atomic uint64_t launches;
     _Atomic uint64_t bound;
-    _Atomic int in_sync; /* threads inside a synchronizing call on this device */
+    _Atomic int in_sync;     /* threads inside a synchronizing call on this device */
+    _Atomic uint64_t drains; /* times `launches` was reset by a drain: with it, a thread can tell
+                              * whether anything was launched since it began a synchronize */
     pthread_mutex_t lock;
     pthread_cond_t cv;
     bool busy, held;
@@ -167,6 +169,7 @@ static void drain(struct tdev *d)
 {
     gvr_sched_draining(&d->sched, true);
     uint64_t n = atomic_exchange(&d->launches, 0);
+    atomic_fetch_add(&d->drains, 1);
     if (gvs_real.cuCtxSynchronize)
         gvs_real.cuCtxSynchronize();
     uint64_t end = now_ns();
@@ -224,8 +227,11 @@ static void take(struct tdev *d)
 /* Bring the device to "held, within a paid slice, room in the queue". */
 static void advance(struct tdev *d)
 {
-    if (d->held && !gvr_sched_held(&d->sched))
-        d->held = false; /* taken over while silent: paid up to its slice end, nothing more */
+    if (d->held && !gvr_sched_held(&d->sched)) {
+        /* Taken over while silent: paid up to its slice end, nothing more; and no longer ours. */
+        d->held = false;
+        gvr_sched_release(&d->sched); /* only clears ours: the holder word is not ours */
+    }
     if (d->held) {
         bool drained = false;
         uint64_t now = now_ns();
@@ -308,10 +314,12 @@ CUresult gvs_gate(void)
     if (state == REFUSED)
         return CUDA_ERROR_NOT_PERMITTED;
     uint64_t now = now_ns();
-    if (now < atomic_load_explicit(&d->slice_end, memory_order_acquire) &&
-        atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
+    if (now < atomic_load_explicit(&d->slice_end, memory_order_acquire)) {
+        if (atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
             atomic_load_explicit(&d->bound, memory_order_relaxed))
-        return CUDA_SUCCESS;
+            return CUDA_SUCCESS;
+        atomic_fetch_sub_explicit(&d->launches, 1, memory_order_relaxed); /* slow() counts it */
+    }
     return slow(d);
 }
 
@@ -322,10 +330,17 @@ static struct tdev *limited_device(void)
     return d && atomic_load(&d->state) == LIMITED ? d : NULL;
 }
 
+/* What this thread saw when it began its synchronizing call. */
+static __thread uint64_t sync_drains, sync_launches;
+
 void gvs_sync_begin(void)
 {
     struct tdev *d = limited_device();
-    if (d && atomic_fetch_add(&d->in_sync, 1) == 0)
+    if (!d)
+        return;
+    sync_drains = atomic_load(&d->drains);
+    sync_launches = atomic_load(&d->launches);
+    if (atomic_fetch_add(&d->in_sync, 1) == 0)
         gvr_sched_draining(&d->sched, true);
 }
 
@@ -342,12 +357,18 @@ void gvs_sync_end(bool whole_context)
     if (!atomic_load(&d->slice_end))
         return;
     enter_slow(d);
+    /* The caller's cuCtxSynchronize emptied the queue only if no other thread launched since it
+     * began (no launch passes the gate from here on: the slow path is ours). */
+    uint64_t launched = atomic_load(&d->launches);
+    if (atomic_load(&d->drains) == sync_drains ? launched != sync_launches : launched != 0)
+        whole_context = false;
     if (d->held && gvr_sched_held(&d->sched) &&
         (now >= d->paid_until ||
          (now >= d->took_at + MIN_HOLD_NS && gvr_sched_wanted(&d->sched, now)))) {
         if (whole_context && atomic_load(&d->launches)) {
             /* The caller's cuCtxSynchronize was a drain: learn from it as from ours. */
             uint64_t n = atomic_exchange(&d->launches, 0);
+            atomic_fetch_add(&d->drains, 1);
             uint64_t per = (now - d->since) / n + 1, bound = SLICE_NS / per;
             atomic_store(&d->bound, bound < 2 ? 2 : bound > MAX_BOUND ? MAX_BOUND : bound);
         }
