@@ -158,6 +158,18 @@ const char *gvr_dir(const char *dir)
     return env && *env ? env : GVR_DEFAULT_DIR;
 }
 
+int gvr_dir_make(const char *dir)
+{
+    if (mkdir(dir, 0755) == 0) {
+        /* The default directory is shared by the tenants of every user, as /tmp is: writable by
+         * all, each file kept by its owner. A directory of the caller's choosing stays its own. */
+        if (strcmp(dir, GVR_DEFAULT_DIR) == 0 && chmod(dir, 01777) < 0)
+            return -errno;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -errno;
+}
+
 static bool name_ok(const char *name)
 {
     if (!name || !*name || !strcmp(name, ".") || !strcmp(name, ".."))
@@ -508,9 +520,9 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
     int result = 0;
     for (;;) {
-        if ((flags & GVR_CREATE) && mkdir(d, 0755) < 0 && errno != EEXIST)
-            return gv_error_set(err, -errno, "create instance region directory %s: %s", d,
-                                strerror(errno));
+        if ((flags & GVR_CREATE) && (rc = gvr_dir_make(d)) < 0)
+            return gv_error_set(err, rc, "create instance region directory %s: %s", d,
+                                strerror(-rc));
         int oflags = (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW;
         if (flags & GVR_CREATE)
             oflags |= O_CREAT;

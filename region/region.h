@@ -80,6 +80,10 @@ char *gvr_uuid_format(const uint8_t uuid[GVR_UUID_LEN], char out[GVR_UUID_TEXT])
  * else GVR_DEFAULT_DIR. */
 const char *gvr_dir(const char *dir);
 
+/* Create the region directory if it is missing (the default one shared by all users, mode 1777, as
+ * /tmp is). Returns 0 or a negative errno value. */
+int gvr_dir_make(const char *dir);
+
 /* 0 if name is a valid instance name, else -EINVAL with a message naming it and the rule. */
 int gvr_name_check(const char *name, struct gv_error *err);
 

@@ -108,8 +108,9 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
     gvr_uuid_format(uuid, u);
     if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
-    if (mkdir(d, 0755) < 0 && errno != EEXIST)
-        return gv_error_set(err, -errno, "create %s: %s", d, strerror(errno));
+    int rc = gvr_dir_make(d);
+    if (rc < 0)
+        return gv_error_set(err, rc, "create %s: %s", d, strerror(-rc));
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0)
         return gv_error_set(err, -errno, "open GPU token %s: %s", path, strerror(errno));

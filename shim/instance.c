@@ -180,8 +180,18 @@ static void rejoin_after_fork(void)
 {
     if (inst.member) {
         struct gv_error err = {0};
-        if (gvr_join_after_fork(&inst.region, &err) < 0)
+        if (gvr_join_after_fork(&inst.region, &err) < 0) {
             inst.member = false;
+            /* Only write(2) here: the child of a threaded process may find stdio's locks taken. */
+            char line[400];
+            int n = snprintf(line, sizeof(line),
+                             "gpuvisor: forked process %d cannot join its instance: %s; device "
+                             "memory is refused\n",
+                             (int)getpid(), err.msg);
+            if (n > 0 &&
+                write(2, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0)
+                err.code = 0;
+        }
     }
     for (int i = 0; i < MAX_ORDINALS; i++)
         if (inst.map[i] > 0)
@@ -196,17 +206,18 @@ static void instance_init(void)
     const char *compute = getenv("GPUVISOR_COMPUTE");
     const char *context = getenv("GPUVISOR_CONTEXT_MEMORY");
     char hname[64];
-    bool ok = true, hami = false;
+    bool mem_ok, compute_ok, context_ok = true, hami = false, hami_sm = false;
     if (mem && *mem)
-        ok = parse_spec(LIMIT_MEMORY, mem);
+        mem_ok = parse_spec(LIMIT_MEMORY, mem);
     else
-        ok = parse_hami(&hami);
-    if (ok && compute && *compute)
-        ok = parse_spec(LIMIT_COMPUTE, compute);
-    else if (ok)
-        ok = parse_hami_sm(&hami);
-    if (ok && context && *context)
-        ok = parse_spec(LIMIT_CONTEXT, context);
+        mem_ok = parse_hami(&hami);
+    if (compute && *compute)
+        compute_ok = parse_spec(LIMIT_COMPUTE, compute);
+    else
+        compute_ok = parse_hami_sm(&hami_sm);
+    if (context && *context)
+        context_ok = parse_spec(LIMIT_CONTEXT, context);
+    hami = hami || hami_sm;
     if (!name || !*name) {
         const char *cache = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
         if (hami || (cache && *cache)) {
@@ -214,11 +225,13 @@ static void instance_init(void)
             name = hname;
         }
     }
-    if (!ok) {
-        /* A limit that cannot be read must not become no limit: refuse device memory (and, through
-         * the compute gate, launches). */
+    if (!mem_ok || !compute_ok || !context_ok) {
+        /* A limit that cannot be read must not become no limit: device memory is refused, and so
+         * are launches where a compute limit was asked for (it cannot be kept without the
+         * instance this process then does not join). */
         inst.configured = true;
-        gvs_compute_on = true;
+        if (!compute_ok || (compute && *compute) || hami_sm)
+            gvs_compute_on = true;
         return;
     }
     if (!name) {
