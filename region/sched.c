@@ -43,7 +43,7 @@ struct record {
     _Atomic uint64_t holder_start;
     _Atomic uint64_t holder_ns;
     _Atomic uint64_t slice_end;
-    _Atomic uint32_t draining;
+    _Atomic uint32_t draining; /* the take tag (drain_tag) of the holder draining, or 0 */
     _Atomic uint32_t seq;
     _Atomic uint64_t takes;
     _Atomic uint32_t want_pid[NWANT];
@@ -53,6 +53,14 @@ struct record {
 static struct record *REC(const struct gvr_sched *s)
 {
     return (struct record *)s->map;
+}
+
+/* What a holder writes in `draining` while it drains: its take number's bits, so that a late write
+ * by a holder that has meanwhile been taken over never counts for the holder after it. */
+static uint32_t drain_tag(uint64_t holder)
+{
+    uint32_t t = (uint32_t)(holder >> 32);
+    return t ? t : 1;
 }
 
 static int proc_start(pid_t pid, char *state, uint64_t *start)
@@ -209,7 +217,7 @@ static bool takeable(const struct gvr_sched *s, uint64_t h, uint64_t now, bool c
     bool foreign = ns && s->pidns && ns != s->pidns;
     if (foreign && now > end + GVR_SCHED_FOREIGN_NS)
         return true;
-    if (!atomic_load(&r->draining) && now > end + GVR_SCHED_GRACE_NS)
+    if (atomic_load(&r->draining) != drain_tag(h) && now > end + GVR_SCHED_GRACE_NS)
         return true;
     return check_alive && holder_dead(s, h);
 }
@@ -272,7 +280,7 @@ void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
 void gvr_sched_draining(struct gvr_sched *s, bool on)
 {
     if (gvr_sched_held(s))
-        atomic_store(&REC(s)->draining, on ? 1u : 0u);
+        atomic_store(&REC(s)->draining, on ? drain_tag(s->mine) : 0u);
 }
 
 void gvr_sched_release(struct gvr_sched *s)
