@@ -2,11 +2,14 @@
  * exactly its charge.
  *
  * An open-addressing hash table keyed by (kind, key): a device pointer, a VMM handle, an array
- * handle. Invariants: a slot is empty (kind 0), live, or a tombstone (kind TOMB); the table is at
- * most half full counting tombstones, so probes end; the lock is held only for the table operation,
- * never across a driver call. A fork()ed child starts with an empty table: CUDA allocations do not
- * survive fork, and the child is a member of its own. */
+ * handle. Each entry also names the context that was current when it was made, so that the entries
+ * a context's destruction frees in the driver can be forgotten (a scan, but only then: frees stay
+ * one probe). Invariants: a slot is empty (kind 0), live, or a tombstone (kind TOMB); the table is
+ * at most half full counting tombstones, so probes end; the lock is held only for the table
+ * operation, never across a driver call. A fork()ed child starts with an empty table: CUDA
+ * allocations do not survive fork, and the child is a member of its own. */
 #include "shim/shim.h"
+#include "shim/spec.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,7 +20,9 @@
 struct slot {
     uint64_t key;
     uint64_t bytes;
+    uint64_t ctx;
     int32_t dev;
+    uint32_t refs; /* VMM handles: the handle's references plus one per mapping; 1 otherwise */
     uint8_t kind;
 };
 
@@ -79,8 +84,9 @@ static bool grow(void)
     return true;
 }
 
-bool gvs_track(enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes)
+bool gvs_track(enum gvs_kind kind, uint64_t key, const struct gvs_entry *e)
 {
+    struct gvs_entry stale = {0, 0, -1};
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&lock);
     if ((used + 1) * 2 > cap && !grow()) {
@@ -91,9 +97,10 @@ bool gvs_track(enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes)
     for (size_t i = hash(kind, key) & (cap - 1);; i = (i + 1) & (cap - 1)) {
         struct slot *s = &slots[i];
         if (s->kind == kind && s->key == key) {
-            /* The driver handed out an address we still held: the old entry is stale. */
-            s->dev = dev;
-            s->bytes = bytes;
+            /* The driver handed out an address we still held: the old object is gone (freed
+             * behind our back, e.g. with a context we did not see die), and so is its charge. */
+            stale = (struct gvs_entry){s->bytes, s->ctx, s->dev};
+            *s = (struct slot){key, e->bytes, e->ctx, e->dev, 1, (uint8_t)kind};
             break;
         }
         if (s->kind == TOMB && tomb == SIZE_MAX)
@@ -103,30 +110,77 @@ bool gvs_track(enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes)
                 s = &slots[tomb];
             else
                 used++;
-            *s = (struct slot){key, bytes, dev, (uint8_t)kind};
+            *s = (struct slot){key, e->bytes, e->ctx, e->dev, 1, (uint8_t)kind};
             break;
         }
     }
     pthread_mutex_unlock(&lock);
+    /* Outside the lock: an uncharge may have to count the context's memory first (NVML). */
+    if (stale.bytes)
+        gvs_uncharge(stale.dev, stale.bytes);
     return true;
 }
 
-bool gvs_untrack(enum gvs_kind kind, uint64_t key, CUdevice *dev, uint64_t *bytes)
+/* Under the lock: the live slot of (kind, key), or NULL. */
+static struct slot *find(enum gvs_kind kind, uint64_t key)
 {
-    bool found = false;
-    pthread_mutex_lock(&lock);
     for (size_t i = cap ? hash(kind, key) & (cap - 1) : 0; cap; i = (i + 1) & (cap - 1)) {
         struct slot *s = &slots[i];
         if (s->kind == 0)
-            break;
-        if (s->kind == kind && s->key == key) {
-            *dev = s->dev;
-            *bytes = s->bytes;
+            return NULL;
+        if (s->kind == kind && s->key == key)
+            return s;
+    }
+    return NULL;
+}
+
+bool gvs_untrack(enum gvs_kind kind, uint64_t key, struct gvs_entry *e)
+{
+    pthread_mutex_lock(&lock);
+    struct slot *s = find(kind, key);
+    if (s) {
+        *e = (struct gvs_entry){s->bytes, s->ctx, s->dev};
+        s->kind = TOMB;
+    }
+    pthread_mutex_unlock(&lock);
+    return s != NULL;
+}
+
+int gvs_ref(enum gvs_kind kind, uint64_t key, int delta, struct gvs_entry *e)
+{
+    int st = -1;
+    pthread_mutex_lock(&lock);
+    struct slot *s = find(kind, key);
+    if (s) {
+        /* A count never goes below 0: a release too many is the driver's error to report. */
+        s->refs =
+            delta < 0 && s->refs < (uint32_t)-delta ? 0 : (uint32_t)((int64_t)s->refs + delta);
+        st = 0;
+        if (s->refs == 0) {
+            *e = (struct gvs_entry){s->bytes, s->ctx, s->dev};
             s->kind = TOMB;
-            found = true;
-            break;
+            st = 1;
         }
     }
     pthread_mutex_unlock(&lock);
-    return found;
+    return st;
+}
+
+void gvs_forget_ctx(uint64_t ctx)
+{
+    /* Charges summed per device under the lock, returned after it: an uncharge may measure. */
+    uint64_t per_dev[GVS_SPEC_ORDINALS] = {0};
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < cap; i++) {
+        struct slot *s = &slots[i];
+        if (s->kind == 0 || s->kind == TOMB || s->kind == GVS_VMM || s->ctx != ctx)
+            continue;
+        if (s->dev >= 0 && s->dev < GVS_SPEC_ORDINALS)
+            per_dev[s->dev] += s->bytes;
+        s->kind = TOMB;
+    }
+    pthread_mutex_unlock(&lock);
+    for (int d = 0; d < GVS_SPEC_ORDINALS; d++)
+        if (per_dev[d])
+            gvs_uncharge(d, per_dev[d]);
 }

@@ -20,14 +20,50 @@
             return CUDA_ERROR_NOT_FOUND;                                                           \
     } while (0)
 
-/* After the driver answered an allocation that was charged `bytes` on `dev`. */
-static CUresult settle(CUresult r, enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes)
+/* Which context is current and its device, or -1 (no usable context). cuCtxGetCurrent is the one
+ * driver call this makes, as cuCtxGetDevice was before contexts were recorded: each thread keeps
+ * the devices of the last few contexts it used. A context destroyed through us bumps ctx_gen,
+ * which empties every thread's cache, since a new context may be handed the dead one's handle. */
+#define CTX_CACHE 4
+static unsigned ctx_gen;
+static __thread struct {
+    CUcontext ctx;
+    CUdevice dev;
+    unsigned gen;
+} ctx_cache[CTX_CACHE];
+static __thread unsigned ctx_next;
+
+static CUdevice where(uint64_t *ctxp)
+{
+    CUcontext c = NULL;
+    *ctxp = 0;
+    if (!gvs_real.cuCtxGetCurrent || gvs_real.cuCtxGetCurrent(&c) != CUDA_SUCCESS || !c)
+        return -1;
+    *ctxp = (uint64_t)(uintptr_t)c;
+    unsigned gen = __atomic_load_n(&ctx_gen, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < CTX_CACHE; i++)
+        if (ctx_cache[i].ctx == c && ctx_cache[i].gen == gen)
+            return ctx_cache[i].dev;
+    CUdevice d = gvs_current_device();
+    if (d < 0)
+        return -1;
+    unsigned k = ctx_next++ % CTX_CACHE;
+    ctx_cache[k].ctx = c;
+    ctx_cache[k].dev = d;
+    ctx_cache[k].gen = gen;
+    return d;
+}
+
+/* After the driver answered an allocation that was charged `bytes` on `dev` in context `ctx`. */
+static CUresult settle(CUresult r, enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes,
+                       uint64_t ctx)
 {
     if (r != CUDA_SUCCESS) {
         gvs_uncharge(dev, bytes);
         return r;
     }
-    if (!gvs_track(kind, key, dev, bytes)) {
+    struct gvs_entry e = {bytes, ctx, dev};
+    if (!gvs_track(kind, key, &e)) {
         /* Without an entry the free could not return the charge; keep the books right by
          * keeping the charge: the instance then under-uses rather than over-uses. */
         return r;
@@ -39,15 +75,14 @@ static CUresult settle(CUresult r, enum gvs_kind kind, uint64_t key, CUdevice de
 static CUresult release(enum gvs_kind kind, uint64_t key, CUresult (*do_free)(uint64_t, void *),
                         void *arg)
 {
-    CUdevice dev = -1;
-    uint64_t bytes = 0;
-    bool tracked = gvs_untrack(kind, key, &dev, &bytes);
+    struct gvs_entry e;
+    bool tracked = gvs_untrack(kind, key, &e);
     CUresult r = do_free(key, arg);
     if (tracked) {
         if (r == CUDA_SUCCESS)
-            gvs_uncharge(dev, bytes);
+            gvs_uncharge(e.dev, e.bytes);
         else
-            gvs_track(kind, key, dev, bytes);
+            gvs_track(kind, key, &e);
     }
     return r;
 }
@@ -67,40 +102,43 @@ static bool managed_charged(void)
 CUresult gvs_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
     ENTER(cuMemAlloc_v2);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     if (!dptr || bytesize == 0 || dev < 0)
         return gvs_real.cuMemAlloc_v2(dptr, bytesize);
     CUresult r = gvs_charge(dev, bytesize);
     if (r != CUDA_SUCCESS)
         return r;
     r = gvs_real.cuMemAlloc_v2(dptr, bytesize);
-    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize);
+    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize, ctx);
 }
 
 CUresult gvs_cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytesize)
 {
     ENTER(cuMemAlloc);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     if (!dptr || bytesize == 0 || dev < 0)
         return gvs_real.cuMemAlloc(dptr, bytesize);
     CUresult r = gvs_charge(dev, bytesize);
     if (r != CUDA_SUCCESS)
         return r;
     r = gvs_real.cuMemAlloc(dptr, bytesize);
-    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize);
+    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize, ctx);
 }
 
 CUresult gvs_cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
 {
     ENTER(cuMemAllocManaged);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     if (!dptr || bytesize == 0 || dev < 0 || !managed_charged())
         return gvs_real.cuMemAllocManaged(dptr, bytesize, flags);
     CUresult r = gvs_charge(dev, bytesize);
     if (r != CUDA_SUCCESS)
         return r;
     r = gvs_real.cuMemAllocManaged(dptr, bytesize, flags);
-    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize);
+    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize, ctx);
 }
 
 static CUresult free_v2(uint64_t key, void *arg)
@@ -132,8 +170,9 @@ CUresult gvs_cuMemFree(CUdeviceptr_v1 dptr)
 #define PITCH_ALIGN 512u
 
 /* Charge an estimate, then settle on pitch * height once the driver chose the pitch. */
-static CUresult pitch_settle(CUresult r, CUdeviceptr ptr, CUdevice dev, uint64_t estimate,
-                             uint64_t actual, CUresult (*do_free)(uint64_t, void *))
+static CUresult pitch_settle(CUresult r, CUdeviceptr ptr, CUdevice dev, uint64_t ctx,
+                             uint64_t estimate, uint64_t actual,
+                             CUresult (*do_free)(uint64_t, void *))
 {
     if (r != CUDA_SUCCESS) {
         gvs_uncharge(dev, estimate);
@@ -146,7 +185,7 @@ static CUresult pitch_settle(CUresult r, CUdeviceptr ptr, CUdevice dev, uint64_t
     }
     if (actual < estimate)
         gvs_uncharge(dev, estimate - actual);
-    return settle(r, GVS_DEVPTR, ptr, dev, actual);
+    return settle(r, GVS_DEVPTR, ptr, dev, actual, ctx);
 }
 
 static uint64_t pitch_estimate(uint64_t width, uint64_t height)
@@ -158,7 +197,8 @@ CUresult gvs_cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t width, 
                                 unsigned int elem)
 {
     ENTER(cuMemAllocPitch_v2);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     uint64_t est = pitch_estimate(width, height);
     if (!dptr || !pitch || est == 0 || dev < 0)
         return gvs_real.cuMemAllocPitch_v2(dptr, pitch, width, height, elem);
@@ -167,14 +207,15 @@ CUresult gvs_cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t width, 
         return r;
     r = gvs_real.cuMemAllocPitch_v2(dptr, pitch, width, height, elem);
     uint64_t actual = r == CUDA_SUCCESS ? (uint64_t)*pitch * height : 0;
-    return pitch_settle(r, r == CUDA_SUCCESS ? *dptr : 0, dev, est, actual, free_v2);
+    return pitch_settle(r, r == CUDA_SUCCESS ? *dptr : 0, dev, ctx, est, actual, free_v2);
 }
 
 CUresult gvs_cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned int width,
                              unsigned int height, unsigned int elem)
 {
     ENTER(cuMemAllocPitch);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     uint64_t est = pitch_estimate(width, height);
     if (!dptr || !pitch || est == 0 || dev < 0)
         return gvs_real.cuMemAllocPitch(dptr, pitch, width, height, elem);
@@ -183,42 +224,145 @@ CUresult gvs_cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned
         return r;
     r = gvs_real.cuMemAllocPitch(dptr, pitch, width, height, elem);
     uint64_t actual = r == CUDA_SUCCESS ? (uint64_t)*pitch * height : 0;
-    return pitch_settle(r, r == CUDA_SUCCESS ? *dptr : 0, dev, est, actual, free_v1);
+    return pitch_settle(r, r == CUDA_SUCCESS ? *dptr : 0, dev, ctx, est, actual, free_v1);
 }
 
-/* ---- stream-ordered allocation ---- */
+/* ---- stream-ordered allocation: charged where the memory is ---- */
 
-#define ASYNC_ALLOC(abi, ...)                                                                      \
+/* The device of the stream's context: the memory of cuMemAllocAsync comes from that device's
+ * current pool. The default streams (NULL, legacy, per-thread) are the current context's. */
+static CUdevice stream_device(CUstream stream, uint64_t ctx, CUdevice dev)
+{
+    CUcontext sc = NULL;
+    if (stream == NULL || stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD ||
+        !gvs_real.cuStreamGetCtx || gvs_real.cuStreamGetCtx(stream, &sc) != CUDA_SUCCESS || !sc ||
+        (uint64_t)(uintptr_t)sc == ctx)
+        return dev;
+    /* Another context's stream: ask its device with it made current for a moment. */
+    CUdevice d = -1;
+    CUcontext popped = NULL;
+    if (!gvs_real.cuCtxPushCurrent_v2 || !gvs_real.cuCtxPopCurrent_v2 ||
+        gvs_real.cuCtxPushCurrent_v2(sc) != CUDA_SUCCESS)
+        return dev;
+    d = gvs_current_device();
+    gvs_real.cuCtxPopCurrent_v2(&popped);
+    return d < 0 ? dev : d;
+}
+
+/* Where the memory of `pool` lives: 1 on device *dev, 0 off any device (nothing to charge). A pool
+ * never seen (made before the interposer was loaded) is taken to be on the current device. */
+static int pool_device(CUmemoryPool pool, CUdevice *dev)
+{
+    CUmemLocation loc;
+    if (!gvs_pool_location((uint64_t)(uintptr_t)pool, &loc))
+        return 1;
+    switch (loc.type) {
+    case CU_MEM_LOCATION_TYPE_DEVICE:
+        *dev = loc.id;
+        return 1;
+    case CU_MEM_LOCATION_TYPE_HOST:
+    case CU_MEM_LOCATION_TYPE_HOST_NUMA:
+    case CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+#define ASYNC_ALLOC(abi, where_expr, ...)                                                          \
     ENTER(abi);                                                                                    \
-    CUdevice dev = gvs_current_device();                                                           \
-    if (!dptr || bytesize == 0 || dev < 0)                                                         \
+    uint64_t ctx;                                                                                  \
+    CUdevice dev = where(&ctx);                                                                    \
+    if (!dptr || bytesize == 0 || dev < 0 || !(where_expr))                                        \
         return gvs_real.abi(dptr, bytesize, __VA_ARGS__);                                          \
     CUresult r = gvs_charge(dev, bytesize);                                                        \
     if (r != CUDA_SUCCESS)                                                                         \
         return r;                                                                                  \
     r = gvs_real.abi(dptr, bytesize, __VA_ARGS__);                                                 \
-    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize)
+    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize, ctx)
 
 CUresult gvs_cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync, stream);
+    ASYNC_ALLOC(cuMemAllocAsync, (dev = stream_device(stream, ctx, dev)) >= 0, stream);
 }
 
 CUresult gvs_cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync_ptsz, stream);
+    ASYNC_ALLOC(cuMemAllocAsync_ptsz, (dev = stream_device(stream, ctx, dev)) >= 0, stream);
 }
 
 CUresult gvs_cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                      CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocFromPoolAsync, pool, stream);
+    ASYNC_ALLOC(cuMemAllocFromPoolAsync, pool && pool_device(pool, &dev), pool, stream);
 }
 
 CUresult gvs_cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                           CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocFromPoolAsync_ptsz, pool, stream);
+    ASYNC_ALLOC(cuMemAllocFromPoolAsync_ptsz, pool && pool_device(pool, &dev), pool, stream);
+}
+
+/* The pools' locations, as they are made or handed out. */
+
+CUresult gvs_cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *props)
+{
+    ENTER(cuMemPoolCreate);
+    CUresult r = gvs_real.cuMemPoolCreate(pool, props);
+    if (r == CUDA_SUCCESS && pool && props)
+        gvs_pool_remember((uint64_t)(uintptr_t)*pool, &props->location);
+    return r;
+}
+
+/* A device's pool: its location is the device, unless the pool is one we know already (a pool
+ * made with cuMemPoolCreate and set as the device's current one). */
+static void device_pool_seen(CUmemoryPool pool, const CUmemLocation *loc, bool known_wins)
+{
+    CUmemLocation old;
+    if (known_wins && gvs_pool_location((uint64_t)(uintptr_t)pool, &old))
+        return;
+    gvs_pool_remember((uint64_t)(uintptr_t)pool, loc);
+}
+
+CUresult gvs_cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice dev)
+{
+    ENTER(cuDeviceGetDefaultMemPool);
+    CUresult r = gvs_real.cuDeviceGetDefaultMemPool(pool, dev);
+    if (r == CUDA_SUCCESS && pool) {
+        CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev};
+        device_pool_seen(*pool, &loc, false);
+    }
+    return r;
+}
+
+CUresult gvs_cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
+{
+    ENTER(cuDeviceGetMemPool);
+    CUresult r = gvs_real.cuDeviceGetMemPool(pool, dev);
+    if (r == CUDA_SUCCESS && pool) {
+        CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev};
+        device_pool_seen(*pool, &loc, true);
+    }
+    return r;
+}
+
+CUresult gvs_cuMemGetDefaultMemPool(CUmemoryPool *pool, CUmemLocation *loc,
+                                    CUmemAllocationType type)
+{
+    ENTER(cuMemGetDefaultMemPool);
+    CUresult r = gvs_real.cuMemGetDefaultMemPool(pool, loc, type);
+    if (r == CUDA_SUCCESS && pool && loc)
+        device_pool_seen(*pool, loc, false);
+    return r;
+}
+
+CUresult gvs_cuMemGetMemPool(CUmemoryPool *pool, CUmemLocation *loc, CUmemAllocationType type)
+{
+    ENTER(cuMemGetMemPool);
+    CUresult r = gvs_real.cuMemGetMemPool(pool, loc, type);
+    if (r == CUDA_SUCCESS && pool && loc)
+        device_pool_seen(*pool, loc, true);
+    return r;
 }
 
 static CUresult free_async(uint64_t key, void *stream)
@@ -243,7 +387,14 @@ CUresult gvs_cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream)
     return release(GVS_DEVPTR, dptr, free_async_ptsz, stream);
 }
 
-/* ---- virtual memory management: physical memory is charged at cuMemCreate ---- */
+/* ---- virtual memory management ----
+ *
+ * Physical memory is charged at cuMemCreate, and returned when the driver frees it: when the handle
+ * has been released (once per cuMemCreate and per cuMemRetainAllocationHandle) and its last mapping
+ * is unmapped, in whatever order. Create, map, release at once is the documented pattern; NCCL
+ * retains and releases handles while they stay mapped. So each handle's entry counts references:
+ * +1 at create, per retain and per map, -1 per release and per unmap; the charge is returned when
+ * they reach 0. A handle belongs to its device, not to a context. */
 
 CUresult gvs_cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
                          const CUmemAllocationProp *prop, unsigned long long flags)
@@ -256,19 +407,199 @@ CUresult gvs_cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
     if (r != CUDA_SUCCESS)
         return r;
     r = gvs_real.cuMemCreate(handle, size, prop, flags);
-    return settle(r, GVS_VMM, r == CUDA_SUCCESS ? *handle : 0, dev, size);
+    return settle(r, GVS_VMM, r == CUDA_SUCCESS ? *handle : 0, dev, size, 0);
 }
 
-static CUresult mem_release(uint64_t key, void *arg)
+/* Drop one reference before the driver may free the memory (so a handle value it hands out again
+ * cannot meet our entry); *st says what happened, for undo() or done(). */
+static void drop(uint64_t handle, int *st, struct gvs_entry *e)
 {
-    (void)arg;
-    return gvs_real.cuMemRelease((CUmemGenericAllocationHandle)key);
+    *st = gvs_ref(GVS_VMM, handle, -1, e);
+}
+
+/* The driver refused: the reference is back. */
+static void undo(uint64_t handle, int st, const struct gvs_entry *e)
+{
+    struct gvs_entry unused;
+    if (st == 1)
+        gvs_track(GVS_VMM, handle, e);
+    else if (st == 0)
+        gvs_ref(GVS_VMM, handle, +1, &unused);
+}
+
+/* The driver agreed: the last reference takes the charge with it. */
+static void done(int st, const struct gvs_entry *e)
+{
+    if (st == 1)
+        gvs_uncharge(e->dev, e->bytes);
 }
 
 CUresult gvs_cuMemRelease(CUmemGenericAllocationHandle handle)
 {
     ENTER(cuMemRelease);
-    return release(GVS_VMM, handle, mem_release, NULL);
+    int st;
+    struct gvs_entry e;
+    drop(handle, &st, &e);
+    CUresult r = gvs_real.cuMemRelease(handle);
+    if (r == CUDA_SUCCESS)
+        done(st, &e);
+    else
+        undo(handle, st, &e);
+    return r;
+}
+
+CUresult gvs_cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+    ENTER(cuMemRetainAllocationHandle);
+    CUresult r = gvs_real.cuMemRetainAllocationHandle(handle, addr);
+    struct gvs_entry unused;
+    /* The same handle value again, which the caller must release once more. */
+    if (r == CUDA_SUCCESS && handle)
+        gvs_ref(GVS_VMM, *handle, +1, &unused);
+    return r;
+}
+
+CUresult gvs_cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
+                      CUmemGenericAllocationHandle handle, unsigned long long flags)
+{
+    ENTER(cuMemMap);
+    struct gvs_entry e;
+    /* Referenced before the driver maps, so a release racing in another thread cannot return the
+     * charge of memory the mapping is about to hold. */
+    int st = gvs_ref(GVS_VMM, handle, +1, &e);
+    CUresult r = gvs_real.cuMemMap(ptr, size, offset, handle, flags);
+    if (st < 0)
+        return r; /* a handle that charged nothing */
+    if (r != CUDA_SUCCESS) {
+        if (gvs_ref(GVS_VMM, handle, -1, &e) == 1)
+            gvs_uncharge(e.dev, e.bytes);
+        return r;
+    }
+    /* Without a record the unmap cannot find the handle: the reference, and the charge, stay
+     * (the instance under-uses rather than over-uses). */
+    gvs_map_add(ptr, size, handle);
+    return r;
+}
+
+CUresult gvs_cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    ENTER(cuMemUnmap);
+    struct gvs_mapping *m = NULL;
+    size_t n = gvs_map_take(ptr, size, &m);
+    struct undo {
+        int st;
+        struct gvs_entry e;
+    } *u = n ? calloc(n, sizeof(*u)) : NULL;
+    if (n && !u) {
+        /* Nothing to undo with: leave the references, and so the charges, as they were. */
+        for (size_t i = 0; i < n; i++)
+            gvs_map_add(m[i].va, m[i].size, m[i].handle);
+        free(m);
+        return gvs_real.cuMemUnmap(ptr, size);
+    }
+    for (size_t i = 0; i < n; i++)
+        drop(m[i].handle, &u[i].st, &u[i].e);
+    CUresult r = gvs_real.cuMemUnmap(ptr, size);
+    /* Undone in reverse, so that a handle mapped twice in the range gets its entry back first. */
+    for (size_t i = n; i-- > 0;) {
+        if (r == CUDA_SUCCESS) {
+            done(u[i].st, &u[i].e);
+        } else {
+            undo(m[i].handle, u[i].st, &u[i].e);
+            gvs_map_add(m[i].va, m[i].size, m[i].handle);
+        }
+    }
+    free(u);
+    free(m);
+    return r;
+}
+
+/* ---- contexts: the driver frees a context's allocations with it ---- */
+
+/* A context is gone and its memory with it: forget its entries and return their charges. */
+static void context_gone(CUcontext ctx)
+{
+    __atomic_add_fetch(&ctx_gen, 1, __ATOMIC_ACQ_REL);
+    gvs_forget_ctx((uint64_t)(uintptr_t)ctx);
+}
+
+CUresult gvs_cuCtxDestroy_v2(CUcontext ctx)
+{
+    ENTER(cuCtxDestroy_v2);
+    CUresult r = gvs_real.cuCtxDestroy_v2(ctx);
+    if (r == CUDA_SUCCESS && ctx)
+        context_gone(ctx);
+    return r;
+}
+
+CUresult gvs_cuCtxDestroy(CUcontext ctx)
+{
+    ENTER(cuCtxDestroy);
+    CUresult r = gvs_real.cuCtxDestroy(ctx);
+    if (r == CUDA_SUCCESS && ctx)
+        context_gone(ctx);
+    return r;
+}
+
+static bool primary_active(CUdevice dev)
+{
+    unsigned flags = 0;
+    int active = 0;
+    return gvs_real.cuDevicePrimaryCtxGetState &&
+           gvs_real.cuDevicePrimaryCtxGetState(dev, &flags, &active) == CUDA_SUCCESS && active;
+}
+
+/* The primary context of `dev` while it is active, else NULL. No call returns it without a
+ * reference: a retain and a release leave its count as it was and, the context being active,
+ * neither makes nor destroys it. */
+static CUcontext primary_of(CUdevice dev)
+{
+    CUcontext c = NULL;
+    if (!primary_active(dev) || !gvs_real.cuDevicePrimaryCtxRetain ||
+        gvs_real.cuDevicePrimaryCtxRetain(&c, dev) != CUDA_SUCCESS)
+        return NULL;
+    if (gvs_real.cuDevicePrimaryCtxRelease_v2)
+        gvs_real.cuDevicePrimaryCtxRelease_v2(dev);
+    else if (gvs_real.cuDevicePrimaryCtxRelease)
+        gvs_real.cuDevicePrimaryCtxRelease(dev);
+    return c;
+}
+
+#define PRIMARY_RESET(abi)                                                                         \
+    ENTER(abi);                                                                                    \
+    CUcontext c = primary_of(dev);                                                                 \
+    CUresult r = gvs_real.abi(dev);                                                                \
+    if (r == CUDA_SUCCESS && c)                                                                    \
+        context_gone(c);                                                                           \
+    return r
+
+/* A release destroys the primary context only with its last reference. */
+#define PRIMARY_RELEASE(abi)                                                                       \
+    ENTER(abi);                                                                                    \
+    CUcontext c = primary_of(dev);                                                                 \
+    CUresult r = gvs_real.abi(dev);                                                                \
+    if (r == CUDA_SUCCESS && c && !primary_active(dev))                                            \
+        context_gone(c);                                                                           \
+    return r
+
+CUresult gvs_cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+    PRIMARY_RESET(cuDevicePrimaryCtxReset_v2);
+}
+
+CUresult gvs_cuDevicePrimaryCtxReset(CUdevice dev)
+{
+    PRIMARY_RESET(cuDevicePrimaryCtxReset);
+}
+
+CUresult gvs_cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+    PRIMARY_RELEASE(cuDevicePrimaryCtxRelease_v2);
+}
+
+CUresult gvs_cuDevicePrimaryCtxRelease(CUdevice dev)
+{
+    PRIMARY_RELEASE(cuDevicePrimaryCtxRelease);
 }
 
 /* ---- arrays: their size follows from format, channels and extent ---- */
@@ -311,7 +642,8 @@ static uint64_t mip_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
 
 #define ARRAY_CREATE(abi, bytes_expr, kind, ...)                                                   \
     ENTER(abi);                                                                                    \
-    CUdevice dev = gvs_current_device();                                                           \
+    uint64_t ctx;                                                                                  \
+    CUdevice dev = where(&ctx);                                                                    \
     if (!out || !desc || dev < 0)                                                                  \
         return gvs_real.abi(out, __VA_ARGS__);                                                     \
     uint64_t bytes = (bytes_expr);                                                                 \
@@ -319,7 +651,7 @@ static uint64_t mip_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
     if (r != CUDA_SUCCESS)                                                                         \
         return r;                                                                                  \
     r = gvs_real.abi(out, __VA_ARGS__);                                                            \
-    return settle(r, kind, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*out : 0, dev, bytes)
+    return settle(r, kind, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*out : 0, dev, bytes, ctx)
 
 CUresult gvs_cuArrayCreate_v2(CUarray *out, const CUDA_ARRAY_DESCRIPTOR *desc)
 {
@@ -400,7 +732,8 @@ CUresult gvs_cuMemGetInfo_v2(size_t *free_b, size_t *total_b)
 {
     ENTER(cuMemGetInfo_v2);
     CUresult r = gvs_real.cuMemGetInfo_v2(free_b, total_b);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     if (r != CUDA_SUCCESS || dev < 0)
         return r;
     uint64_t f = *free_b, t = *total_b;
@@ -414,7 +747,8 @@ CUresult gvs_cuMemGetInfo(unsigned int *free_b, unsigned int *total_b)
 {
     ENTER(cuMemGetInfo);
     CUresult r = gvs_real.cuMemGetInfo(free_b, total_b);
-    CUdevice dev = gvs_current_device();
+    uint64_t ctx;
+    CUdevice dev = where(&ctx);
     if (r != CUDA_SUCCESS || dev < 0)
         return r;
     uint64_t f = *free_b, t = *total_b;

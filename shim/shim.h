@@ -31,6 +31,11 @@
     X(cuDeviceGetUuid_v2, PFN_cuDeviceGetUuid_v11040)                                              \
     X(cuCtxGetDevice, PFN_cuCtxGetDevice_v2000)                                                    \
     X(cuCtxGetCurrent, PFN_cuCtxGetCurrent_v4000)                                                  \
+    X(cuCtxPushCurrent_v2, PFN_cuCtxPushCurrent_v4000)                                             \
+    X(cuCtxPopCurrent_v2, PFN_cuCtxPopCurrent_v4000)                                               \
+    X(cuStreamGetCtx, PFN_cuStreamGetCtx_v9020)                                                    \
+    X(cuDevicePrimaryCtxRetain, PFN_cuDevicePrimaryCtxRetain_v7000)                                \
+    X(cuDevicePrimaryCtxGetState, PFN_cuDevicePrimaryCtxGetState_v7000)                            \
     X(cuMemGetAddressRange_v2, PFN_cuMemGetAddressRange_v3020)                                     \
     X(cuEventCreate, PFN_cuEventCreate_v2000)                                                      \
     X(cuEventRecord, PFN_cuEventRecord_v2000)                                                      \
@@ -134,11 +139,48 @@ void gvs_sync_end(bool whole_context);
 
 enum gvs_kind { GVS_DEVPTR = 1, GVS_VMM = 2, GVS_ARRAY = 3, GVS_MIPMAP = 4 };
 
-/* Remember that object `key` of `kind` charged `bytes` on `dev`. Returns false when the table
- * cannot grow (the caller then returns the charge and fails the allocation). */
-bool gvs_track(enum gvs_kind kind, uint64_t key, CUdevice dev, uint64_t bytes);
+/* What an entry charged: `bytes` on `dev`, made while context `ctx` was current. */
+struct gvs_entry {
+    uint64_t bytes;
+    uint64_t ctx;
+    CUdevice dev;
+};
+
+/* Remember that object `key` of `kind` charged e->bytes on e->dev, with one reference. A stale
+ * entry under the same key (an address the driver freed without our seeing it) is replaced and its
+ * charge returned. Returns false when the table cannot grow (the caller then keeps the charge). */
+bool gvs_track(enum gvs_kind kind, uint64_t key, const struct gvs_entry *e);
 
 /* Forget `key`, reporting what it charged. Returns false when it was not tracked. */
-bool gvs_untrack(enum gvs_kind kind, uint64_t key, CUdevice *dev, uint64_t *bytes);
+bool gvs_untrack(enum gvs_kind kind, uint64_t key, struct gvs_entry *e);
+
+/* Add `delta` to the references of `key` (VMM handles: the handle itself, its retains and its
+ * mappings). Returns 1 when they reached 0 (the entry is forgotten and *e says what it charged),
+ * 0 while references remain, -1 when `key` is not tracked. */
+int gvs_ref(enum gvs_kind kind, uint64_t key, int delta, struct gvs_entry *e);
+
+/* Forget every entry made in context `ctx` but VMM handles (which belong to the device), and
+ * return their charges: the driver freed them with the context. */
+void gvs_forget_ctx(uint64_t ctx);
+
+/* ---- maps.c: VMM mappings and memory pools ---- */
+
+/* Remember that [va, va+size) maps VMM handle `handle`. Returns false when out of memory. */
+bool gvs_map_add(uint64_t va, uint64_t size, uint64_t handle);
+
+struct gvs_mapping {
+    uint64_t va;
+    uint64_t size;
+    uint64_t handle;
+};
+
+/* Take out the mappings that lie inside [va, va+size), in address order, into *out (malloc'd,
+ * for the caller to free). Returns how many; 0 and *out NULL when none, or when out of memory (then
+ * nothing is taken out). */
+size_t gvs_map_take(uint64_t va, uint64_t size, struct gvs_mapping **out);
+
+/* Where pool `pool` puts its memory. Returns false when the pool was never seen. */
+bool gvs_pool_location(uint64_t pool, CUmemLocation *loc);
+void gvs_pool_remember(uint64_t pool, const CUmemLocation *loc);
 
 #endif
