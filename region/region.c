@@ -21,6 +21,7 @@
  * is released by the kernel when its holder dies, so a creator killed half-way is replaced by the
  * next opener. */
 #include "region/region.h"
+#include "region/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -196,38 +197,6 @@ int gvr_name_check(const char *name, struct gv_error *err)
 
 /* ---- processes */
 
-/* Read state (field 3) and start time (field 22) from /proc/<pid>/stat. The command name (field 2)
- * is in parentheses and may hold spaces and parentheses itself, so fields are counted from the last
- * ')'. No stdio: this runs inside tenants' processes, possibly from a timer. */
-static int proc_stat(pid_t pid, char *state, uint64_t *start)
-{
-    char path[32], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    int e = errno;
-    close(fd);
-    if (n <= 0)
-        return n < 0 ? -e : -EIO;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2])
-        return -EIO;
-    p += 2; /* field 3 */
-    *state = *p;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return -EIO;
-        p++;
-    }
-    char *end;
-    *start = strtoull(p, &end, 10);
-    return end == p ? -EIO : 0;
-}
-
 static uint64_t own_pidns(void)
 {
     struct stat st;
@@ -249,17 +218,7 @@ static enum gvr_liveness judge(const struct gvr_region *r, uint64_t owner, uint6
     }
     if (pid == getpid())
         return GVR_ALIVE;
-    if (kill(pid, 0) < 0 && errno == ESRCH)
-        return GVR_DEAD;
-    char state;
-    uint64_t st;
-    if (proc_stat(pid, &state, &st) < 0)
-        return GVR_ALIVE;
-    if (state == 'Z' || state == 'X' || state == 'x')
-        return GVR_DEAD;
-    if (start && st != start)
-        return GVR_DEAD;
-    return GVR_ALIVE;
+    return gvr_proc_gone(pid, start) ? GVR_DEAD : GVR_ALIVE;
 }
 
 /* ---- the mutex */
@@ -514,7 +473,7 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
     r->pid = getpid();
     r->pidns = own_pidns();
     char state;
-    if (proc_stat(r->pid, &state, &r->start) < 0)
+    if (gvr_proc_stat(r->pid, &state, &r->start) < 0)
         r->start = 0; /* without /proc, reclaimers judge this member by its pid alone */
 
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
@@ -788,7 +747,7 @@ int gvr_join_flags(struct gvr_region *r, unsigned flags, struct gv_error *err)
     if (pid != r->pid) { /* forked since the open: this is another process */
         char state;
         r->pid = pid;
-        if (proc_stat(pid, &state, &r->start) < 0)
+        if (gvr_proc_stat(pid, &state, &r->start) < 0)
             r->start = 0;
     }
     uint64_t start = r->start;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "region/proc.h"
 #include "region/region.h"
 
 #define MAGIC   0x4448435352564731ULL /* "1GVRSCHD" */
@@ -63,33 +64,6 @@ static uint32_t drain_tag(uint64_t holder)
     return t ? t : 1;
 }
 
-static int proc_start(pid_t pid, char *state, uint64_t *start)
-{
-    char path[32], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2])
-        return -EIO;
-    p += 2;
-    *state = *p;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return -EIO;
-        p++;
-    }
-    *start = strtoull(p, NULL, 10);
-    return 0;
-}
-
 static uint64_t own_pidns(void)
 {
     struct stat st;
@@ -100,7 +74,7 @@ static void identify(struct gvr_sched *s)
 {
     char state;
     s->pid = getpid();
-    if (proc_start(s->pid, &state, &s->start) < 0)
+    if (gvr_proc_stat(s->pid, &state, &s->start) < 0)
         s->start = 0;
     s->pidns = own_pidns();
     s->mine = 0;
@@ -198,15 +172,7 @@ static bool holder_dead(const struct gvr_sched *s, uint64_t h)
         return false; /* changed hands meanwhile: judge again later */
     if (ns && s->pidns && ns != s->pidns)
         return false;
-    if (kill(pid, 0) < 0 && errno == ESRCH)
-        return true;
-    char state;
-    uint64_t st;
-    if (proc_start(pid, &state, &st) < 0)
-        return false;
-    if (state == 'Z' || state == 'X' || state == 'x')
-        return true;
-    return start && st != start;
+    return gvr_proc_gone(pid, start);
 }
 
 /* May the token be taken from holder h at `now`? */

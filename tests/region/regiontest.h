@@ -4,7 +4,9 @@
 #ifndef GV_REGIONTEST_H
 #define GV_REGIONTEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "region/region.h"
 
@@ -17,5 +19,10 @@ int rt_teardown(void **state);
 
 /* A GPU whose UUID is `id` followed by fixed bytes, so that ids tell GPUs apart. */
 struct gvr_device_limit rt_gpu(uint8_t id, uint64_t memory, uint32_t share);
+
+/* A child process that joins instance `name` in rt_dir, charges `context` bytes of context memory
+ * and `bytes` of allocations on device 0, takes the region's mutex if `hold_lock`, tells the
+ * parent, and waits to be killed. Returns its pid once it has done all that, or -1. */
+pid_t rt_member_child(const char *name, uint64_t context, uint64_t bytes, bool hold_lock);
 
 #endif

@@ -275,33 +275,6 @@ static void test_charge(void **state)
     gvr_close(&a);
 }
 
-/* Run fn in a child that joins instance `name`, charges `bytes` on device 0, tells the parent, and
- * then waits to be killed. Returns the child's pid. */
-static pid_t member_child(const char *name, uint64_t bytes, bool hold_lock)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        struct gvr_region r;
-        int ok = gvr_open(&r, rt_dir, name, 0, NULL, 0, NULL) >= 0 && gvr_join(&r, NULL) == 0 &&
-                 gvr_charge(&r, 0, bytes) == 0 && (!hold_lock || gvr_testhook_lock(&r) == 0);
-        char c = ok ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(2);
-        for (;;)
-            pause();
-    }
-    close(p[1]);
-    char c = 0;
-    assert_int_equal(read(p[0], &c, 1), 1);
-    close(p[0]);
-    assert_int_equal(c, 'y');
-    return pid;
-}
-
 static void test_dead_members(void **state)
 {
     (void)state;
@@ -312,7 +285,8 @@ static void test_dead_members(void **state)
     assert_int_equal(gvr_charge(&r, 0, 100), 0);
 
     /* A member killed and reaped. */
-    pid_t c1 = member_child("dead", 300, false);
+    pid_t c1 = rt_member_child("dead", 0, 300, false);
+    assert_true(c1 > 0);
     assert_int_equal(gvr_used(&r, 0), 400);
     assert_int_equal(gvr_reclaim(&r, NULL), 0); /* alive: nothing to do */
     kill(c1, SIGKILL);
@@ -321,7 +295,8 @@ static void test_dead_members(void **state)
     assert_int_equal(gvr_used(&r, 0), 100);
 
     /* A member killed but not reaped yet (a zombie) is dead too. */
-    pid_t c2 = member_child("dead", 500, false);
+    pid_t c2 = rt_member_child("dead", 0, 500, false);
+    assert_true(c2 > 0);
     kill(c2, SIGKILL);
     siginfo_t si;
     assert_int_equal(waitid(P_PID, (id_t)c2, &si, WEXITED | WNOWAIT), 0);
@@ -331,7 +306,8 @@ static void test_dead_members(void **state)
     waitpid(c2, NULL, 0);
 
     /* A member killed while holding the mutex: the next locker carries on. */
-    pid_t c3 = member_child("dead", 200, true);
+    pid_t c3 = rt_member_child("dead", 0, 200, true);
+    assert_true(c3 > 0);
     kill(c3, SIGKILL);
     waitpid(c3, NULL, 0);
     assert_int_equal(gvr_used(&r, 0), 800);
@@ -432,7 +408,8 @@ static void test_snapshot_list_remove(void **state)
     assert_int_equal(gvr_join(&a, NULL), 0);
     assert_int_equal(gvr_charge(&a, 0, GV_GiB), 0);
     assert_int_equal(gvr_charge(&a, 1, 5 * GV_GiB), 0);
-    pid_t child = member_child("alpha", GV_GiB / 2, false);
+    pid_t child = rt_member_child("alpha", 0, GV_GiB / 2, false);
+    assert_true(child > 0);
     char p[128];
     snprintf(p, sizeof(p), "%s/.not-a-region", rt_dir);
     close(open(p, O_CREAT | O_WRONLY, 0644));

@@ -87,34 +87,6 @@ static void test_errors(void **state)
     gvr_close(&r);
 }
 
-/* A child that joins `name`, charges `context` bytes of context memory and `bytes` of
- * allocations, optionally takes the region's mutex, says so, and waits to be killed. */
-static pid_t child(const char *name, uint64_t context, uint64_t bytes, int hold_lock)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        struct gvr_region r;
-        int ok = gvr_open(&r, rt_dir, name, 0, NULL, 0, NULL) >= 0 && gvr_join(&r, NULL) == 0 &&
-                 gvr_charge_context(&r, 0, context) == 0 && gvr_charge(&r, 0, bytes) == 0 &&
-                 (!hold_lock || gvr_testhook_lock(&r) == 0);
-        char c = ok ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(2);
-        for (;;)
-            pause();
-    }
-    close(p[1]);
-    char c = 0;
-    assert_int_equal(read(p[0], &c, 1), 1);
-    close(p[0]);
-    assert_int_equal(c, 'y');
-    return pid;
-}
-
 /* A dead member's context memory is reclaimed with its allocations. */
 static void test_dead_member(void **state)
 {
@@ -122,7 +94,8 @@ static void test_dead_member(void **state)
     struct gvr_region r;
     member(&r, "dead", GV_GiB);
     assert_int_equal(gvr_charge_context(&r, 0, 300 * GV_MiB), 0);
-    pid_t pid = child("dead", 300 * GV_MiB, 100 * GV_MiB, 0);
+    pid_t pid = rt_member_child("dead", 300 * GV_MiB, 100 * GV_MiB, false);
+    assert_true(pid > 0);
     assert_int_equal(gvr_used(&r, 0), 700 * GV_MiB);
     /* Two contexts and the child's allocation leave 324 MiB. */
     assert_int_equal(gvr_charge(&r, 0, 400 * GV_MiB), -ENOMEM);
@@ -144,7 +117,8 @@ static void test_reconcile_keeps_context(void **state)
     member(&r, "recon", GV_GiB);
     assert_int_equal(gvr_charge_context(&r, 0, 300 * GV_MiB), 0);
     assert_int_equal(gvr_charge(&r, 0, 100 * GV_MiB), 0);
-    pid_t pid = child("recon", 50 * GV_MiB, 10 * GV_MiB, 1);
+    pid_t pid = rt_member_child("recon", 50 * GV_MiB, 10 * GV_MiB, true);
+    assert_true(pid > 0);
     assert_int_equal(gvr_used(&r, 0), 460 * GV_MiB);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
