@@ -24,10 +24,12 @@ $(ASAN)/CMakeCache.txt:
 deps:
 	@scripts/deps.sh
 
-# Every test through CTest, then the unit tests and the fuzzers' seed replays again under
+# Every test through CTest: first all but those that measure time, in parallel, then those labelled
+# `timing` one at a time; then the unit tests and the fuzzers' seed replays again under
 # AddressSanitizer and UBSan.
 check: all asan-check
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE timing
+	@cd $(BUILD) && ctest --output-on-failure -j 1 -L timing
 
 test: check
 
