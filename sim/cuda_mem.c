@@ -19,7 +19,10 @@
  * Pools follow the real driver's model: freed blocks stay reserved (and charged) in the pool
  * while the pool holds more than its release threshold (default 0: release at once), and are
  * handed out again to later allocations; cuMemPoolTrimTo releases them. An allocation that would
- * not fit first releases the pool's idle blocks, as the driver does before failing. */
+ * not fit first releases the pool's idle blocks, as the driver does before failing. A pool grows
+ * in whole granules (2 MiB): a request of 1 MiB + 1 byte reserves 2 MiB on the device, and
+ * CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT says so. A cuMemFreeAsync gives its block back to the pool
+ * when the stream reaches it, not when it is called. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -759,6 +762,9 @@ static void set_high(uint64_t *high, uint64_t now)
 static CUresult pool_alloc(struct pool *p, struct gvsim_ctx *c, size_t size, CUdeviceptr *dptr)
 {
     CUresult r;
+    if (size > SIZE_MAX - GRANULARITY)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    size = round_up(size, GRANULARITY); /* a pool maps whole granules, as the driver's do */
     if (p->max_size && p->reserved + size > p->max_size)
         pool_release_idle(p, 0);
     if (p->max_size && p->reserved + size > p->max_size)
