@@ -818,14 +818,21 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hpo
         return CUDA_ERROR_INVALID_VALUE;
     if (!gvsim_stream_resolve(c, h, per_thread))
         return CUDA_ERROR_INVALID_HANDLE;
+    /* cuMemAllocAsync takes from the current pool of the stream's device, which for a created
+     * stream of another context is not the current context's. */
+    int dev = c->dev;
+    CUcontext sc = NULL;
+    if (h && h != CU_STREAM_LEGACY && h != CU_STREAM_PER_THREAD &&
+        cuStreamGetCtx(h, &sc) == CUDA_SUCCESS && sc)
+        dev = ((struct gvsim_ctx *)sc)->dev;
     pthread_mutex_lock(&mem);
     struct pool *p;
     if (hpool) {
         p = pool_of(hpool);
         r = p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     } else {
-        default_of(c->dev);
-        p = current_pool[c->dev];
+        default_of(dev);
+        p = current_pool[dev];
     }
     if (p)
         r = pool_alloc(p, c, bytesize, dptr);

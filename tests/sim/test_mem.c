@@ -356,6 +356,29 @@ static void queued_free(void)
     OK(cuModuleUnload(mod));
 }
 
+/* cuMemAllocAsync takes from the current pool of the stream's device, whatever the current
+ * context. */
+static void stream_device_pool(void)
+{
+    CUstream s;
+    CUmemoryPool h200_pool;
+    OK(cuCtxPushCurrent(h200));
+    OK(cuStreamCreate(&s, 0));
+    OK(cuDeviceGetMemPool(&h200_pool, 1));
+    OK(cuCtxPopCurrent(NULL));
+    CUdeviceptr p;
+    OK(cuMemAllocAsync(&p, 64 * MiB, s));
+    int dev = -1;
+    OK(gvsim_ptr_check(p, 64 * MiB, &dev));
+    CHECK(dev == 1);
+    CHECK(pool_attr(h200_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 64 * MiB);
+    CHECK(pool_attr(default_pool(), CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0);
+    OK(cuMemFreeAsync(p, s));
+    OK(cuStreamSynchronize(s));
+    CHECK(pool_attr(h200_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0);
+    OK(cuStreamDestroy(s));
+}
+
 static void vmm(void)
 {
     CUmemAllocationProp prop;
@@ -452,6 +475,7 @@ int main(void)
     RUN(stream_ordered);
     RUN(created_pools);
     RUN(queued_free);
+    RUN(stream_device_pool);
     RUN(vmm);
     RUN(arrays);
     return st_summary();
