@@ -228,8 +228,11 @@ uint64_t gvs_pools_reread(CUdevice dev, uint64_t only)
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < npools; i++) {
         const struct pool *p = &pools[i];
-        if (p->held && (dev < 0 || p->dev == dev) && (!only || p->pool == only))
-            todo[n].pool = p->pool, todo[n++].gen = p->gen;
+        if (p->held && (dev < 0 || p->dev == dev) && (!only || p->pool == only)) {
+            todo[n].pool = p->pool;
+            todo[n].gen = p->gen;
+            n++;
+        }
     }
     pthread_mutex_unlock(&lock);
     uint64_t lowered = 0;
