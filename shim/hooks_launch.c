@@ -1,7 +1,8 @@
 /* hooks_launch.c: every kind of launch passes through here, so that the instance's GPU-time budget
  * can act on it, and so do the synchronizing calls, after which a holder of the GPU's token may
- * give it up early (timeshare.c). With no compute limit in the process a launch is a straight call
- * to the driver: one predictable branch on top of the call.
+ * give it up early (timeshare.c) and the pools' charges are read again (pools.c). With no compute
+ * limit in the process a launch is a straight call to the driver: one predictable branch on top
+ * of the call.
  *
  * A launch waits at the gate before the driver is asked, so a launch the driver then refuses has
  * still taken its turn; and a launch of an entry point this driver lacks (a graph launch on a
@@ -22,15 +23,18 @@
         return gvs_real.abi(__VA_ARGS__);                                                          \
     } while (0)
 
+/* After a synchronizing call the driver may have given pool memory back to the device (frees the
+ * stream reached, memory above a pool's release threshold): the pools' charges follow. */
 #define SYNC(whole, abi, ...)                                                                      \
     do {                                                                                           \
         if (__builtin_expect(!gvs_init() || !gvs_real.abi, 0))                                     \
             return CUDA_ERROR_NOT_INITIALIZED;                                                     \
-        if (!gvs_compute_on)                                                                       \
-            return gvs_real.abi(__VA_ARGS__);                                                      \
-        gvs_sync_begin();                                                                          \
+        if (gvs_compute_on)                                                                        \
+            gvs_sync_begin();                                                                      \
         CUresult r_ = gvs_real.abi(__VA_ARGS__);                                                   \
-        gvs_sync_end(whole &&r_ == CUDA_SUCCESS);                                                  \
+        if (gvs_compute_on)                                                                        \
+            gvs_sync_end(whole &&r_ == CUDA_SUCCESS);                                              \
+        gvs_pools_reread(-1, 0);                                                                   \
         return r_;                                                                                 \
     } while (0)
 

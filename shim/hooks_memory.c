@@ -227,7 +227,7 @@ CUresult gvs_cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned
     return pitch_settle(r, r == CUDA_SUCCESS ? *dptr : 0, dev, ctx, est, actual, free_v1);
 }
 
-/* ---- stream-ordered allocation: charged where the memory is ---- */
+/* ---- stream-ordered allocation: charged what the pools hold, where their memory is ---- */
 
 /* The device of the stream's context: the memory of cuMemAllocAsync comes from that device's
  * current pool. The default streams (NULL, legacy, per-thread) are the current context's. */
@@ -269,38 +269,170 @@ static int pool_device(CUmemoryPool pool, CUdevice *dev)
     }
 }
 
-#define ASYNC_ALLOC(abi, where_expr, ...)                                                          \
+/* The current pool of `dev`, which cuMemAllocAsync takes from; NULL when the driver cannot say. */
+static CUmemoryPool current_pool(CUdevice dev)
+{
+    CUmemoryPool pool = NULL;
+    if (!gvs_real.cuDeviceGetMemPool || gvs_real.cuDeviceGetMemPool(&pool, dev) != CUDA_SUCCESS)
+        return NULL;
+    CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev};
+    CUmemLocation old;
+    if (pool && !gvs_pool_location((uint64_t)(uintptr_t)pool, &old))
+        gvs_pool_remember((uint64_t)(uintptr_t)pool, &loc);
+    return pool;
+}
+
+typedef CUresult (*async_fn)(CUdeviceptr *, size_t, CUmemoryPool, CUstream);
+
+/* One stream-ordered request of `bytes` from `pool` (NULL: unknown) on `dev`: the pool is charged
+ * before the driver is asked and settled afterwards (pools.c). */
+static CUresult pool_alloc(async_fn call, CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool,
+                           CUstream stream, CUdevice dev, uint64_t ctx)
+{
+    uint64_t key = (uint64_t)(uintptr_t)pool;
+    enum gvs_pool_charge st = pool ? gvs_pool_charge(key, dev, bytes) : GVS_POOL_UNTRACKED;
+    CUresult r;
+    switch (st) {
+    case GVS_POOL_REFUSED:
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    case GVS_POOL_FREE:
+        return call(dptr, bytes, pool, stream);
+    case GVS_POOL_UNTRACKED:
+        /* Without the pool in the books, the request is charged its size until it is freed. */
+        if ((r = gvs_charge(dev, bytes)) != CUDA_SUCCESS)
+            return r;
+        r = call(dptr, bytes, pool, stream);
+        return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytes, ctx);
+    case GVS_POOL_CHARGED:
+        break;
+    }
+    r = call(dptr, bytes, pool, stream);
+    if (gvs_pool_settle(key, bytes, r == CUDA_SUCCESS) == CUDA_SUCCESS || r != CUDA_SUCCESS)
+        return r;
+    /* The pool grew past what the slice has room for: give the memory back to the device. */
+    if (gvs_real.cuMemFree_v2)
+        gvs_real.cuMemFree_v2(*dptr);
+    if (gvs_real.cuMemPoolTrimTo)
+        gvs_real.cuMemPoolTrimTo(pool, 0);
+    gvs_pools_reread(dev, key);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+static CUresult call_async(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
+{
+    (void)pool;
+    return gvs_real.cuMemAllocAsync(dptr, bytes, stream);
+}
+
+static CUresult call_async_ptsz(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
+{
+    (void)pool;
+    return gvs_real.cuMemAllocAsync_ptsz(dptr, bytes, stream);
+}
+
+static CUresult call_from_pool(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream stream)
+{
+    return gvs_real.cuMemAllocFromPoolAsync(dptr, bytes, pool, stream);
+}
+
+static CUresult call_from_pool_ptsz(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool,
+                                    CUstream stream)
+{
+    return gvs_real.cuMemAllocFromPoolAsync_ptsz(dptr, bytes, pool, stream);
+}
+
+/* cuMemAllocAsync: from the current pool of the stream's device. */
+#define ALLOC_ASYNC(abi, call)                                                                     \
     ENTER(abi);                                                                                    \
     uint64_t ctx;                                                                                  \
     CUdevice dev = where(&ctx);                                                                    \
-    if (!dptr || bytesize == 0 || dev < 0 || !(where_expr))                                        \
-        return gvs_real.abi(dptr, bytesize, __VA_ARGS__);                                          \
-    CUresult r = gvs_charge(dev, bytesize);                                                        \
-    if (r != CUDA_SUCCESS)                                                                         \
-        return r;                                                                                  \
-    r = gvs_real.abi(dptr, bytesize, __VA_ARGS__);                                                 \
-    return settle(r, GVS_DEVPTR, r == CUDA_SUCCESS ? *dptr : 0, dev, bytesize, ctx)
+    if (!dptr || bytesize == 0 || dev < 0 || (dev = stream_device(stream, ctx, dev)) < 0)          \
+        return gvs_real.abi(dptr, bytesize, stream);                                               \
+    return pool_alloc(call, dptr, bytesize, current_pool(dev), stream, dev, ctx)
+
+/* cuMemAllocFromPoolAsync: from the pool named, on its device; a pool in host memory is not
+ * charged. */
+#define ALLOC_FROM_POOL(abi, call)                                                                 \
+    ENTER(abi);                                                                                    \
+    uint64_t ctx;                                                                                  \
+    CUdevice dev = where(&ctx);                                                                    \
+    if (!dptr || bytesize == 0 || dev < 0 || !pool || !pool_device(pool, &dev))                    \
+        return gvs_real.abi(dptr, bytesize, pool, stream);                                         \
+    return pool_alloc(call, dptr, bytesize, pool, stream, dev, ctx)
 
 CUresult gvs_cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync, (dev = stream_device(stream, ctx, dev)) >= 0, stream);
+    ALLOC_ASYNC(cuMemAllocAsync, call_async);
 }
 
 CUresult gvs_cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocAsync_ptsz, (dev = stream_device(stream, ctx, dev)) >= 0, stream);
+    ALLOC_ASYNC(cuMemAllocAsync_ptsz, call_async_ptsz);
 }
 
 CUresult gvs_cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                      CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocFromPoolAsync, pool && pool_device(pool, &dev), pool, stream);
+    ALLOC_FROM_POOL(cuMemAllocFromPoolAsync, call_from_pool);
 }
 
 CUresult gvs_cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                                           CUstream stream)
 {
-    ASYNC_ALLOC(cuMemAllocFromPoolAsync_ptsz, pool && pool_device(pool, &dev), pool, stream);
+    ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz, call_from_pool_ptsz);
+}
+
+/* Where pool memory can leave the device, the pool's charge is read again. */
+
+CUresult gvs_cuMemPoolTrimTo(CUmemoryPool pool, size_t keep)
+{
+    ENTER(cuMemPoolTrimTo);
+    CUresult r = gvs_real.cuMemPoolTrimTo(pool, keep);
+    if (r == CUDA_SUCCESS)
+        gvs_pools_reread(-1, (uint64_t)(uintptr_t)pool);
+    return r;
+}
+
+CUresult gvs_cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+    ENTER(cuMemPoolSetAttribute);
+    CUresult r = gvs_real.cuMemPoolSetAttribute(pool, attr, value);
+    if (r == CUDA_SUCCESS && attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD)
+        gvs_pools_reread(-1, (uint64_t)(uintptr_t)pool);
+    return r;
+}
+
+/* A destroyed pool gives its idle memory back at once; blocks still in use stay on the device
+ * until they are freed. The pool is trimmed first (the destruction would release the same), so
+ * that what it reserves then is what stays. */
+CUresult gvs_cuMemPoolDestroy(CUmemoryPool pool)
+{
+    ENTER(cuMemPoolDestroy);
+    cuuint64_t kept = UINT64_MAX;
+    if (pool && gvs_real.cuMemPoolTrimTo && gvs_real.cuMemPoolGetAttribute &&
+        (gvs_real.cuMemPoolTrimTo(pool, 0) != CUDA_SUCCESS ||
+         gvs_real.cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &kept) !=
+             CUDA_SUCCESS))
+        kept = UINT64_MAX;
+    CUresult r = gvs_real.cuMemPoolDestroy(pool);
+    if (r == CUDA_SUCCESS && pool)
+        gvs_pool_destroyed((uint64_t)(uintptr_t)pool, kept);
+    return r;
+}
+
+/* Another process's pool: that process is charged for it. Pointers imported from it
+ * (cuMemPoolImportPointer) are not charged either. */
+CUresult gvs_cuMemPoolImportFromShareableHandle(CUmemoryPool *pool, void *handle,
+                                                CUmemAllocationHandleType type,
+                                                unsigned long long flags)
+{
+    ENTER(cuMemPoolImportFromShareableHandle);
+    CUresult r = gvs_real.cuMemPoolImportFromShareableHandle(pool, handle, type, flags);
+    if (r == CUDA_SUCCESS && pool && *pool) {
+        CUmemLocation loc = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = -1};
+        gvs_pool_imported((uint64_t)(uintptr_t)*pool, &loc);
+    }
+    return r;
 }
 
 /* The pools' locations, as they are made or handed out. */
@@ -521,6 +653,7 @@ static void context_gone(CUcontext ctx)
 {
     __atomic_add_fetch(&ctx_gen, 1, __ATOMIC_ACQ_REL);
     gvs_forget_ctx((uint64_t)(uintptr_t)ctx);
+    gvs_pools_reread(-1, 0); /* the pool blocks it held went back to their pools */
 }
 
 CUresult gvs_cuCtxDestroy_v2(CUcontext ctx)
@@ -720,6 +853,7 @@ CUresult gvs_cuMipmappedArrayDestroy(CUmipmappedArray a)
 static void clamp_info(CUdevice dev, uint64_t *free_b, uint64_t *total_b)
 {
     uint64_t limit = 0, used = 0;
+    gvs_pools_reread(dev, 0); /* what the pools hold now, not at their last reading */
     gvs_slice(dev, &limit, &used);
     if (!limit)
         return;

@@ -411,6 +411,9 @@ CUresult gvs_charge(CUdevice dev, uint64_t bytes)
     int rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
+    /* Memory the process's own pools keep idle is given back before a charge is refused. */
+    if (rc == -ENOMEM && gvs_pools_trim(dev))
+        rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 

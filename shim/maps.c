@@ -1,4 +1,4 @@
-/* maps.c: what VMM mappings and memory pools the process has, for the memory accounting.
+/* maps.c: what VMM mappings the process has, for the memory accounting.
  *
  * Mappings: the driver keeps a VMM allocation's physical memory until its handle is released AND
  * its last mapping is unmapped, so the charge follows the handle's references (alloc_table.c), and
@@ -7,12 +7,8 @@
  * binary-searched, holds (va, size, handle). Mappings are made and unmapped far less often than
  * memory is allocated, so insertion by shifting is cheap enough.
  *
- * Pools: the driver API has no call that tells where a pool puts its memory, so the pools created
- * with cuMemPoolCreate and the ones handed out by cuDeviceGetDefaultMemPool and the like are
- * remembered with their location. There are few pools: a short array, searched linearly.
- *
- * Each table has its own lock, held only for the table operation. A fork()ed child starts empty,
- * like the allocation table. */
+ * The lock is held only for the table operation. A fork()ed child starts empty, like the
+ * allocation table. */
 #include "shim/shim.h"
 
 #include <pthread.h>
@@ -23,26 +19,14 @@ static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gvs_mapping *maps;
 static size_t nmaps, capmaps;
 
-struct pool {
-    uint64_t pool;
-    CUmemLocation loc;
-};
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool *pools;
-static size_t npools, cappools;
-
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void child_reset(void)
 {
     pthread_mutex_init(&map_lock, NULL);
-    pthread_mutex_init(&pool_lock, NULL);
     free(maps);
     maps = NULL;
     nmaps = capmaps = 0;
-    free(pools);
-    pools = NULL;
-    npools = cappools = 0;
 }
 
 static void register_atfork(void)
@@ -114,44 +98,4 @@ size_t gvs_map_take(uint64_t va, uint64_t size, struct gvs_mapping **out)
     }
     pthread_mutex_unlock(&map_lock);
     return n;
-}
-
-void gvs_pool_remember(uint64_t pool, const CUmemLocation *loc)
-{
-    pthread_once(&atfork_once, register_atfork);
-    pthread_mutex_lock(&pool_lock);
-    size_t i = 0;
-    while (i < npools && pools[i].pool != pool)
-        i++;
-    if (i == npools && npools == cappools) {
-        size_t n = cappools ? cappools * 2 : 16;
-        struct pool *t = realloc(pools, n * sizeof(*t));
-        if (!t) {
-            /* Unknown pools are charged to the current device: right for most programs. */
-            pthread_mutex_unlock(&pool_lock);
-            return;
-        }
-        pools = t;
-        cappools = n;
-    }
-    if (i == npools)
-        npools++;
-    /* A pool handle reused after cuMemPoolDestroy gets the new pool's location here. */
-    pools[i] = (struct pool){pool, *loc};
-    pthread_mutex_unlock(&pool_lock);
-}
-
-bool gvs_pool_location(uint64_t pool, CUmemLocation *loc)
-{
-    bool found = false;
-    pthread_mutex_lock(&pool_lock);
-    for (size_t i = 0; i < npools; i++) {
-        if (pools[i].pool == pool) {
-            *loc = pools[i].loc;
-            found = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&pool_lock);
-    return found;
 }

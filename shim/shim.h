@@ -41,7 +41,8 @@
     X(cuEventRecord, PFN_cuEventRecord_v2000)                                                      \
     X(cuEventQuery, PFN_cuEventQuery_v2000)                                                        \
     X(cuEventElapsedTime_v2, PFN_cuEventElapsedTime_v12080)                                        \
-    X(cuEventDestroy_v2, PFN_cuEventDestroy_v4000)
+    X(cuEventDestroy_v2, PFN_cuEventDestroy_v4000)                                                 \
+    X(cuMemPoolGetAttribute, PFN_cuMemPoolGetAttribute_v11020)
 
 struct gvs_real {
 #define HOOK(name, version, ptsz, abi, pfn) pfn abi;
@@ -179,8 +180,41 @@ struct gvs_mapping {
  * nothing is taken out). */
 size_t gvs_map_take(uint64_t va, uint64_t size, struct gvs_mapping **out);
 
-/* Where pool `pool` puts its memory. Returns false when the pool was never seen. */
+/* ---- pools.c: stream-ordered memory, charged what its pools hold ---- */
+
+/* Where pool `pool` puts its memory. Returns false when the pool was never seen (the driver API
+ * has no call that says, so pools are remembered as they are made or handed out). */
 bool gvs_pool_location(uint64_t pool, CUmemLocation *loc);
 void gvs_pool_remember(uint64_t pool, const CUmemLocation *loc);
+
+/* `pool` was imported from another process, which is charged for it: never charged here. */
+void gvs_pool_imported(uint64_t pool, const CUmemLocation *loc);
+
+enum gvs_pool_charge {
+    GVS_POOL_CHARGED,   /* charged as pending: call the driver, then gvs_pool_settle */
+    GVS_POOL_REFUSED,   /* it would pass the slice, even after trimming: out of memory */
+    GVS_POOL_FREE,      /* an imported pool: call the driver, nothing to charge */
+    GVS_POOL_UNTRACKED, /* the pool cannot be kept in the books: charge the request by itself */
+};
+
+/* Before the driver is asked for `bytes` from `pool`, which is on CUDA device `dev`: charge the
+ * most the request can grow the pool by. */
+enum gvs_pool_charge gvs_pool_charge(uint64_t pool, CUdevice dev, uint64_t bytes);
+
+/* After the driver answered a request that gvs_pool_charge charged: the pool is charged what it
+ * reserves now. CUDA_ERROR_OUT_OF_MEMORY when the pool grew by more than was charged and the
+ * slice has no room: the caller gives the allocation back. */
+CUresult gvs_pool_settle(uint64_t pool, uint64_t bytes, bool allocated);
+
+/* Read the pools on `dev` (-1: every device; `only`: that pool alone, 0: all) again and lower
+ * their charges to what they hold. Returns the bytes returned. Calls the driver: no lock held. */
+uint64_t gvs_pools_reread(CUdevice dev, uint64_t only);
+
+/* A charge on `dev` would pass the slice: trim the process's own pools there to what is in use,
+ * and lower their charges. Returns whether anything was returned. */
+bool gvs_pools_trim(CUdevice dev);
+
+/* `pool` was destroyed; `kept`, what its blocks in use still hold on the device, stays charged. */
+void gvs_pool_destroyed(uint64_t pool, uint64_t kept);
 
 #endif

@@ -19,7 +19,10 @@
  * Pools follow the real driver's model: freed blocks stay reserved (and charged) in the pool
  * while the pool holds more than its release threshold (default 0: release at once), and are
  * handed out again to later allocations; cuMemPoolTrimTo releases them. An allocation that would
- * not fit first releases the pool's idle blocks, as the driver does before failing. */
+ * not fit first releases the pool's idle blocks, as the driver does before failing. A pool grows
+ * in whole granules (2 MiB): a request of 1 MiB + 1 byte reserves 2 MiB on the device, and
+ * CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT says so. A cuMemFreeAsync gives its block back to the pool
+ * when the stream reaches it, not when it is called. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -759,6 +762,9 @@ static void set_high(uint64_t *high, uint64_t now)
 static CUresult pool_alloc(struct pool *p, struct gvsim_ctx *c, size_t size, CUdeviceptr *dptr)
 {
     CUresult r;
+    if (size > SIZE_MAX - GRANULARITY)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    size = round_up(size, GRANULARITY); /* a pool maps whole granules, as the driver's do */
     if (p->max_size && p->reserved + size > p->max_size)
         pool_release_idle(p, 0);
     if (p->max_size && p->reserved + size > p->max_size)
@@ -812,14 +818,21 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool hpo
         return CUDA_ERROR_INVALID_VALUE;
     if (!gvsim_stream_resolve(c, h, per_thread))
         return CUDA_ERROR_INVALID_HANDLE;
+    /* cuMemAllocAsync takes from the current pool of the stream's device, which for a created
+     * stream of another context is not the current context's. */
+    int dev = c->dev;
+    CUcontext sc = NULL;
+    if (h && h != CU_STREAM_LEGACY && h != CU_STREAM_PER_THREAD &&
+        cuStreamGetCtx(h, &sc) == CUDA_SUCCESS && sc)
+        dev = ((struct gvsim_ctx *)sc)->dev;
     pthread_mutex_lock(&mem);
     struct pool *p;
     if (hpool) {
         p = pool_of(hpool);
         r = p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     } else {
-        default_of(c->dev);
-        p = current_pool[c->dev];
+        default_of(dev);
+        p = current_pool[dev];
     }
     if (p)
         r = pool_alloc(p, c, bytesize, dptr);

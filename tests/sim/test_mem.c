@@ -309,7 +309,10 @@ static void created_pools(void)
     CHECK(cur == pool);
     CHECK_CU(cuDeviceSetMemPool(1, pool), CUDA_ERROR_INVALID_VALUE); /* a device-0 pool */
     OK(cuMemAllocAsync(&p, MiB, NULL));
-    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == MiB);
+    /* A pool takes whole 2 MiB granules of the device. */
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 2 * MiB);
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT) == 2 * MiB);
+    CHECK(free_now() == f0 - 2 * MiB);
     OK(cuMemFree(p)); /* a synchronous free of pool memory works too */
     OK(cuMemPoolDestroy(pool));
     OK(cuDeviceGetMemPool(&cur, 0));
@@ -321,6 +324,59 @@ static void created_pools(void)
     CHECK_CU(cuMemPoolCreate(&pool, &props), CUDA_ERROR_INVALID_VALUE);
     CHECK_CU(cuMemPoolCreate(NULL, &props), CUDA_ERROR_INVALID_VALUE);
     CHECK(free_now() == f0);
+}
+
+/* A cuMemFreeAsync gives the block back to its pool when the stream reaches it: behind a long
+ * kernel, the block is still in use, and still on the device, until the kernel is done. */
+static void queued_free(void)
+{
+    CUmodule mod;
+    CUfunction spin;
+    OK(cuModuleLoadData(&mod, "gvsim-module\nspin_ns\n"));
+    OK(cuModuleGetFunction(&spin, mod, "spin_ns"));
+    CUmemoryPool pool = default_pool();
+    CUstream s;
+    OK(cuStreamCreate(&s, 0));
+    size_t f0 = free_now();
+    CUdeviceptr p;
+    OK(cuMemAllocAsync(&p, 64 * MiB, s));
+    uint64_t ns = 300 * 1000 * 1000ull;
+    void *args[] = {&ns};
+    OK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, s, args, NULL));
+    OK(cuMemFreeAsync(p, s));
+    CHECK_CU(cuStreamQuery(s), CUDA_ERROR_NOT_READY);
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 64 * MiB);
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT) == 64 * MiB);
+    CHECK(free_now() == f0 - 64 * MiB);
+    OK(cuStreamSynchronize(s));
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0);
+    CHECK(pool_attr(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT) == 0);
+    CHECK(free_now() == f0);
+    OK(cuStreamDestroy(s));
+    OK(cuModuleUnload(mod));
+}
+
+/* cuMemAllocAsync takes from the current pool of the stream's device, whatever the current
+ * context. */
+static void stream_device_pool(void)
+{
+    CUstream s;
+    CUmemoryPool h200_pool;
+    OK(cuCtxPushCurrent(h200));
+    OK(cuStreamCreate(&s, 0));
+    OK(cuDeviceGetMemPool(&h200_pool, 1));
+    OK(cuCtxPopCurrent(NULL));
+    CUdeviceptr p;
+    OK(cuMemAllocAsync(&p, 64 * MiB, s));
+    int dev = -1;
+    OK(gvsim_ptr_check(p, 64 * MiB, &dev));
+    CHECK(dev == 1);
+    CHECK(pool_attr(h200_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 64 * MiB);
+    CHECK(pool_attr(default_pool(), CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0);
+    OK(cuMemFreeAsync(p, s));
+    OK(cuStreamSynchronize(s));
+    CHECK(pool_attr(h200_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) == 0);
+    OK(cuStreamDestroy(s));
 }
 
 static void vmm(void)
@@ -418,6 +474,8 @@ int main(void)
     RUN(huge_on_h200);
     RUN(stream_ordered);
     RUN(created_pools);
+    RUN(queued_free);
+    RUN(stream_device_pool);
     RUN(vmm);
     RUN(arrays);
     return st_summary();
