@@ -119,6 +119,9 @@ static void forked_child(void)
         pthread_cond_init(&d->cv, NULL);
         d->busy = d->held = false;
         atomic_store(&d->slice_end, 0);
+        for (int c = 0; c < MAX_CTXS; c++) /* contexts do not live on in a child */
+            atomic_store(&d->ctxs[c], 0);
+        atomic_store(&d->ctx_last, 0);
         if (atomic_load(&d->state) == LIMITED)
             gvr_sched_forked(&d->sched);
     }
@@ -146,6 +149,8 @@ __attribute__((destructor)) static void give_back_at_exit(void)
                 end = d->paid_until + UNSETTLED_MAX_NS;
             settle(d, end);
             close_turn(d);
+        } else if (d->held) {
+            close_turn(d); /* taken over while silent: paid up to its slice end */
         }
         gvr_sched_release(&d->sched);
     }
@@ -367,6 +372,16 @@ static void advance(struct tdev *d)
             drain(d);
             drained = true;
             now = now_ns();
+            if (!gvr_sched_held(&d->sched)) {
+                /* The drain outlasted the slice and the grace: taken over; it pays for the
+                 * drain all the same, and waits for its turn again. */
+                settle(d, now);
+                close_turn(d);
+                d->held = false;
+                gvr_sched_release(&d->sched);
+                take(d);
+                return;
+            }
             if (now < d->paid_until)
                 return; /* the queue is empty and the slice goes on */
         }
