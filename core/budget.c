@@ -103,3 +103,31 @@ uint64_t gv_budget_total(const struct gv_budget *b)
 {
     return atomic_load(&b->charged_ns);
 }
+
+void gv_budget_turn_open(struct gv_budget *b, uint64_t tag, uint64_t start, uint64_t paid_until)
+{
+    /* The tag last, so that a reader that sees it sees the rest of this turn. */
+    atomic_store(&b->turn_tag, 0);
+    atomic_store(&b->turn_start, start);
+    atomic_store(&b->turn_paid, paid_until);
+    atomic_store(&b->turn_tag, tag);
+}
+
+void gv_budget_turn_paid(struct gv_budget *b, uint64_t tag, uint64_t paid_until)
+{
+    if (atomic_load(&b->turn_tag) == tag)
+        atomic_store(&b->turn_paid, paid_until);
+}
+
+void gv_budget_turn(const struct gv_budget *b, uint64_t *tag, uint64_t *start, uint64_t *paid)
+{
+    *tag = atomic_load(&b->turn_tag);
+    *start = atomic_load(&b->turn_start);
+    *paid = atomic_load(&b->turn_paid);
+}
+
+bool gv_budget_turn_close(struct gv_budget *b, uint64_t tag)
+{
+    uint64_t t = tag;
+    return tag && atomic_compare_exchange_strong(&b->turn_tag, &t, 0);
+}

@@ -24,6 +24,7 @@
 #define GV_BUDGET_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The period a share is measured over: an instance at 25% may use 25 ms of every 100 ms, and can
@@ -45,7 +46,16 @@ struct gv_budget {
     _Alignas(64) _Atomic uint64_t empty_at;
     _Atomic uint64_t charged_ns;
     _Atomic uint64_t step[GV_BUDGET_STEPS];
+    /* The open turn: while a process of the instance holds a GPU's token, which tenure it is (a
+     * token holder word, 0: none), that process's start time and how far the turn is paid. A turn
+     * whose process ends before settling it is found here by the instance's next process, which
+     * charges what it ran past its payment. Written by the holder; closed by whoever swaps tag to
+     * 0 first, which charges it. Fits the alignment's padding: the record's size is unchanged. */
+    _Atomic uint64_t turn_tag;
+    _Atomic uint64_t turn_start;
+    _Atomic uint64_t turn_paid;
 };
+_Static_assert(sizeof(struct gv_budget) == 128, "the budget's size is part of the region's layout");
 
 /* Zero everything: a full bucket. Not atomic; a zero-filled shared mapping is already in this
  * state.
@@ -67,5 +77,12 @@ uint64_t gv_budget_recent(const struct gv_budget *b, uint64_t now);
 
 /* Device time charged since the budget was made. */
 uint64_t gv_budget_total(const struct gv_budget *b);
+
+/* The open turn (see struct gv_budget): open one for tenure `tag`, move its payment on, read it,
+ * and close it (true for the one caller that closed it: that caller settles it). */
+void gv_budget_turn_open(struct gv_budget *b, uint64_t tag, uint64_t start, uint64_t paid_until);
+void gv_budget_turn_paid(struct gv_budget *b, uint64_t tag, uint64_t paid_until);
+void gv_budget_turn(const struct gv_budget *b, uint64_t *tag, uint64_t *start, uint64_t *paid);
+bool gv_budget_turn_close(struct gv_budget *b, uint64_t tag);
 
 #endif

@@ -31,8 +31,8 @@
 /* The shared record. Invariants:
  *   - holder == 0: free. Otherwise bits 0-31 are the holder's pid and bits 32-63 the low bits of
  *     a number drawn from `takes` for its take (unique among recent takes); holder_start /
- * holder_ns / slice_end / draining describe that holder and are written by it (or by a taker, right
- * after its compare-and-swap), so a reader that finds them inconsistent for a moment only delays a
+ * holder_ns / slice_end describe that holder and are written by it (or by a taker, right after its
+ * compare-and-swap), so a reader that finds them inconsistent for a moment only delays a
  * takeover.
  *   - seq changes on every release and takeover (the futex word waiters sleep on).
  *   - takes grows by one for every attempt to take the token (successful or not).
@@ -44,7 +44,7 @@ struct record {
     _Atomic uint64_t holder_start;
     _Atomic uint64_t holder_ns;
     _Atomic uint64_t slice_end;
-    _Atomic uint32_t draining; /* the take tag (drain_tag) of the holder draining, or 0 */
+    _Atomic uint32_t spare; /* was a drain flag that shielded the holder; no longer read */
     _Atomic uint32_t seq;
     _Atomic uint64_t takes;
     _Atomic uint32_t want_pid[NWANT];
@@ -54,14 +54,6 @@ struct record {
 static struct record *REC(const struct gvr_sched *s)
 {
     return (struct record *)s->map;
-}
-
-/* What a holder writes in `draining` while it drains: its take number's bits, so that a late write
- * by a holder that has meanwhile been taken over never counts for the holder after it. */
-static uint32_t drain_tag(uint64_t holder)
-{
-    uint32_t t = (uint32_t)(holder >> 32);
-    return t ? t : 1;
 }
 
 static uint64_t own_pidns(void)
@@ -179,11 +171,9 @@ static bool holder_dead(const struct gvr_sched *s, uint64_t h)
 static bool takeable(const struct gvr_sched *s, uint64_t h, uint64_t now, bool check_alive)
 {
     struct record *r = REC(s);
-    uint64_t end = atomic_load(&r->slice_end), ns = atomic_load(&r->holder_ns);
-    bool foreign = ns && s->pidns && ns != s->pidns;
-    if (foreign && now > end + GVR_SCHED_FOREIGN_NS)
-        return true;
-    if (atomic_load(&r->draining) != drain_tag(h) && now > end + GVR_SCHED_GRACE_NS)
+    /* Live or dead, draining or not, in this pid namespace or another: a holder whose synchronize
+     * does not finish must not keep the others waiting; it pays for its wait (shim/timeshare.c). */
+    if (now > atomic_load(&r->slice_end) + GVR_SCHED_GRACE_NS)
         return true;
     return check_alive && holder_dead(s, h);
 }
@@ -219,7 +209,6 @@ bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool 
         atomic_store(&r->slice_end, slice_end);
         atomic_store(&r->holder_start, s->start);
         atomic_store(&r->holder_ns, s->pidns);
-        atomic_store(&r->draining, 0);
         s->mine = mine;
         s->seen = 0;
         clear_want(r, s->pid);
@@ -243,10 +232,15 @@ void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
         atomic_store(&REC(s)->slice_end, slice_end);
 }
 
-void gvr_sched_draining(struct gvr_sched *s, bool on)
+uint64_t gvr_sched_tenure(const struct gvr_sched *s, uint64_t *start)
 {
-    if (gvr_sched_held(s))
-        atomic_store(&REC(s)->draining, on ? drain_tag(s->mine) : 0u);
+    *start = s->start;
+    return s->mine;
+}
+
+uint64_t gvr_sched_holder_word(const struct gvr_sched *s)
+{
+    return atomic_load(&REC(s)->holder);
 }
 
 void gvr_sched_release(struct gvr_sched *s)

@@ -9,8 +9,9 @@
  *
  *   - take: a compare-and-swap of the holder word from free to this process; a holder whose
  *     process is dead (pid gone, a zombie, or a pid reused by a later process) is removed at once,
- *     and so is a live holder that is past its slice by GVR_SCHED_GRACE_NS without draining (it
- *     stopped launching and syncing: it has paid up to its slice end and loses the rest);
+ *     and so is a live holder that is past its slice by GVR_SCHED_GRACE_NS, whatever it does:
+ *     silent, or waiting in a synchronize that does not finish (work queued behind a blocked host
+ *     function, a wait for an event that never comes), it must not keep the GPU from the others;
  *   - wait: a futex on a sequence word that every release bumps, with a timeout, so waiters see a
  *     release at once and a dead holder within one timeout; a waiter leaves a "want" stamp that
  *     tells the holder someone waits (stamps expire by themselves, so a waiter that dies leaves no
@@ -29,11 +30,10 @@
 
 #include "core/error.h"
 
-/* A live holder this far past its slice end, not draining, may lose the token. */
-#define GVR_SCHED_GRACE_NS 10000000ULL
-/* A holder in another pid namespace cannot be judged alive or dead: past its slice by this much,
- * even while draining, it is taken to be gone. */
-#define GVR_SCHED_FOREIGN_NS 2000000000ULL
+/* A live holder this far past its slice end loses the token. Long enough for a holder's drain of
+ * the work it queued in its turn (about one slice's worth, shim/timeshare.c) to finish within it:
+ * two 10 ms slices. */
+#define GVR_SCHED_GRACE_NS 20000000ULL
 
 /* One process's handle on one GPU's token. Fields are private. */
 struct gvr_sched {
@@ -56,7 +56,7 @@ void gvr_sched_close(struct gvr_sched *s);
 void gvr_sched_forked(struct gvr_sched *s);
 
 /* Take the token for a slice ending at slice_end. A holder that is past its slice plus the grace
- * (and not draining) is taken over; with check_alive, a holder whose process is gone is too (costs
+ * is taken over; with check_alive, a holder whose process is gone is too (costs
  * a read of /proc: waiters do it after each timed-out wait). Returns true when this process now
  * holds the token. */
 bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive);
@@ -64,10 +64,13 @@ bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool 
 /* Still the holder? (false after the token was taken over). */
 bool gvr_sched_held(const struct gvr_sched *s);
 
-/* The holder's slice now ends at slice_end (renewal), and whether it is draining its queued work
- * (a drain may outlast the slice: the token is not taken from a live drainer). */
+/* The holder's slice now ends at slice_end (renewal). */
 void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end);
-void gvr_sched_draining(struct gvr_sched *s, bool on);
+
+/* This process's tenure (its holder word while it holds the token, else 0) and its start time;
+ * and the holder word now (0 when free): a tenure is over once the holder word is another. */
+uint64_t gvr_sched_tenure(const struct gvr_sched *s, uint64_t *start);
+uint64_t gvr_sched_holder_word(const struct gvr_sched *s);
 
 /* Give the token up (if still held) and wake the waiters. */
 void gvr_sched_release(struct gvr_sched *s);

@@ -168,6 +168,7 @@ int gvs_ref(enum gvs_kind kind, uint64_t key, int delta, struct gvs_entry *e)
 
 void gvs_forget_ctx(uint64_t ctx)
 {
+    gvs_contexts_changed(); /* its handle may come back for a context of another GPU */
     /* Charges summed per device under the lock, returned after it: an uncharge may measure. */
     uint64_t per_dev[GVS_SPEC_ORDINALS] = {0};
     pthread_mutex_lock(&lock);

@@ -125,16 +125,25 @@ extern bool gvs_compute_on;
 struct gv_budget;
 int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16]);
 
-/* The launch gate (timeshare.c): returns CUDA_SUCCESS when the calling thread may launch on its
- * current context's device now, after waiting for the GPU's token if need be. Call only when
- * gvs_compute_on. */
-CUresult gvs_gate(void);
+/* The launch gate (timeshare.c): returns CUDA_SUCCESS when the calling thread may launch into
+ * `stream` now, after waiting for the token of the stream's GPU if need be. The default streams
+ * mean the current context. Call only when gvs_compute_on. */
+CUresult gvs_gate(CUstream stream);
 
-/* Around the driver's synchronizing calls: before, the holder's queued work is being drained (the
- * token is not taken from it meanwhile); after, with nothing of this thread's queued, the holder
- * may give the GPU up early. */
-void gvs_sync_begin(void);
-void gvs_sync_end(bool whole_context);
+/* Around the driver's synchronizing calls on `stream` (a default stream: the current context):
+ * after, with nothing of this thread's queued, the holder may give the GPU up early; a holder whose
+ * turn was taken over while it waited pays for the wait. */
+void gvs_sync_begin(CUstream stream);
+void gvs_sync_end(CUstream stream, bool whole_context);
+
+/* ---- stream.c: where a stream's work runs ---- */
+
+/* The context of `stream` (a default stream: the current one) and its device. Returns 0, or -1
+ * when there is none (the driver will say why). Cheap: answers are cached per thread. */
+int gvs_stream_where(CUstream stream, CUcontext *ctx, CUdevice *dev);
+
+/* A context or stream was destroyed: forget the cached answers (its handle may come back). */
+void gvs_contexts_changed(void);
 
 /* ---- alloc_table.c: what each allocation was charged ---- */
 

@@ -20,16 +20,31 @@
  * with an estimate of the device time per launch that each drain measures (drain end minus the
  * last drain, over the launches in between). The first slice assumes long kernels.
  *
- * The holder's launch costs an atomic load, a clock read and an atomic add: its slice end is kept
- * in process memory, and the shared record is read only when the slice ends. The slow path runs in
- * one thread per device at a time (`busy`); no lock is held across a driver call or a wait. */
+ * A launch is held to the turns of its stream's GPU (shim/stream.c), whatever context is current,
+ * and a drain waits for every context the process launched into on that GPU, not the current one.
+ *
+ * A holder whose drain, or whose own synchronize, does not finish (work queued behind a host
+ * function that blocks) loses the token once its slice and the grace after it are over
+ * (region/sched.h): the others go on. It is charged for the whole wait, since nothing tells a
+ * kernel that runs long from a stream that is blocked, and waits for the token again at its next
+ * launch. A turn is paid for until its work is known to be done, also when the process ends
+ * first: at a normal exit the turn is settled up to the exit; a killed holder's turn stays open in
+ * its instance's budget (gv_budget_turn_*) and the instance's next process to take the token
+ * charges it, up to UNSETTLED_MAX_NS past what was paid.
+ *
+ * The holder's launch costs a cached look-up of its stream, an atomic load, a clock read and an
+ * atomic add: its slice end is kept in process memory, and the shared record is read only when
+ * the slice ends. The slow path runs in one thread per device at a time (`busy`); no lock is held
+ * across a driver call or a wait. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/budget.h"
+#include "region/proc.h"
 #include "region/sched.h"
 #include "shim/shim.h"
 
@@ -42,6 +57,10 @@
                        */
 #define FIRST_BOUND 4 /* launches in a first turn, before any drain has measured them */
 #define MAX_BOUND   1000000
+#define MAX_CTXS    8 /* contexts per device that drains wait for */
+/* A turn whose process ended before settling it is charged up to its end, which nobody saw: up to
+ * when the instance's next process finds it, at most this far past what was paid. */
+#define UNSETTLED_MAX_NS (10 * GV_BUDGET_PERIOD_NS)
 
 enum { UNKNOWN = 0, LIMITED, UNLIMITED, REFUSED };
 
@@ -57,9 +76,13 @@ struct tdev {
     _Atomic uint64_t slice_end;
     _Atomic uint64_t launches;
     _Atomic uint64_t bound;
-    _Atomic int in_sync;     /* threads inside a synchronizing call on this device */
     _Atomic uint64_t drains; /* times `launches` was reset by a drain: with it, a thread can tell
                               * whether anything was launched since it began a synchronize */
+    /* The contexts launched into on this device (0: a free slot), which drains wait for; a slot
+     * is emptied when its context is found destroyed. ctx_last: the one noted last, so that a
+     * launch into it costs one load. */
+    _Atomic uintptr_t ctxs[MAX_CTXS];
+    _Atomic uintptr_t ctx_last;
     pthread_mutex_t lock;
     pthread_cond_t cv;
     bool busy, held;
@@ -96,19 +119,41 @@ static void forked_child(void)
         pthread_cond_init(&d->cv, NULL);
         d->busy = d->held = false;
         atomic_store(&d->slice_end, 0);
-        atomic_store(&d->in_sync, 0);
+        for (int c = 0; c < MAX_CTXS; c++) /* contexts do not live on in a child */
+            atomic_store(&d->ctxs[c], 0);
+        atomic_store(&d->ctx_last, 0);
         if (atomic_load(&d->state) == LIMITED)
             gvr_sched_forked(&d->sched);
     }
 }
 
+static void settle(struct tdev *d, uint64_t now);
+static void close_turn(struct tdev *d);
+
 /* A process that ends while holding a token gives it up; waiters would otherwise find it dead
- * only on their next look. */
+ * only on their next look. Its work queued since the last drain may have run up to now (a kernel
+ * longer than the turn): the turn is paid up to now then, within UNSETTLED_MAX_NS, and else only
+ * up to now. No driver call: the driver may be gone by now. */
 __attribute__((destructor)) static void give_back_at_exit(void)
 {
-    for (int i = 0; i < MAX_ORDINALS; i++)
-        if (atomic_load(&devs[i].state) == LIMITED && devs[i].sched.mine)
-            gvr_sched_release(&devs[i].sched);
+    uint64_t now = now_ns();
+    for (int i = 0; i < MAX_ORDINALS; i++) {
+        struct tdev *d = &devs[i];
+        if (atomic_load(&d->state) != LIMITED || !d->sched.mine)
+            continue;
+        if (d->held && gvr_sched_held(&d->sched)) {
+            uint64_t end = now;
+            if (!atomic_load(&d->launches) && end > d->paid_until)
+                end = d->paid_until;
+            if (end > d->paid_until + UNSETTLED_MAX_NS)
+                end = d->paid_until + UNSETTLED_MAX_NS;
+            settle(d, end);
+            close_turn(d);
+        } else if (d->held) {
+            close_turn(d); /* taken over while silent: paid up to its slice end */
+        }
+        gvr_sched_release(&d->sched);
+    }
 }
 
 static int setup(struct tdev *d, CUdevice dev)
@@ -161,19 +206,96 @@ static void settle(struct tdev *d, uint64_t now)
 {
     gv_budget_charge(d->budget, d->share, now, (int64_t)(now - d->paid_until));
     d->paid_until = now;
+    uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
+    gv_budget_turn_paid(d->budget, tag, now);
 }
 
-/* Wait for everything this process queued, and learn from it how long a launch takes. The token
- * is not taken from a live holder while it drains, however long its last kernels run. */
+/* The turn is settled (or was lost and paid for): nobody need charge it after this process. */
+static void close_turn(struct tdev *d)
+{
+    uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
+    gv_budget_turn_close(d->budget, tag);
+}
+
+/* A turn of another process of the instance that ended with its process before it was settled
+ * (killed while its kernels ran): charge what it ran past its payment, from when it was paid to
+ * now, at most UNSETTLED_MAX_NS. Only the process that closes it charges it. */
+static void settle_ended_turn(struct tdev *d, uint64_t now)
+{
+    uint64_t tag, start, paid;
+    gv_budget_turn(d->budget, &tag, &start, &paid);
+    pid_t pid = (pid_t)(uint32_t)tag;
+    if (!tag || pid == getpid() || gvr_sched_holder_word(&d->sched) == tag ||
+        !gvr_proc_gone(pid, start) || !gv_budget_turn_close(d->budget, tag))
+        return;
+    uint64_t end = now < paid + UNSETTLED_MAX_NS ? now : paid + UNSETTLED_MAX_NS;
+    if (end > paid)
+        gv_budget_charge(d->budget, d->share, now, (int64_t)(end - paid));
+}
+
+/* Note that this process launches into context c on this device, for the drains. */
+static void note_ctx(struct tdev *d, uintptr_t c)
+{
+    int free_slot = -1;
+    for (int i = 0; i < MAX_CTXS; i++) {
+        uintptr_t have = atomic_load(&d->ctxs[i]);
+        if (have == c) {
+            atomic_store(&d->ctx_last, c);
+            return;
+        }
+        if (!have && free_slot < 0)
+            free_slot = i;
+    }
+    uintptr_t zero = 0;
+    if (free_slot >= 0 && atomic_compare_exchange_strong(&d->ctxs[free_slot], &zero, c))
+        atomic_store(&d->ctx_last, c);
+    /* Full, or another thread took the slot: the next launch tries again. */
+}
+
+/* Wait for the work of every context noted on this device; forget the ones that are gone. */
+static void sync_contexts(struct tdev *d)
+{
+    for (int i = 0; i < MAX_CTXS; i++) {
+        uintptr_t c = atomic_load(&d->ctxs[i]);
+        if (!c)
+            continue;
+        CUresult r = CUDA_ERROR_NOT_SUPPORTED;
+        CUcontext popped = NULL;
+        if (gvs_real.cuCtxSynchronize_v2) {
+            r = gvs_real.cuCtxSynchronize_v2((CUcontext)c);
+        } else if (gvs_real.cuCtxPushCurrent_v2 && gvs_real.cuCtxPopCurrent_v2 &&
+                   gvs_real.cuCtxSynchronize &&
+                   (r = gvs_real.cuCtxPushCurrent_v2((CUcontext)c)) == CUDA_SUCCESS) {
+            r = gvs_real.cuCtxSynchronize();
+            gvs_real.cuCtxPopCurrent_v2(&popped);
+        }
+        if (r == CUDA_ERROR_INVALID_CONTEXT || r == CUDA_ERROR_CONTEXT_IS_DESTROYED) {
+            atomic_compare_exchange_strong(&d->ctxs[i], &c, 0);
+            atomic_store(&d->ctx_last, 0);
+        }
+    }
+}
+
+/* Is c the only context this process launched into on this device? */
+static bool only_ctx(struct tdev *d, uintptr_t c)
+{
+    for (int i = 0; i < MAX_CTXS; i++) {
+        uintptr_t have = atomic_load(&d->ctxs[i]);
+        if (have && have != c)
+            return false;
+    }
+    return true;
+}
+
+/* Wait for everything this process queued on the device, and learn from it how long a launch
+ * takes. A drain that outlasts the slice and the grace loses the token (region/sched.h) and is
+ * paid for all the same, by the settle that follows it. */
 static void drain(struct tdev *d)
 {
-    gvr_sched_draining(&d->sched, true);
     uint64_t n = atomic_exchange(&d->launches, 0);
     atomic_fetch_add(&d->drains, 1);
-    if (gvs_real.cuCtxSynchronize)
-        gvs_real.cuCtxSynchronize();
+    sync_contexts(d);
     uint64_t end = now_ns();
-    gvr_sched_draining(&d->sched, false);
     if (n) {
         uint64_t per = (end - d->since) / n + 1;
         uint64_t bound = SLICE_NS / per;
@@ -188,6 +310,7 @@ static void give_up(struct tdev *d, bool drained)
         drain(d);
     uint64_t now = now_ns();
     settle(d, now);
+    close_turn(d);
     gvr_sched_release(&d->sched);
     d->held = false;
     d->released_at = now;
@@ -200,6 +323,7 @@ static void take(struct tdev *d)
     bool check = false;
     for (;;) {
         uint64_t now = now_ns();
+        settle_ended_turn(d, now);
         uint64_t w = gv_budget_wait(d->budget, now);
         if (w) { /* spent: wait for the refill, without standing in line */
             nap(w < GV_BUDGET_PERIOD_NS ? w : GV_BUDGET_PERIOD_NS);
@@ -213,6 +337,14 @@ static void take(struct tdev *d)
             continue;
         }
         if (gvr_sched_take(&d->sched, now, now + SLICE_NS, check)) {
+            /* The holder taken over may have been of this instance, and its turn unsettled. */
+            settle_ended_turn(d, now);
+            if (gv_budget_wait(d->budget, now)) {
+                gvr_sched_release(&d->sched);
+                continue;
+            }
+            uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
+            gv_budget_turn_open(d->budget, tag, start, now + SLICE_NS);
             d->held = true;
             d->took_at = d->since = now;
             d->paid_until = now + SLICE_NS;
@@ -230,6 +362,7 @@ static void advance(struct tdev *d)
     if (d->held && !gvr_sched_held(&d->sched)) {
         /* Taken over while silent: paid up to its slice end, nothing more; and no longer ours. */
         d->held = false;
+        close_turn(d);
         gvr_sched_release(&d->sched); /* only clears ours: the holder word is not ours */
     }
     if (d->held) {
@@ -239,6 +372,16 @@ static void advance(struct tdev *d)
             drain(d);
             drained = true;
             now = now_ns();
+            if (!gvr_sched_held(&d->sched)) {
+                /* The drain outlasted the slice and the grace: taken over; it pays for the
+                 * drain all the same, and waits for its turn again. */
+                settle(d, now);
+                close_turn(d);
+                d->held = false;
+                gvr_sched_release(&d->sched);
+                take(d);
+                return;
+            }
             if (now < d->paid_until)
                 return; /* the queue is empty and the slice goes on */
         }
@@ -249,6 +392,8 @@ static void advance(struct tdev *d)
                 gv_budget_charge(d->budget, d->share, now, (int64_t)SLICE_NS);
                 d->paid_until = now + SLICE_NS;
                 gvr_sched_extend(&d->sched, d->paid_until);
+                uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
+                gv_budget_turn_paid(d->budget, tag, d->paid_until);
                 return;
             }
         }
@@ -290,20 +435,24 @@ static CUresult slow(struct tdev *d)
 
 /* ---- the seams */
 
-static struct tdev *device(CUdevice *out)
+/* The device that `stream` runs on, set up; NULL when it has no context (the driver will say so)
+ * or its device is out of range. *ctx: the stream's context. */
+static struct tdev *device(CUstream stream, CUdevice *out, uintptr_t *ctx)
 {
+    CUcontext c;
     CUdevice dev;
-    if (!gvs_real.cuCtxGetDevice || gvs_real.cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 ||
-        dev >= MAX_ORDINALS)
-        return NULL; /* no context: the driver will say so */
+    if (gvs_stream_where(stream, &c, &dev) < 0 || dev < 0 || dev >= MAX_ORDINALS)
+        return NULL;
     *out = dev;
+    *ctx = (uintptr_t)c;
     return &devs[dev];
 }
 
-CUresult gvs_gate(void)
+CUresult gvs_gate(CUstream stream)
 {
     CUdevice dev;
-    struct tdev *d = device(&dev);
+    uintptr_t ctx;
+    struct tdev *d = device(stream, &dev, &ctx);
     if (!d)
         return CUDA_SUCCESS;
     int state = atomic_load_explicit(&d->state, memory_order_acquire);
@@ -313,6 +462,8 @@ CUresult gvs_gate(void)
         return CUDA_SUCCESS;
     if (state == REFUSED)
         return CUDA_ERROR_NOT_PERMITTED;
+    if (__builtin_expect(atomic_load_explicit(&d->ctx_last, memory_order_relaxed) != ctx, 0))
+        note_ctx(d, ctx);
     uint64_t now = now_ns();
     if (now < atomic_load_explicit(&d->slice_end, memory_order_acquire)) {
         if (atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
@@ -323,48 +474,61 @@ CUresult gvs_gate(void)
     return slow(d);
 }
 
-static struct tdev *limited_device(void)
+static struct tdev *limited_device(CUstream stream, uintptr_t *ctx)
 {
     CUdevice dev;
-    struct tdev *d = device(&dev);
+    struct tdev *d = device(stream, &dev, ctx);
     return d && atomic_load(&d->state) == LIMITED ? d : NULL;
 }
 
 /* What this thread saw when it began its synchronizing call. */
+static __thread struct tdev *sync_dev;
+static __thread uintptr_t sync_ctx;
 static __thread uint64_t sync_drains, sync_launches;
+static __thread bool sync_held;
 
-void gvs_sync_begin(void)
+void gvs_sync_begin(CUstream stream)
 {
-    struct tdev *d = limited_device();
+    struct tdev *d = sync_dev = limited_device(stream, &sync_ctx);
     if (!d)
         return;
     sync_drains = atomic_load(&d->drains);
     sync_launches = atomic_load(&d->launches);
-    if (atomic_fetch_add(&d->in_sync, 1) == 0)
-        gvr_sched_draining(&d->sched, true);
+    sync_held = atomic_load(&d->slice_end) != 0;
 }
 
-void gvs_sync_end(bool whole_context)
+void gvs_sync_end(CUstream stream, bool whole_context)
 {
-    struct tdev *d = limited_device();
+    (void)stream; /* the device was found when the call began */
+    struct tdev *d = sync_dev;
     if (!d)
         return;
-    if (atomic_fetch_sub(&d->in_sync, 1) == 1)
-        gvr_sched_draining(&d->sched, false);
+    sync_dev = NULL;
     /* With its work done, the holder gives the GPU up when its turn is over, or to a waiter once
      * it has had a fair part of one; holding an idle GPU would be charged and keep others off. */
     uint64_t now = now_ns();
-    if (!atomic_load(&d->slice_end))
+    if (!atomic_load(&d->slice_end) && !sync_held)
         return;
     enter_slow(d);
     /* The caller's cuCtxSynchronize emptied the queue only if no other thread launched since it
-     * began (no launch passes the gate from here on: the slow path is ours). */
+     * began (no launch passes the gate from here on: the slow path is ours), and only if the
+     * current context is the one this process launches into on the device. */
     uint64_t launched = atomic_load(&d->launches);
     if (atomic_load(&d->drains) == sync_drains ? launched != sync_launches : launched != 0)
         whole_context = false;
-    if (d->held && gvr_sched_held(&d->sched) &&
-        (now >= d->paid_until ||
-         (now >= d->took_at + MIN_HOLD_NS && gvr_sched_wanted(&d->sched, now)))) {
+    if (whole_context && !only_ctx(d, sync_ctx))
+        whole_context = false;
+    if (d->held && !gvr_sched_held(&d->sched)) {
+        /* The turn was taken over while this thread waited past its slice and the grace: the
+         * wait is paid for (its work may have run all along), and the next launch waits for the
+         * token again. */
+        if (sync_held && launched)
+            settle(d, now);
+        d->held = false;
+        close_turn(d);
+        gvr_sched_release(&d->sched);
+    } else if (d->held && (now >= d->paid_until ||
+                           (now >= d->took_at + MIN_HOLD_NS && gvr_sched_wanted(&d->sched, now)))) {
         if (whole_context && atomic_load(&d->launches)) {
             /* The caller's cuCtxSynchronize was a drain: learn from it as from ours. */
             uint64_t n = atomic_exchange(&d->launches, 0);

@@ -74,7 +74,9 @@ static inline int ct_context(struct launcher *l)
     return l->launch && l->launch_ptsz && l->ex && l->ex_ptsz && l->coop && l->coop_ptsz ? 0 : -1;
 }
 
-static inline CUresult ct_launch(const struct launcher *l, enum kind k, uint64_t ns)
+/* Launch one ns-long spin kernel of kind k into `stream` (NULL: the default stream). */
+static inline CUresult ct_launch_on(const struct launcher *l, enum kind k, uint64_t ns,
+                                    CUstream stream)
 {
     void *params[] = {&ns};
     CUlaunchConfig cfg = {.gridDimX = 1,
@@ -82,23 +84,29 @@ static inline CUresult ct_launch(const struct launcher *l, enum kind k, uint64_t
                           .gridDimZ = 1,
                           .blockDimX = 1,
                           .blockDimY = 1,
-                          .blockDimZ = 1};
+                          .blockDimZ = 1,
+                          .hStream = stream};
     switch (k) {
     case K_LAUNCH:
-        return l->launch(l->spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL);
+        return l->launch(l->spin, 1, 1, 1, 1, 1, 1, 0, stream, params, NULL);
     case K_LAUNCH_PTSZ:
-        return l->launch_ptsz(l->spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL);
+        return l->launch_ptsz(l->spin, 1, 1, 1, 1, 1, 1, 0, stream, params, NULL);
     case K_EX:
         return l->ex(&cfg, l->spin, params, NULL);
     case K_EX_PTSZ:
         return l->ex_ptsz(&cfg, l->spin, params, NULL);
     case K_COOP:
-        return l->coop(l->spin, 1, 1, 1, 1, 1, 1, 0, NULL, params);
+        return l->coop(l->spin, 1, 1, 1, 1, 1, 1, 0, stream, params);
     case K_COOP_PTSZ:
-        return l->coop_ptsz(l->spin, 1, 1, 1, 1, 1, 1, 0, NULL, params);
+        return l->coop_ptsz(l->spin, 1, 1, 1, 1, 1, 1, 0, stream, params);
     default:
         return CUDA_ERROR_INVALID_VALUE;
     }
+}
+
+static inline CUresult ct_launch(const struct launcher *l, enum kind k, uint64_t ns)
+{
+    return ct_launch_on(l, k, ns, NULL);
 }
 
 /* Worker "spin NS KIND SYNC FD": launch NS-long kernels of KIND back to back, with a
