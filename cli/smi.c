@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "(default\n" GVR_DEFAULT_DIR
           "). Sizes are in MiB; usage is rounded up, totals and limits down. A member's memory\n"
           "includes its CUDA context's (\"ctx\"), which counts against the instance's limit.\n"
+          "\"refused\" counts the member's allocations refused because its slice was full, and\n"
+          "apart those the GPU refused because the card itself was full.\n"
           "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
           "\n"
           "Options:\n"
@@ -223,6 +225,11 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
              * before its allocations do. */
             if (s->member[m].context[d])
                 printf(" (ctx %llu MiB)", mib_up(s->member[m].context[d]));
+            /* Refused charges, by whom: "my slice is full" is not "the card is full". */
+            if (s->member[m].refused[d] || s->member[m].driver_oom[d])
+                printf(" (refused: %llu slice full, %llu GPU full)",
+                       (unsigned long long)s->member[m].refused[d],
+                       (unsigned long long)s->member[m].driver_oom[d]);
         }
         printf("%s\n", s->ndev ? "" : " -");
     }
@@ -345,9 +352,12 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
             json_index(g, s->dev[d].uuid);
             printf(", \"uuid\": ");
             json_string(cli_uuid_format(s->dev[d].uuid, uuid));
-            printf(", \"used_bytes\": %llu, \"context_bytes\": %llu}",
+            printf(", \"used_bytes\": %llu, \"context_bytes\": %llu, \"refused_slice_full\": "
+                   "%llu, \"refused_gpu_full\": %llu}",
                    (unsigned long long)member_used(s, m, d),
-                   (unsigned long long)s->member[m].context[d]);
+                   (unsigned long long)s->member[m].context[d],
+                   (unsigned long long)s->member[m].refused[d],
+                   (unsigned long long)s->member[m].driver_oom[d]);
         }
         printf("]}");
     }

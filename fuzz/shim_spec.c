@@ -8,7 +8,8 @@
  * Properties:
  *   - a refusal has a message and adds nothing; the rules already there are left alone;
  *   - what is accepted fits the array and keeps spec.h's invariants: ordinals 0 to 63, shares and
- *     percentages within (0, GV_SHARE_FULL], and each value is exactly what gv_size_parse or
+ *     within [0, GV_SHARE_FULL] (0: no limit on that GPU) and percentages within
+ *     (0, GV_SHARE_FULL], and each value is exactly what gv_size_parse or
  *     strtoull makes of its item when the text is read another way, with strtok_r on a copy;
  *   - a UUID that parses prints back as the same 16 bytes. */
 #include <ctype.h>
@@ -37,7 +38,7 @@ static bool expect_value(const char *s, enum gvs_unit unit, uint64_t *v, bool *n
         return false;
     if (unit == GVS_SHARE) {
         *v = x;
-        return x >= 1 && x <= GV_SHARE_FULL;
+        return x <= GV_SHARE_FULL;
     }
     if (x > 100)
         return false;
@@ -121,7 +122,9 @@ static void check_rule(const struct gvs_rule *got, const struct gvs_rule *want, 
         fuzz_check(memcmp(got->uuid, want->uuid, 16) == 0);
     else
         fuzz_check(memcmp(got->uuid, zero, 16) == 0);
-    if (unit != GVS_SIZE)
+    if (unit == GVS_SHARE)
+        fuzz_check(got->value <= GV_SHARE_FULL);
+    if (unit == GVS_PERCENT)
         fuzz_check(got->value > 0 && got->value <= GV_SHARE_FULL);
     if (unit == GVS_PERCENT)
         fuzz_check(got->value % 100 == 0);

@@ -94,6 +94,10 @@ struct shared_slot {
     _Atomic uint64_t ops;
     _Atomic uint64_t bytes[GVR_MAX_DEVICES];
     _Atomic uint64_t context[GVR_MAX_DEVICES];
+    /* Charges refused on device d: by the instance's limit, and by the driver out of memory
+     * (the card is full). Counters for tools only; a free slot holds 0. */
+    _Atomic uint64_t refused[GVR_MAX_DEVICES];
+    _Atomic uint64_t driver_oom[GVR_MAX_DEVICES];
 };
 
 struct shared {
@@ -691,6 +695,8 @@ static void free_slot(struct shared *sh, struct shared_slot *s, uint64_t owner)
         uint64_t b = atomic_exchange(&s->bytes[d], 0) + atomic_exchange(&s->context[d], 0);
         if (b && gv_ledger_release(&sh->ledger, d, b) < 0)
             atomic_store(&sh->dirty, 1);
+        atomic_store(&s->refused[d], 0);
+        atomic_store(&s->driver_oom[d], 0);
     }
     atomic_store(&s->start, 0);
     atomic_store(&s->pidns, 0);
@@ -879,6 +885,25 @@ uint64_t gvr_member_context(const struct gvr_region *r, unsigned dev)
     return atomic_load(&SH(r)->slot[r->slot].context[dev]);
 }
 
+int gvr_count_refusal(struct gvr_region *r, unsigned dev, enum gvr_refusal why)
+{
+    if (r->slot < 0 || r->readonly)
+        return -EPERM;
+    if (dev >= GVR_MAX_DEVICES)
+        return -EINVAL;
+    struct shared_slot *s = &SH(r)->slot[r->slot];
+    atomic_fetch_add(why == GVR_REFUSED_DRIVER ? &s->driver_oom[dev] : &s->refused[dev], 1);
+    return 0;
+}
+
+uint64_t gvr_member_refusals(const struct gvr_region *r, unsigned dev, enum gvr_refusal why)
+{
+    if (r->slot < 0 || dev >= GVR_MAX_DEVICES)
+        return 0;
+    const struct shared_slot *s = &SH(r)->slot[r->slot];
+    return atomic_load(why == GVR_REFUSED_DRIVER ? &s->driver_oom[dev] : &s->refused[dev]);
+}
+
 /* ---- reclaim */
 
 /* Set each device's ledger back to the sum of the slots' counters, at a moment when no member is
@@ -1026,6 +1051,8 @@ int gvr_snapshot(const struct gvr_region *r, struct gvr_snapshot *s)
         for (unsigned d = 0; d < s->ndev; d++) {
             s->member[m].bytes[d] = atomic_load(&slot->bytes[d]);
             s->member[m].context[d] = atomic_load(&slot->context[d]);
+            s->member[m].refused[d] = atomic_load(&slot->refused[d]);
+            s->member[m].driver_oom[d] = atomic_load(&slot->driver_oom[d]);
         }
         s->member[m].alive = judge(r, w, s->member[m].start, atomic_load(&slot->pidns));
     }

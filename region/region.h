@@ -34,7 +34,7 @@
 #define GVR_UUID_LEN    16 /* NVML's "GPU-xxxxxxxx-..." as 16 raw bytes */
 #define GVR_MAX_DEVICES GV_LEDGER_DEVICES
 #define GVR_MAX_MEMBERS 128
-#define GVR_LAYOUT      2 /* the layout version this code reads and writes (2: GPU-time budgets) */
+#define GVR_LAYOUT      3 /* the layout version this code reads and writes (3: refusal counters) */
 
 /* One process's mapping of one region. Fields are private: use the functions. */
 struct gvr_region {
@@ -194,6 +194,21 @@ int gvr_charge_context(struct gvr_region *r, unsigned dev, uint64_t bytes);
 /* Context memory counted for this member on dev (0 when not a member or bad dev). */
 uint64_t gvr_member_context(const struct gvr_region *r, unsigned dev);
 
+/* --- Refusals: how often a member was refused memory, so that a tenant can tell "my slice is
+ * full" from "the card is full". Counted per member and device, kept until the member leaves. */
+
+enum gvr_refusal {
+    GVR_REFUSED_SLICE = 0,  /* the instance's limit refused a charge */
+    GVR_REFUSED_DRIVER = 1, /* the charge fit, and the driver was out of memory */
+};
+
+/* Count one refusal of kind `why` on dev for this member. Lock-free. Returns 0, -EINVAL, -EPERM.
+ */
+int gvr_count_refusal(struct gvr_region *r, unsigned dev, enum gvr_refusal why);
+
+/* This member's count of refusals of kind `why` on dev (0 when not a member or bad dev). */
+uint64_t gvr_member_refusals(const struct gvr_region *r, unsigned dev, enum gvr_refusal why);
+
 /* --- Reclaim. */
 
 /* Find members whose process is gone (no such pid, a zombie, or a pid now used by a process that
@@ -230,8 +245,10 @@ struct gvr_snapshot {
         pid_t pid;
         uint64_t start; /* clock ticks after boot, /proc/<pid>/stat field 22 (0 while joining) */
         enum gvr_liveness alive;
-        uint64_t bytes[GVR_MAX_DEVICES];   /* charged by this member, per region device index */
-        uint64_t context[GVR_MAX_DEVICES]; /* its context memory there (gvr_charge_context) */
+        uint64_t bytes[GVR_MAX_DEVICES];      /* charged by this member, per region device index */
+        uint64_t context[GVR_MAX_DEVICES];    /* its context memory there (gvr_charge_context) */
+        uint64_t refused[GVR_MAX_DEVICES];    /* charges its slice refused there */
+        uint64_t driver_oom[GVR_MAX_DEVICES]; /* charges the driver refused, out of memory */
     } member[GVR_MAX_MEMBERS];
 };
 

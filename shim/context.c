@@ -2,11 +2,23 @@
  *
  * A context holds device memory that no allocation call asks for (hundreds of MiB on a real GPU:
  * the driver's own state, local memory for the kernels, the printf and heap buffers), and it
- * differs by GPU, driver version and context flags. So it is measured, not guessed: NVML's list of
- * compute processes gives this process's memory on the GPU, and whatever of it the process has not
- * charged to its slice is its context's. instance.c asks once per GPU, the first time the process
- * uses the GPU with a context current, outside any lock; a user may give the figure instead
- * (GPUVISOR_CONTEXT_MEMORY), which instance.c reads.
+ * differs by GPU, driver version and context flags. So it is measured, not guessed, with NVML's
+ * list of compute processes, which gives this process's memory on the GPU. instance.c measures
+ * once per GPU, when the process gets its first context there:
+ *
+ *   - Around the call that makes it (cuCtxCreate in every version, cuDevicePrimaryCtxRetain):
+ * NVML's figure before and after the driver call; the difference is the context's. While one thread
+ *     measures, the process's other charges and context calls on that GPU wait for it (at most a
+ *     few seconds, never holding a lock), so their allocations cannot land in the difference.
+ *   - A context made where the interposer did not see it is counted when it is first made current
+ *     (cuCtxSetCurrent, cuCtxPushCurrent) or first used for an allocation: NVML's figure less what
+ *     the process holds in allocations there.
+ *
+ * Either way the measurement also subtracts every byte the process charged on the GPU while it
+ * ran (a per-GPU count of bytes ever charged, which only grows), so that a charge that outwaited
+ * it can never be taken for context memory: an allocation the driver had made by the time NVML
+ * answered was charged before it. The measurement can only read low (a free racing it), never
+ * high. A user may give the figure instead (GPUVISOR_CONTEXT_MEMORY), which instance.c reads.
  *
  * NVML is loaded here with dlopen and called through the real dlsym: the shim does not link it,
  * and its own NVML wrappers report the slice's members, not what the driver sees. When NVML is
@@ -68,24 +80,23 @@ static uint64_t pid_memory(procs_fn procs, nvmlDevice_t dev)
     }
 }
 
-uint64_t gvs_context_measure(const uint8_t uuid[16], uint64_t charged)
+bool gvs_context_nvml(const uint8_t uuid[16], uint64_t *bytes)
 {
+    *bytes = 0;
     void *h = nvml_library();
     if (!h)
-        return 0;
+        return false;
     init_fn init = (init_fn)gvs_real_dlsym(h, "nvmlInit_v2");
     init_fn shutdown = (init_fn)gvs_real_dlsym(h, "nvmlShutdown");
     handle_fn by_uuid = (handle_fn)gvs_real_dlsym(h, "nvmlDeviceGetHandleByUUID");
     procs_fn procs = (procs_fn)gvs_real_dlsym(h, "nvmlDeviceGetComputeRunningProcesses_v3");
     if (!init || !shutdown || !by_uuid || !procs || init() != NVML_SUCCESS)
-        return 0;
+        return false;
     char text[GVR_UUID_TEXT];
     nvmlDevice_t dev;
-    uint64_t used = 0;
-    if (by_uuid(gvr_uuid_format(uuid, text), &dev) == NVML_SUCCESS)
-        used = pid_memory(procs, dev);
+    bool ok = by_uuid(gvr_uuid_format(uuid, text), &dev) == NVML_SUCCESS;
+    if (ok)
+        *bytes = pid_memory(procs, dev);
     shutdown();
-    /* Allocations are charged before the driver makes them, so what was charged is at least what
-     * NVML can see of them: the rest is the context's. */
-    return used > charged ? used - charged : 0;
+    return ok;
 }

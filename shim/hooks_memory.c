@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "shim/hooks.h"
 
 #define ENTER(fn)                                                                                  \
@@ -60,6 +61,8 @@ static CUresult settle(CUresult r, enum gvs_kind kind, uint64_t key, CUdevice de
 {
     if (r != CUDA_SUCCESS) {
         gvs_uncharge(dev, bytes);
+        if (r == CUDA_ERROR_OUT_OF_MEMORY)
+            gvs_driver_oom(dev);
         return r;
     }
     struct gvs_entry e = {bytes, ctx, dev};
@@ -176,6 +179,8 @@ static CUresult pitch_settle(CUresult r, CUdeviceptr ptr, CUdevice dev, uint64_t
 {
     if (r != CUDA_SUCCESS) {
         gvs_uncharge(dev, estimate);
+        if (r == CUDA_ERROR_OUT_OF_MEMORY)
+            gvs_driver_oom(dev);
         return r;
     }
     if (actual > estimate && gvs_charge(dev, actual - estimate) != CUDA_SUCCESS) {
@@ -737,29 +742,13 @@ CUresult gvs_cuDevicePrimaryCtxRelease(CUdevice dev)
 
 /* ---- arrays: their size follows from format, channels and extent ---- */
 
-static uint64_t format_bytes(CUarray_format f)
-{
-    switch (f) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8:
-        return 1;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF:
-        return 2;
-    case CU_AD_FORMAT_UNSIGNED_INT32:
-    case CU_AD_FORMAT_SIGNED_INT32:
-    case CU_AD_FORMAT_FLOAT:
-        return 4;
-    default:
-        return 4; /* block-compressed and packed formats: never less than this per element */
-    }
-}
-
+/* What an array takes (core/array.h, which the simulated driver uses too). A format newer than
+ * this build is charged as the widest element there is, four 32-bit channels, so that it is never
+ * under-charged. */
 static uint64_t extent_bytes(uint64_t w, uint64_t h, uint64_t d, CUarray_format f, unsigned ch)
 {
-    uint64_t n = w * (h ? h : 1) * (d ? d : 1) * (ch ? ch : 1);
-    return n * format_bytes(f);
+    uint64_t b = gv_array_bytes(f, ch, w, h, d);
+    return b ? b : gv_array_bytes(CU_AD_FORMAT_FLOAT, 4, w, h, d);
 }
 
 static uint64_t mip_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
@@ -767,8 +756,12 @@ static uint64_t mip_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
     uint64_t total = 0;
     for (unsigned l = 0; l < (levels ? levels : 1) && l < 32; l++) {
         uint64_t w = d->Width >> l, h = d->Height >> l, dd = d->Depth >> l;
-        total += extent_bytes(w ? w : 1, d->Height ? (h ? h : 1) : 0, d->Depth ? (dd ? dd : 1) : 0,
-                              d->Format, d->NumChannels);
+        /* Layers (and a cubemap's six faces) are not halved with the levels. */
+        if (d->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP))
+            dd = d->Depth;
+        uint64_t b = extent_bytes(w ? w : 1, d->Height ? (h ? h : 1) : 0,
+                                  d->Depth ? (dd ? dd : 1) : 0, d->Format, d->NumChannels);
+        total = __builtin_add_overflow(total, b, &total) ? UINT64_MAX : total;
     }
     return total;
 }
@@ -849,13 +842,16 @@ CUresult gvs_cuMipmappedArrayDestroy(CUmipmappedArray a)
 /* ---- what the slice looks like from inside ---- */
 
 /* free/total as the instance sees them: total is the slice, free what is left of it but never
- * more than the device really has free, so free + used <= total always. */
+ * more than the device really has free, so free + used <= total always. A process refused device
+ * memory altogether (its limits could not be read) sees nothing free. */
 static void clamp_info(CUdevice dev, uint64_t *free_b, uint64_t *total_b)
 {
     uint64_t limit = 0, used = 0;
     gvs_pools_reread(dev, 0); /* what the pools hold now, not at their last reading */
-    gvs_slice(dev, &limit, &used);
-    if (!limit)
+    int st = gvs_slice(dev, &limit, &used);
+    if (st < 0)
+        *free_b = 0;
+    if (st <= 0)
         return;
     uint64_t left = used < limit ? limit - used : 0;
     *free_b = left < *free_b ? left : *free_b;

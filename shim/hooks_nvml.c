@@ -7,6 +7,7 @@
  * instance's GPUs by UUID: NVML indices follow PCI order and ignore CUDA_VISIBLE_DEVICES. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/nvml.h"
 #include "shim/shim.h"
@@ -33,17 +34,93 @@ static void *real(const char *name)
     return h ? gvs_real_dlsym(h, name) : NULL;
 }
 
-/* The slice on this NVML device, if the instance limits it. */
-static bool slice_of(nvmlDevice_t dev, uint8_t uuid[16], uint64_t *limit, uint64_t *used)
+typedef nvmlReturn_t (*count_fn)(unsigned int *);
+typedef nvmlReturn_t (*by_index_fn)(unsigned int, nvmlDevice_t *);
+typedef nvmlReturn_t (*index_fn)(nvmlDevice_t, unsigned int *);
+
+/* One CUDA_VISIBLE_DEVICES entry of `len` bytes: the NVML index it names, or -1 (no device, or a
+ * UUID prefix that fits several). Entries are NVML indices (PCI order) or prefixes of GPU UUIDs. */
+static int visible_entry(const char *e, size_t len, unsigned n)
+{
+    while (len && (*e == ' ' || *e == '\t'))
+        e++, len--;
+    while (len && (e[len - 1] == ' ' || e[len - 1] == '\t'))
+        len--;
+    if (!len)
+        return -1;
+    if (e[0] >= '0' && e[0] <= '9') {
+        unsigned v = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (e[i] < '0' || e[i] > '9' || v > 1000)
+                return -1;
+            v = v * 10 + (unsigned)(e[i] - '0');
+        }
+        return v < n ? (int)v : -1;
+    }
+    get_uuid_fn get_uuid = (get_uuid_fn)real("nvmlDeviceGetUUID");
+    by_index_fn by_index = (by_index_fn)real("nvmlDeviceGetHandleByIndex_v2");
+    int found = -1;
+    for (unsigned i = 0; get_uuid && by_index && i < n; i++) {
+        nvmlDevice_t d;
+        char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+        if (by_index(i, &d) != NVML_SUCCESS || get_uuid(d, text, sizeof(text)) != NVML_SUCCESS)
+            continue;
+        if (len <= strlen(text) && strncasecmp(text, e, len) == 0) {
+            if (found >= 0)
+                return -1;
+            found = (int)i;
+        }
+    }
+    return found;
+}
+
+/* The CUDA ordinal this process's driver gives the GPU at NVML index `index`, or -1 when CUDA
+ * would not see it. As the driver does: without CUDA_VISIBLE_DEVICES, ordinals follow NVML's
+ * order (the PCI order, CUDA_DEVICE_ORDER=PCI_BUS_ID); with it, ordinal i is the list's i-th
+ * entry, and the list ends at the first entry that names no GPU or repeats one. */
+static int cuda_ordinal(unsigned index)
+{
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    if (!v)
+        return (int)index;
+    count_fn count = (count_fn)real("nvmlDeviceGetCount_v2");
+    unsigned n = 0;
+    if (!count || count(&n) != NVML_SUCCESS)
+        return -1;
+    int seen[64], nseen = 0;
+    while (*v && nseen < 64) {
+        const char *end = strchr(v, ',');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        int idx = visible_entry(v, len, n);
+        for (int i = 0; i < nseen && idx >= 0; i++)
+            if (seen[i] == idx)
+                idx = -1;
+        if (idx < 0)
+            return -1;
+        if ((unsigned)idx == index)
+            return nseen;
+        seen[nseen++] = idx;
+        if (!end)
+            break;
+        v = end + 1;
+    }
+    return -1;
+}
+
+/* The slice on this NVML device: as gvs_slice_by_uuid (1 sliced, 0 not, -1 refused). */
+static int slice_of(nvmlDevice_t dev, uint8_t uuid[16], uint64_t *limit, uint64_t *used)
 {
     gvs_instance_init();
     get_uuid_fn get_uuid = (get_uuid_fn)real("nvmlDeviceGetUUID");
+    index_fn get_index = (index_fn)real("nvmlDeviceGetIndex");
     char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+    unsigned index;
     if (!get_uuid || get_uuid(dev, text, sizeof(text)) != NVML_SUCCESS)
-        return false;
+        return 0;
     if (!gvs_parse_uuid(text, strlen(text), uuid))
-        return false;
-    return gvs_slice_by_uuid(uuid, limit, used);
+        return 0;
+    int ordinal = get_index && get_index(dev, &index) == NVML_SUCCESS ? cuda_ordinal(index) : -1;
+    return gvs_slice_by_uuid(uuid, ordinal, limit, used);
 }
 
 static void clamp(uint64_t limit, uint64_t used, unsigned long long *total,
@@ -57,6 +134,14 @@ static void clamp(uint64_t limit, uint64_t used, unsigned long long *total,
     *used_b = *total - *free_b;
 }
 
+/* A process refused device memory altogether sees the GPU with nothing free. */
+static void refused(unsigned long long *total, unsigned long long *free_b,
+                    unsigned long long *used_b)
+{
+    *free_b = 0;
+    *used_b = *total;
+}
+
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *mem)
 {
     mem_v1_fn f = (mem_v1_fn)real("nvmlDeviceGetMemoryInfo");
@@ -65,8 +150,11 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *mem)
     nvmlReturn_t r = f(dev, mem);
     uint8_t uuid[16];
     uint64_t limit, used;
-    if (r == NVML_SUCCESS && slice_of(dev, uuid, &limit, &used))
+    int st = r == NVML_SUCCESS ? slice_of(dev, uuid, &limit, &used) : 0;
+    if (st > 0)
         clamp(limit, used, &mem->total, &mem->free, &mem->used);
+    else if (st < 0)
+        refused(&mem->total, &mem->free, &mem->used);
     return r;
 }
 
@@ -78,9 +166,13 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, nvmlMemory_v2_t *mem)
     nvmlReturn_t r = f(dev, mem);
     uint8_t uuid[16];
     uint64_t limit, used;
-    if (r == NVML_SUCCESS && slice_of(dev, uuid, &limit, &used)) {
+    int st = r == NVML_SUCCESS ? slice_of(dev, uuid, &limit, &used) : 0;
+    if (st > 0) {
         clamp(limit, used, &mem->total, &mem->free, &mem->used);
         mem->reserved = 0;
+    } else if (st < 0) {
+        refused(&mem->total, &mem->free, &mem->used);
+        mem->used -= mem->reserved < mem->used ? mem->reserved : mem->used;
     }
     return r;
 }
@@ -92,7 +184,7 @@ static nvmlReturn_t members(nvmlDevice_t dev, unsigned int *count, void *infos, 
     uint8_t uuid[16];
     uint64_t limit, used;
     *handled = false;
-    if (!count || !slice_of(dev, uuid, &limit, &used))
+    if (!count || slice_of(dev, uuid, &limit, &used) <= 0)
         return NVML_SUCCESS;
     enum { CAP = 128 };
     unsigned pids[CAP];

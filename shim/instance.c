@@ -21,16 +21,23 @@
  * the same GPU can be ordinal 0 in one member and ordinal 1 in another. The first member that meets
  * a GPU adds it to the region with its limit; later members find it by UUID.
  *
- * Context memory: the first time the process uses a GPU with a context there current, its context's
- * memory is counted against the slice as the member's context memory (gvr_charge_context), once, so
- * that slices that fit on paper fit on the card. A slice too small for the context refuses every
- * allocation on that GPU, as the card itself would soon. The state of this lives in the same word
- * as the ordinal's region index, so that the allocation path still reads one word. */
+ * Context memory: when the process gets a context on a GPU (context.c says how it is measured and
+ * why other threads' allocations never count in it), its memory is counted against the slice as
+ * the member's context memory (gvr_charge_context), once, so that slices that fit on paper fit on
+ * the card. A slice too small for the context refuses every allocation on that GPU, as the card
+ * itself would soon. The state of this lives in the same word as the ordinal's region index, so
+ * that the allocation path still reads one word.
+ *
+ * A GPU's limit is found from the rules by UUID, then by CUDA ordinal, then "*". A process that
+ * only uses NVML (a monitor inside a slice) has no CUDA ordinals: hooks_nvml.c maps the GPU to the
+ * ordinal CUDA_VISIBLE_DEVICES gives it, as the driver would, and such a process joins the
+ * instance like any member, holding nothing. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/size.h"
@@ -65,7 +72,14 @@ static struct {
     unsigned nrules;
     int map[MAX_ORDINALS]; /* CUDA ordinal -> region device and context state (MAP_*) */
     pthread_mutex_t map_lock;
+    /* Bytes this process ever charged per region device: never decreases, so that a context
+     * measurement can subtract whatever was charged while it ran (context.c). */
+    uint64_t charged_ever[GVR_MAX_DEVICES];
 } inst = {.map_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Longest wait of a charge for another thread's context measurement on the same GPU; past it the
+ * charge goes on, and the measurement still subtracts it. */
+#define MEASURE_WAIT_NS 5000000000ULL
 
 static const char *var_of(enum limit_kind what)
 {
@@ -83,10 +97,12 @@ static bool took(enum limit_kind what, const char *var, unsigned from, int rc,
         fprintf(stderr, "gpuvisor: %s: %s\n", var, err->msg);
         return false;
     }
-    for (unsigned i = from; i < inst.nrules; i++)
+    for (unsigned i = from; i < inst.nrules; i++) {
         inst.what[i] = what;
-    if (what == LIMIT_COMPUTE && inst.nrules > from)
-        gvs_compute_on = true;
+        /* A share of 0 is no limit on that GPU (as in HAMi-core): it makes no launch wait. */
+        if (what == LIMIT_COMPUTE && inst.rules[i].value)
+            gvs_compute_on = true;
+    }
     return true;
 }
 
@@ -318,19 +334,30 @@ static int add_device(CUdevice dev)
     return m;
 }
 
-/* Count this process's context memory on the GPU behind map word m, which this thread has marked
- * MAP_MEASURING: the configured figure, else the measured one. No lock is held: measuring loads and
- * asks NVML. Returns the final word. */
-static int count_context(CUdevice dev, int m)
+static uint64_t charged_ever(unsigned idx)
+{
+    return idx < GVR_MAX_DEVICES ? __atomic_load_n(&inst.charged_ever[idx], __ATOMIC_ACQUIRE) : 0;
+}
+
+/* The configured context memory of the GPU behind map word m (GPUVISOR_CONTEXT_MEMORY), with its
+ * limits in *lim. Returns false when none is configured (it is then measured). */
+static bool configured_context(CUdevice dev, int m, struct gvr_device_limit *lim, uint64_t *bytes)
 {
     unsigned idx = (unsigned)(m & MAP_INDEX) - 1;
-    struct gvr_device_limit lim;
-    uint64_t bytes = 0;
-    if (gvr_device_get(&inst.region, idx, &lim) == 0) {
-        const struct gvs_rule *given = rule_for(LIMIT_CONTEXT, dev, lim.uuid);
-        bytes = given ? given->value
-                      : gvs_context_measure(lim.uuid, gvr_member_used(&inst.region, idx));
+    if (gvr_device_get(&inst.region, idx, lim) < 0) {
+        *bytes = 0;
+        return true;
     }
+    const struct gvs_rule *given = rule_for(LIMIT_CONTEXT, dev, lim->uuid);
+    *bytes = given ? given->value : 0;
+    return given != NULL;
+}
+
+/* Charge `bytes` of context memory on the GPU behind map word m, which this thread has marked
+ * MAP_MEASURING, and publish the final word (waking the charges that wait for it). */
+static int settle_context(CUdevice dev, int m, uint64_t bytes, const struct gvr_device_limit *lim)
+{
+    unsigned idx = (unsigned)(m & MAP_INDEX) - 1;
     int rc = 0;
     if (bytes) {
         rc = gvr_charge_context(&inst.region, idx, bytes);
@@ -340,8 +367,9 @@ static int count_context(CUdevice dev, int m)
     int done = (m & MAP_INDEX) | (rc ? MAP_REFUSED : 0);
     __atomic_store_n(&inst.map[dev], done, __ATOMIC_RELEASE);
     if (rc) {
+        gvr_count_refusal(&inst.region, idx, GVR_REFUSED_SLICE);
         char uuid[GVR_UUID_TEXT], need[32], limit[32], used[32];
-        gvr_uuid_format(lim.uuid, uuid);
+        gvr_uuid_format(lim->uuid, uuid);
         gv_size_format(bytes, need, sizeof(need));
         gv_size_format(gvr_limit(&inst.region, idx), limit, sizeof(limit));
         gv_size_format(gvr_used(&inst.region, idx), used, sizeof(used));
@@ -354,6 +382,44 @@ static int count_context(CUdevice dev, int m)
     return done;
 }
 
+/* Count the context memory of a context that exists already (made where the interposer did not
+ * see it), on the GPU behind map word m, which this thread has marked MAP_MEASURING: what NVML
+ * shows of this process there, less what it holds in allocations and less whatever it charged
+ * while NVML was asked. No lock is held: measuring loads and asks NVML. */
+static int count_context(CUdevice dev, int m)
+{
+    unsigned idx = (unsigned)(m & MAP_INDEX) - 1;
+    struct gvr_device_limit lim;
+    uint64_t bytes = 0;
+    if (!configured_context(dev, m, &lim, &bytes)) {
+        uint64_t gen = charged_ever(idx), held = gvr_member_used(&inst.region, idx);
+        uint64_t seen = 0;
+        if (gvs_context_nvml(lim.uuid, &seen)) {
+            uint64_t mine = held + (charged_ever(idx) - gen);
+            bytes = seen > mine ? seen - mine : 0;
+        }
+    }
+    return settle_context(dev, m, bytes, &lim);
+}
+
+/* Wait (bounded) while another thread measures the context memory of ordinal dev: its charges
+ * would otherwise land in the measurement. Sleeps in small steps: no lock, no allocation. */
+static int wait_measured(CUdevice dev, int m)
+{
+    struct timespec t0, now, step = {0, 200000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while ((m & MAP_MEASURING)) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t ns = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)now.tv_nsec -
+                      (uint64_t)t0.tv_nsec;
+        if (ns > MEASURE_WAIT_NS)
+            break;
+        nanosleep(&step, NULL);
+        m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    }
+    return m;
+}
+
 /* map_word's slow path: look the device up, and count its context memory where that is still to
  * do. */
 static int map_word_slow(CUdevice dev, int m)
@@ -362,10 +428,11 @@ static int map_word_slow(CUdevice dev, int m)
         m = add_device(dev);
     if (m < 0)
         return -1;
-    /* The context memory is counted by one thread, and only with a context on this very device
-     * current: before that (cuDeviceTotalMem is asked before any context exists) the process has
-     * no context there to measure, and the look-up stays pending. Other threads go on meanwhile;
-     * their charges are not refused. */
+    if (m & MAP_MEASURING)
+        m = wait_measured(dev, m);
+    /* A context the interposer did not see made (it counts those it sees as they are made): the
+     * first use of the GPU with it current counts it. Before that (cuDeviceTotalMem is asked
+     * before any context exists) there is nothing to measure, and the look-up stays pending. */
     if ((m & MAP_PENDING) && !(m & MAP_MEASURING) && gvs_current_device() == dev &&
         __atomic_compare_exchange_n(&inst.map[dev], &m, m | MAP_MEASURING, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
@@ -383,6 +450,69 @@ static inline int map_word(CUdevice dev)
     if (m > 0 && m < MAP_PENDING)
         return m;
     return map_word_slow(dev, m);
+}
+
+void gvs_context_before(CUdevice dev, struct gvs_ctx_watch *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->dev = dev;
+    if (dev < 0 || dev >= MAX_ORDINALS || !inst.member)
+        return;
+    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    if (m == 0)
+        m = add_device(dev);
+    if (m < 0 || !(m & MAP_PENDING))
+        return;
+    if (m & MAP_MEASURING) {
+        /* Another thread is making (or measuring) this process's first context here: the call
+         * this one makes adds no context memory the driver would count anew. */
+        wait_measured(dev, m);
+        return;
+    }
+    if (!__atomic_compare_exchange_n(&inst.map[dev], &m, m | MAP_MEASURING, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        wait_measured(dev, m);
+        return;
+    }
+    w->word = m | MAP_MEASURING;
+    unsigned idx = (unsigned)(m & MAP_INDEX) - 1;
+    struct gvr_device_limit lim;
+    uint64_t given;
+    w->configured = configured_context(dev, w->word, &lim, &given);
+    if (!w->configured) {
+        w->gen = charged_ever(idx);
+        w->measured = gvs_context_nvml(lim.uuid, &w->before);
+    }
+}
+
+void gvs_context_after(struct gvs_ctx_watch *w, bool made)
+{
+    if (!w->word)
+        return;
+    CUdevice dev = w->dev;
+    if (!made) {
+        /* No context was made: the next call that makes one counts it. */
+        __atomic_store_n(&inst.map[dev], w->word & ~MAP_MEASURING, __ATOMIC_RELEASE);
+        return;
+    }
+    unsigned idx = (unsigned)(w->word & MAP_INDEX) - 1;
+    struct gvr_device_limit lim;
+    uint64_t bytes = 0, after = 0;
+    if (!configured_context(dev, w->word, &lim, &bytes) && w->measured &&
+        gvs_context_nvml(lim.uuid, &after)) {
+        /* What the process gained on the GPU across the call, less what it charged meanwhile (a
+         * charge that outwaited the measurement), is the context's. */
+        uint64_t meanwhile = charged_ever(idx) - w->gen;
+        uint64_t gained = after > w->before ? after - w->before : 0;
+        bytes = gained > meanwhile ? gained - meanwhile : 0;
+    }
+    settle_context(dev, w->word, bytes, &lim);
+}
+
+void gvs_context_current(void)
+{
+    if (inst.member)
+        (void)map_word(gvs_current_device());
 }
 
 /* Region device index of CUDA ordinal `dev`, or -1. */
@@ -405,16 +535,35 @@ CUresult gvs_charge(CUdevice dev, uint64_t bytes)
     if (!inst.configured)
         return CUDA_SUCCESS;
     int m = map_word(dev);
-    if (m < 0 || (m & MAP_REFUSED))
+    if (m < 0)
         return CUDA_ERROR_OUT_OF_MEMORY;
     int idx = (m & MAP_INDEX) - 1;
+    if (m & MAP_REFUSED) {
+        gvr_count_refusal(&inst.region, (unsigned)idx, GVR_REFUSED_SLICE);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     int rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     if (rc == -ENOMEM && gvr_reclaim(&inst.region, NULL) > 0)
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
     /* Memory the process's own pools keep idle is given back before a charge is refused. */
     if (rc == -ENOMEM && gvs_pools_trim(dev))
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
-    return rc == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    if (rc) {
+        gvr_count_refusal(&inst.region, (unsigned)idx, GVR_REFUSED_SLICE);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (idx < GVR_MAX_DEVICES)
+        __atomic_add_fetch(&inst.charged_ever[idx], bytes, __ATOMIC_ACQ_REL);
+    return CUDA_SUCCESS;
+}
+
+void gvs_driver_oom(CUdevice dev)
+{
+    if (!inst.member || dev < 0 || dev >= MAX_ORDINALS)
+        return;
+    int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
+    if (m > 0)
+        gvr_count_refusal(&inst.region, (unsigned)(m & MAP_INDEX) - 1, GVR_REFUSED_DRIVER);
 }
 
 int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16])
@@ -462,24 +611,43 @@ static void slice_of(int idx, uint64_t *limit, uint64_t *used)
         *used = *limit;
 }
 
-void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
+int gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
 {
     *limit = *used = 0;
+    if (!inst.configured)
+        return 0;
+    if (!inst.member)
+        return -1; /* asked to be limited, and not in the instance: no memory at all */
     int idx = region_dev(dev);
     if (idx < 0)
-        return;
+        return dev >= 0 && dev < MAX_ORDINALS ? -1 : 0;
     gvr_reclaim_if_due(&inst.region, RECLAIM_PERIOD_NS, NULL);
     slice_of(idx, limit, used);
+    return *limit != 0;
 }
 
-bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used)
+int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit, uint64_t *used)
 {
     *limit = *used = 0;
+    if (!inst.configured)
+        return 0;
     if (!inst.member)
-        return false;
+        return -1;
     int idx = gvr_device_find(&inst.region, uuid);
-    if (idx < 0)
-        return false;
+    if (idx < 0) {
+        /* No member has used this GPU with CUDA yet: its limit is the configuration's. */
+        struct gvr_device_limit lim = {
+            .memory = limit_for(LIMIT_MEMORY, ordinal, uuid),
+            .share = (uint32_t)limit_for(LIMIT_COMPUTE, ordinal, uuid),
+        };
+        if (!lim.memory)
+            return 0;
+        memcpy(lim.uuid, uuid, 16);
+        idx = gvr_device_add(&inst.region, &lim, NULL, NULL);
+        if (idx < 0)
+            return -1;
+    }
+    gvr_reclaim_if_due(&inst.region, RECLAIM_PERIOD_NS, NULL);
     slice_of(idx, limit, used);
     return *limit != 0;
 }

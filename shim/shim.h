@@ -31,10 +31,8 @@
     X(cuDeviceGetUuid_v2, PFN_cuDeviceGetUuid_v11040)                                              \
     X(cuCtxGetDevice, PFN_cuCtxGetDevice_v2000)                                                    \
     X(cuCtxGetCurrent, PFN_cuCtxGetCurrent_v4000)                                                  \
-    X(cuCtxPushCurrent_v2, PFN_cuCtxPushCurrent_v4000)                                             \
     X(cuCtxPopCurrent_v2, PFN_cuCtxPopCurrent_v4000)                                               \
     X(cuStreamGetCtx, PFN_cuStreamGetCtx_v9020)                                                    \
-    X(cuDevicePrimaryCtxRetain, PFN_cuDevicePrimaryCtxRetain_v7000)                                \
     X(cuDevicePrimaryCtxGetState, PFN_cuDevicePrimaryCtxGetState_v7000)                            \
     X(cuMemGetAddressRange_v2, PFN_cuMemGetAddressRange_v3020)                                     \
     X(cuEventCreate, PFN_cuEventCreate_v2000)                                                      \
@@ -92,12 +90,36 @@ void gvs_uncharge(CUdevice dev, uint64_t bytes);
 /* The current context's device, or -1. */
 CUdevice gvs_current_device(void);
 
-/* The slice on `dev`: limit (0 = none) and what the instance uses. */
-void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used);
+/* A charge of `dev` that the driver refused out of memory (the card is full), counted apart from
+ * the slice's refusals for `gpuvisor smi`. */
+void gvs_driver_oom(CUdevice dev);
 
-/* The slice on the GPU with this UUID (for NVML, whose indices are not CUDA ordinals). Returns
- * false when this process is not limited on that GPU. */
-bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used);
+/* The slice on `dev`: limit (0 = none) and what the instance uses. Returns 1 when a slice applies,
+ * 0 when none does, -1 when this process is refused device memory there altogether (its limits
+ * could not be read, or it could not join its instance): it then must see nothing free. */
+int gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used);
+
+/* The slice on the GPU with this UUID (for NVML, whose indices are not CUDA ordinals), whose CUDA
+ * ordinal in this process is `ordinal` (-1 when CUDA would not see it). A GPU no member has used
+ * yet gets its limit from the configuration. Returns as gvs_slice. */
+int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit, uint64_t *used);
+
+/* Around a driver call that may make this process's first context on `dev` (cuCtxCreate,
+ * cuDevicePrimaryCtxRetain): before it, one thread takes the measurement of the GPU's context
+ * memory (others wait for it); after it, the memory the call took is counted. `made` says the
+ * driver succeeded. No lock is held across the call. */
+struct gvs_ctx_watch {
+    CUdevice dev;
+    int word;        /* the map word this thread marked measuring, 0 when it measures nothing */
+    bool configured; /* GPUVISOR_CONTEXT_MEMORY gives the figure */
+    bool measured;   /* NVML answered before the call */
+    uint64_t before; /* NVML's figure of this process on the GPU before the call */
+    uint64_t gen;    /* the process's bytes ever charged on the GPU before the call */
+};
+void gvs_context_before(CUdevice dev, struct gvs_ctx_watch *w);
+/* After a context was made current: count its GPU's context memory if nothing counted it yet. */
+void gvs_context_current(void);
+void gvs_context_after(struct gvs_ctx_watch *w, bool made);
 
 /* The live members of the instance that hold a slice on the GPU with this UUID: up to `cap` pids
  * and the bytes each holds there (allocations and context). Returns how many there are, or -1 when
@@ -106,11 +128,10 @@ int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t 
 
 /* ---- context.c: context memory ---- */
 
-/* Device memory this process's contexts take on the GPU with this UUID, measured with NVML: the
- * process's memory there minus `charged`, the bytes of allocations it has charged on that GPU. 0
- * when NVML is missing or does not list this process. Loads and calls NVML: call it outside any
- * lock, never from a signal handler. */
-uint64_t gvs_context_measure(const uint8_t uuid[16], uint64_t charged);
+/* The device memory NVML shows of this process on the GPU with this UUID, in *bytes (0 when NVML
+ * does not list the process). Returns false when NVML is missing or does not know the GPU. Loads
+ * and calls NVML: call it outside any lock, never from a signal handler. */
+bool gvs_context_nvml(const uint8_t uuid[16], uint64_t *bytes);
 
 /* ---- compute: GPU-time shares (instance.c, timeshare.c) ---- */
 

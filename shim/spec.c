@@ -91,9 +91,11 @@ static int parse_value(const char *text, enum gvs_unit unit, uint64_t *value, st
     if (unit == GVS_SIZE)
         return gv_size_parse(text, value, err);
     if (unit == GVS_SHARE) {
-        if (!digits(text, &v) || v == 0 || v > GV_SHARE_FULL)
+        /* 0 is no limit on that GPU, as in HAMi-core: kept as a rule, so that it overrides "*". */
+        if (!digits(text, &v) || v > GV_SHARE_FULL)
             return gv_error_set(err, -EINVAL,
-                                "\"%s\": expected a share in basis points, 1 to %u (2500 = 25%%)",
+                                "\"%s\": expected a share in basis points, 0 to %u (2500 = 25%%, "
+                                "0 = no limit)",
                                 text, GV_SHARE_FULL);
         *value = v;
         return 0;

@@ -26,6 +26,8 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
+#include "core/array.h"
+
 #include <cudaTypedefs.h>
 #include <errno.h>
 #include <limits.h>
@@ -1586,38 +1588,6 @@ GVSIM_ABI(cuMemSetAccess, PFN_cuMemSetAccess_v10020);
 
 /* ------------------------------------------------------------------ arrays */
 
-static unsigned format_bytes(CUarray_format f)
-{
-    switch (f) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8:
-    case CU_AD_FORMAT_UNORM_INT8X1:
-    case CU_AD_FORMAT_SNORM_INT8X1:
-        return 1;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF:
-    case CU_AD_FORMAT_UNORM_INT8X2:
-    case CU_AD_FORMAT_SNORM_INT8X2:
-    case CU_AD_FORMAT_UNORM_INT16X1:
-    case CU_AD_FORMAT_SNORM_INT16X1:
-        return 2;
-    case CU_AD_FORMAT_UNSIGNED_INT32:
-    case CU_AD_FORMAT_SIGNED_INT32:
-    case CU_AD_FORMAT_FLOAT:
-    case CU_AD_FORMAT_UNORM_INT8X4:
-    case CU_AD_FORMAT_SNORM_INT8X4:
-    case CU_AD_FORMAT_UNORM_INT16X2:
-    case CU_AD_FORMAT_SNORM_INT16X2:
-        return 4;
-    case CU_AD_FORMAT_UNORM_INT16X4:
-    case CU_AD_FORMAT_SNORM_INT16X4:
-        return 8;
-    default:
-        return 0; /* block-compressed and video formats: not simulated */
-    }
-}
-
 static CUresult array_create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
     struct gvsim_ctx *c;
@@ -1626,20 +1596,15 @@ static CUresult array_create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = gvsim_current(&c)) != CUDA_SUCCESS)
         return r;
-    unsigned elem = format_bytes(d->Format);
-    if (elem == 0 || d->Width == 0 ||
-        (d->NumChannels != 1 && d->NumChannels != 2 && d->NumChannels != 4))
+    if (d->Width == 0 || (d->NumChannels != 1 && d->NumChannels != 2 && d->NumChannels != 4))
         return CUDA_ERROR_INVALID_VALUE;
     if (d->Depth && !d->Height && !(d->Flags & CUDA_ARRAY3D_LAYERED))
         return CUDA_ERROR_INVALID_VALUE;
-    size_t bytes = d->Width;
-    size_t dims[3] = {(size_t)elem * d->NumChannels, d->Height ? d->Height : 1,
-                      d->Depth ? d->Depth : 1};
-    for (int i = 0; i < 3; i++) {
-        if (bytes > SIZE_MAX / dims[i])
-            return CUDA_ERROR_INVALID_VALUE;
-        bytes *= dims[i];
-    }
+    /* Every format of the toolkit, as the real driver sizes it (core/array.h). */
+    uint64_t size = gv_array_bytes(d->Format, d->NumChannels, d->Width, d->Height, d->Depth);
+    if (size == 0 || size == UINT64_MAX || size > SIZE_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    size_t bytes = (size_t)size;
     struct CUarray_st *a = calloc(1, sizeof(*a));
     if (!a)
         return CUDA_ERROR_OUT_OF_MEMORY;

@@ -4,7 +4,8 @@
  *   cli_region join               join the instance named by $GPUVISOR_INSTANCE (creating it), then
  *                                 leave and exit: what a short tenant of `gpuvisor run` leaves
  * behind cli_region hold NAME UUID LIMIT_MIB CHARGE_MIB [SHARE_BP] create instance NAME with that
- * limit (and compute share) on that GPU, join, charge, print "ready" and wait until killed
+ * limit (and compute share) on that GPU, join, charge, count two refusals by the slice and one by
+ * the driver, print "ready" and wait until killed
  *
  * The region directory is $GPUVISOR_REGION_DIR, as for the CLI. */
 #include <stdio.h>
@@ -45,6 +46,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "cli_region: charge failed\n");
             return 1;
         }
+        /* Two charges the slice refused and one the driver did, as the interposer counts them. */
+        gvr_count_refusal(&r, (unsigned)dev, GVR_REFUSED_SLICE);
+        gvr_count_refusal(&r, (unsigned)dev, GVR_REFUSED_SLICE);
+        gvr_count_refusal(&r, (unsigned)dev, GVR_REFUSED_DRIVER);
         printf("ready\n");
         fflush(stdout);
         for (;;)

@@ -246,7 +246,7 @@ smi_region)
     wait_ready "$T/o"
     expect 0 "" "$G" smi
     for want in 'Instance "inst1"' "3072 MiB / 4096 MiB" "25%" "$U1" "$pid" "alive" "GPU 1: 3072 MiB" \
-        "Tesla T4" "$U0"; do
+        "Tesla T4" "$U0" "(refused: 2 slice full, 1 GPU full)"; do
         grep -qF -- "$want" "$T/out" || fail "smi: no \"$want\" in: $(cat "$T/out")"
     done
     grep -qE "^ +1 +$U1 +3072 MiB / 4096 MiB +25%" "$T/out" || fail "smi: GPU row: $(cat "$T/out")"
@@ -266,7 +266,8 @@ assert gpu == {"index": 1, "uuid": sys.argv[2], "memory_used_bytes": 3072 << 20,
 (proc,) = inst["processes"]
 assert proc["pid"] == int(sys.argv[3]) and proc["alive"] is True, proc
 assert proc["memory"] == [{"index": 1, "uuid": sys.argv[2], "used_bytes": 3072 << 20,
-                           "context_bytes": 0}], proc
+                           "context_bytes": 0, "refused_slice_full": 2,
+                           "refused_gpu_full": 1}], proc
 PY
     fi
     # A member killed outright: smi reclaims it, so its memory and its line are gone at once.

@@ -32,8 +32,21 @@ static int try_both(void)
     return 10 * alloc_ok + (l == CUDA_SUCCESS);
 }
 
-/* Run the child with `var`=`value`; its exit status and stderr. */
-static int run(const char *var, const char *value, char *err, size_t len)
+/* Child mode: print what cuMemGetInfo says is free on the GPU, in MiB. */
+static int info(void)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    size_t free_b = 0, total = 0;
+    if (cuInit(0) || cuDeviceGet(&dev, 0) || cuDevicePrimaryCtxRetain(&ctx, dev) ||
+        cuCtxSetCurrent(ctx) || cuMemGetInfo(&free_b, &total))
+        return 99;
+    fprintf(stderr, "free %zu MiB of %zu MiB\n", free_b >> 20, total >> 20);
+    return free_b == 0 && total > 0 ? 0 : 1;
+}
+
+/* Run the child in `mode` with `var`=`value`; its exit status and stderr. */
+static int run_mode(const char *mode, const char *var, const char *value, char *err, size_t len)
 {
     int p[2];
     if (pipe(p))
@@ -42,16 +55,24 @@ static int run(const char *var, const char *value, char *err, size_t len)
     if (pid == 0) {
         dup2(p[1], 2);
         setenv(var, value, 1);
-        execl("/proc/self/exe", "test_bad_config", "try", (char *)NULL);
+        execl("/proc/self/exe", "test_bad_config", mode, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
-    ssize_t n = read(p[0], err, len - 1);
-    err[n > 0 ? n : 0] = '\0';
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < len && (k = read(p[0], err + n, len - 1 - n)) > 0)
+        n += (size_t)k;
+    err[n] = '\0';
     close(p[0]);
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run(const char *var, const char *value, char *err, size_t len)
+{
+    return run_mode("try", var, value, err, len);
 }
 
 static void t_bad_memory(void)
@@ -74,6 +95,26 @@ static void t_bad_compute(void)
     CHECK(strstr(err, "CUDA_DEVICE_SM_LIMIT") != NULL);
 }
 
+/* Refused device memory, the process is not shown the whole GPU free. */
+static void t_nothing_free(void)
+{
+    char err[512];
+    int rc = run_mode("info", "GPUVISOR_MEMORY", "2XB", err, sizeof(err));
+    const char *said = strstr(err, "free ");
+    printf("     unreadable limit: %s", said ? said : "nothing said\n");
+    CHECK(rc == 0);
+}
+
+/* A compute share of 0 is no limit on that GPU, as the documentation says: memory and launches
+ * both work, alone or keyed (where it overrides "*"). */
+static void t_zero_share(void)
+{
+    char err[512];
+    CHECK(run("GPUVISOR_COMPUTE", "0", err, sizeof(err)) == 11);
+    CHECK(run("GPUVISOR_COMPUTE", "0=0,*=5000", err, sizeof(err)) == 11);
+    CHECK(run("CUDA_DEVICE_SM_LIMIT", "0", err, sizeof(err)) == 11);
+}
+
 /* The same variables, readable: both work (the cases above fail for the reason they name). */
 static void t_good(void)
 {
@@ -86,9 +127,13 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "try") == 0)
         return try_both();
+    if (argc == 2 && strcmp(argv[1], "info") == 0)
+        return info();
     shim_setup("T4", "badconfig", NULL);
     RUN(t_bad_memory);
     RUN(t_bad_compute);
+    RUN(t_nothing_free);
+    RUN(t_zero_share);
     RUN(t_good);
     return st_summary();
 }

@@ -11,6 +11,7 @@
  *   hold   make a context, print cuMemGetInfo's free and total on stdout, wait for stdin to close
  *   try    make a context, try two 1 MiB allocations, print both results and cuMemGetInfo's free
  *          and total, exit */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,67 @@ static int run_try(void)
     if (cuMemGetInfo(&free_b, &total))
         return 2;
     printf("%d %d %zu %zu\n", (int)ra, (int)rb, free_b, total);
+    return 0;
+}
+
+/* race: eight threads make their first context and allocation on the GPU at once. */
+#define RACERS 8
+static pthread_barrier_t gate;
+
+static void *racer(void *arg)
+{
+    CUdevice dev;
+    CUcontext ctx;
+    CUdeviceptr p;
+    (void)arg;
+    pthread_barrier_wait(&gate);
+    if (cuDeviceGet(&dev, 0) || cuDevicePrimaryCtxRetain(&ctx, dev) || cuCtxSetCurrent(ctx) ||
+        cuMemAlloc(&p, 100 * MiB))
+        return (void *)1;
+    return NULL;
+}
+
+/* Child modes that wait for stdin to close once done: race (above); vmm, a context retained and
+ * not made current, then a cuMemCreate with no context current; idle, a context and no
+ * allocation at all. */
+static int run_then_hold(const char *mode)
+{
+    if (cuInit(0))
+        return 1;
+    if (strcmp(mode, "race") == 0) {
+        pthread_t t[RACERS];
+        pthread_barrier_init(&gate, NULL, RACERS);
+        for (int i = 0; i < RACERS; i++)
+            pthread_create(&t[i], NULL, racer, NULL);
+        int bad = 0;
+        for (int i = 0; i < RACERS; i++) {
+            void *r;
+            pthread_join(t[i], &r);
+            bad += r != NULL;
+        }
+        if (bad)
+            return 2;
+    } else {
+        CUdevice dev;
+        CUcontext ctx;
+        if (cuDeviceGet(&dev, 0) || cuDevicePrimaryCtxRetain(&ctx, dev))
+            return 1;
+        if (strcmp(mode, "vmm") == 0) {
+            CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                        .location = {CU_MEM_LOCATION_TYPE_DEVICE, 0}};
+            CUmemGenericAllocationHandle h;
+            CUcontext cur = NULL;
+            if (cuCtxGetCurrent(&cur) || cur || cuMemCreate(&h, 64 * MiB, &prop, 0))
+                return 3;
+        } else if (cuCtxSetCurrent(ctx)) {
+            return 1;
+        }
+    }
+    printf("ready\n");
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
     return 0;
 }
 
@@ -128,13 +190,13 @@ static int finish(struct child *ch)
     return st;
 }
 
-/* Context memory the region counts for member `pid`, on every GPU together. */
-static uint64_t member_context(pid_t pid)
+/* Context memory the region of instance `name` counts for member `pid`, on every GPU together. */
+static uint64_t member_context_in(const char *name, pid_t pid)
 {
     struct gvr_region r = {0};
     struct gvr_snapshot *s = malloc(sizeof(*s));
     uint64_t sum = UINT64_MAX;
-    if (s && gvr_open(&r, shim_dir(), shim_name(), GVR_READONLY, NULL, 0, NULL) >= 0) {
+    if (s && gvr_open(&r, shim_dir(), name, GVR_READONLY, NULL, 0, NULL) >= 0) {
         gvr_snapshot(&r, s);
         for (unsigned m = 0; m < s->nmember; m++) {
             if (s->member[m].pid != pid)
@@ -147,6 +209,56 @@ static uint64_t member_context(pid_t pid)
     }
     free(s);
     return sum;
+}
+
+static uint64_t member_context(pid_t pid)
+{
+    return member_context_in(shim_name(), pid);
+}
+
+/* A child of `mode` in an instance of its own with a 4 GiB slice: the context memory counted
+ * for it once it is ready. */
+static uint64_t context_of(const char *mode)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "GPUVISOR_INSTANCE=%s-%d", mode, (int)getpid());
+    const char *env[] = {name, "GPUVISOR_MEMORY=4GiB", NULL};
+    struct child ch = spawn(mode, env);
+    if (ch.pid <= 0)
+        return UINT64_MAX;
+    char line[128];
+    read_line(ch.out, line, sizeof(line));
+    uint64_t got = strcmp(line, "ready") == 0 ? member_context_in(name + 18, ch.pid) : UINT64_MAX;
+    finish(&ch);
+    return got;
+}
+
+/* Eight threads making their first context and allocation together: what is counted as context
+ * memory is the context's size, not their allocations. */
+static void t_race(void)
+{
+    uint64_t got = context_of("race");
+    printf("     context memory counted with %d racing threads: %llu MiB\n", RACERS,
+           (unsigned long long)(got / MiB));
+    CHECK(got == CTX);
+}
+
+/* A context made and never current, then cuMemCreate with no context current: counted. */
+static void t_vmm_no_context(void)
+{
+    uint64_t got = context_of("vmm");
+    printf("     context memory counted with cuMemCreate and no context current: %llu MiB\n",
+           (unsigned long long)(got / MiB));
+    CHECK(got == CTX);
+}
+
+/* A context made current and no allocation made: counted all the same. */
+static void t_idle(void)
+{
+    uint64_t got = context_of("idle");
+    printf("     context memory counted with no allocation: %llu MiB\n",
+           (unsigned long long)(got / MiB));
+    CHECK(got == CTX);
 }
 
 static size_t free_now(void)
@@ -341,6 +453,9 @@ int main(int argc, char **argv)
         return run_hold();
     if (argc == 2 && strcmp(argv[1], "try") == 0)
         return run_try();
+    if (argc == 2 && (strcmp(argv[1], "race") == 0 || strcmp(argv[1], "vmm") == 0 ||
+                      strcmp(argv[1], "idle") == 0))
+        return run_then_hold(argv[1]);
     signal(SIGPIPE, SIG_IGN);
     setenv("GPUVISOR_SIM_CONTEXT_MEMORY", "300MiB", 1);
     shim_setup("T4", "ctxtest", "1GiB");
@@ -355,5 +470,8 @@ int main(int argc, char **argv)
     RUN(t_override);
     RUN(t_too_small);
     RUN(t_bad_value);
+    RUN(t_race);
+    RUN(t_vmm_no_context);
+    RUN(t_idle);
     return st_summary();
 }

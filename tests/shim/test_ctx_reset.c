@@ -38,8 +38,8 @@ static void t_destroy(void)
     CUdeviceptr p;
     OK(cuMemAlloc(&p, 256 * MiB));
     CUarray a;
-    CUDA_ARRAY_DESCRIPTOR d = {.Width = 1024, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT,
-                               .NumChannels = 4};
+    CUDA_ARRAY_DESCRIPTOR d = {
+        .Width = 1024, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 4};
     OK(cuArrayCreate(&a, &d));
     CUmemAllocationProp prop;
     memset(&prop, 0, sizeof(prop));

@@ -19,7 +19,7 @@
 
 #define CAP        32
 #define UNITS      "(use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB, or k, m, g, t)"
-#define SHARE_HELP ": expected a share in basis points, 1 to 10000 (2500 = 25%)"
+#define SHARE_HELP ": expected a share in basis points, 0 to 10000 (2500 = 25%, 0 = no limit)"
 #define PCT_HELP   ": expected a percentage, 0 to 100"
 #define UUID0      "GPU-11111111-2222-3333-4444-555555555555"
 
@@ -89,7 +89,7 @@ static void test_plain_share(void **state)
     static const struct {
         const char *text;
         uint64_t points;
-    } cases[] = {{"2500", 2500}, {"1", 1}, {"10000", 10000}, {"007", 7}};
+    } cases[] = {{"2500", 2500}, {"1", 1}, {"10000", 10000}, {"007", 7}, {"0", 0}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(parse_ok(cases[i].text, GVS_SHARE), 1);
         assert_rule(0, GVS_KEY_ALL, -1, cases[i].points);
@@ -171,14 +171,14 @@ static void test_size_errors(void **state)
 static void test_share_errors(void **state)
 {
     (void)state;
-    const char *bad[] = {
-        "0", "10001", "25%", "+5", " 5", "5 ", "", "12.5", "0x10", "-1", "99999999999999999999999"};
+    const char *bad[] = {"10001", "25%",  "+5",   " 5", "5 ",
+                         "",      "12.5", "0x10", "-1", "99999999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char msg[256];
         snprintf(msg, sizeof(msg), "\"%s\"%s", bad[i], SHARE_HELP);
         parse_bad(bad[i], GVS_SHARE, -EINVAL, msg);
     }
-    parse_bad("*=2500,1=0", GVS_SHARE, -EINVAL, "\"0\"" SHARE_HELP);
+    parse_bad("*=2500,1=x", GVS_SHARE, -EINVAL, "\"x\"" SHARE_HELP);
     parse_bad("1=", GVS_SHARE, -EINVAL, "\"\"" SHARE_HELP);
 }
 
