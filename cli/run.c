@@ -69,7 +69,8 @@ static void usage(FILE *f)
         "gpuvisor could not prepare the run; 127 if CMD could not be started.\n"
         "\n"
         "Environment: GPUVISOR_SHIM (the interposer to use instead of the installed one),\n"
-        "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR "),\n"
+        "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR
+        "-UID, this user's),\n"
         "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
         f);
 }

@@ -27,8 +27,9 @@ static void usage(FILE *f)
           "compute share and the GPU time used of it over the last second, and member processes.\n"
           "Works without a daemon, from the instance regions in $GPUVISOR_REGION_DIR "
           "(default\n" GVR_DEFAULT_DIR
-          "). Sizes are in MiB; usage is rounded up, totals and limits down. A member's memory\n"
-          "includes its CUDA context's (\"ctx\"), which counts against the instance's limit.\n"
+          "-UID: this user's instances only). Sizes are in MiB; usage is rounded up, totals\n"
+          "and limits down. A member's memory includes its CUDA context's (\"ctx\"), which\n"
+          "counts against the instance's limit.\n"
           "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
           "\n"
           "Options:\n"
