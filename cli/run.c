@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #endif
 
 #define SHIM_NAME "libgpuvisor.so"
+
+extern char **environ;
 
 /* Signals a wrapper passes on. A caller that stops `gpuvisor run` means to stop the command. */
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -66,7 +69,8 @@ static void usage(FILE *f)
         "gpuvisor could not prepare the run; 127 if CMD could not be started.\n"
         "\n"
         "Environment: GPUVISOR_SHIM (the interposer to use instead of the installed one),\n"
-        "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR "),\n"
+        "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR
+        "-UID, this user's),\n"
         "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
         f);
 }
@@ -180,6 +184,12 @@ static int private_name(char *out, size_t len, struct gv_error *err)
             snprintf(out, len, "run-%d", (int)getpid());
         else
             snprintf(out, len, "run-%d-%u", (int)getpid(), n);
+        /* One stat in the common case, where no earlier run left the name behind. */
+        char path[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", gvr_dir(NULL), out) < sizeof(path) &&
+            lstat(path, &st) < 0 && errno == ENOENT)
+            return 0;
         struct gv_error ignored = {0};
         int rc = gvr_remove(NULL, out, &ignored);
         if (rc == 0 || rc == -ENOENT)
@@ -269,67 +279,47 @@ static int report_exec_error(const char *cmd, int e)
     return CLI_EXIT_NOEXEC;
 }
 
-/* Start argv and wait for it. Returns its exit status the way a shell reports it. */
+/* Start argv and wait for it. Returns its exit status the way a shell reports it.
+ *
+ * posix_spawnp, not fork + exec: it shares the parent's memory until the exec (a vfork), so
+ * gpuvisor neither copies its page tables nor takes copy-on-write faults afterwards, and it reports
+ * an exec failure itself, so no pipe is needed to learn of one. */
 static int spawn_and_wait(char **argv)
 {
     sigset_t block, old;
     sigemptyset(&block);
     for (unsigned i = 0; i < NFORWARDED; i++)
         sigaddset(&block, forwarded[i]);
-    /* Blocked from before fork until the pid is known, so that no signal is lost in between. */
+    /* Blocked from before the spawn until the pid is known, so that no signal is lost in between.
+     * A signal gpuvisor was started with ignored (nohup) stays ignored, here and in the command;
+     * those it handles go back to their defaults in the command at its exec. */
     sigprocmask(SIG_BLOCK, &block, &old);
     struct sigaction sa = {0}, saved[NFORWARDED];
     sa.sa_sigaction = forward;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (unsigned i = 0; i < NFORWARDED; i++)
-        sigaction(forwarded[i], &sa, &saved[i]);
+    for (unsigned i = 0; i < NFORWARDED; i++) {
+        sigaction(forwarded[i], NULL, &saved[i]);
+        if (saved[i].sa_handler != SIG_IGN)
+            sigaction(forwarded[i], &sa, NULL);
+    }
 
-    /* exec failures come back through a close-on-exec pipe: nothing read means exec succeeded. */
-    int fds[2] = {-1, -1};
+    posix_spawnattr_t attr;
     pid_t pid = -1;
-    const char *failed = "pipe";
-    if (pipe2(fds, O_CLOEXEC) == 0) {
-        failed = "fork";
-        pid = fork();
+    int e = posix_spawnattr_init(&attr);
+    if (e == 0) {
+        /* The command gets the signal mask gpuvisor was started with. */
+        posix_spawnattr_setsigmask(&attr, &old);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
     }
-    if (pid < 0) {
-        int e = errno;
-        if (fds[0] >= 0) {
-            close(fds[0]);
-            close(fds[1]);
-        }
-        for (unsigned i = 0; i < NFORWARDED; i++)
-            sigaction(forwarded[i], &saved[i], NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        fprintf(stderr, "gpuvisor: cannot start \"%s\": %s: %s\n", argv[0], failed, strerror(e));
-        return CLI_EXIT_INTERNAL;
-    }
-    if (pid == 0) {
-        /* The command gets the dispositions and mask gpuvisor was started with. */
-        for (unsigned i = 0; i < NFORWARDED; i++)
-            sigaction(forwarded[i], &saved[i], NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        close(fds[0]);
-        execvp(argv[0], argv);
-        int e = errno;
-        ssize_t w = write(fds[1], &e, sizeof(e));
-        (void)w;
-        _exit(CLI_EXIT_NOEXEC);
-    }
-    child_pid = pid;
-    close(fds[1]);
+    if (e == 0)
+        child_pid = pid;
     sigprocmask(SIG_SETMASK, &old, NULL);
 
-    int e = 0;
-    ssize_t got;
-    do
-        got = read(fds[0], &e, sizeof(e));
-    while (got < 0 && errno == EINTR);
-    close(fds[0]);
-
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
+    int status = 0;
+    while (e == 0 && waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             fprintf(stderr, "gpuvisor: waiting for \"%s\": %s\n", argv[0], strerror(errno));
             return CLI_EXIT_INTERNAL;
@@ -338,7 +328,7 @@ static int spawn_and_wait(char **argv)
     child_pid = 0;
     for (unsigned i = 0; i < NFORWARDED; i++)
         sigaction(forwarded[i], &saved[i], NULL);
-    if (got == (ssize_t)sizeof(e))
+    if (e)
         return report_exec_error(argv[0], e);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);

@@ -160,19 +160,125 @@ const char *gvr_dir(const char *dir)
     if (dir && *dir)
         return dir;
     const char *env = getenv(GVR_DIR_ENV);
-    return env && *env ? env : GVR_DEFAULT_DIR;
+    if (env && *env)
+        return env;
+    /* Per user: in a directory shared by all users, another user could take an instance's name
+     * first or write its files (a daemon is what may share a GPU among users). */
+    static _Thread_local char def[sizeof(GVR_DEFAULT_DIR) + 16];
+    snprintf(def, sizeof(def), GVR_DEFAULT_DIR "-%u", (unsigned)geteuid());
+    return def;
 }
 
-int gvr_dir_make(const char *dir)
+#define ACROSS_USERS                                                                               \
+    "without gpuvisord each Unix user keeps its instances in a directory of its own "              \
+    "(default " GVR_DEFAULT_DIR "-<uid>); sharing a GPU among users' processes needs gpuvisord"
+
+int gvr_dir_open(const char *d, bool create, bool write, struct gv_error *err)
 {
-    if (mkdir(dir, 0755) == 0) {
-        /* The default directory is shared by the tenants of every user, as /tmp is: writable by
-         * all, each file kept by its owner. A directory of the caller's choosing stays its own. */
-        if (strcmp(dir, GVR_DEFAULT_DIR) == 0 && chmod(dir, 01777) < 0)
-            return -errno;
-        return 0;
+    /* O_NOFOLLOW: a link planted where the directory should be could send this user's files
+     * anywhere it can write, and owner checks on the target would not notice. */
+    int fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdir(d, 0700) < 0 && errno != EEXIST)
+            return gv_error_set(err, -errno, "create instance region directory %s: %s", d,
+                                strerror(errno));
+        fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
-    return errno == EEXIST ? 0 : -errno;
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return gv_error_set(err, -ENOENT, "no instance region directory %s", d);
+        if (e == ELOOP || e == ENOTDIR) {
+            struct stat st;
+            if (lstat(d, &st) == 0 && S_ISLNK(st.st_mode))
+                return gv_error_set(err, -ELOOP,
+                                    "instance region directory %s is a symbolic link: give the "
+                                    "directory itself",
+                                    d);
+        }
+        return gv_error_set(err, -e, "open instance region directory %s: %s", d, strerror(e));
+    }
+    if (!write)
+        return fd;
+    struct stat st;
+    int rc = 0;
+    uid_t me = geteuid();
+    if (fstat(fd, &st) < 0)
+        rc = gv_error_set(err, -errno, "instance region directory %s: %s", d, strerror(errno));
+    else if (st.st_uid != me)
+        rc = gv_error_set(err, -EPERM,
+                          "instance region directory %s belongs to uid %u, not to this user (uid "
+                          "%u): " ACROSS_USERS,
+                          d, (unsigned)st.st_uid, (unsigned)me);
+    else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        /* The default directory is ours to keep private; one the user named is left as it is,
+         * and refused when every user may write in it. */
+        char def[sizeof(GVR_DEFAULT_DIR) + 16];
+        snprintf(def, sizeof(def), GVR_DEFAULT_DIR "-%u", (unsigned)me);
+        if (strcmp(d, def) == 0) {
+            if (fchmod(fd, 0700) < 0)
+                rc = gv_error_set(err, -errno, "make %s private: %s", d, strerror(errno));
+        } else if (st.st_mode & S_IWOTH) {
+            rc = gv_error_set(err, -EPERM,
+                              "instance region directory %s is writable by every user (mode "
+                              "%04o): another user could take or change instances in it; use a "
+                              "directory of your own (chmod 700 %s); " ACROSS_USERS,
+                              d, (unsigned)(st.st_mode & 07777), d);
+        }
+    }
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static int reserve(int fd, uint64_t size)
+{
+    /* fallocate, not posix_fallocate: where the file system cannot reserve, glibc's fallback
+     * writes a zero byte into every block that reads as zero, which could overwrite a word
+     * another process is changing in a live region. There the file is only extended, as it was
+     * before (a full file system can then still cost a SIGBUS). */
+    if (fallocate(fd, 0, 0, (off_t)size) == 0)
+        return 0;
+    int e = errno;
+    if (e == EINTR)
+        return reserve(fd, size);
+    if (e != EOPNOTSUPP && e != ENOSYS)
+        return -e;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size < size && ftruncate(fd, (off_t)size) < 0)
+        return -errno;
+    return 0;
+}
+
+int gvr_file_reserve(int fd, uint64_t size, const char *what, const char *path,
+                     struct gv_error *err)
+{
+    int rc = reserve(fd, size);
+    if (rc == 0)
+        return 0;
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        return gv_error_set(err, rc,
+                            "no room for %s %s: its file system is full (a container's /dev/shm "
+                            "is often small and filled by data loaders: free space there, give "
+                            "the container more, or set " GVR_DIR_ENV " to another directory)",
+                            what, path);
+    return gv_error_set(err, rc, "reserve space for %s %s: %s", what, path, strerror(-rc));
+}
+
+int gvr_file_owned(int fd, const char *what, const char *path, struct gv_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return gv_error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+    if (st.st_uid != geteuid())
+        return gv_error_set(err, -EPERM,
+                            "%s %s belongs to uid %u, not to this user (uid %u): " ACROSS_USERS,
+                            what, path, (unsigned)st.st_uid, (unsigned)geteuid());
+    return 0;
 }
 
 static bool name_ok(const char *name)
@@ -328,9 +434,17 @@ static int init_region(int fd, const char *name, const struct gvr_device_limit *
                        struct gv_error *err)
 {
     /* Truncating to 0 first zeroes whatever a creator killed half-way had written. Nobody has the
-     * file mapped yet: others map only after they see the magic. */
-    if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)sizeof(struct shared)) < 0)
+     * file mapped yet: others map only after they see the magic. The space is reserved before the
+     * mapping is touched: a page of a full tmpfs would otherwise be a SIGBUS. On failure the file
+     * is left empty, to be made again by the next opener. */
+    if (ftruncate(fd, 0) < 0)
         return gv_error_set(err, -errno, "size instance region %s: %s", name, strerror(errno));
+    int rc = gvr_file_reserve(fd, sizeof(struct shared), "instance region", name, err);
+    if (rc < 0) {
+        if (ftruncate(fd, 0) < 0) { /* nothing more to undo: the message says why it failed */
+        }
+        return rc;
+    }
     struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (sh == MAP_FAILED)
         return gv_error_set(err, -errno, "map instance region %s: %s", name, strerror(errno));
@@ -342,7 +456,7 @@ static int init_region(int fd, const char *name, const struct gvr_device_limit *
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    int rc = pthread_mutex_init(&sh->lock, &a);
+    rc = pthread_mutex_init(&sh->lock, &a);
     pthread_mutexattr_destroy(&a);
     if (rc) {
         munmap(sh, sizeof(*sh));
@@ -483,17 +597,26 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
     int result = 0;
     for (;;) {
-        if ((flags & GVR_CREATE) && (rc = gvr_dir_make(d)) < 0)
-            return gv_error_set(err, rc, "create instance region directory %s: %s", d,
-                                strerror(-rc));
+        int dfd = gvr_dir_open(d, flags & GVR_CREATE, rw, err);
+        if (dfd == -ENOENT)
+            return gv_error_set(err, -ENOENT, "no instance %s in %s", name, d);
+        if (dfd < 0)
+            return dfd;
         int oflags = (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW;
         if (flags & GVR_CREATE)
             oflags |= O_CREAT;
-        r->fd = open(path, oflags, 0644);
+        r->fd = openat(dfd, name, oflags, 0600);
+        int e = errno;
+        close(dfd);
         if (r->fd < 0) {
-            if (errno == ENOENT)
+            if (e == ENOENT)
                 return gv_error_set(err, -ENOENT, "no instance %s in %s", name, d);
-            return gv_error_set(err, -errno, "open instance region %s: %s", path, strerror(errno));
+            return gv_error_set(err, -e, "open instance region %s: %s", path, strerror(e));
+        }
+        /* A file another user put there (squatting the name) is not joined. */
+        if (rw && (rc = gvr_file_owned(r->fd, "instance region", path, err)) < 0) {
+            unmap(r);
+            return rc;
         }
         rc = ready_region(r->fd, rw, path, name, limits, n, err);
         if (rc < 0) {
@@ -502,6 +625,13 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
         }
         result = rc ? GVR_CREATED : 0;
         r->size = sizeof(struct shared);
+        /* Its maker reserved the file's space, but one that could not (an older gpuvisor's file,
+         * on a file system that then filled up) would have holes that no page can fill: reserving
+         * again costs nothing where all is there, and refuses the open where it is not. */
+        if (rw && (rc = gvr_file_reserve(r->fd, r->size, "instance region", path, err)) < 0) {
+            unmap(r);
+            return rc;
+        }
         r->map = mmap(NULL, r->size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, r->fd, 0);
         if (r->map == MAP_FAILED) {
             r->map = NULL;

@@ -1,11 +1,15 @@
 /* region.h: the shared-memory record of one vGPU instance.
  *
- * One file per instance, <dir>/<name>, with dir = /dev/shm/gpuvisor unless GPUVISOR_REGION_DIR or
- * the caller says otherwise. Every process of the instance maps it (through the interposer), and so
- * do the CLI and the daemon. It holds the instance's limits per GPU, keyed by GPU UUID because CUDA
- * ordinals and NVML indices differ between processes; the usage per GPU (a core ledger); and one
- * slot per member process with what that process has charged, so that a dead process's memory can
- * be given back.
+ * One file per instance, <dir>/<name>, with dir = /dev/shm/gpuvisor-<uid> (the effective uid)
+ * unless GPUVISOR_REGION_DIR or the caller says otherwise. Without a daemon the directory and its
+ * files are one user's: the directory is 0700 and the files 0600, and a process opens them for
+ * writing only when the directory and the file are its own user's (sharing a GPU among users is
+ * gpuvisord's job). Every file's space is reserved before it is mapped, so a full file system
+ * refuses an open with a message instead of killing a process with SIGBUS. Every process of the
+ * instance maps it (through the interposer), and so do the CLI and the daemon. It holds the
+ * instance's limits per GPU, keyed by GPU UUID because CUDA ordinals and NVML indices differ
+ * between processes; the usage per GPU (a core ledger); and one slot per member process with what
+ * that process has charged, so that a dead process's memory can be given back.
  *
  * Hot paths (charge, uncharge, join, leave) are lock-free. Reclaiming dead members and adding a GPU
  * take a robust, process-shared mutex inside the region; a process killed while holding it costs
@@ -28,7 +32,7 @@
 #include "core/error.h"
 #include "core/ledger.h"
 
-#define GVR_DEFAULT_DIR "/dev/shm/gpuvisor"
+#define GVR_DEFAULT_DIR "/dev/shm/gpuvisor" /* followed by "-<uid>": one directory per user */
 #define GVR_DIR_ENV     "GPUVISOR_REGION_DIR"
 #define GVR_NAME_MAX    64 /* instance names: [A-Za-z0-9_.-], 1..64 characters, not "." or ".." */
 #define GVR_UUID_LEN    16 /* NVML's "GPU-xxxxxxxx-..." as 16 raw bytes */
@@ -77,12 +81,29 @@ int gvr_uuid_parse(const char *text, uint8_t uuid[GVR_UUID_LEN]);
 char *gvr_uuid_format(const uint8_t uuid[GVR_UUID_LEN], char out[GVR_UUID_TEXT]);
 
 /* The directory regions live in: dir if not NULL, else $GPUVISOR_REGION_DIR if set and not empty,
- * else GVR_DEFAULT_DIR. */
+ * else GVR_DEFAULT_DIR-<euid>. The default is written in a buffer of the calling thread, valid
+ * until its next call. */
 const char *gvr_dir(const char *dir);
 
-/* Create the region directory if it is missing (the default one shared by all users, mode 1777, as
- * /tmp is). Returns 0 or a negative errno value. */
-int gvr_dir_make(const char *dir);
+/* Open the region directory d (as gvr_dir gives it) for this process, creating it (mode 0700)
+ * when create is set and it is missing. For writing (write set) it must be a directory owned by
+ * this process's effective user, not writable by others (the default directory is made 0700
+ * again if it is); for reading any directory will do. A symbolic link is refused either way.
+ * Returns the directory's file descriptor (close-on-exec), or a negative errno value with a
+ * message: -ENOENT (missing), -ELOOP (a symbolic link), -EPERM (another user's, or writable by
+ * others), or the file system's. */
+int gvr_dir_open(const char *d, bool create, bool write, struct gv_error *err);
+
+/* Reserve the first size bytes of the file behind fd on the file system, extending it if it is
+ * shorter, so that touching any page of a mapping of it can never fail for lack of space. what and
+ * path name the file in the message. Returns 0 or a negative errno value (-ENOSPC: the file
+ * system is full, and the message says what to do). */
+int gvr_file_reserve(int fd, uint64_t size, const char *what, const char *path,
+                     struct gv_error *err);
+
+/* 0 if the file behind fd belongs to this process's effective user, else -EPERM with a message
+ * (what and path name the file) that says sharing among users needs gpuvisord. */
+int gvr_file_owned(int fd, const char *what, const char *path, struct gv_error *err);
 
 /* 0 if name is a valid instance name, else -EINVAL with a message naming it and the rule. */
 int gvr_name_check(const char *name, struct gv_error *err);
@@ -94,8 +115,10 @@ int gvr_name_check(const char *name, struct gv_error *err);
  * its limit (GVR_LIMITS_DIFFER tells the caller). Returns GVR_CREATED | GVR_LIMITS_DIFFER bits (>=
  * 0) or: -EINVAL (bad name or arguments), -ENOENT (missing, without GVR_CREATE), -EPROTO (not a
  * region, or another layout version: the message says which), -ENOSPC (more than GVR_MAX_DEVICES
- * GPUs), -ETIMEDOUT (another process holds the file's initialization lock for seconds), or an errno
- * from the file system. The handle is not a member until gvr_join. */
+ * GPUs, or no room for the file on its file system), -EPERM (the directory or the file belongs to
+ * another user: see gvr_dir_open), -ETIMEDOUT (another process holds the file's initialization
+ * lock for seconds), or an errno from the file system. The handle is not a member until gvr_join.
+ */
 int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned flags,
              const struct gvr_device_limit *limits, unsigned n, struct gv_error *err);
 

@@ -3,7 +3,7 @@
  * The holder word names the holding process and the take that made it the holder, so a word seen
  * twice means the same tenure (no ABA), and the holder's start time and pid namespace sit next to
  * it for judging whether it is alive. The record's zero state is a free token, so opening is
- * O_CREAT + ftruncate to the record's size, which many processes may do at once. */
+ * O_CREAT and a reservation of the record's space, which many processes may do at once. */
 #include "region/sched.h"
 
 #include <errno.h>
@@ -82,20 +82,25 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
     gvr_uuid_format(uuid, u);
     if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
-    int rc = gvr_dir_make(d);
-    if (rc < 0)
-        return gv_error_set(err, rc, "create %s: %s", d, strerror(-rc));
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    /* The token is the user's, in the user's directory, as the instances are: processes of
+     * other users take turns on the GPU only through gpuvisord. */
+    int dfd = gvr_dir_open(d, true, true, err);
+    if (dfd < 0)
+        return dfd;
+    int fd = openat(dfd, path + strlen(d) + 1, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int open_errno = errno;
+    close(dfd);
     if (fd < 0)
-        return gv_error_set(err, -errno, "open GPU token %s: %s", path, strerror(errno));
-    /* Processes of other users share the GPU: the file must stay writable for them. */
-    fchmod(fd, 0666);
-    struct stat st;
-    if (fstat(fd, &st) < 0 ||
-        (st.st_size < (off_t)sizeof(struct record) && ftruncate(fd, sizeof(struct record)) < 0)) {
-        int e = errno;
+        return gv_error_set(err, -open_errno, "open GPU token %s: %s", path, strerror(open_errno));
+    /* Every opener reserves the record's space (creators race harmlessly: the zero record is a
+     * free token), so that one that made the file and could not fill it leaves no hole behind
+     * that would be a SIGBUS in the next. */
+    int rc = gvr_file_owned(fd, "GPU token", path, err);
+    if (rc == 0)
+        rc = gvr_file_reserve(fd, sizeof(struct record), "GPU token", path, err);
+    if (rc < 0) {
         close(fd);
-        return gv_error_set(err, -e, "size GPU token %s: %s", path, strerror(e));
+        return rc;
     }
     void *map = mmap(NULL, sizeof(struct record), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {

@@ -3,8 +3,9 @@
  * Instances with a compute share take turns on a GPU: one process at a time holds the GPU's token
  * and only the holder's kernels are let through to the driver; the holder's instance pays for the
  * time it holds the token (core/budget.h). This file is the token itself, shared by every limited
- * process on the machine whatever its instance: <dir>/.gpu-<uuid>.sched, dir as for regions (the
- * leading dot keeps it out of instance listings). The policy (when to take, keep, give up the
+ * process of the user whatever its instance: <dir>/.GPU-<uuid>.sched, dir as for regions (one
+ * user's: processes of several users take turns only through gpuvisord; the leading dot keeps it
+ * out of instance listings). The policy (when to take, keep, give up the
  * token, what to charge) is the interposer's (shim/timeshare.c); this is only the mechanism:
  *
  *   - take: a compare-and-swap of the holder word from free to this process; a holder whose

@@ -262,7 +262,13 @@ static void instance_init(void)
     struct gv_error err = {0};
     if (gvr_open(&inst.region, NULL, name, GVR_CREATE, NULL, 0, &err) < 0 ||
         gvr_join_flags(&inst.region, GVR_JOIN_REPLACE, &err) < 0) {
-        fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused\n", name, err.msg);
+        /* Outside its instance a process with a compute share would run unlimited: its launches
+         * are refused too (timeshare.c says so per device). */
+        for (unsigned i = 0; i < inst.nrules; i++)
+            if (inst.what[i] == LIMIT_COMPUTE && inst.rules[i].value)
+                gvs_compute_on = true;
+        fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused%s\n", name,
+                err.msg, gvs_compute_on ? ", and so are launches" : "");
         return;
     }
     inst.member = true;

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_region_users.c: without a daemon, instance regions and GPU tokens are one user's. The
+ * default directory is per user; a directory is made 0700 and its files 0600; a process of another
+ * user can neither open, join or take first an instance of this user nor write its GPU token; a
+ * directory or file of another user, or a directory every user may write in, is refused with a
+ * message that names gpuvisord.
+ *
+ * The other user is `nobody` (uid 65534): a child that drops to it after fork. That needs root;
+ * without it the tests are skipped, saying so. The test directory is made traversable (0711) so
+ * that only the region directory's own mode keeps the other user out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "region/sched.h"
+#include "tests/region/regiontest.h"
+
+#define NOBODY 65534
+
+static char dir[96]; /* the region directory, inside rt_dir */
+static const uint8_t token_uuid[16] = {0x42};
+
+static int users_setup(void **state)
+{
+    if (rt_setup(state) < 0 || chmod(rt_dir, 0711) < 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s/regions", rt_dir);
+    return 0;
+}
+
+static int users_teardown(void **state)
+{
+    (void)state;
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void need_root(void)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "skip: needs root, to run a child as another user (nobody)\n");
+        skip();
+    }
+}
+
+/* Run fn as nobody in a child; its exit status, or 100 + the signal that killed it. */
+static int as_nobody(int (*fn)(void))
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGBUS, SIG_DFL);
+        signal(SIGSEGV, SIG_DFL);
+        if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+            _exit(90);
+        _exit(fn());
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void make_instance(const char *name)
+{
+    struct gvr_region r;
+    struct gv_error err = {0};
+    struct gvr_device_limit lim = rt_gpu(1, 1 << 30, 2500);
+    if (gvr_open(&r, dir, name, GVR_CREATE, &lim, 1, &err) < 0)
+        fail_msg("%s", err.msg);
+    gvr_close(&r);
+}
+
+static void test_default_dir(void **state)
+{
+    (void)state;
+    unsetenv(GVR_DIR_ENV);
+    char want[64];
+    snprintf(want, sizeof(want), "/dev/shm/gpuvisor-%u", (unsigned)geteuid());
+    assert_string_equal(gvr_dir(NULL), want);
+}
+
+static int nobody_default_dir(void)
+{
+    return strcmp(gvr_dir(NULL), "/dev/shm/gpuvisor-65534") == 0 ? 0 : 1;
+}
+
+static void test_default_dir_other_user(void **state)
+{
+    (void)state;
+    need_root();
+    unsetenv(GVR_DIR_ENV);
+    assert_int_equal(as_nobody(nobody_default_dir), 0);
+}
+
+/* Modes: the directory 0700, an instance file and a token file 0600. */
+static void test_modes(void **state)
+{
+    (void)state;
+    make_instance("mine");
+    struct gvr_sched s;
+    assert_int_equal(gvr_sched_open(&s, dir, token_uuid, NULL), 0);
+    gvr_sched_close(&s);
+    struct stat st;
+    char path[192], u[GVR_UUID_TEXT];
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    snprintf(path, sizeof(path), "%s/mine", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gvr_uuid_format(token_uuid, u));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+/* Child (nobody): 0 when every way into the first user's instance and token is shut. */
+static int nobody_intrudes(void)
+{
+    struct gvr_region r;
+    if (gvr_open(&r, dir, "mine", 0, NULL, 0, NULL) >= 0)
+        return 1; /* opened it for writing */
+    if (gvr_open(&r, dir, "mine", GVR_READONLY, NULL, 0, NULL) >= 0)
+        return 2; /* could read it */
+    if (gvr_open(&r, dir, "squat", GVR_CREATE, NULL, 0, NULL) >= 0)
+        return 3; /* took a name first */
+    struct gvr_sched s;
+    if (gvr_sched_open(&s, dir, token_uuid, NULL) >= 0)
+        return 4; /* opened the GPU token */
+    char path[192], u[GVR_UUID_TEXT];
+    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gvr_uuid_format(token_uuid, u));
+    int fd = open(path, O_RDWR);
+    if (fd >= 0)
+        return 5; /* could write the token's file */
+    snprintf(path, sizeof(path), "%s/squat2", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0)
+        return 6; /* could put a file in the directory */
+    return 0;
+}
+
+static void test_other_user_shut_out(void **state)
+{
+    (void)state;
+    need_root();
+    make_instance("mine");
+    struct gvr_sched s;
+    assert_int_equal(gvr_sched_open(&s, dir, token_uuid, NULL), 0);
+    gvr_sched_close(&s);
+    assert_int_equal(as_nobody(nobody_intrudes), 0);
+}
+
+/* Child (nobody): make dir as a directory every user may write in, as /tmp is. */
+static int nobody_makes_shared_dir(void)
+{
+    if (mkdir(dir, 01777) < 0 || chmod(dir, 01777) < 0)
+        return 1;
+    return 0;
+}
+
+static bool says_daemon(const struct gv_error *err)
+{
+    return strstr(err->msg, "gpuvisord") != NULL;
+}
+
+/* A directory made by another user, mode 1777: refused for writing, with the reason. */
+static void test_other_users_dir(void **state)
+{
+    (void)state;
+    need_root();
+    assert_int_equal(chmod(rt_dir, 0777), 0); /* so that nobody can make its directory here */
+    assert_int_equal(as_nobody(nobody_makes_shared_dir), 0);
+    struct gvr_region r;
+    struct gv_error err = {0};
+    assert_int_equal(gvr_open(&r, dir, "x", GVR_CREATE, NULL, 0, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "uid 65534"));
+    assert_true(says_daemon(&err));
+    struct gvr_sched s;
+    struct gv_error err2 = {0};
+    assert_int_equal(gvr_sched_open(&s, dir, token_uuid, &err2), -EPERM);
+    assert_true(says_daemon(&err2));
+}
+
+/* This user's own directory, writable by every user (the old shared default): refused. */
+static void test_world_writable_dir(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chmod(dir, 01777), 0);
+    struct gvr_region r;
+    struct gv_error err = {0};
+    assert_int_equal(gvr_open(&r, dir, "x", GVR_CREATE, NULL, 0, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "writable by every user"));
+    assert_true(says_daemon(&err));
+}
+
+/* An instance file of another user in this user's directory (a name taken first): not joined;
+ * it can still be read (by root, for gpuvisor smi). */
+static void test_other_users_file(void **state)
+{
+    (void)state;
+    need_root();
+    make_instance("taken");
+    char path[192];
+    snprintf(path, sizeof(path), "%s/taken", dir);
+    assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+    struct gvr_region r;
+    struct gv_error err = {0};
+    assert_int_equal(gvr_open(&r, dir, "taken", GVR_CREATE, NULL, 0, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "uid 65534"));
+    assert_true(says_daemon(&err));
+    assert_true(gvr_open(&r, dir, "taken", GVR_READONLY, NULL, 0, NULL) >= 0);
+    gvr_close(&r);
+}
+
+/* A symbolic link where the directory should be: refused. */
+static void test_symlink_dir(void **state)
+{
+    (void)state;
+    char target[128];
+    snprintf(target, sizeof(target), "%s/target", rt_dir);
+    assert_int_equal(mkdir(target, 0700), 0);
+    assert_int_equal(symlink(target, dir), 0);
+    struct gvr_region r;
+    struct gv_error err = {0};
+    assert_int_equal(gvr_open(&r, dir, "x", GVR_CREATE, NULL, 0, &err), -ELOOP);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_dir),
+        cmocka_unit_test(test_default_dir_other_user),
+        cmocka_unit_test_setup_teardown(test_modes, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_other_user_shut_out, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_other_users_dir, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_world_writable_dir, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_other_users_file, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_symlink_dir, users_setup, users_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
