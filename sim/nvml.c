@@ -56,7 +56,7 @@ static bool initialized(void)
 #define ROLL_NS 500000000ull /* half the machine's utilization window (about one second) */
 
 struct snapshot {
-    uint64_t t_ns; /* gvsim_now_ns() when taken */
+    uint64_t t_ns; /* gv_now_ns() when taken */
     int n;
     struct {
         pid_t pid;
@@ -80,7 +80,7 @@ static void take_snapshot(int dev, struct snapshot *s)
         n = GVSIM_MAX_PROCS;
     if (n < 0)
         n = 0;
-    s->t_ns = gvsim_now_ns();
+    s->t_ns = gv_now_ns();
     s->n = n;
     for (int i = 0; i < n; i++) {
         s->p[i].pid = procs[i].pid;

@@ -21,6 +21,7 @@
 #include <cuda.h>
 
 #include "core/catalogue.h"
+#include "core/clock.h"
 
 #define GVSIM_MAX_DEVICES           16
 #define GVSIM_MAX_PROCS             256
@@ -81,8 +82,6 @@ unsigned gvsim_dev_utilization(int dev);
 void gvsim_busy_add(int dev, uint64_t ns);
 
 /* ---------------------------------------------------------------- engine.c */
-
-uint64_t gvsim_now_ns(void); /* CLOCK_MONOTONIC, ns */
 
 /* A stream: a FIFO of operations on one device, executed by this process's worker for the device,
  * in order, asynchronously to the caller. All streams of a process on one device share the device
@@ -161,8 +160,6 @@ void *gvsim_array_data(CUarray array, size_t *bytes);
 
 /* ---------------------------------------------------------------- machine.c, for engine.c (added)
  */
-
-/* gvsim_now_ns (declared above) is defined in machine.c, so libnvidia-ml has it too. */
 
 /* This process's slot in the machine (taken on first use, and afresh in a forked child); -1 when
  * not attached, observing only, or every slot is taken. */
