@@ -42,6 +42,7 @@
 #include "core/budget.h"
 #include "core/clock.h"
 #include "core/size.h"
+#include "core/uuid.h"
 
 #define MAGIC 0x4e4f494745525647ULL /* "GVREGION" in little-endian bytes */
 
@@ -143,7 +144,7 @@ static unsigned ns_hash(uint64_t ns)
     return (unsigned)((ns ^ (ns >> 16) ^ (ns >> 32) ^ (ns >> 48)) & 0xffff);
 }
 
-/* ---- names, directories, UUIDs */
+/* ---- names and directories */
 
 const char *gvr_dir(const char *dir)
 {
@@ -256,58 +257,6 @@ static void unlock_region(struct shared *sh)
 
 /* ---- creation and attachment */
 
-char *gvr_uuid_format(const uint8_t u[GVR_UUID_LEN], char out[GVR_UUID_TEXT])
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = out + 4;
-    memcpy(out, "GPU-", 4);
-    for (int i = 0; i < GVR_UUID_LEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[u[i] >> 4];
-        *p++ = hex[u[i] & 15];
-    }
-    *p = 0;
-    return out;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int gvr_uuid_parse(const char *text, uint8_t uuid[GVR_UUID_LEN])
-{
-    if (!text)
-        return -EINVAL;
-    if (!strncmp(text, "GPU-", 4) || !strncmp(text, "MIG-", 4))
-        text += 4;
-    uint8_t u[GVR_UUID_LEN];
-    const char *p = text;
-    for (int i = 0; i < GVR_UUID_LEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            if (*p != '-')
-                return -EINVAL;
-            p++;
-        }
-        int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
-        if (lo < 0)
-            return -EINVAL;
-        u[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    if (*p)
-        return -EINVAL;
-    memcpy(uuid, u, GVR_UUID_LEN);
-    return 0;
-}
-
 static int init_region(int fd, const char *name, const struct gvr_device_limit *lim, unsigned n,
                        struct gv_error *err)
 {
@@ -414,7 +363,7 @@ static int limits_check(const struct gvr_device_limit *lim, unsigned n, struct g
         for (unsigned j = 0; j < i; j++)
             if (!memcmp(lim[i].uuid, lim[j].uuid, GVR_UUID_LEN)) {
                 char u[GVR_UUID_TEXT];
-                gvr_uuid_format(lim[i].uuid, u);
+                gv_uuid_format(lim[i].uuid, u);
                 return gv_error_set(err, -EINVAL, "instance region: GPU %s is listed twice", u);
             }
     return 0;
@@ -534,7 +483,7 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
                 struct gvr_device_limit have;
                 gvr_device_get(r, (unsigned)rc, &have);
                 char u[GVR_UUID_TEXT], a[32], b[32];
-                gvr_uuid_format(have.uuid, u);
+                gv_uuid_format(have.uuid, u);
                 gv_error_set(
                     err, 0,
                     "instance %s already has GPU %s with memory %s and share %u.%02u%%; "

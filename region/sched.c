@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/futex.h"
+#include "core/uuid.h"
 #include "region/proc.h"
 #include "region/region.h"
 
@@ -74,14 +75,14 @@ static void identify(struct gvr_sched *s)
     s->mine = 0;
 }
 
-int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err)
 {
     memset(s, 0, sizeof(*s));
     s->fd = -1;
     const char *d = gvr_dir(dir);
     char path[PATH_MAX], u[GVR_UUID_TEXT];
-    gvr_uuid_format(uuid, u);
+    gv_uuid_format(uuid, u);
     if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
     int rc = gvr_dir_make(d);

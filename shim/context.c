@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/nvml.h"
+#include "core/uuid.h"
 #include "region/region.h"
 #include "shim/shim.h"
 
@@ -68,7 +69,7 @@ static uint64_t pid_memory(procs_fn procs, nvmlDevice_t dev)
     }
 }
 
-uint64_t gvs_context_measure(const uint8_t uuid[16], uint64_t charged)
+uint64_t gvs_context_measure(const uint8_t uuid[GV_UUID_LEN], uint64_t charged)
 {
     void *h = nvml_library();
     if (!h)
@@ -79,10 +80,10 @@ uint64_t gvs_context_measure(const uint8_t uuid[16], uint64_t charged)
     procs_fn procs = (procs_fn)gvs_real_dlsym(h, "nvmlDeviceGetComputeRunningProcesses_v3");
     if (!init || !shutdown || !by_uuid || !procs || init() != NVML_SUCCESS)
         return 0;
-    char text[GVR_UUID_TEXT];
+    char text[GV_UUID_TEXT];
     nvmlDevice_t dev;
     uint64_t used = 0;
-    if (by_uuid(gvr_uuid_format(uuid, text), &dev) == NVML_SUCCESS)
+    if (by_uuid(gv_uuid_format(uuid, text), &dev) == NVML_SUCCESS)
         used = pid_memory(procs, dev);
     shutdown();
     /* Allocations are charged before the driver makes them, so what was charged is at least what

@@ -450,11 +450,7 @@ static void fill_dev_info(const char *machine, int i, const struct gv_model *m, 
         d->uuid[b] = (unsigned char)(h1 >> (8 * b));
         d->uuid[8 + b] = (unsigned char)(h2 >> (8 * b));
     }
-    const unsigned char *u = d->uuid;
-    snprintf(d->uuid_str, sizeof(d->uuid_str),
-             "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-             u[15]);
+    gv_uuid_format(d->uuid, d->uuid_str);
     d->pci_domain = 0;
     d->pci_bus = 0x41u + (unsigned)i;
     d->pci_device = 0;

@@ -22,6 +22,7 @@
 
 #include "core/catalogue.h"
 #include "core/clock.h"
+#include "core/uuid.h"
 
 #define GVSIM_MAX_DEVICES           16
 #define GVSIM_MAX_PROCS             256
@@ -32,10 +33,10 @@
 
 struct gvsim_dev_info {
     const struct gv_model *model;
-    int index;              /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
-    unsigned char uuid[16]; /* stable: derived from machine name and index */
-    char uuid_str[48];      /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-    char bus_id[32];        /* "00000000:41:00.0" (NVML form, 8-digit domain) */
+    int index; /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
+    unsigned char uuid[GV_UUID_LEN]; /* stable: derived from machine name and index */
+    char uuid_str[GV_UUID_TEXT];     /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+    char bus_id[32];                 /* "00000000:41:00.0" (NVML form, 8-digit domain) */
     unsigned pci_domain, pci_bus, pci_device;
     uint64_t total; /* bytes */
 };
