@@ -21,6 +21,8 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include "core/limits.h"
+
 #define GVS_EXPORT __attribute__((visibility("default")))
 
 /* Real driver functions that the shim calls but does not wrap. */
@@ -96,12 +98,13 @@ void gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used);
 
 /* The slice on the GPU with this UUID (for NVML, whose indices are not CUDA ordinals). Returns
  * false when this process is not limited on that GPU. */
-bool gvs_slice_by_uuid(const unsigned char uuid[16], uint64_t *limit, uint64_t *used);
+bool gvs_slice_by_uuid(const unsigned char uuid[GV_UUID_LEN], uint64_t *limit, uint64_t *used);
 
 /* The live members of the instance that hold a slice on the GPU with this UUID: up to `cap` pids
  * and the bytes each holds there (allocations and context). Returns how many there are, or -1 when
  * the GPU is not sliced. */
-int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap);
+int gvs_instance_members(const unsigned char uuid[GV_UUID_LEN], unsigned *pids, uint64_t *bytes,
+                         int cap);
 
 /* ---- context.c: context memory ---- */
 
@@ -109,7 +112,7 @@ int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t 
  * process's memory there minus `charged`, the bytes of allocations it has charged on that GPU. 0
  * when NVML is missing or does not list this process. Loads and calls NVML: call it outside any
  * lock, never from a signal handler. */
-uint64_t gvs_context_measure(const uint8_t uuid[16], uint64_t charged);
+uint64_t gvs_context_measure(const uint8_t uuid[GV_UUID_LEN], uint64_t charged);
 
 /* ---- compute: GPU-time shares (instance.c, timeshare.c) ---- */
 
