@@ -663,9 +663,7 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned 
 
 static uint64_t realtime_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return gv_clock_ns(CLOCK_REALTIME) / 1000u;
 }
 
 /* A NULL buffer asks for the number of samples whatever *count says, as the vendor documents for
