@@ -11,16 +11,16 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
+
 static inline uint64_t bench_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return gv_now_ns();
 }
 
 static inline void bench_sleep_ns(uint64_t ns)
 {
-    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
+    struct timespec ts = gv_timespec(ns);
     while (nanosleep(&ts, &ts) < 0)
         ;
 }

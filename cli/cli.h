@@ -1,20 +1,23 @@
 /* cli.h: what the subcommands of the `gpuvisor` command share.
  *
  * The CLI is a table of subcommands (main.c) with one file each (run.c, smi.c); they share four
- * small seams declared here: option reading (opts.c), telling GPU UUIDs from indices (uuid.c), the
- * GPUs NVML reports, loaded with dlopen at run time so that the CLI builds and runs where no driver
- * is installed (nvml_load.c), and per-GPU option values such as "--memory 0=4GiB,1=2GiB" resolved
- * to GPU UUIDs (spec.c). Everything that can fail returns a negative errno value and fills a
- * gv_error; only the subcommands print. */
+ * small seams declared here: option reading (opts.c), telling GPU UUIDs from indices (core/uuid.h),
+ * the GPUs NVML reports, loaded with dlopen at run time so that the CLI builds and runs where no
+ * driver is installed (nvml_load.c), and per-GPU option values such as "--memory 0=4GiB,1=2GiB"
+ * resolved to GPU UUIDs (spec.c). Everything that can fail returns a negative errno value and fills
+ * a gv_error; only the subcommands print. */
 #ifndef GV_CLI_H
 #define GV_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/nvml.h"
+#include "core/uuid.h"
 #include "region/region.h"
 
 /* Exit statuses of the CLI itself; a command started by `gpuvisor run` passes its own through. */
@@ -37,26 +40,32 @@ int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **
 /* True if argv[*i] is "-h" or "--help". */
 bool cli_is_help(const char *arg);
 
-/* --- uuid.c */
+/* --- GPU UUIDs, read and written by core/uuid.h. In an option a UUID carries its prefix ("GPU-" or
+ * "MIG-", in any case): that tells it from a GPU index at a glance, and CUDA_VISIBLE_DEVICES, which
+ * `--devices` may pass a UUID on to as written, needs it. */
 
-/* True if text is a GPU UUID as NVML writes it ("GPU-" and 32 hex digits in groups 8-4-4-4-12,
- * in any case); fills raw when it is. */
-bool cli_uuid_parse(const char *text, uint8_t raw[GVR_UUID_LEN]);
+/* True if text is a GPU UUID with its prefix; fills raw when it is. */
+static inline bool cli_uuid_parse(const char *text, uint8_t raw[GV_UUID_LEN])
+{
+    return gv_uuid_parse(text, strlen(text), GV_UUID_PREFIXED, raw, NULL) == 0;
+}
 
-/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into buf, which holds at least CLI_UUID_TEXT bytes.
- * Returns buf. */
-#define CLI_UUID_TEXT GVR_UUID_TEXT
-char *cli_uuid_format(const uint8_t raw[GVR_UUID_LEN], char *buf);
+/* gv_uuid_format: "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into buf of CLI_UUID_TEXT bytes. */
+#define CLI_UUID_TEXT GV_UUID_TEXT
+static inline char *cli_uuid_format(const uint8_t raw[GV_UUID_LEN], char *buf)
+{
+    return gv_uuid_format(raw, buf);
+}
 
 /* --- nvml_load.c */
 
-#define CLI_MAX_GPUS 64
+#define CLI_MAX_GPUS GV_MAX_GPUS
 
 struct cli_gpu {
     unsigned index; /* NVML index: PCI order, as nvidia-smi numbers GPUs */
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE]; /* as NVML writes it */
-    uint8_t raw[GVR_UUID_LEN];
+    uint8_t raw[GV_UUID_LEN];
     bool raw_ok;    /* uuid parsed into raw */
     bool memory_ok; /* total and used were read */
     uint64_t total, used;
@@ -77,13 +86,13 @@ struct cli_gpus {
 void cli_gpus_load(struct cli_gpus *g, bool memory);
 
 /* The GPU with this UUID, or NULL. */
-const struct cli_gpu *cli_gpu_by_uuid(const struct cli_gpus *g, const uint8_t raw[GVR_UUID_LEN]);
+const struct cli_gpu *cli_gpu_by_uuid(const struct cli_gpus *g, const uint8_t raw[GV_UUID_LEN]);
 
 /* --- spec.c: per-GPU option values */
 
 enum cli_key { CLI_KEY_ALL, CLI_KEY_INDEX, CLI_KEY_UUID };
 
-#define CLI_SPEC_MAX 64
+#define CLI_SPEC_MAX GV_MAX_GPUS /* entries of one option: one per GPU */
 
 /* One option's value: either plain (one value for every GPU) or a list of KEY=VALUE items. Items
  * keep the user's keys until cli_spec_env resolves them. Invariant: plain implies n == 0. */
@@ -97,7 +106,7 @@ struct cli_spec {
     struct {
         enum cli_key kind;
         unsigned index;
-        uint8_t uuid[GVR_UUID_LEN];
+        uint8_t uuid[GV_UUID_LEN];
         uint64_t value;
         char key[CLI_UUID_TEXT + 8]; /* as written, for messages */
     } item[CLI_SPEC_MAX];
@@ -115,10 +124,11 @@ int cli_spec_add(struct cli_spec *s, const char *text, struct gv_error *err);
 /* True if resolving the spec needs NVML (it has an index or UUID key). */
 bool cli_spec_keyed(const struct cli_spec *s);
 
-/* Write the environment form of the spec into out: "VALUE" or "KEY=VALUE,..." with every key a GPU
- * UUID as NVML writes it, or "*". Indices are resolved through g; UUIDs are checked against g when
- * NVML is available. Returns 0, or -EINVAL (an index without NVML, an index out of range, an
- * unknown UUID, a GPU given twice) or -ENAMETOOLONG. */
+/* Write the environment form of the spec into out: the limit string (core/limits.h) "VALUE", or
+ * "KEY=VALUE,..." with every key a GPU UUID or "*", values in bytes or basis points. Indices are
+ * resolved through g; UUIDs are checked against g when NVML is available. Returns 0, or -EINVAL (an
+ * index without NVML, an index out of range, an unknown UUID, a GPU given twice) or -E2BIG (longer
+ * than the interposer reads, GV_LIMITS_TEXT_MAX, or than len). */
 int cli_spec_env(const struct cli_spec *s, const struct cli_gpus *g, char *out, size_t len,
                  struct gv_error *err);
 

@@ -54,7 +54,7 @@ static void read_gpu(const struct nvml_fns *f, unsigned index, bool memory, stru
     if (f->name(dev, out->name, sizeof(out->name)) != NVML_SUCCESS)
         snprintf(out->name, sizeof(out->name), "(unknown)");
     if (f->uuid(dev, out->uuid, sizeof(out->uuid)) == NVML_SUCCESS)
-        out->raw_ok = cli_uuid_parse(out->uuid, out->raw);
+        out->raw_ok = gv_uuid_parse(out->uuid, strlen(out->uuid), 0, out->raw, NULL) == 0;
     nvmlMemory_t mem;
     if (memory && f->memory && f->memory(dev, &mem) == NVML_SUCCESS) {
         out->memory_ok = true;
@@ -113,10 +113,10 @@ void cli_gpus_load(struct cli_gpus *g, bool memory)
     f.shutdown();
 }
 
-const struct cli_gpu *cli_gpu_by_uuid(const struct cli_gpus *g, const uint8_t raw[GVR_UUID_LEN])
+const struct cli_gpu *cli_gpu_by_uuid(const struct cli_gpus *g, const uint8_t raw[GV_UUID_LEN])
 {
     for (unsigned i = 0; i < g->count; i++)
-        if (g->gpu[i].raw_ok && memcmp(g->gpu[i].raw, raw, GVR_UUID_LEN) == 0)
+        if (g->gpu[i].raw_ok && memcmp(g->gpu[i].raw, raw, GV_UUID_LEN) == 0)
             return &g->gpu[i];
     return NULL;
 }

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/limits.h"
 #include "core/size.h"
+#include "core/uuid.h"
 
 #define INDEX_MAX 9999 /* far beyond any machine; keeps the parse free of overflow */
 
@@ -66,7 +68,7 @@ static bool same_key(const struct cli_spec *s, unsigned a, unsigned b)
     case CLI_KEY_INDEX:
         return s->item[a].index == s->item[b].index;
     case CLI_KEY_UUID:
-        return memcmp(s->item[a].uuid, s->item[b].uuid, GVR_UUID_LEN) == 0;
+        return memcmp(s->item[a].uuid, s->item[b].uuid, GV_UUID_LEN) == 0;
     }
     return false;
 }
@@ -130,7 +132,8 @@ int cli_spec_add(struct cli_spec *s, const char *text, struct gv_error *err)
         s->plain = true;
         return 0;
     }
-    char buf[1024];
+    /* An option's text is held to the length of the limit string it becomes. */
+    char buf[GV_LIMITS_TEXT_MAX];
     if (strlen(text) >= sizeof(buf))
         return gv_error_set(err, -EINVAL, "%s: value too long (%zu characters, at most %zu)",
                             s->option, strlen(text), sizeof(buf) - 1);
@@ -178,7 +181,7 @@ __attribute__((format(printf, 4, 5))) static int append(char *out, size_t len, s
 /* The GPU a key names, checked against NVML; NULL with a message when there is none. When NVML is
  * not available a UUID key is taken on trust and *gpu stays NULL with 0 returned. */
 static int resolve(const char *option, const char *key, enum cli_key kind, unsigned index,
-                   const uint8_t uuid[GVR_UUID_LEN], const struct cli_gpus *g,
+                   const uint8_t uuid[GV_UUID_LEN], const struct cli_gpus *g,
                    const struct cli_gpu **gpu, struct gv_error *err)
 {
     *gpu = NULL;
@@ -210,39 +213,39 @@ static int resolve(const char *option, const char *key, enum cli_key kind, unsig
 int cli_spec_env(const struct cli_spec *s, const struct cli_gpus *g, char *out, size_t len,
                  struct gv_error *err)
 {
-    size_t at = 0;
-    out[0] = '\0';
+    /* The unit of the values is the option's: shares in basis points, or sizes in bytes. */
+    enum gv_limit_unit unit = s->parse == cli_parse_share ? GV_LIMIT_SHARE : GV_LIMIT_SIZE;
+    struct gv_limit rules[CLI_SPEC_MAX];
+    unsigned n = 0;
+    if (len)
+        out[0] = '\0';
     if (s->plain)
-        return append(out, len, &at, "%llu", (unsigned long long)s->plain_value) < 0
-                   ? gv_error_set(err, -ENAMETOOLONG, "%s: value too long", s->option)
-                   : 0;
-    uint8_t seen[CLI_SPEC_MAX][GVR_UUID_LEN];
+        rules[n++] = (struct gv_limit){.key = GV_LIMIT_ALL, .ordinal = -1, .value = s->plain_value};
     const char *seen_key[CLI_SPEC_MAX];
-    unsigned nseen = 0;
-    for (unsigned i = 0; i < s->n; i++) {
-        char text[CLI_UUID_TEXT];
-        const char *key = "*";
+    for (unsigned i = 0; i < s->n && !s->plain; i++) {
+        struct gv_limit *r = &rules[n];
+        *r = (struct gv_limit){.key = GV_LIMIT_ALL, .ordinal = -1, .value = s->item[i].value};
         if (s->item[i].kind != CLI_KEY_ALL) {
             const struct cli_gpu *gpu;
             int rc = resolve(s->option, s->item[i].key, s->item[i].kind, s->item[i].index,
                              s->item[i].uuid, g, &gpu, err);
             if (rc < 0)
                 return rc;
-            const uint8_t *raw = gpu ? gpu->raw : s->item[i].uuid;
+            r->key = GV_LIMIT_UUID;
+            memcpy(r->uuid, gpu ? gpu->raw : s->item[i].uuid, GV_UUID_LEN);
             /* An index and the UUID of the same GPU are two spellings of one key. */
-            for (unsigned j = 0; j < nseen; j++)
-                if (memcmp(seen[j], raw, GVR_UUID_LEN) == 0)
+            for (unsigned j = 0; j < n; j++)
+                if (rules[j].key == GV_LIMIT_UUID &&
+                    memcmp(rules[j].uuid, r->uuid, GV_UUID_LEN) == 0)
                     return gv_error_set(err, -EINVAL,
                                         "%s: \"%s\" and \"%s\" are the same GPU; give it once",
                                         s->option, seen_key[j], s->item[i].key);
-            memcpy(seen[nseen], raw, GVR_UUID_LEN);
-            seen_key[nseen++] = s->item[i].key;
-            key = gpu ? gpu->uuid : cli_uuid_format(raw, text);
         }
-        if (append(out, len, &at, "%s%s=%llu", i ? "," : "", key,
-                   (unsigned long long)s->item[i].value) < 0)
-            return gv_error_set(err, -ENAMETOOLONG, "%s: value too long", s->option);
+        seen_key[n++] = s->item[i].key;
     }
+    int rc = gv_limits_format(rules, n, unit, out, len, err);
+    if (rc < 0)
+        return gv_error_prefix(err, rc, "%s", s->option);
     return 0;
 }
 
@@ -258,7 +261,7 @@ int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_
     if (strlen(list) >= sizeof(buf))
         return gv_error_set(err, -EINVAL, "--devices: list too long");
     strcpy(buf, list);
-    uint8_t seen[CLI_MAX_GPUS][GVR_UUID_LEN];
+    uint8_t seen[CLI_MAX_GPUS][GV_UUID_LEN];
     const char *seen_key[CLI_MAX_GPUS];
     unsigned nseen = 0;
     char *entry = buf;
@@ -267,7 +270,7 @@ int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_
         if (comma)
             *comma = '\0';
         unsigned index = 0;
-        uint8_t raw[GVR_UUID_LEN];
+        uint8_t raw[GV_UUID_LEN];
         enum cli_key kind;
         if (!*entry)
             return gv_error_set(err, -EINVAL, "--devices \"%s\": empty entry", list);
@@ -285,7 +288,7 @@ int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_
             int rc = resolve("--devices", entry, kind, index, raw, g, &gpu, err);
             if (rc < 0)
                 return rc;
-            memcpy(raw, gpu->raw, GVR_UUID_LEN);
+            memcpy(raw, gpu->raw, GV_UUID_LEN);
         } else if (kind == CLI_KEY_INDEX) {
             /* Without NVML an index cannot be checked or translated; CUDA reads indices itself. */
             memset(raw, 0, sizeof(raw));
@@ -297,7 +300,7 @@ int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_
             return gv_error_set(err, -EINVAL, "--devices \"%s\": too many GPUs (at most %d)", list,
                                 CLI_MAX_GPUS);
         for (unsigned j = 0; j < nseen; j++) {
-            if (memcmp(seen[j], raw, GVR_UUID_LEN) != 0)
+            if (memcmp(seen[j], raw, GV_UUID_LEN) != 0)
                 continue;
             if (strcmp(seen_key[j], entry) == 0)
                 return gv_error_set(err, -EINVAL, "--devices \"%s\": GPU \"%s\" is given twice",
@@ -307,7 +310,7 @@ int cli_devices_env(const char *list, const struct cli_gpus *g, char *out, size_
                                 "once",
                                 list, seen_key[j], entry);
         }
-        memcpy(seen[nseen], raw, GVR_UUID_LEN);
+        memcpy(seen[nseen], raw, GV_UUID_LEN);
         seen_key[nseen++] = entry;
         if (append(out, len, &at, "%s%s", at ? "," : "", gpu ? gpu->uuid : entry) < 0)
             return gv_error_set(err, -ENAMETOOLONG, "--devices: list too long");

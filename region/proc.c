@@ -1,4 +1,4 @@
-/* proc.c: reading /proc/<pid>/stat for the liveness judgements of proc.h. */
+/* proc.c: reading /proc for the liveness judgements of proc.h. */
 #include "region/proc.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int gvr_proc_stat(pid_t pid, char *state, uint64_t *start)
@@ -51,4 +52,10 @@ bool gvr_proc_gone(pid_t pid, uint64_t start)
     if (state == 'Z' || state == 'X' || state == 'x')
         return true;
     return start && st != start;
+}
+
+uint64_t gvr_proc_own_pidns(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }

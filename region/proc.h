@@ -18,4 +18,8 @@ int gvr_proc_stat(pid_t pid, char *state, uint64_t *start);
 /* Is the process recorded as (pid, start) gone? start 0: judged by the pid alone. */
 bool gvr_proc_gone(pid_t pid, uint64_t start);
 
+/* The inode of this process's pid namespace (/proc/self/ns/pid), 0 if unknown. A pid recorded by a
+ * process of another namespace means nothing here, so records carry it next to the pid. */
+uint64_t gvr_proc_own_pidns(void);
+
 #endif

@@ -40,7 +40,9 @@
 #include <unistd.h>
 
 #include "core/budget.h"
+#include "core/clock.h"
 #include "core/size.h"
+#include "core/uuid.h"
 
 #define MAGIC 0x4e4f494745525647ULL /* "GVREGION" in little-endian bytes */
 
@@ -135,13 +137,6 @@ static unsigned ndev_of(const struct shared *sh)
     return n < GVR_MAX_DEVICES ? n : GVR_MAX_DEVICES;
 }
 
-static uint64_t now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void nap_us(long us)
 {
     struct timespec ts = {0, us * 1000};
@@ -153,7 +148,7 @@ static unsigned ns_hash(uint64_t ns)
     return (unsigned)((ns ^ (ns >> 16) ^ (ns >> 32) ^ (ns >> 48)) & 0xffff);
 }
 
-/* ---- names, directories, UUIDs */
+/* ---- names and directories */
 
 const char *gvr_dir(const char *dir)
 {
@@ -307,12 +302,6 @@ int gvr_name_check(const char *name, struct gv_error *err)
 
 /* ---- processes */
 
-static uint64_t own_pidns(void)
-{
-    struct stat st;
-    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
 /* Is the member (pid, start) alive, judged from this process? Dead only on proof: no such pid, a
  * zombie, or a pid whose start time is not the member's (reused). Anything unreadable counts as
  * alive, because wrongly reclaiming a live member's bytes could let the instance pass its limit. */
@@ -378,58 +367,6 @@ static void unlock_region(struct shared *sh)
 
 /* ---- creation and attachment */
 
-char *gvr_uuid_format(const uint8_t u[GVR_UUID_LEN], char out[GVR_UUID_TEXT])
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = out + 4;
-    memcpy(out, "GPU-", 4);
-    for (int i = 0; i < GVR_UUID_LEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[u[i] >> 4];
-        *p++ = hex[u[i] & 15];
-    }
-    *p = 0;
-    return out;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int gvr_uuid_parse(const char *text, uint8_t uuid[GVR_UUID_LEN])
-{
-    if (!text)
-        return -EINVAL;
-    if (!strncmp(text, "GPU-", 4) || !strncmp(text, "MIG-", 4))
-        text += 4;
-    uint8_t u[GVR_UUID_LEN];
-    const char *p = text;
-    for (int i = 0; i < GVR_UUID_LEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            if (*p != '-')
-                return -EINVAL;
-            p++;
-        }
-        int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
-        if (lo < 0)
-            return -EINVAL;
-        u[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    if (*p)
-        return -EINVAL;
-    memcpy(uuid, u, GVR_UUID_LEN);
-    return 0;
-}
-
 static int init_region(int fd, const char *name, const struct gvr_device_limit *lim, unsigned n,
                        struct gv_error *err)
 {
@@ -451,7 +388,7 @@ static int init_region(int fd, const char *name, const struct gvr_device_limit *
     sh->hdr.layout = GVR_LAYOUT;
     sh->hdr.size = sizeof(struct shared);
     snprintf(sh->name, sizeof(sh->name), "%s", name);
-    sh->created_ns = (int64_t)now_ns(CLOCK_REALTIME);
+    sh->created_ns = (int64_t)gv_clock_ns(CLOCK_REALTIME);
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
@@ -502,7 +439,7 @@ static int check_header(const struct header *h, ssize_t got, off_t file_size, co
 static int ready_region(int fd, bool rw, const char *path, const char *name,
                         const struct gvr_device_limit *lim, unsigned n, struct gv_error *err)
 {
-    uint64_t deadline = now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
+    uint64_t deadline = gv_now_ns() + INIT_WAIT_NS;
     for (;;) {
         struct header h;
         struct stat st;
@@ -524,7 +461,7 @@ static int ready_region(int fd, bool rw, const char *path, const char *name,
                 return made;
             continue;
         }
-        if (now_ns(CLOCK_MONOTONIC) > deadline)
+        if (gv_now_ns() > deadline)
             return gv_error_set(err, -ETIMEDOUT,
                                 "%s is still being initialized by another process after %llu s: if "
                                 "that process is stopped, end it or remove the file",
@@ -544,7 +481,7 @@ static int limits_check(const struct gvr_device_limit *lim, unsigned n, struct g
         for (unsigned j = 0; j < i; j++)
             if (!memcmp(lim[i].uuid, lim[j].uuid, GVR_UUID_LEN)) {
                 char u[GVR_UUID_TEXT];
-                gvr_uuid_format(lim[i].uuid, u);
+                gv_uuid_format(lim[i].uuid, u);
                 return gv_error_set(err, -EINVAL, "instance region: GPU %s is listed twice", u);
             }
     return 0;
@@ -589,12 +526,12 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
     snprintf(r->name, sizeof(r->name), "%s", name);
     r->readonly = !rw;
     r->pid = getpid();
-    r->pidns = own_pidns();
+    r->pidns = gvr_proc_own_pidns();
     char state;
     if (gvr_proc_stat(r->pid, &state, &r->start) < 0)
         r->start = 0; /* without /proc, reclaimers judge this member by its pid alone */
 
-    uint64_t deadline = now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
+    uint64_t deadline = gv_now_ns() + INIT_WAIT_NS;
     int result = 0;
     for (;;) {
         int dfd = gvr_dir_open(d, flags & GVR_CREATE, rw, err);
@@ -653,7 +590,7 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
         if (!gone)
             break;
         unmap(r);
-        if (now_ns(CLOCK_MONOTONIC) > deadline)
+        if (gv_now_ns() > deadline)
             return gv_error_set(err, -ETIMEDOUT, "open %s: it is removed again and again", path);
         if (!(flags & GVR_CREATE))
             return gv_error_set(err, -ENOENT, "no instance %s in %s (just removed)", name, d);
@@ -680,7 +617,7 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
                 struct gvr_device_limit have;
                 gvr_device_get(r, (unsigned)rc, &have);
                 char u[GVR_UUID_TEXT], a[32], b[32];
-                gvr_uuid_format(have.uuid, u);
+                gv_uuid_format(have.uuid, u);
                 gv_error_set(
                     err, 0,
                     "instance %s already has GPU %s with memory %s and share %u.%02u%%; "
@@ -1057,10 +994,10 @@ static bool reconcile(struct shared *sh)
 {
     unsigned ndev = ndev_of(sh);
     uint64_t ops[GVR_MAX_MEMBERS];
-    uint64_t deadline = now_ns(CLOCK_MONOTONIC) + RECONCILE_BUDGET_NS;
+    uint64_t deadline = gv_now_ns() + RECONCILE_BUDGET_NS;
     for (unsigned attempt = 0;; attempt++) {
         if (attempt) {
-            if ((attempt & 15) == 0 && now_ns(CLOCK_MONOTONIC) > deadline)
+            if ((attempt & 15) == 0 && gv_now_ns() > deadline)
                 return false;
             for (int k = 0; k < 32; k++)
                 relax();
@@ -1142,7 +1079,7 @@ int gvr_reclaim_if_due(struct gvr_region *r, uint64_t period_ns, struct gv_error
     if (!r->map || r->readonly)
         return gvr_reclaim(r, err);
     struct shared *sh = SH(r);
-    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    uint64_t now = gv_now_ns();
     uint64_t due = atomic_load_explicit(&sh->next_reclaim_ns, memory_order_relaxed);
     if (now < due)
         return 0;
@@ -1161,7 +1098,7 @@ int gvr_snapshot(const struct gvr_region *r, struct gvr_snapshot *s)
     s->name[GVR_NAME_MAX] = 0;
     s->created_ns = sh->created_ns;
     s->ndev = gvr_device_count(r);
-    uint64_t mono = now_ns(CLOCK_MONOTONIC);
+    uint64_t mono = gv_now_ns();
     for (unsigned d = 0; d < s->ndev; d++) {
         memcpy(s->dev[d].uuid, sh->dev[d].uuid, GVR_UUID_LEN);
         s->dev[d].limit = gv_ledger_limit(&sh->ledger, d);

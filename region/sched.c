@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,10 +16,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/futex.h"
+#include "core/uuid.h"
 #include "region/proc.h"
 #include "region/region.h"
 
@@ -56,30 +57,24 @@ static struct record *REC(const struct gvr_sched *s)
     return (struct record *)s->map;
 }
 
-static uint64_t own_pidns(void)
-{
-    struct stat st;
-    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
 static void identify(struct gvr_sched *s)
 {
     char state;
     s->pid = getpid();
     if (gvr_proc_stat(s->pid, &state, &s->start) < 0)
         s->start = 0;
-    s->pidns = own_pidns();
+    s->pidns = gvr_proc_own_pidns();
     s->mine = 0;
 }
 
-int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err)
 {
     memset(s, 0, sizeof(*s));
     s->fd = -1;
     const char *d = gvr_dir(dir);
     char path[PATH_MAX], u[GVR_UUID_TEXT];
-    gvr_uuid_format(uuid, u);
+    gv_uuid_format(uuid, u);
     if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
     /* The token is the user's, in the user's directory, as the instances are: processes of
@@ -139,24 +134,6 @@ void gvr_sched_close(struct gvr_sched *s)
 void gvr_sched_forked(struct gvr_sched *s)
 {
     identify(s);
-}
-
-static uint64_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
-    syscall(SYS_futex, w, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Is the holder (word h) gone, judged from this process? Dead only on proof, as for members. */
@@ -219,7 +196,7 @@ bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool 
         clear_want(r, s->pid);
         if (h) { /* taken over: the waiters judge afresh */
             atomic_fetch_add(&r->seq, 1);
-            futex_wake(&r->seq);
+            gv_futex_wake(&r->seq);
         }
         return true;
     }
@@ -256,7 +233,7 @@ void gvr_sched_release(struct gvr_sched *s)
     if (!h || !atomic_compare_exchange_strong(&r->holder, &h, 0))
         return;
     atomic_fetch_add(&r->seq, 1);
-    futex_wake(&r->seq);
+    gv_futex_wake(&r->seq);
 }
 
 bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
@@ -268,8 +245,8 @@ bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
     uint32_t seq = atomic_load(&r->seq);
     if (!atomic_load(&r->holder))
         return true;
-    futex_wait(&r->seq, seq, timeout_ns);
-    return atomic_load(&r->seq) != seq || mono_now() < now + timeout_ns;
+    gv_futex_wait(&r->seq, seq, timeout_ns);
+    return atomic_load(&r->seq) != seq || gv_now_ns() < now + timeout_ns;
 }
 
 bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now)

@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "core/error.h"
+#include "core/uuid.h"
 
 /* A live holder this far past its slice end loses the token. Long enough for a holder's drain of
  * the work it queued in its turn (about one slice's worth, shim/timeshare.c) to finish within it:
@@ -49,7 +50,7 @@ struct gvr_sched {
 
 /* Open (creating if needed) the token of the GPU with this UUID in gvr_dir(dir). Returns 0, or a
  * negative errno with a message. */
-int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[16],
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err);
 void gvr_sched_close(struct gvr_sched *s);
 

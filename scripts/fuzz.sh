@@ -9,7 +9,7 @@
 set -eu
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-size catalogue spec region shim_spec}
+targets=${FUZZ_TARGETS:-size catalogue spec region limits uuid}
 cc=${FUZZ_CC:-clang}
 build=${FUZZ_BUILD:-build-fuzz}
 src=$(cd "$(dirname "$0")/.." && pwd)

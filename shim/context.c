@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/nvml.h"
+#include "core/uuid.h"
 #include "region/region.h"
 #include "shim/shim.h"
 

@@ -21,6 +21,8 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include "core/limits.h"
+
 #define GVS_EXPORT __attribute__((visibility("default")))
 
 /* Real driver functions that the shim calls but does not wrap. */
@@ -124,7 +126,8 @@ void gvs_context_after(struct gvs_ctx_watch *w, bool made);
 /* The live members of the instance that hold a slice on the GPU with this UUID: up to `cap` pids
  * and the bytes each holds there (allocations and context). Returns how many there are, or -1 when
  * the GPU is not sliced. */
-int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap);
+int gvs_instance_members(const unsigned char uuid[GV_UUID_LEN], unsigned *pids, uint64_t *bytes,
+                         int cap);
 
 /* ---- context.c: context memory ---- */
 

@@ -48,7 +48,7 @@
 #include "region/sched.h"
 #include "shim/shim.h"
 
-#define MAX_ORDINALS 64
+#define MAX_ORDINALS GV_MAX_GPUS
 #define SLICE_NS     10000000ULL /* a turn on the GPU */
 #define WAIT_NS      2000000ULL  /* a waiter looks at a silent holder this often (is it alive?) */
 #define YIELD_NS     1000000ULL /* after giving the GPU up to a waiter, leave it to them this long */

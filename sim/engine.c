@@ -22,10 +22,11 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
+#include "core/futex.h"
+
 #include <cudaTypedefs.h>
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,20 +189,9 @@ static void engine_once_init(void)
 
 /* ------------------------------------------------------------------ the device scheduler */
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
-{
-    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *word)
-{
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
 static void sleep_until(uint64_t t_ns)
 {
-    struct timespec ts = {(time_t)(t_ns / 1000000000ull), (long)(t_ns % 1000000000ull)};
+    struct timespec ts = gv_timespec(t_ns);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
@@ -225,7 +214,7 @@ static void sched_acquire(struct worker *w, int dev, uint64_t want, uint64_t *st
     int me = gvsim_self_slot();
     if (!sc || me < 0) {
         /* No slot (the machine is full): run unshared rather than not at all. */
-        *start = gvsim_now_ns();
+        *start = gv_now_ns();
         *chunk = want;
         return;
     }
@@ -235,7 +224,7 @@ static void sched_acquire(struct worker *w, int dev, uint64_t want, uint64_t *st
     }
     for (;;) {
         gvsim_sched_lock(dev);
-        uint64_t now = gvsim_now_ns();
+        uint64_t now = gv_now_ns();
         uint32_t owner = atomic_load(&sc->owner);
         bool mine = false;
         if (owner == (uint32_t)me + 1) {
@@ -245,7 +234,7 @@ static void sched_acquire(struct worker *w, int dev, uint64_t want, uint64_t *st
                 int next = gvsim_next_wanting(dev, me);
                 if (next >= 0) {
                     grant(sc, next, now);
-                    futex_wake(&sc->seq);
+                    gv_futex_wake(&sc->seq);
                 } else {
                     atomic_store(&sc->slice_end, now + slice_ns);
                     mine = true;
@@ -279,7 +268,7 @@ static void sched_acquire(struct worker *w, int dev, uint64_t want, uint64_t *st
         uint64_t wait = se > now ? se - now + MS : 2 * MS;
         if (wait > 20 * MS)
             wait = 20 * MS;
-        futex_wait(&sc->seq, seq, wait);
+        gv_futex_wait(&sc->seq, seq, wait);
     }
 }
 
@@ -298,13 +287,13 @@ static void sched_release(struct worker *w, int dev)
          * would otherwise take it back before a waiter has even woken, every time. */
         int next = gvsim_next_wanting(dev, me);
         if (next >= 0) {
-            grant(sc, next, gvsim_now_ns());
+            grant(sc, next, gv_now_ns());
         } else {
             atomic_store(&sc->owner, 0);
             atomic_store(&sc->idle, 1);
             atomic_fetch_add(&sc->seq, 1);
         }
-        futex_wake(&sc->seq);
+        gv_futex_wake(&sc->seq);
     }
     w->owning = false;
     gvsim_sched_unlock(dev);
@@ -445,7 +434,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&w->cv, &eng);
             continue;
         }
-        uint64_t now = gvsim_now_ns();
+        uint64_t now = gv_now_ns();
         switch (op->kind) {
         case OP_RECORD: {
             struct gvsim_event *e = op->ev;
@@ -471,7 +460,7 @@ static void *worker_main(void *arg)
                 op->cb(op->cb_stream, CUDA_SUCCESS, op->arg);
             op->arg = NULL; /* the caller's, not ours to free */
             pthread_mutex_lock(&eng);
-            complete(s, op, gvsim_now_ns());
+            complete(s, op, gv_now_ns());
             break;
         case OP_WORK: {
             bool first = !op->started;
@@ -526,7 +515,7 @@ static void start_worker(int dev)
 static void enqueue_locked(struct gvsim_stream *s, struct op *op)
 {
     op->ticket = next_ticket++;
-    op->enq_ns = gvsim_now_ns();
+    op->enq_ns = gv_now_ns();
     op->next = NULL;
     if (s->tail)
         s->tail->next = op;

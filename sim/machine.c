@@ -170,13 +170,6 @@ static atomic_bool attached;
 static _Atomic int my_slot = -1;
 static pid_t my_pid; /* the process my_slot was taken for; differs after fork */
 
-uint64_t gvsim_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void robust_lock(pthread_mutex_t *m)
 {
     /* A holder killed inside its critical section leaves at worst a half-written slot or sample;
@@ -457,11 +450,7 @@ static void fill_dev_info(const char *machine, int i, const struct gv_model *m, 
         d->uuid[b] = (unsigned char)(h1 >> (8 * b));
         d->uuid[8 + b] = (unsigned char)(h2 >> (8 * b));
     }
-    const unsigned char *u = d->uuid;
-    snprintf(d->uuid_str, sizeof(d->uuid_str),
-             "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-             u[15]);
+    gv_uuid_format(d->uuid, d->uuid_str);
     d->pci_domain = 0;
     d->pci_bus = 0x41u + (unsigned)i;
     d->pci_device = 0;
@@ -543,10 +532,10 @@ static CUresult map_machine(void)
             return os_error("cannot open", shm_name);
         }
         /* The creator sizes the file right after creating it, and publishes the magic last. */
-        uint64_t deadline = gvsim_now_ns() + PUBLISH_WAIT_NS;
+        uint64_t deadline = gv_now_ns() + PUBLISH_WAIT_NS;
         struct stat st;
         bool sized = false;
-        while (fstat(fd, &st) == 0 && gvsim_now_ns() < deadline) {
+        while (fstat(fd, &st) == 0 && gv_now_ns() < deadline) {
             if (st.st_size != 0) {
                 sized = true;
                 break;
@@ -568,7 +557,7 @@ static CUresult map_machine(void)
         if (p != MAP_FAILED) {
             struct machine *cand = p;
             while (atomic_load_explicit(&cand->magic, memory_order_acquire) != MACHINE_MAGIC &&
-                   gvsim_now_ns() < deadline)
+                   gv_now_ns() < deadline)
                 sleep_ms(1);
             if (atomic_load_explicit(&cand->magic, memory_order_acquire) == MACHINE_MAGIC) {
                 m = cand;
@@ -813,7 +802,7 @@ void gvsim_busy_add(int dev, uint64_t ns)
         atomic_fetch_add(&M->slot[s].busy[dev], ns);
     struct mdev *d = &M->dev[dev];
     uint64_t before = atomic_fetch_add(&d->busy, ns);
-    uint64_t now = gvsim_now_ns();
+    uint64_t now = gv_now_ns();
     atomic_store(&d->last_add_ns, now);
     uint64_t last = atomic_load(&d->last_sample_ns);
     /* One sample per period, pushed by whichever process wins the swap. */
@@ -835,7 +824,7 @@ unsigned gvsim_dev_utilization(int dev)
     if (!dev_ok(dev))
         return 0;
     struct mdev *d = &M->dev[dev];
-    uint64_t now = gvsim_now_ns();
+    uint64_t now = gv_now_ns();
     uint64_t busy_now = atomic_load(&d->busy);
     uint64_t from = now > UTIL_WINDOW_NS ? now - UTIL_WINDOW_NS : 0;
     struct util_sample before = {0, 0}, after = {0, 0};

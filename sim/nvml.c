@@ -56,7 +56,7 @@ static bool initialized(void)
 #define ROLL_NS 500000000ull /* half the machine's utilization window (about one second) */
 
 struct snapshot {
-    uint64_t t_ns; /* gvsim_now_ns() when taken */
+    uint64_t t_ns; /* gv_now_ns() when taken */
     int n;
     struct {
         pid_t pid;
@@ -80,7 +80,7 @@ static void take_snapshot(int dev, struct snapshot *s)
         n = GVSIM_MAX_PROCS;
     if (n < 0)
         n = 0;
-    s->t_ns = gvsim_now_ns();
+    s->t_ns = gv_now_ns();
     s->n = n;
     for (int i = 0; i < n; i++) {
         s->p[i].pid = procs[i].pid;
@@ -663,9 +663,7 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned 
 
 static uint64_t realtime_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return gv_clock_ns(CLOCK_REALTIME) / 1000u;
 }
 
 /* A NULL buffer asks for the number of samples whatever *count says, as the vendor documents for

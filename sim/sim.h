@@ -21,6 +21,8 @@
 #include <cuda.h>
 
 #include "core/catalogue.h"
+#include "core/clock.h"
+#include "core/uuid.h"
 
 #define GVSIM_MAX_DEVICES           16
 #define GVSIM_MAX_PROCS             256
@@ -31,10 +33,10 @@
 
 struct gvsim_dev_info {
     const struct gv_model *model;
-    int index;              /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
-    unsigned char uuid[16]; /* stable: derived from machine name and index */
-    char uuid_str[48];      /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-    char bus_id[32];        /* "00000000:41:00.0" (NVML form, 8-digit domain) */
+    int index; /* position in GPUVISOR_SIM_GPUS; also the NVML index (PCI order) */
+    unsigned char uuid[GV_UUID_LEN]; /* stable: derived from machine name and index */
+    char uuid_str[GV_UUID_TEXT];     /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+    char bus_id[32];                 /* "00000000:41:00.0" (NVML form, 8-digit domain) */
     unsigned pci_domain, pci_bus, pci_device;
     uint64_t total; /* bytes */
 };
@@ -81,8 +83,6 @@ unsigned gvsim_dev_utilization(int dev);
 void gvsim_busy_add(int dev, uint64_t ns);
 
 /* ---------------------------------------------------------------- engine.c */
-
-uint64_t gvsim_now_ns(void); /* CLOCK_MONOTONIC, ns */
 
 /* A stream: a FIFO of operations on one device, executed by this process's worker for the device,
  * in order, asynchronously to the caller. All streams of a process on one device share the device
@@ -161,8 +161,6 @@ void *gvsim_array_data(CUarray array, size_t *bytes);
 
 /* ---------------------------------------------------------------- machine.c, for engine.c (added)
  */
-
-/* gvsim_now_ns (declared above) is defined in machine.c, so libnvidia-ml has it too. */
 
 /* This process's slot in the machine (taken on first use, and afresh in a forked child); -1 when
  * not attached, observing only, or every slot is taken. */

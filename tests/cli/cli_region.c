@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/uuid.h"
 #include "region/region.h"
 
 int main(int argc, char **argv)
@@ -31,8 +32,8 @@ int main(int argc, char **argv)
     }
     if ((argc == 6 || argc == 7) && strcmp(argv[1], "hold") == 0) {
         struct gvr_device_limit lim = {0};
-        if (gvr_uuid_parse(argv[3], lim.uuid) < 0) {
-            fprintf(stderr, "cli_region: bad UUID %s\n", argv[3]);
+        if (gv_uuid_parse(argv[3], strlen(argv[3]), 0, lim.uuid, &err) < 0) {
+            fprintf(stderr, "cli_region: %s\n", err.msg);
             return 1;
         }
         lim.memory = strtoull(argv[4], NULL, 10) << 20;

@@ -130,6 +130,38 @@ static void test_memory_errors(void **state)
     env_bad(false, &two, "more than 0", "0=0", NULL);
 }
 
+/* The environment value is a limit string the interposer reads: never longer than it reads
+ * (GV_LIMITS_TEXT_MAX), whatever buffer the caller has. 19 GPUs by UUID at 1 GiB fit (987
+ * characters); 20 (1039) are refused here, with a message, rather than by every process later. */
+static void test_env_length(void **state)
+{
+    (void)state;
+    char out[8192];
+    for (unsigned gpus = 19; gpus <= 20; gpus++) {
+        struct cli_spec s;
+        struct gv_error err = {0};
+        spec_init(&s, true);
+        for (unsigned i = 0; i < gpus; i++) {
+            char text[64];
+            snprintf(text, sizeof(text), "GPU-%08x-2222-3333-4444-555555555555=1GiB", i);
+            assert_int_equal(cli_spec_add(&s, text, &err), 0);
+        }
+        int rc = cli_spec_env(&s, &none, out, sizeof(out), &err);
+        if (gpus == 19) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(strlen(out), 987);
+            struct gv_limit rules[GV_MAX_GPUS];
+            unsigned n = 0;
+            assert_int_equal(gv_limits_parse(out, GV_LIMIT_SIZE, rules, GV_MAX_GPUS, &n, &err), 0);
+            assert_int_equal(n, 19);
+        } else {
+            assert_int_equal(rc, -E2BIG);
+            assert_string_equal(err.msg, "--memory: 20 GPUs' limits do not fit in 1023 characters");
+            assert_string_equal(out, "");
+        }
+    }
+}
+
 static const char *devices_ok(const struct cli_gpus *g, const char *list)
 {
     static char out[4096];
@@ -204,9 +236,8 @@ static void test_random_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memory_forms),
-        cmocka_unit_test(test_memory_errors),
-        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_memory_forms), cmocka_unit_test(test_memory_errors),
+        cmocka_unit_test(test_env_length),   cmocka_unit_test(test_devices),
         cmocka_unit_test(test_random_text),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

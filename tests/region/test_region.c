@@ -75,23 +75,6 @@ static void test_dir(void **state)
     unsetenv(GVR_DIR_ENV);
 }
 
-static void test_uuid_text(void **state)
-{
-    (void)state;
-    uint8_t u[GVR_UUID_LEN], v[GVR_UUID_LEN];
-    char text[GVR_UUID_TEXT];
-    assert_int_equal(gvr_uuid_parse("GPU-12345678-9abc-def0-1234-56789ABCDEF0", u), 0);
-    assert_string_equal(gvr_uuid_format(u, text), "GPU-12345678-9abc-def0-1234-56789abcdef0");
-    assert_int_equal(gvr_uuid_parse("12345678-9abc-def0-1234-56789abcdef0", v), 0);
-    assert_memory_equal(u, v, GVR_UUID_LEN);
-    assert_int_equal(gvr_uuid_parse("MIG-12345678-9abc-def0-1234-56789abcdef0", v), 0);
-    assert_int_equal(gvr_uuid_parse("GPU-12345678-9abc-def0-1234-56789abcdef", v), -EINVAL);
-    assert_int_equal(gvr_uuid_parse("GPU-12345678-9abc-def0-1234-56789abcdef00", v), -EINVAL);
-    assert_int_equal(gvr_uuid_parse("GPU-123456789abc-def0-1234-56789abcdef0", v), -EINVAL);
-    assert_int_equal(gvr_uuid_parse("GPU-1234567g-9abc-def0-1234-56789abcdef0", v), -EINVAL);
-    assert_int_equal(gvr_uuid_parse(NULL, v), -EINVAL);
-}
-
 static void test_create_attach(void **state)
 {
     (void)state;
@@ -528,7 +511,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_names, rt_setup, rt_teardown),
         cmocka_unit_test_setup_teardown(test_dir, rt_setup, rt_teardown),
-        cmocka_unit_test(test_uuid_text),
         cmocka_unit_test_setup_teardown(test_create_attach, rt_setup, rt_teardown),
         cmocka_unit_test_setup_teardown(test_limits_by_uuid, rt_setup, rt_teardown),
         cmocka_unit_test_setup_teardown(test_version_mismatch, rt_setup, rt_teardown),

@@ -28,16 +28,10 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/size.h"
 #include "region/region.h"
 #include "tests/region/regiontest.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static double ms(uint64_t ns)
 {
@@ -86,9 +80,9 @@ static int racer(struct race *rc, int id, uint64_t ns, bool stay)
     atomic_fetch_add(&rc->joined, 1);
     while (!atomic_load(&rc->go))
         sched_yield();
-    uint64_t held[HOLD] = {0}, mine = 0, end = now_ns() + ns;
+    uint64_t held[HOLD] = {0}, mine = 0, end = gv_now_ns() + ns;
     unsigned seed = (unsigned)id * 7919u + 1;
-    for (unsigned i = 0; !atomic_load(&rc->stop) && ((i & 255) || now_ns() < end); i++) {
+    for (unsigned i = 0; !atomic_load(&rc->stop) && ((i & 255) || gv_now_ns() < end); i++) {
         unsigned k = i % HOLD;
         if (held[k]) {
             if (gvr_uncharge(&r, 0, held[k]) != 0)
@@ -192,10 +186,10 @@ static void test_race(void **state)
  * the ns until usage on device 0 reaches `want`, or UINT64_MAX after 3 s. */
 static uint64_t reclaim_until(struct gvr_region *r, uint64_t want)
 {
-    uint64_t t0 = now_ns();
-    while (now_ns() - t0 < 3000000000ULL) {
+    uint64_t t0 = gv_now_ns();
+    while (gv_now_ns() - t0 < 3000000000ULL) {
         if (gvr_used(r, 0) == want)
-            return now_ns() - t0;
+            return gv_now_ns() - t0;
         gvr_reclaim_if_due(r, 250000000ULL, NULL);
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
@@ -227,10 +221,10 @@ static void test_kill_in_race(void **state)
             kill(kids[i], SIGKILL);
             waitpid(kids[i], NULL, 0);
             /* Reclaim while the others still race: what a failed charge or a timer does. */
-            uint64_t t0 = now_ns();
+            uint64_t t0 = gv_now_ns();
             assert_int_equal(gvr_reclaim(&r, NULL), 1);
-            if (now_ns() - t0 > worst_reclaim)
-                worst_reclaim = now_ns() - t0;
+            if (gv_now_ns() - t0 > worst_reclaim)
+                worst_reclaim = gv_now_ns() - t0;
         }
         while (atomic_load(&rc->idle) < RACERS / 2)
             sched_yield();
@@ -326,10 +320,10 @@ static void test_stopped_holder(void **state)
     close(p[0]);
     close(p[1]);
     assert_int_equal(c, 'y');
-    uint64_t t0 = now_ns();
+    uint64_t t0 = gv_now_ns();
     struct gv_error err = {0};
     assert_int_equal(gvr_reclaim(&r, &err), -ETIMEDOUT);
-    uint64_t waited = now_ns() - t0;
+    uint64_t waited = gv_now_ns() - t0;
     print_message("a stopped lock holder: reclaim gave up after %.0f ms: %s\n", ms(waited),
                   err.msg);
     assert_true(waited < 10000000000ULL);
@@ -361,14 +355,14 @@ static int joiner(struct joins *j, int i)
     while (!atomic_load(&j->go))
         ;
     struct gvr_region r;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = gv_now_ns();
     int rc = gvr_open(&r, rt_dir, "many", GVR_CREATE, &lim, 1, NULL);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = gv_now_ns();
     if (rc < 0)
         return 30;
     if (gvr_join_flags(&r, GVR_JOIN_REPLACE, NULL) != 0) /* as the interposer joins */
         return 31;
-    uint64_t t2 = now_ns();
+    uint64_t t2 = gv_now_ns();
     j->k[i].result = rc;
     j->k[i].open_ns = t1 - t0;
     j->k[i].join_ns = t2 - t1;

@@ -1,6 +1,8 @@
 /* simtest.c: the harness behind simtest.h. */
 #include "simtest.h"
 
+#include "core/clock.h"
+
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -84,7 +86,5 @@ int st_summary(void)
 
 uint64_t st_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return gv_now_ns();
 }

@@ -1,5 +1,7 @@
-/* shim_spec.c (fuzz): the interposer's limit variables, gvs_spec_parse and gvs_spec_add
- * (shim/spec.c), and the UUIDs they and the NVML wrappers read, gvs_parse_uuid.
+/* SPDX-License-Identifier: Apache-2.0 */
+/* limits.c (fuzz): the limit strings (core/limits.c): gv_limits_parse and gv_limits_add, which the
+ * interposer runs on its limit variables, and gv_limits_format, which `gpuvisor run` writes them
+ * with.
  *
  * The text comes from a tenant's environment, inside the tenant's process: any bytes must give
  * rules or a message, never a crash or a write past the caller's array. The input's first byte
@@ -7,11 +9,14 @@
  * per-GPU values) and how many of the 32 rules are taken already; the rest is the value.
  * Properties:
  *   - a refusal has a message and adds nothing; the rules already there are left alone;
- *   - what is accepted fits the array and keeps spec.h's invariants: ordinals 0 to 63, shares and
- *     within [0, GV_SHARE_FULL] (0: no limit on that GPU) and percentages within
- *     (0, GV_SHARE_FULL], and each value is exactly what gv_size_parse or
- *     strtoull makes of its item when the text is read another way, with strtok_r on a copy;
- *   - a UUID that parses prints back as the same 16 bytes. */
+ *   - what is accepted fits the array and keeps limits.h's invariants: ordinals 0 to 63, shares
+ *     within [0, GV_SHARE_FULL] (0: no limit on that GPU) and percentages within (0, GV_SHARE_FULL],
+ *     and each value is exactly what gv_size_parse or strtoull makes of its item when the text is
+ *     read another way, with strtok_r on a copy (UUID keys are read by gv_uuid_parse, which
+ *     fuzz/uuid.c checks on its own);
+ *   - rules of sizes or shares that were read are written back by gv_limits_format into a text
+ *     shorter than GV_LIMITS_TEXT_MAX, or refused as too long, and the text reads back into the
+ *     same rules. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -19,15 +24,15 @@
 
 #include "core/size.h"
 #include "fuzz/fuzz.h"
-#include "shim/spec.h"
+#include "core/limits.h"
 
 #define CAP 32u
 
 /* A VALUE read with the C library: *none where a percentage means no limit. */
-static bool expect_value(const char *s, enum gvs_unit unit, uint64_t *v, bool *none)
+static bool expect_value(const char *s, enum gv_limit_unit unit, uint64_t *v, bool *none)
 {
     *none = false;
-    if (unit == GVS_SIZE)
+    if (unit == GV_LIMIT_SIZE)
         return gv_size_parse(s, v, NULL) == 0;
     if (!isdigit((unsigned char)s[0]))
         return false;
@@ -36,7 +41,7 @@ static bool expect_value(const char *s, enum gvs_unit unit, uint64_t *v, bool *n
     unsigned long long x = strtoull(s, &end, 10);
     if (*end || errno)
         return false;
-    if (unit == GVS_SHARE) {
+    if (unit == GV_LIMIT_SHARE) {
         *v = x;
         return x <= GV_SHARE_FULL;
     }
@@ -48,8 +53,8 @@ static bool expect_value(const char *s, enum gvs_unit unit, uint64_t *v, bool *n
 }
 
 /* Append the rule for one value, as the parser must. Returns false where it must refuse. */
-static bool expect_add(const char *value, enum gvs_unit unit, struct gvs_rule key,
-                       struct gvs_rule *out, unsigned *n)
+static bool expect_add(const char *value, enum gv_limit_unit unit, struct gv_limit key,
+                       struct gv_limit *out, unsigned *n)
 {
     bool none;
     if (!expect_value(value, unit, &key.value, &none))
@@ -64,12 +69,12 @@ static bool expect_add(const char *value, enum gvs_unit unit, struct gvs_rule ke
 
 /* The rules a whole variable's text must give after the `n` already there: the new count, or -1
  * where the text must be refused. */
-static int expect_parse(const char *text, enum gvs_unit unit, struct gvs_rule *out, unsigned n)
+static int expect_parse(const char *text, enum gv_limit_unit unit, struct gv_limit *out, unsigned n)
 {
-    const struct gvs_rule all = {.key = GVS_KEY_ALL, .ordinal = -1};
+    const struct gv_limit all = {.key = GV_LIMIT_ALL, .ordinal = -1};
     if (!strchr(text, '='))
         return expect_add(text, unit, all, out, &n) ? (int)n : -1;
-    if (strlen(text) >= GVS_SPEC_MAX_TEXT)
+    if (strlen(text) >= GV_LIMITS_TEXT_MAX)
         return -1;
     char *copy = strdup(text);
     if (!copy)
@@ -83,21 +88,21 @@ static int expect_parse(const char *text, enum gvs_unit unit, struct gvs_rule *o
             break;
         }
         *eq = '\0';
-        struct gvs_rule key = all;
+        struct gv_limit key = all;
         char *end;
         if (strcmp(item, "*") == 0) {
             /* every GPU */
         } else if (isdigit((unsigned char)item[0]) && (strtoul(item, &end, 10), *end == '\0')) {
             errno = 0;
             unsigned long ord = strtoul(item, NULL, 10);
-            if (errno || ord >= GVS_SPEC_ORDINALS) {
+            if (errno || ord >= GV_MAX_GPUS) {
                 ok = false;
                 break;
             }
-            key.key = GVS_KEY_ORDINAL;
+            key.key = GV_LIMIT_ORDINAL;
             key.ordinal = (int)ord;
-        } else if (gvs_parse_uuid(item, strlen(item), key.uuid)) {
-            key.key = GVS_KEY_UUID;
+        } else if (gv_uuid_parse(item, strlen(item), 0, key.uuid, NULL) == 0) {
+            key.key = GV_LIMIT_UUID;
         } else {
             ok = false;
             break;
@@ -108,38 +113,49 @@ static int expect_parse(const char *text, enum gvs_unit unit, struct gvs_rule *o
     return ok ? (int)n : -1;
 }
 
-static void check_rule(const struct gvs_rule *got, const struct gvs_rule *want, enum gvs_unit unit)
+static void check_rule(const struct gv_limit *got, const struct gv_limit *want,
+                       enum gv_limit_unit unit)
 {
-    static const uint8_t zero[16];
+    static const uint8_t zero[GV_UUID_LEN];
     fuzz_check(got->key == want->key);
     fuzz_check(got->ordinal == want->ordinal);
     fuzz_check(got->value == want->value);
-    if (got->key == GVS_KEY_ORDINAL)
-        fuzz_check(got->ordinal >= 0 && got->ordinal < GVS_SPEC_ORDINALS);
+    if (got->key == GV_LIMIT_ORDINAL)
+        fuzz_check(got->ordinal >= 0 && got->ordinal < GV_MAX_GPUS);
     else
         fuzz_check(got->ordinal == -1);
-    if (got->key == GVS_KEY_UUID)
-        fuzz_check(memcmp(got->uuid, want->uuid, 16) == 0);
+    if (got->key == GV_LIMIT_UUID)
+        fuzz_check(memcmp(got->uuid, want->uuid, GV_UUID_LEN) == 0);
     else
-        fuzz_check(memcmp(got->uuid, zero, 16) == 0);
-    if (unit == GVS_SHARE)
+        fuzz_check(memcmp(got->uuid, zero, GV_UUID_LEN) == 0);
+    if (unit == GV_LIMIT_SHARE)
         fuzz_check(got->value <= GV_SHARE_FULL);
-    if (unit == GVS_PERCENT)
+    if (unit == GV_LIMIT_PERCENT)
         fuzz_check(got->value > 0 && got->value <= GV_SHARE_FULL);
-    if (unit == GVS_PERCENT)
+    if (unit == GV_LIMIT_PERCENT)
         fuzz_check(got->value % 100 == 0);
 }
 
-static void uuid_round_trip(const uint8_t *data, size_t size)
+/* Write rules[from, n) back and read the text again: the same rules, or a text too long. */
+static void write_back(const struct gv_limit *rules, unsigned n, enum gv_limit_unit unit)
 {
-    uint8_t raw[16], again[16];
-    if (!gvs_parse_uuid((const char *)data, size, raw))
+    if (n == 0 || unit == GV_LIMIT_PERCENT)
         return;
-    char text[64] = "GPU-";
-    for (int i = 0; i < 16; i++)
-        snprintf(text + 4 + 2 * i, 3, "%02x", raw[i]);
-    fuzz_check(gvs_parse_uuid(text, strlen(text), again));
-    fuzz_check(memcmp(raw, again, 16) == 0);
+    char text[GV_LIMITS_TEXT_MAX];
+    struct gv_error err = {0};
+    int rc = gv_limits_format(rules, n, unit, text, sizeof(text), &err);
+    fuzz_check(fuzz_msg_ok(err));
+    if (rc < 0) {
+        fuzz_check(rc == -E2BIG && err.code == rc && text[0] == '\0');
+        return;
+    }
+    fuzz_check(rc == 0 && strlen(text) < GV_LIMITS_TEXT_MAX);
+    struct gv_limit back[CAP];
+    unsigned m = 0;
+    fuzz_check(gv_limits_parse(text, unit, back, CAP, &m, &err) == 0);
+    fuzz_check(m == n);
+    for (unsigned i = 0; i < n; i++)
+        check_rule(&back[i], &rules[i], unit);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -147,19 +163,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint8_t how = data[0];
-    enum gvs_unit unit = (enum gvs_unit)(how % 3);
+    enum gv_limit_unit unit = (enum gv_limit_unit)(how % 3);
     bool hami = (how / 3) % 2;
     unsigned taken = (unsigned)(how / 6) % (CAP + 1);
     char *text = fuzz_string(data + 1, size - 1);
 
     /* Exactly CAP rules on the heap, so that a write past them is AddressSanitizer's to see. */
-    struct gvs_rule *rules = malloc(CAP * sizeof(*rules));
-    struct gvs_rule want[CAP];
+    struct gv_limit *rules = malloc(CAP * sizeof(*rules));
+    struct gv_limit want[CAP];
     if (!rules)
         abort();
     memset(rules, 0x5a, CAP * sizeof(*rules));
     memset(want, 0x5a, sizeof(want));
-    struct gvs_rule before[CAP];
+    struct gv_limit before[CAP];
     memcpy(before, rules, sizeof(before));
 
     struct gv_error err = {0};
@@ -167,14 +183,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc, expected;
     if (hami) {
         /* HAMi-core's CUDA_DEVICE_..._5: the key's uuid is not the rule's. */
-        struct gvs_rule key = {.key = GVS_KEY_ORDINAL, .ordinal = 5};
+        struct gv_limit key = {.key = GV_LIMIT_ORDINAL, .ordinal = 5};
         memset(key.uuid, 0xff, sizeof(key.uuid));
-        rc = gvs_spec_add(text, unit, &key, rules, CAP, &n, &err);
+        rc = gv_limits_add(text, unit, &key, rules, CAP, &n, &err);
         unsigned m = taken;
         memset(key.uuid, 0, sizeof(key.uuid));
         expected = expect_add(text, unit, key, want, &m) ? (int)m : -1;
     } else {
-        rc = gvs_spec_parse(text, unit, rules, CAP, &n, &err);
+        rc = gv_limits_parse(text, unit, rules, CAP, &n, &err);
         expected = expect_parse(text, unit, want, taken);
     }
 
@@ -190,9 +206,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(n == taken);
         fuzz_check(err.code == rc && fuzz_msg_ok(err) && err.msg[0] != '\0');
     }
+
+    if (rc == 0)
+        write_back(rules + taken, n - taken, unit);
     free(rules);
     free(text);
-
-    uuid_round_trip(data + 1, size - 1);
     return 0;
 }
