@@ -50,13 +50,6 @@ static inline bool cli_uuid_parse(const char *text, uint8_t raw[GV_UUID_LEN])
     return gv_uuid_parse(text, strlen(text), GV_UUID_PREFIXED, raw, NULL) == 0;
 }
 
-/* gv_uuid_format: "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into buf of CLI_UUID_TEXT bytes. */
-#define CLI_UUID_TEXT GV_UUID_TEXT
-static inline char *cli_uuid_format(const uint8_t raw[GV_UUID_LEN], char *buf)
-{
-    return gv_uuid_format(raw, buf);
-}
-
 /* --- nvml_load.c */
 
 #define CLI_MAX_GPUS GV_MAX_GPUS
@@ -108,7 +101,7 @@ struct cli_spec {
         unsigned index;
         uint8_t uuid[GV_UUID_LEN];
         uint64_t value;
-        char key[CLI_UUID_TEXT + 8]; /* as written, for messages */
+        char key[GV_UUID_TEXT + 8]; /* as written, for messages */
     } item[CLI_SPEC_MAX];
 };
 

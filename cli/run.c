@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/limits.h"
 #include "core/size.h"
 
 #ifndef GV_LIBDIR_REL
@@ -201,26 +202,12 @@ static int private_name(char *out, size_t len, struct gv_error *err)
 /* The limit a GPUVISOR_MEMORY value gives the GPU with this UUID (0 when it gives none). */
 static uint64_t limit_in(const char *env, const uint8_t uuid[GVR_UUID_LEN])
 {
-    if (!strchr(env, '='))
-        return strtoull(env, NULL, 10);
-    char buf[8192];
-    if (strlen(env) >= sizeof(buf))
+    struct gv_limit rules[CLI_SPEC_MAX + 1];
+    unsigned n = 0;
+    if (gv_limits_parse(env, GV_LIMIT_SIZE, rules, CLI_SPEC_MAX + 1, &n, NULL) < 0)
         return 0;
-    strcpy(buf, env);
-    uint64_t all = 0;
-    char *save = NULL;
-    for (char *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(e, '=');
-        uint8_t raw[GVR_UUID_LEN];
-        if (!eq)
-            continue;
-        *eq = '\0';
-        if (strcmp(e, "*") == 0)
-            all = strtoull(eq + 1, NULL, 10);
-        else if (cli_uuid_parse(e, raw) && memcmp(raw, uuid, GVR_UUID_LEN) == 0)
-            return strtoull(eq + 1, NULL, 10);
-    }
-    return all;
+    const struct gv_limit *r = gv_limits_find(rules, n, -1, uuid);
+    return r ? r->value : 0;
 }
 
 /* A shared instance keeps the limits it was given first (region.h: gvr_open). Say so when this
@@ -238,7 +225,7 @@ static void warn_kept_limits(const char *name, const char *memory)
         uint64_t want = limit_in(memory, lim.uuid);
         if (!want || want == lim.memory)
             continue;
-        char have_s[32], want_s[32], uuid[CLI_UUID_TEXT];
+        char have_s[32], want_s[32], uuid[GV_UUID_TEXT];
         if (lim.memory)
             gv_size_format(lim.memory, have_s, sizeof(have_s));
         else
@@ -246,7 +233,7 @@ static void warn_kept_limits(const char *name, const char *memory)
         fprintf(stderr,
                 "gpuvisor: instance \"%s\" already has %s%s on %s; it keeps it, not the %s asked "
                 "(an instance keeps the limits it was created with)\n",
-                name, lim.memory ? "a limit of " : "", have_s, cli_uuid_format(lim.uuid, uuid),
+                name, lim.memory ? "a limit of " : "", have_s, gv_uuid_format(lim.uuid, uuid),
                 gv_size_format(want, want_s, sizeof(want_s)));
     }
     gvr_close(&r);
@@ -417,7 +404,7 @@ int cmd_run(int argc, char **argv)
     else
         snprintf(gpus.why, sizeof(gpus.why), "NVML was not needed");
 
-    static char memory_env[8192], compute_env[8192], devices_env[8192];
+    static char memory_env[GV_LIMITS_TEXT_MAX], compute_env[GV_LIMITS_TEXT_MAX], devices_env[8192];
     if (memory.given && cli_spec_env(&memory, &gpus, memory_env, sizeof(memory_env), &err) < 0)
         return err.code == -EIO ? (fprintf(stderr, "gpuvisor: %s\n", err.msg), CLI_EXIT_INTERNAL)
                                 : usage_error(&err);

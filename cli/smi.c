@@ -199,7 +199,7 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
         printf("  GPU  %-40s  %-26s %-8s %s\n", "UUID", "Memory used / limit", "Compute",
                "GPU time, last 1 s");
     for (unsigned d = 0; d < s->ndev; d++) {
-        char idx[16], uuid[CLI_UUID_TEXT], mem[64], share[16] = "-", used[32] = "-";
+        char idx[16], uuid[GV_UUID_TEXT], mem[64], share[16] = "-", used[32] = "-";
         if (s->dev[d].limit)
             snprintf(mem, sizeof(mem), "%llu MiB / %llu MiB", mib_up(s->dev[d].used),
                      mib_down(s->dev[d].limit));
@@ -212,7 +212,7 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
             snprintf(used, sizeof(used), "%.1f%%", (double)s->dev[d].busy_recent_ns / 1e7);
         }
         printf("  %3s  %-40s  %-26s %-8s %s\n", index_text(g, s->dev[d].uuid, idx, sizeof(idx)),
-               cli_uuid_format(s->dev[d].uuid, uuid), mem, share, used);
+               gv_uuid_format(s->dev[d].uuid, uuid), mem, share, used);
     }
     if (s->nmember)
         printf("  %-8s %-7s %s\n", "PID", "State", "Memory");
@@ -322,11 +322,11 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
     printf(", \"created_ns\": %lld, \"readonly\": %s,\n     \"gpus\": [", (long long)s->created_ns,
            in->readonly ? "true" : "false");
     for (unsigned d = 0; d < s->ndev; d++) {
-        char uuid[CLI_UUID_TEXT];
+        char uuid[GV_UUID_TEXT];
         printf("%s\n       {\"index\": ", d ? "," : "");
         json_index(g, s->dev[d].uuid);
         printf(", \"uuid\": ");
-        json_string(cli_uuid_format(s->dev[d].uuid, uuid));
+        json_string(gv_uuid_format(s->dev[d].uuid, uuid));
         printf(", \"memory_used_bytes\": %llu, \"memory_limit_bytes\": ",
                (unsigned long long)s->dev[d].used);
         if (s->dev[d].limit)
@@ -348,11 +348,11 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
                m ? "," : "", (int)s->member[m].pid, state_name(s->member[m].alive),
                s->member[m].alive == GVR_ALIVE ? "true" : "false");
         for (unsigned d = 0; d < s->ndev; d++) {
-            char uuid[CLI_UUID_TEXT];
+            char uuid[GV_UUID_TEXT];
             printf("%s{\"index\": ", d ? ", " : "");
             json_index(g, s->dev[d].uuid);
             printf(", \"uuid\": ");
-            json_string(cli_uuid_format(s->dev[d].uuid, uuid));
+            json_string(gv_uuid_format(s->dev[d].uuid, uuid));
             printf(", \"used_bytes\": %llu, \"context_bytes\": %llu, \"refused_slice_full\": "
                    "%llu, \"refused_gpu_full\": %llu}",
                    (unsigned long long)member_used(s, m, d),

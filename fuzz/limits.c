@@ -10,9 +10,9 @@
  * Properties:
  *   - a refusal has a message and adds nothing; the rules already there are left alone;
  *   - what is accepted fits the array and keeps limits.h's invariants: ordinals 0 to 63, shares
- *     within [0, GV_SHARE_FULL] (0: no limit on that GPU) and percentages within (0, GV_SHARE_FULL],
- *     and each value is exactly what gv_size_parse or strtoull makes of its item when the text is
- *     read another way, with strtok_r on a copy (UUID keys are read by gv_uuid_parse, which
+ *     within [0, GV_SHARE_FULL] (0: no limit on that GPU) and percentages within (0,
+ * GV_SHARE_FULL], and each value is exactly what gv_size_parse or strtoull makes of its item when
+ * the text is read another way, with strtok_r on a copy (UUID keys are read by gv_uuid_parse, which
  *     fuzz/uuid.c checks on its own);
  *   - rules of sizes or shares that were read are written back by gv_limits_format into a text
  *     shorter than GV_LIMITS_TEXT_MAX, or refused as too long, and the text reads back into the

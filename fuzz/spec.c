@@ -92,11 +92,11 @@ static void check_devices(const char *out, size_t len)
 static void uuid_round_trip(const char *text)
 {
     uint8_t raw[GVR_UUID_LEN], again[GVR_UUID_LEN];
-    char buf[CLI_UUID_TEXT];
+    char buf[GV_UUID_TEXT];
     if (!cli_uuid_parse(text, raw))
         return;
-    cli_uuid_format(raw, buf);
-    fuzz_check(strlen(buf) == CLI_UUID_TEXT - 1);
+    gv_uuid_format(raw, buf);
+    fuzz_check(strlen(buf) == GV_UUID_TEXT - 1);
     fuzz_check(cli_uuid_parse(buf, again));
     fuzz_check(memcmp(raw, again, GVR_UUID_LEN) == 0);
 }

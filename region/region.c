@@ -480,7 +480,7 @@ static int limits_check(const struct gvr_device_limit *lim, unsigned n, struct g
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < i; j++)
             if (!memcmp(lim[i].uuid, lim[j].uuid, GVR_UUID_LEN)) {
-                char u[GVR_UUID_TEXT];
+                char u[GV_UUID_TEXT];
                 gv_uuid_format(lim[i].uuid, u);
                 return gv_error_set(err, -EINVAL, "instance region: GPU %s is listed twice", u);
             }
@@ -616,7 +616,7 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
             if (differs && first) {
                 struct gvr_device_limit have;
                 gvr_device_get(r, (unsigned)rc, &have);
-                char u[GVR_UUID_TEXT], a[32], b[32];
+                char u[GV_UUID_TEXT], a[32], b[32];
                 gv_uuid_format(have.uuid, u);
                 gv_error_set(
                     err, 0,

@@ -36,8 +36,7 @@
 #define GVR_DEFAULT_DIR "/dev/shm/gpuvisor" /* followed by "-<uid>": one directory per user */
 #define GVR_DIR_ENV     "GPUVISOR_REGION_DIR"
 #define GVR_NAME_MAX    64 /* instance names: [A-Za-z0-9_.-], 1..64 characters, not "." or ".." */
-#define GVR_UUID_LEN    GV_UUID_LEN  /* a GPU UUID as its 16 raw bytes */
-#define GVR_UUID_TEXT   GV_UUID_TEXT /* and as text with its terminator (core/uuid.h) */
+#define GVR_UUID_LEN    GV_UUID_LEN /* a GPU UUID as its 16 raw bytes */
 #define GVR_MAX_DEVICES GV_LEDGER_DEVICES
 #define GVR_MAX_MEMBERS 128
 #define GVR_LAYOUT      3 /* the layout version this code reads and writes (3: refusal counters) */
@@ -74,10 +73,6 @@ struct gvr_device_limit {
 #define GVR_LIMITS_DIFFER                                                                          \
     0x2 /* an existing region's limits differ from those asked; they were kept,                    \
          * and err->msg (code 0) names the first GPU that differs */
-
-/* A GPU's UUID is its 16 bytes; core/uuid.h reads and writes its text. gvr_uuid_format is
- * gv_uuid_format under the region's prefix, for callers that still use that name. */
-#define gvr_uuid_format gv_uuid_format
 
 /* The directory regions live in: dir if not NULL, else $GPUVISOR_REGION_DIR if set and not empty,
  * else GVR_DEFAULT_DIR-<euid>. The default is written in a buffer of the calling thread, valid

@@ -73,7 +73,7 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
     memset(s, 0, sizeof(*s));
     s->fd = -1;
     const char *d = gvr_dir(dir);
-    char path[PATH_MAX], u[GVR_UUID_TEXT];
+    char path[PATH_MAX], u[GV_UUID_TEXT];
     gv_uuid_format(uuid, u);
     if ((size_t)snprintf(path, sizeof(path), "%s/.%s.sched", d, u) >= sizeof(path))
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);

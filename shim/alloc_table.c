@@ -9,7 +9,8 @@
  * operation, never across a driver call. A fork()ed child starts with an empty table: CUDA
  * allocations do not survive fork, and the child is a member of its own. */
 #include "shim/shim.h"
-#include "shim/spec.h"
+#include "core/limits.h"
+#include "core/uuid.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -170,18 +171,18 @@ void gvs_forget_ctx(uint64_t ctx)
 {
     gvs_contexts_changed(); /* its handle may come back for a context of another GPU */
     /* Charges summed per device under the lock, returned after it: an uncharge may measure. */
-    uint64_t per_dev[GVS_SPEC_ORDINALS] = {0};
+    uint64_t per_dev[GV_MAX_GPUS] = {0};
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < cap; i++) {
         struct slot *s = &slots[i];
         if (s->kind == 0 || s->kind == TOMB || s->kind == GVS_VMM || s->ctx != ctx)
             continue;
-        if (s->dev >= 0 && s->dev < GVS_SPEC_ORDINALS)
+        if (s->dev >= 0 && s->dev < GV_MAX_GPUS)
             per_dev[s->dev] += s->bytes;
         s->kind = TOMB;
     }
     pthread_mutex_unlock(&lock);
-    for (int d = 0; d < GVS_SPEC_ORDINALS; d++)
+    for (int d = 0; d < GV_MAX_GPUS; d++)
         if (per_dev[d])
             gvs_uncharge(d, per_dev[d]);
 }

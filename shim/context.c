@@ -81,7 +81,7 @@ static uint64_t pid_memory(procs_fn procs, nvmlDevice_t dev)
     }
 }
 
-bool gvs_context_nvml(const uint8_t uuid[16], uint64_t *bytes)
+bool gvs_context_nvml(const uint8_t uuid[GV_UUID_LEN], uint64_t *bytes)
 {
     *bytes = 0;
     void *h = nvml_library();
@@ -93,9 +93,9 @@ bool gvs_context_nvml(const uint8_t uuid[16], uint64_t *bytes)
     procs_fn procs = (procs_fn)gvs_real_dlsym(h, "nvmlDeviceGetComputeRunningProcesses_v3");
     if (!init || !shutdown || !by_uuid || !procs || init() != NVML_SUCCESS)
         return false;
-    char text[GVR_UUID_TEXT];
+    char text[GV_UUID_TEXT];
     nvmlDevice_t dev;
-    bool ok = by_uuid(gvr_uuid_format(uuid, text), &dev) == NVML_SUCCESS;
+    bool ok = by_uuid(gv_uuid_format(uuid, text), &dev) == NVML_SUCCESS;
     if (ok)
         *bytes = pid_memory(procs, dev);
     shutdown();

@@ -21,37 +21,16 @@
             return CUDA_ERROR_NOT_FOUND;                                                           \
     } while (0)
 
-/* Which context is current and its device, or -1 (no usable context). cuCtxGetCurrent is the one
- * driver call this makes, as cuCtxGetDevice was before contexts were recorded: each thread keeps
- * the devices of the last few contexts it used. A context destroyed through us bumps ctx_gen,
- * which empties every thread's cache, since a new context may be handed the dead one's handle. */
-#define CTX_CACHE 4
-static unsigned ctx_gen;
-static __thread struct {
-    CUcontext ctx;
-    CUdevice dev;
-    unsigned gen;
-} ctx_cache[CTX_CACHE];
-static __thread unsigned ctx_next;
-
+/* Which context is current and its device, or -1 (no usable context): the current context is
+ * what the default stream means, and stream.c keeps each thread's last answers. */
 static CUdevice where(uint64_t *ctxp)
 {
     CUcontext c = NULL;
+    CUdevice d = -1;
     *ctxp = 0;
-    if (!gvs_real.cuCtxGetCurrent || gvs_real.cuCtxGetCurrent(&c) != CUDA_SUCCESS || !c)
+    if (gvs_stream_where(NULL, &c, &d) < 0)
         return -1;
     *ctxp = (uint64_t)(uintptr_t)c;
-    unsigned gen = __atomic_load_n(&ctx_gen, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < CTX_CACHE; i++)
-        if (ctx_cache[i].ctx == c && ctx_cache[i].gen == gen)
-            return ctx_cache[i].dev;
-    CUdevice d = gvs_current_device();
-    if (d < 0)
-        return -1;
-    unsigned k = ctx_next++ % CTX_CACHE;
-    ctx_cache[k].ctx = c;
-    ctx_cache[k].dev = d;
-    ctx_cache[k].gen = gen;
     return d;
 }
 
@@ -236,22 +215,11 @@ CUresult gvs_cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned
 
 /* The device of the stream's context: the memory of cuMemAllocAsync comes from that device's
  * current pool. The default streams (NULL, legacy, per-thread) are the current context's. */
-static CUdevice stream_device(CUstream stream, uint64_t ctx, CUdevice dev)
+static CUdevice stream_device(CUstream stream, CUdevice dev)
 {
     CUcontext sc = NULL;
-    if (stream == NULL || stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD ||
-        !gvs_real.cuStreamGetCtx || gvs_real.cuStreamGetCtx(stream, &sc) != CUDA_SUCCESS || !sc ||
-        (uint64_t)(uintptr_t)sc == ctx)
-        return dev;
-    /* Another context's stream: ask its device with it made current for a moment. */
     CUdevice d = -1;
-    CUcontext popped = NULL;
-    if (!gvs_real.cuCtxPushCurrent_v2 || !gvs_real.cuCtxPopCurrent_v2 ||
-        gvs_real.cuCtxPushCurrent_v2(sc) != CUDA_SUCCESS)
-        return dev;
-    d = gvs_current_device();
-    gvs_real.cuCtxPopCurrent_v2(&popped);
-    return d < 0 ? dev : d;
+    return gvs_stream_where(stream, &sc, &d) < 0 ? dev : d;
 }
 
 /* Where the memory of `pool` lives: 1 on device *dev, 0 off any device (nothing to charge). A pool
@@ -351,7 +319,7 @@ static CUresult call_from_pool_ptsz(CUdeviceptr *dptr, size_t bytes, CUmemoryPoo
     ENTER(abi);                                                                                    \
     uint64_t ctx;                                                                                  \
     CUdevice dev = where(&ctx);                                                                    \
-    if (!dptr || bytesize == 0 || dev < 0 || (dev = stream_device(stream, ctx, dev)) < 0)          \
+    if (!dptr || bytesize == 0 || dev < 0 || (dev = stream_device(stream, dev)) < 0)               \
         return gvs_real.abi(dptr, bytesize, stream);                                               \
     return pool_alloc(call, dptr, bytesize, current_pool(dev), stream, dev, ctx)
 
@@ -656,9 +624,8 @@ CUresult gvs_cuMemUnmap(CUdeviceptr ptr, size_t size)
 /* A context is gone and its memory with it: forget its entries and return their charges. */
 static void context_gone(CUcontext ctx)
 {
-    __atomic_add_fetch(&ctx_gen, 1, __ATOMIC_ACQ_REL);
-    gvs_forget_ctx((uint64_t)(uintptr_t)ctx);
-    gvs_pools_reread(-1, 0); /* the pool blocks it held went back to their pools */
+    gvs_forget_ctx((uint64_t)(uintptr_t)ctx); /* which also empties the threads' context caches */
+    gvs_pools_reread(-1, 0);                  /* the pool blocks it held went back to their pools */
 }
 
 CUresult gvs_cuCtxDestroy_v2(CUcontext ctx)

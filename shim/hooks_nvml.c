@@ -11,7 +11,8 @@
 
 #include "core/nvml.h"
 #include "shim/shim.h"
-#include "shim/spec.h"
+#include "core/limits.h"
+#include "core/uuid.h"
 
 typedef nvmlReturn_t (*get_uuid_fn)(nvmlDevice_t, char *, unsigned int);
 typedef nvmlReturn_t (*mem_v1_fn)(nvmlDevice_t, nvmlMemory_t *);
@@ -108,7 +109,7 @@ static int cuda_ordinal(unsigned index)
 }
 
 /* The slice on this NVML device: as gvs_slice_by_uuid (1 sliced, 0 not, -1 refused). */
-static int slice_of(nvmlDevice_t dev, uint8_t uuid[16], uint64_t *limit, uint64_t *used)
+static int slice_of(nvmlDevice_t dev, uint8_t uuid[GV_UUID_LEN], uint64_t *limit, uint64_t *used)
 {
     gvs_instance_init();
     get_uuid_fn get_uuid = (get_uuid_fn)real("nvmlDeviceGetUUID");
@@ -117,7 +118,7 @@ static int slice_of(nvmlDevice_t dev, uint8_t uuid[16], uint64_t *limit, uint64_
     unsigned index;
     if (!get_uuid || get_uuid(dev, text, sizeof(text)) != NVML_SUCCESS)
         return 0;
-    if (!gvs_parse_uuid(text, strlen(text), uuid))
+    if (gv_uuid_parse(text, strlen(text), 0, uuid, NULL) < 0)
         return 0;
     int ordinal = get_index && get_index(dev, &index) == NVML_SUCCESS ? cuda_ordinal(index) : -1;
     return gvs_slice_by_uuid(uuid, ordinal, limit, used);
@@ -148,7 +149,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *mem)
     if (!f)
         return NVML_ERROR_FUNCTION_NOT_FOUND;
     nvmlReturn_t r = f(dev, mem);
-    uint8_t uuid[16];
+    uint8_t uuid[GV_UUID_LEN];
     uint64_t limit, used;
     int st = r == NVML_SUCCESS ? slice_of(dev, uuid, &limit, &used) : 0;
     if (st > 0)
@@ -164,7 +165,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, nvmlMemory_v2_t *mem)
     if (!f)
         return NVML_ERROR_FUNCTION_NOT_FOUND;
     nvmlReturn_t r = f(dev, mem);
-    uint8_t uuid[16];
+    uint8_t uuid[GV_UUID_LEN];
     uint64_t limit, used;
     int st = r == NVML_SUCCESS ? slice_of(dev, uuid, &limit, &used) : 0;
     if (st > 0) {
@@ -181,7 +182,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, nvmlMemory_v2_t *mem)
 static nvmlReturn_t members(nvmlDevice_t dev, unsigned int *count, void *infos, bool *handled,
                             void (*put)(void *, unsigned, unsigned, uint64_t))
 {
-    uint8_t uuid[16];
+    uint8_t uuid[GV_UUID_LEN];
     uint64_t limit, used;
     *handled = false;
     if (!count || slice_of(dev, uuid, &limit, &used) <= 0)

@@ -40,16 +40,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/limits.h"
 #include "core/size.h"
+#include "core/uuid.h"
 #include "region/region.h"
 #include "shim/shim.h"
-#include "shim/spec.h"
 
-#define MAX_ORDINALS      GVS_SPEC_ORDINALS
-#define MAX_RULES         32
+#define MAX_ORDINALS      GV_MAX_GPUS
+#define MAX_RULES         (GV_MAX_GPUS + 1) /* per variable kind: "*" and one per GPU */
 #define RECLAIM_PERIOD_NS 250000000ULL
 
-enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE, LIMIT_CONTEXT };
+enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE, LIMIT_CONTEXT, LIMIT_KINDS };
 
 /* inst.map[ordinal]: 0 = not looked up yet; -1 = the look-up failed; otherwise the region device
  * index + 1 (MAP_INDEX bits) and the state of the ordinal's context memory: MAP_PENDING until it is
@@ -67,9 +69,8 @@ static struct {
     bool configured; /* a limit or an instance was asked for */
     bool member;     /* joined the region */
     struct gvr_region region;
-    struct gvs_rule rules[MAX_RULES]; /* every variable's, in the order read */
-    enum limit_kind what[MAX_RULES];  /* what rules[i] limits */
-    unsigned nrules;
+    struct gv_limit rules[LIMIT_KINDS][MAX_RULES]; /* per kind of limit, in the order read */
+    unsigned nrules[LIMIT_KINDS];
     int map[MAX_ORDINALS]; /* CUDA ordinal -> region device and context state (MAP_*) */
     pthread_mutex_t map_lock;
     /* Bytes this process ever charged per region device: never decreases, so that a context
@@ -88,21 +89,26 @@ static const char *var_of(enum limit_kind what)
                                    : "GPUVISOR_MEMORY";
 }
 
-/* After spec.c read variable `var` into inst.rules from index `from` on (returning rc): mark the
- * new rules as limits of `what`, or say on stderr why the variable cannot be read. */
-static bool took(enum limit_kind what, const char *var, unsigned from, int rc,
-                 const struct gv_error *err)
+/* Whether any compute rule asks for a share: a share of 0 is no limit on that GPU (as in
+ * HAMi-core), and makes no launch wait. */
+static bool any_share(void)
+{
+    for (unsigned i = 0; i < inst.nrules[LIMIT_COMPUTE]; i++)
+        if (inst.rules[LIMIT_COMPUTE][i].value)
+            return true;
+    return false;
+}
+
+/* After core read variable `var` into inst.rules[what] (returning rc): say on stderr why the
+ * variable cannot be read. */
+static bool took(enum limit_kind what, const char *var, int rc, const struct gv_error *err)
 {
     if (rc < 0) {
         fprintf(stderr, "gpuvisor: %s: %s\n", var, err->msg);
         return false;
     }
-    for (unsigned i = from; i < inst.nrules; i++) {
-        inst.what[i] = what;
-        /* A share of 0 is no limit on that GPU (as in HAMi-core): it makes no launch wait. */
-        if (what == LIMIT_COMPUTE && inst.rules[i].value)
-            gvs_compute_on = true;
-    }
+    if (what == LIMIT_COMPUTE && any_share())
+        gvs_compute_on = true;
     return true;
 }
 
@@ -111,21 +117,20 @@ static bool took(enum limit_kind what, const char *var, unsigned from, int rc,
 static bool parse_spec(enum limit_kind what, const char *spec)
 {
     struct gv_error err = {0};
-    unsigned from = inst.nrules;
-    int rc = gvs_spec_parse(spec, what == LIMIT_COMPUTE ? GVS_SHARE : GVS_SIZE, inst.rules,
-                            MAX_RULES, &inst.nrules, &err);
-    return took(what, var_of(what), from, rc, &err);
+    int rc = gv_limits_parse(spec, what == LIMIT_COMPUTE ? GV_LIMIT_SHARE : GV_LIMIT_SIZE,
+                             inst.rules[what], MAX_RULES, &inst.nrules[what], &err);
+    return took(what, var_of(what), rc, &err);
 }
 
 /* One of HAMi-core's variables, whose key is in its name: ordinal < 0 is every GPU. */
 static bool parse_hami_var(enum limit_kind what, const char *var, int ordinal, const char *text)
 {
     struct gv_error err = {0};
-    struct gvs_rule key = {.key = ordinal < 0 ? GVS_KEY_ALL : GVS_KEY_ORDINAL, .ordinal = ordinal};
-    unsigned from = inst.nrules;
-    int rc = gvs_spec_add(text, what == LIMIT_COMPUTE ? GVS_PERCENT : GVS_SIZE, &key, inst.rules,
-                          MAX_RULES, &inst.nrules, &err);
-    return took(what, var, from, rc, &err);
+    struct gv_limit key = {.key = ordinal < 0 ? GV_LIMIT_ALL : GV_LIMIT_ORDINAL,
+                           .ordinal = ordinal};
+    int rc = gv_limits_add(text, what == LIMIT_COMPUTE ? GV_LIMIT_PERCENT : GV_LIMIT_SIZE, &key,
+                           inst.rules[what], MAX_RULES, &inst.nrules[what], &err);
+    return took(what, var, rc, &err);
 }
 
 /* HAMi-core's variables: a limit for all devices and per ordinal. */
@@ -185,10 +190,7 @@ static void hami_name(const char *path, char *out, size_t len)
 /* Whether a memory or compute limit was given (GPUVISOR_CONTEXT_MEMORY alone limits nothing). */
 static bool any_limit(void)
 {
-    for (unsigned i = 0; i < inst.nrules; i++)
-        if (inst.what[i] != LIMIT_CONTEXT)
-            return true;
-    return false;
+    return inst.nrules[LIMIT_MEMORY] || inst.nrules[LIMIT_COMPUTE];
 }
 
 /* The child is a new member with a slot of its own: its context memory is its own to count. */
@@ -221,7 +223,7 @@ static void instance_init(void)
     const char *mem = getenv("GPUVISOR_MEMORY");
     const char *compute = getenv("GPUVISOR_COMPUTE");
     const char *context = getenv("GPUVISOR_CONTEXT_MEMORY");
-    char hname[64];
+    char hname[GVR_NAME_MAX + 1];
     bool mem_ok, compute_ok, context_ok = true, hami = false, hami_sm = false;
     if (mem && *mem)
         mem_ok = parse_spec(LIMIT_MEMORY, mem);
@@ -264,9 +266,8 @@ static void instance_init(void)
         gvr_join_flags(&inst.region, GVR_JOIN_REPLACE, &err) < 0) {
         /* Outside its instance a process with a compute share would run unlimited: its launches
          * are refused too (timeshare.c says so per device). */
-        for (unsigned i = 0; i < inst.nrules; i++)
-            if (inst.what[i] == LIMIT_COMPUTE && inst.rules[i].value)
-                gvs_compute_on = true;
+        if (any_share())
+            gvs_compute_on = true;
         fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused%s\n", name,
                 err.msg, gvs_compute_on ? ", and so are launches" : "");
         return;
@@ -287,28 +288,17 @@ void gvs_instance_init(void)
     pthread_once(&instance_once, instance_init);
 }
 
-/* The rule the configuration has for the GPU at `ordinal` with `uuid`: a UUID rule first, then an
- * ordinal rule, then "*"; NULL when none applies. */
-static const struct gvs_rule *rule_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
+/* The rule the configuration has for the GPU at `ordinal` with `uuid` (core's precedence: its
+ * UUID, then its ordinal, then "*"); NULL when none applies. */
+static const struct gv_limit *rule_for(enum limit_kind what, int ordinal,
+                                       const uint8_t uuid[GV_UUID_LEN])
 {
-    const struct gvs_rule *by_ord = NULL, *by_all = NULL;
-    for (unsigned i = 0; i < inst.nrules; i++) {
-        const struct gvs_rule *r = &inst.rules[i];
-        if (inst.what[i] != what)
-            continue;
-        if (r->key == GVS_KEY_UUID && memcmp(r->uuid, uuid, 16) == 0)
-            return r;
-        if (r->key == GVS_KEY_ORDINAL && r->ordinal == ordinal)
-            by_ord = r;
-        if (r->key == GVS_KEY_ALL)
-            by_all = r;
-    }
-    return by_ord ? by_ord : by_all;
+    return gv_limits_find(inst.rules[what], inst.nrules[what], ordinal, uuid);
 }
 
-static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[16])
+static uint64_t limit_for(enum limit_kind what, int ordinal, const uint8_t uuid[GV_UUID_LEN])
 {
-    const struct gvs_rule *r = rule_for(what, ordinal, uuid);
+    const struct gv_limit *r = rule_for(what, ordinal, uuid);
     return r ? r->value : 0;
 }
 
@@ -323,7 +313,7 @@ static int add_device(CUdevice dev)
         .memory = limit_for(LIMIT_MEMORY, dev, (const uint8_t *)uuid.bytes),
         .share = (uint32_t)limit_for(LIMIT_COMPUTE, dev, (const uint8_t *)uuid.bytes),
     };
-    memcpy(lim.uuid, uuid.bytes, 16);
+    memcpy(lim.uuid, uuid.bytes, GV_UUID_LEN);
     struct gv_error err = {0};
     pthread_mutex_lock(&inst.map_lock);
     /* Another thread may have added it meanwhile and gone on to count the context: keep that. */
@@ -354,7 +344,7 @@ static bool configured_context(CUdevice dev, int m, struct gvr_device_limit *lim
         *bytes = 0;
         return true;
     }
-    const struct gvs_rule *given = rule_for(LIMIT_CONTEXT, dev, lim->uuid);
+    const struct gv_limit *given = rule_for(LIMIT_CONTEXT, dev, lim->uuid);
     *bytes = given ? given->value : 0;
     return given != NULL;
 }
@@ -374,8 +364,8 @@ static int settle_context(CUdevice dev, int m, uint64_t bytes, const struct gvr_
     __atomic_store_n(&inst.map[dev], done, __ATOMIC_RELEASE);
     if (rc) {
         gvr_count_refusal(&inst.region, idx, GVR_REFUSED_SLICE);
-        char uuid[GVR_UUID_TEXT], need[32], limit[32], used[32];
-        gvr_uuid_format(lim->uuid, uuid);
+        char uuid[GV_UUID_TEXT], need[32], limit[32], used[32];
+        gv_uuid_format(lim->uuid, uuid);
         gv_size_format(bytes, need, sizeof(need));
         gv_size_format(gvr_limit(&inst.region, idx), limit, sizeof(limit));
         gv_size_format(gvr_used(&inst.region, idx), used, sizeof(used));
@@ -412,13 +402,10 @@ static int count_context(CUdevice dev, int m)
  * would otherwise land in the measurement. Sleeps in small steps: no lock, no allocation. */
 static int wait_measured(CUdevice dev, int m)
 {
-    struct timespec t0, now, step = {0, 200000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec step = {0, 200000};
+    uint64_t t0 = gv_now_ns();
     while ((m & MAP_MEASURING)) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t ns = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)now.tv_nsec -
-                      (uint64_t)t0.tv_nsec;
-        if (ns > MEASURE_WAIT_NS)
+        if (gv_now_ns() - t0 > MEASURE_WAIT_NS)
             break;
         nanosleep(&step, NULL);
         m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
@@ -572,7 +559,8 @@ void gvs_driver_oom(CUdevice dev)
         gvr_count_refusal(&inst.region, (unsigned)(m & MAP_INDEX) - 1, GVR_REFUSED_DRIVER);
 }
 
-int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16])
+int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share,
+                     uint8_t uuid[GV_UUID_LEN])
 {
     /* A process asked to be limited that could not join its instance (or whose configuration
      * could not be read) must not run unlimited. */
@@ -586,7 +574,7 @@ int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, u
     *budget = gvr_budget(&inst.region, (unsigned)idx);
     if (!*share || !*budget || gvr_device_get(&inst.region, (unsigned)idx, &lim) < 0)
         return 0;
-    memcpy(uuid, lim.uuid, 16);
+    memcpy(uuid, lim.uuid, GV_UUID_LEN);
     return 1;
 }
 
@@ -632,7 +620,8 @@ int gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used)
     return *limit != 0;
 }
 
-int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit, uint64_t *used)
+int gvs_slice_by_uuid(const unsigned char uuid[GV_UUID_LEN], int ordinal, uint64_t *limit,
+                      uint64_t *used)
 {
     *limit = *used = 0;
     if (!inst.configured)
@@ -648,7 +637,7 @@ int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit
         };
         if (!lim.memory)
             return 0;
-        memcpy(lim.uuid, uuid, 16);
+        memcpy(lim.uuid, uuid, GV_UUID_LEN);
         idx = gvr_device_add(&inst.region, &lim, NULL, NULL);
         if (idx < 0)
             return -1;
@@ -658,7 +647,8 @@ int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit
     return *limit != 0;
 }
 
-int gvs_instance_members(const unsigned char uuid[16], unsigned *pids, uint64_t *bytes, int cap)
+int gvs_instance_members(const unsigned char uuid[GV_UUID_LEN], unsigned *pids, uint64_t *bytes,
+                         int cap)
 {
     if (!inst.member)
         return -1;

@@ -104,7 +104,8 @@ int gvs_slice(CUdevice dev, uint64_t *limit, uint64_t *used);
 /* The slice on the GPU with this UUID (for NVML, whose indices are not CUDA ordinals), whose CUDA
  * ordinal in this process is `ordinal` (-1 when CUDA would not see it). A GPU no member has used
  * yet gets its limit from the configuration. Returns as gvs_slice. */
-int gvs_slice_by_uuid(const unsigned char uuid[16], int ordinal, uint64_t *limit, uint64_t *used);
+int gvs_slice_by_uuid(const unsigned char uuid[GV_UUID_LEN], int ordinal, uint64_t *limit,
+                      uint64_t *used);
 
 /* Around a driver call that may make this process's first context on `dev` (cuCtxCreate,
  * cuDevicePrimaryCtxRetain): before it, one thread takes the measurement of the GPU's context
@@ -134,7 +135,7 @@ int gvs_instance_members(const unsigned char uuid[GV_UUID_LEN], unsigned *pids, 
 /* The device memory NVML shows of this process on the GPU with this UUID, in *bytes (0 when NVML
  * does not list the process). Returns false when NVML is missing or does not know the GPU. Loads
  * and calls NVML: call it outside any lock, never from a signal handler. */
-bool gvs_context_nvml(const uint8_t uuid[16], uint64_t *bytes);
+bool gvs_context_nvml(const uint8_t uuid[GV_UUID_LEN], uint64_t *bytes);
 
 /* ---- compute: GPU-time shares (instance.c, timeshare.c) ---- */
 
@@ -147,7 +148,8 @@ extern bool gvs_compute_on;
  * limit, 0 when it has none, -1 when this process must not launch at all (it was asked to be
  * limited but is not in its instance). */
 struct gv_budget;
-int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share, uint8_t uuid[16]);
+int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share,
+                     uint8_t uuid[GV_UUID_LEN]);
 
 /* The launch gate (timeshare.c): returns CUDA_SUCCESS when the calling thread may launch into
  * `stream` now, after waiting for the token of the stream's GPU if need be. The default streams

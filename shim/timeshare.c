@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "core/budget.h"
+#include "core/clock.h"
 #include "region/proc.h"
 #include "region/sched.h"
 #include "shim/shim.h"
@@ -95,16 +96,9 @@ struct tdev {
 static struct tdev devs[MAX_ORDINALS];
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void nap(uint64_t ns)
 {
-    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
+    struct timespec ts = gv_timespec(ns);
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
@@ -136,7 +130,7 @@ static void close_turn(struct tdev *d);
  * up to now. No driver call: the driver may be gone by now. */
 __attribute__((destructor)) static void give_back_at_exit(void)
 {
-    uint64_t now = now_ns();
+    uint64_t now = gv_now_ns();
     for (int i = 0; i < MAX_ORDINALS; i++) {
         struct tdev *d = &devs[i];
         if (atomic_load(&d->state) != LIMITED || !d->sched.mine)
@@ -160,7 +154,7 @@ static int setup(struct tdev *d, CUdevice dev)
 {
     struct gv_budget *budget = NULL;
     uint32_t share = 0;
-    uint8_t uuid[16];
+    uint8_t uuid[GV_UUID_LEN];
     int rc = gvs_compute_slot(dev, &budget, &share, uuid);
     int state = rc > 0 ? LIMITED : rc == 0 ? UNLIMITED : REFUSED;
     struct gvr_sched s;
@@ -295,7 +289,7 @@ static void drain(struct tdev *d)
     uint64_t n = atomic_exchange(&d->launches, 0);
     atomic_fetch_add(&d->drains, 1);
     sync_contexts(d);
-    uint64_t end = now_ns();
+    uint64_t end = gv_now_ns();
     if (n) {
         uint64_t per = (end - d->since) / n + 1;
         uint64_t bound = SLICE_NS / per;
@@ -308,7 +302,7 @@ static void give_up(struct tdev *d, bool drained)
 {
     if (!drained)
         drain(d);
-    uint64_t now = now_ns();
+    uint64_t now = gv_now_ns();
     settle(d, now);
     close_turn(d);
     gvr_sched_release(&d->sched);
@@ -322,7 +316,7 @@ static void take(struct tdev *d)
 {
     bool check = false;
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = gv_now_ns();
         settle_ended_turn(d, now);
         uint64_t w = gv_budget_wait(d->budget, now);
         if (w) { /* spent: wait for the refill, without standing in line */
@@ -367,11 +361,11 @@ static void advance(struct tdev *d)
     }
     if (d->held) {
         bool drained = false;
-        uint64_t now = now_ns();
+        uint64_t now = gv_now_ns();
         if (atomic_load(&d->launches) >= atomic_load(&d->bound)) {
             drain(d);
             drained = true;
-            now = now_ns();
+            now = gv_now_ns();
             if (!gvr_sched_held(&d->sched)) {
                 /* The drain outlasted the slice and the grace: taken over; it pays for the
                  * drain all the same, and waits for its turn again. */
@@ -425,7 +419,7 @@ static CUresult slow(struct tdev *d)
 {
     enter_slow(d);
     /* Another thread's slow path may have done the work meanwhile. */
-    uint64_t now = now_ns();
+    uint64_t now = gv_now_ns();
     if (!(d->held && now < d->paid_until && atomic_load(&d->launches) < atomic_load(&d->bound)))
         advance(d);
     atomic_fetch_add(&d->launches, 1);
@@ -464,7 +458,7 @@ CUresult gvs_gate(CUstream stream)
         return CUDA_ERROR_NOT_PERMITTED;
     if (__builtin_expect(atomic_load_explicit(&d->ctx_last, memory_order_relaxed) != ctx, 0))
         note_ctx(d, ctx);
-    uint64_t now = now_ns();
+    uint64_t now = gv_now_ns();
     if (now < atomic_load_explicit(&d->slice_end, memory_order_acquire)) {
         if (atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
             atomic_load_explicit(&d->bound, memory_order_relaxed))
@@ -506,7 +500,7 @@ void gvs_sync_end(CUstream stream, bool whole_context)
     sync_dev = NULL;
     /* With its work done, the holder gives the GPU up when its turn is over, or to a waiter once
      * it has had a fair part of one; holding an idle GPU would be charged and keep others off. */
-    uint64_t now = now_ns();
+    uint64_t now = gv_now_ns();
     if (!atomic_load(&d->slice_end) && !sync_held)
         return;
     enter_slow(d);

@@ -180,8 +180,8 @@ static void test_size_errors(void **state)
 static void test_share_errors(void **state)
 {
     (void)state;
-    const char *bad[] = {
-        "10001", "25%", "+5", " 5", "5 ", "", "12.5", "0x10", "-1", "99999999999999999999999"};
+    const char *bad[] = {"10001", "25%",  "+5",   " 5", "5 ",
+                         "",      "12.5", "0x10", "-1", "99999999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char msg[256];
         snprintf(msg, sizeof(msg), "\"%s\"%s", bad[i], SHARE_HELP);

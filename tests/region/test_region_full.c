@@ -211,8 +211,8 @@ static void test_holes_on_full(void **state)
     punch("holes", 4096);
     /* A token file that was extended and never written: all hole. */
     uint8_t uuid[16] = {9};
-    char token[GVR_UUID_TEXT + 128], u[GVR_UUID_TEXT];
-    snprintf(token, sizeof(token), "%s/.%s.sched", mnt, gvr_uuid_format(uuid, u));
+    char token[GV_UUID_TEXT + 128], u[GV_UUID_TEXT];
+    snprintf(token, sizeof(token), "%s/.%s.sched", mnt, gv_uuid_format(uuid, u));
     int fd = open(token, O_RDWR | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 4096), 0);

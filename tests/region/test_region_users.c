@@ -113,13 +113,13 @@ static void test_modes(void **state)
     assert_int_equal(gvr_sched_open(&s, dir, token_uuid, NULL), 0);
     gvr_sched_close(&s);
     struct stat st;
-    char path[192], u[GVR_UUID_TEXT];
+    char path[192], u[GV_UUID_TEXT];
     assert_int_equal(stat(dir, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0700);
     snprintf(path, sizeof(path), "%s/mine", dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gvr_uuid_format(token_uuid, u));
+    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gv_uuid_format(token_uuid, u));
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
 }
@@ -137,8 +137,8 @@ static int nobody_intrudes(void)
     struct gvr_sched s;
     if (gvr_sched_open(&s, dir, token_uuid, NULL) >= 0)
         return 4; /* opened the GPU token */
-    char path[192], u[GVR_UUID_TEXT];
-    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gvr_uuid_format(token_uuid, u));
+    char path[192], u[GV_UUID_TEXT];
+    snprintf(path, sizeof(path), "%s/.%s.sched", dir, gv_uuid_format(token_uuid, u));
     int fd = open(path, O_RDWR);
     if (fd >= 0)
         return 5; /* could write the token's file */
