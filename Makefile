@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # gpuvisor: a thin driver over CMake. Everything is built under build/; the sanitizer build of the
 # unit tests lives in build-asan/, the fuzzers in build-fuzz/. PREFIX and DESTDIR are honoured by
 # `make install`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench.h: what the benchmarks share: a monotonic clock in nanoseconds, a sleep that finishes
  * despite signals, and the median of a set of timings (benchmarks report medians, which a machine
  * that pauses now and then moves far less than a mean).

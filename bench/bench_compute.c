@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_compute.c: how exact the GPU-time shares are, and what the gate costs a launch.
  *
  * Shares: for each target share (10, 25, 50, 75%) and kernel length (0.1, 1, 10 ms), one process

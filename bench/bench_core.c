@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_core.c: cost of the core's parsers, which run at every `gpuvisor run` and in the daemon's
  * request path. Prints the median of repeated timed batches, in ns per call. */
 #include <stdint.h>

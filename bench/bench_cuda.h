@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_cuda.h: what the benchmarks that drive the CUDA driver API share. They run themselves
  * again as children, with and without the interposer, on a simulated machine of their own:
  *   - the parent's world (bench_world_*): its own path, to exec, and a private simulated machine of

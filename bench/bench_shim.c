@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_shim.c: what the interposer adds to the driver calls that matter, measured on the
  * simulator as a difference and a ratio against the direct call in the same run.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* real_sym.h: the address of a function in a loaded library as that library defines it, found in
  * the library file's own dynamic symbol table. An interposer (LD_PRELOAD, a dlsym wrapper) cannot
  * stand in the way, so a benchmark preloaded with libgpuvisor.so can call the driver directly and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Run every benchmark of the build directory given as $1 and print their tables. Programs that
 # talk to the driver run against the simulator in $1/lib/sim.
 set -e

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.h: what the subcommands of the `gpuvisor` command share.
  *
  * The CLI is a table of subcommands (main.c) with one file each (run.c, smi.c); they share four

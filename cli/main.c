@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c: the `gpuvisor` command: a table of subcommands and a loop over it.
  *
  * Each subcommand lives in its own file, parses its own arguments and prints its own --help; adding

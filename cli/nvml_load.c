@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nvml_load.c: the GPUs of this machine, from NVML loaded at run time.
  *
  * The CLI must build where only a C toolchain exists and still run (with less to show) where no

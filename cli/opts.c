@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* opts.c: reading options the same way in every subcommand.
  *
  * The subcommands parse their own arguments by hand rather than with getopt_long: getopt prints

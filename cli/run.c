@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* run.c: `gpuvisor run`, which starts a command inside a GPU slice.
  *
  * The slice itself is enforced by the interposer, inside the command's processes; this file only

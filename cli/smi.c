@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* smi.c: `gpuvisor smi`, nvidia-smi for slices.
  *
  * It needs no daemon: the GPUs come from NVML (when there is one) and the instances from their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spec.c: per-GPU option values ("--memory 4GiB", "--memory 0=4GiB,GPU-...=2GiB") and GPU lists
  * ("--devices 1,0"), turned into the environment the interposer and CUDA read.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Locate the CUDA toolkit's headers (cuda.h, cudaTypedefs.h). Only headers are needed: the project
 # links against the driver at run time (the real one, or the simulator in build/lib/sim).
 set(_gv_cuda_hints "")

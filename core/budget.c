@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* budget.c: the GPU-time token bucket of budget.h, kept as the one time `empty_at`.
  *
  * Every change is a compare-and-swap loop on one word, so processes that share a budget never

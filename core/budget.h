@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* budget.h: the GPU-time budget of one instance on one GPU.
  *
  * An instance with a compute share may use that share of a GPU's time. The budget is a token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catalogue.c: the built-in GPU models and their profiles.
  *
  * Figures are public vendor data (shared/reference/gpu-profiles.md). A model entry is a board, as

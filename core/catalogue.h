@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catalogue.h: the GPU models gpuvisor knows and the virtual-GPU profiles each can be cut into.
  *
  * A model is one board (a T4, an H200 NVL, an H200 SXM ...): the facts the simulator needs to stand

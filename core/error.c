@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* error.c: filling gv_error. Messages are truncated, never overflowed. */
 #include "core/error.h"
 

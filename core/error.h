@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* error.h: errors as values.
  *
  * A function that can fail returns a negative status and, when the caller passes a gv_error, fills

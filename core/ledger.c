@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ledger.c: reserve and release against a per-device limit with one compare-and-swap loop.
  *
  * The limit is read inside the loop, so a limit changed while reservers race takes effect at once.

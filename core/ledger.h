@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ledger.h: the memory ledger, one limit and one usage counter per device.
  *
  * A ledger is a plain block of atomic counters that the caller places wherever the counters must be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nvml.h: gpuvisor's own declarations of the part of NVML it touches.
  *
  * There is no vendor nvml.h on the machines gpuvisor is built on, and we do not copy one: this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* size.c: parsing and printing of byte sizes and compute shares.
  *
  * A number is an integer part and an optional fraction of up to nine digits; the value in bytes is

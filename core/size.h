@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* size.h: byte sizes and compute shares as users write them.
  *
  * Inside gpuvisor a size is a uint64_t count of bytes and a compute share is an integer count of

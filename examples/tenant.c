@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tenant.c: the demo's tenant, a plain driver-API program that knows nothing of gpuvisor.
  *
  * It takes device memory one step at a time up to what it wants, uses it (on the simulator it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catalogue.c (fuzz): looking up GPU models and profiles by any name, gv_model_find and
  * gv_profile_find.
  *

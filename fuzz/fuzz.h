@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz.h: what the fuzz targets share.
  *
  * Each file in fuzz/ is one libFuzzer target for one parser: it defines LLVMFuzzerTestOneInput and

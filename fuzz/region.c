@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* region.c (fuzz): opening an instance region file whatever its bytes (gvr_open), then reading
  * and using it the way the interposer and `gpuvisor smi` do.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* replay.c: a fuzz target as a plain program, for machines and compilers without libFuzzer.
  *
  * Linked with one target's file in place of libFuzzer's main. With arguments it runs each file,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* size.c (fuzz): the parsers of sizes and compute shares, gv_size_parse and gv_share_parse.
  *
  * Both run on every --memory and --compute a user types and on every GPUVISOR_MEMORY and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spec.c (fuzz): the option parsers of `gpuvisor run`: per-GPU values (--memory, --compute:
  * cli_spec_add, then cli_spec_env), GPU lists (--devices: cli_devices_env), GPU UUIDs as users
  * write them (cli_uuid_parse) and option reading (cli_opt_value).

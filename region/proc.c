@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proc.c: reading /proc for the liveness judgements of proc.h. */
 #include "region/proc.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proc.h: whether a process recorded in shared memory is still the one that was recorded.
  *
  * Regions and GPU tokens record a process by pid and start time (field 22 of /proc/<pid>/stat), so

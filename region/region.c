@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* region.c: the instance region, a file in shared memory that many processes map at once.
  *
  * The idea: the ledger (core/) is the single counter that enforces the limit, and each member slot

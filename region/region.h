@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* region.h: the shared-memory record of one vGPU instance.
  *
  * One file per instance, <dir>/<name>, with dir = /dev/shm/gpuvisor-<uid> (the effective uid)

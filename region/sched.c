@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sched.c: the GPU token of sched.h, a small shared record in its own file per GPU.
  *
  * The holder word names the holding process and the take that made it the holder, so a word seen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sched.h: the GPU token, one shared record per physical GPU.
  *
  * Instances with a compute share take turns on a GPU: one process at a time holds the GPU's token

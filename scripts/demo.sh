@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The main job: two tenants share one GPU, each in a hard memory slice.
 #
 # Tenant A gets 4 GiB and wants 6 GiB: its fifth gibibyte is refused with a clean out-of-memory

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages that gpuvisor's build and tests need, if any is missing.
 # Idempotent: prints nothing and changes nothing when everything is present.
 set -eu

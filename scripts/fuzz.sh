@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Fuzz every parser (`make fuzz`): build the targets of fuzz/ with clang and libFuzzer into
 # build-fuzz/ and run each for FUZZ_SECONDS seconds (default 60), one after the other.
 # Each target starts from its seeds (fuzz/corpus/<target>, read only) and from what earlier runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Real-GPU checks, for a machine with an NVIDIA GPU, the CUDA toolkit and PyTorch. Builds the
 # interposer and the CLI from the toolchain alone, then checks with PyTorch:
 #   1. under --memory 4GiB, torch.cuda.mem_get_info() reports 4 GiB total, and allocating past the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* alloc_table.c: what each live allocation of this process was charged, so that each free returns
  * exactly its charge.
  *

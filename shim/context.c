@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* context.c: how much device memory this process's CUDA context takes on a GPU.
  *
  * A context holds device memory that no allocation call asks for (hundreds of MiB on a real GPU:

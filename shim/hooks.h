@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hooks.h: declarations of the wrappers listed in hooks.def.
  *
  * Each wrapper is the C function gvs_<abi> whose symbol name is <abi> (an asm label), so the shim

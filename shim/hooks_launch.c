@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hooks_launch.c: every kind of launch passes through here, so that the instance's GPU-time budget
  * can act on it, and so do the synchronizing calls, after which a holder of the GPU's token may
  * give it up early (timeshare.c) and the pools' charges are read again (pools.c). With no compute

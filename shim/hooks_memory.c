@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hooks_memory.c: every device allocation path is charged to the instance, and every free path
  * returns exactly what was charged.
  *

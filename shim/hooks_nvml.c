@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hooks_nvml.c: NVML as seen from inside a slice.
  *
  * Monitoring tools and frameworks (PyTorch reads NVML too) ask NVML for a GPU's memory and its

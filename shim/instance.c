@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* instance.c: the vGPU instance this process belongs to, and the map from its CUDA devices to
  * the instance's GPUs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* maps.c: what VMM mappings the process has, for the memory accounting.
  *
  * Mappings: the driver keeps a VMM allocation's physical memory until its handle is released AND

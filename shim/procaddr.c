@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* procaddr.c: answering cuGetProcAddress and dlsym with the shim's wrappers.
  *
  * The CUDA runtime asks for every driver function by name, cudaVersion and flags. The real driver

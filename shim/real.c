@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* real.c: finding the real driver, and the dlsym wrapper.
  *
  * The CUDA runtime loads the driver with dlopen("libcuda.so.1") and looks it up with dlsym on that

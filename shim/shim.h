@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shim.h: the interposer's internal seams.
  *
  * libgpuvisor.so is loaded with LD_PRELOAD into every process of a vGPU instance. It exports the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* timeshare.c: exact shares of GPU time, by taking turns on the GPU.
  *
  * On a GPU the contexts of different processes are time-sliced by the hardware, so the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cuda_ctx.c: contexts, primary and created, and each thread's stack of current contexts.
  *
  * A context is a struct gvsim_ctx (sim.h) inside a larger record that carries what only this file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cuda_exec.c: the driver API's copies, memsets, modules and launches, on engine.c's streams.
  *
  * Each call checks its handles and every device pointer (gvsim_ptr_check) before anything is

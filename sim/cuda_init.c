@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cuda_init.c: driver start-up and the devices as the driver API describes them.
  *
  * cuInit attaches this process to the simulated machine (machine.c); everything else here only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cuda_mem.c: device memory, pinned host memory, stream-ordered pools, virtual memory management,
  * arrays, and the table that says which addresses are live.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cuda_procaddr.c: cuGetProcAddress, the way the CUDA runtime finds every other entry point, and
  * the error strings.
  *

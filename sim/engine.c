@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* engine.c: execution on the simulated devices: streams, events, and device time.
  *
  * Every operation a program queues (a copy, a kernel, an event record, a host callback) goes on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* machine.c: the simulated machine that every process naming it shares.
  *
  * A machine is one shared-memory file, /dev/shm/gvsim.<name>: its devices (catalogue models), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nvml.c: the simulated libnvidia-ml.so.1.
  *
  * A monitoring library reads the simulated machine (machine.c) that the simulated libcuda.so.1 of

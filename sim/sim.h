@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sim.h: the simulator's internal seams.
  *
  * The simulated driver is three parts behind one libcuda.so.1 (and a fourth, libnvidia-ml.so.1):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli_hold.c: a tenant for the CLI tests, run under `gpuvisor run` against the simulated driver.
  *
  *   cli_hold uuids              print each GPU's NVML UUID, one per line, in NVML index order: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli_region.c: an instance member made with the region API alone, for the CLI tests that must not
  * depend on the interposer.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # cli_test.sh CASE: one behaviour of the `gpuvisor` command, checked from the outside as a user
 # meets it: exit statuses, messages, the environment a command is started with, and what
 # `gpuvisor smi` shows. CTest runs each case as its own test (tests/cli/CMakeLists.txt), passing the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_spec.c: the per-GPU option values of `gpuvisor run` (--memory, --compute, --devices), from
  * what a user types to the environment the interposer reads, against a made-up machine of two GPUs
  * and against a machine without NVML. The last test feeds random text to the parsers, so that the

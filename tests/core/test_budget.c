@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_budget.c: the GPU-time token bucket with a fake clock: a new bucket is full, it refills at
  * the share and no further than one period, charges may leave a debt that waiting repays, refunds
  * stop at the cap, a holder charged by its holding time gets exactly its share over a long run,

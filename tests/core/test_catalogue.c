@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_catalogue.c: the built-in models and profiles, look-up in every accepted form, near-match
  * messages, and custom profiles. */
 #include <errno.h>

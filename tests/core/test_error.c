@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_error.c: error values: codes, formatting, context prefixes, truncation without overflow. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_ledger.c: the memory ledger's arithmetic, its edges (overflow, release of more than
  * reserved, devices out of range, a limit lowered under use), and a race of threads that must never
  * together pass the limit while a watcher samples `used`. */

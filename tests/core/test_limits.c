@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_limits.c: the limit strings (core/limits.c), read and written: every form GPUVISOR_MEMORY,
  * GPUVISOR_COMPUTE, GPUVISOR_CONTEXT_MEMORY and HAMi-core's CUDA_DEVICE_MEMORY_LIMIT[_i] and
  * CUDA_DEVICE_SM_LIMIT[_i] take, and every one they refuse with the exact message a tenant then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_size.c: every accepted and every rejected form of sizes and compute shares. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* regiontest.c: the set-up the instance region tests share (see regiontest.h). */
 #include "tests/region/regiontest.h"
 

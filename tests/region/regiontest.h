@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* regiontest.h: what the instance region tests share: a private region directory per test, made
  * before it and emptied and removed after it (so that tests run in parallel and leave nothing in
  * /tmp), and GPU limits with made-up UUIDs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_region.c: the instance region from one process's side: names, creation and attachment,
  * layout version checks, limits keyed by UUID, charges and member counters, snapshot, listing and
  * removal, and the simple deaths (a member that exits holding memory, a zombie, a process killed

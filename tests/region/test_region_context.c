@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_region_context.c: context memory in the instance region (gvr_charge_context).
  *
  * Context memory counts against the instance's limit like an allocation, but apart from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_region_procs.c: the instance region under many processes at once.
  *
  *   - 8 members race charges and frees on one GPU for 2 s while a watcher process samples the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* computetest.h: the harness of the GPU-time share tests (test_compute_*.c), header-only.
  *
  * A test program is its own worker: the parent starts workers by running itself again (fork +

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shimtest.c: the set-up behind shimtest.h. */
 #include "shimtest.h"
 

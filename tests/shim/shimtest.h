@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shimtest.h: set-up shared by the interposer tests.
  *
  * A test process is preloaded with libgpuvisor.so by CTest; the interposer reads its configuration

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_bad_config.c: a configuration the interposer cannot read never becomes "no limit". An
  * unreadable memory limit refuses device memory (launches go on: no compute limit was asked for);
  * an unreadable compute limit refuses launches and device memory, since the process then does not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_alone.c: an instance alone on a GPU is held to its share all the same (a fixed
  * share, not a share of the contention): one process spinning 1 ms kernels back to back under a
  * 25% compute limit gets 25% of the device time, within 2 points, over 5 s. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_burst.c: a program that queues 1,000 kernels at once and only then synchronizes
  * is held to its share over the run: the interposer bounds the work queued ahead of the GPU, so a
  * burst cannot run at full speed and be charged only afterwards. */

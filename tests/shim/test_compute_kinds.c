@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_kinds.c: every kind of launch waits for the GPU. Six instances at 15% each, each
  * launching only through one entry point (cuLaunchKernel, cuLaunchKernelEx and
  * cuLaunchCooperativeKernel, and their per-thread-stream variants reached through

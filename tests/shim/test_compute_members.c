@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_members.c: the processes of one instance share one budget. Four processes of an
  * instance at 40% together get 40%, not 4 x 40%; and when the one holding the GPU is killed
  * (SIGKILL), the others take the GPU over at once and keep the instance's 40%. */

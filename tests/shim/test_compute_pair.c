@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_pair.c: two instances at 30% and 60% on one GPU at once get 30% and 60% of its
  * time, each within 3 points, whether their kernels are short (100 us), middling (1 ms) or long
  * (10 ms, longer than a turn on the GPU), and whether or not they synchronize as they go. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_compute_takeover.c: a process that loses the GPU's token to a takeover (it went silent for
  * longer than its slice and the grace after it, as a program does between bursts of kernels) waits
  * for the token again before its next launches: not one of them reaches the driver while another

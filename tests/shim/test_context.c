@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_context.c: each member's CUDA context memory counts against the slice.
  *
  * The simulated driver is told that a context takes 300 MiB (GPUVISOR_SIM_CONTEXT_MEMORY), as a

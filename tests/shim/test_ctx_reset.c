@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_ctx_reset.c: when the driver frees a context's allocations with the context
  * (cuCtxDestroy, cuDevicePrimaryCtxReset as cudaDeviceReset does, the last
  * cuDevicePrimaryCtxRelease), their charges are returned at once, device pointers and arrays

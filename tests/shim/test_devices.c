@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_devices.c: GPUs reordered or hidden with CUDA_VISIBLE_DEVICES (by index or by UUID) are
  * charged to the right GPU: limits and usage follow the UUID, never the ordinal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_hami.c: HAMi-core's variables are honoured, so a HAMi deployment can swap its library for
  * this one: CUDA_DEVICE_MEMORY_LIMIT (all GPUs), CUDA_DEVICE_MEMORY_LIMIT_<i> (ordinal i) and
  * CUDA_DEVICE_MEMORY_SHARED_CACHE (processes naming the same file share one slice). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_kill.c: a member killed with SIGKILL at any point, holding memory: its memory is back
  * within a second and nobody waits on anything it held. */
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_memory.c: every allocation path is charged to the slice, every free returns exactly its
  * charge, a charge past the slice fails before the driver sees it, and the slice is what the
  * program sees (cuMemGetInfo, cuDeviceTotalMem). Linked with -lcuda, as most programs are. */

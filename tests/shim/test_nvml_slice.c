@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_nvml_slice.c: NVML as seen from inside a slice: memory figures are the slice's and the
  * process list is the instance's members with what each holds. */
 #include <string.h>

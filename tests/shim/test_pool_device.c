@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_pool_device.c: a stream-ordered allocation is charged to the device whose memory it takes:
  * cuMemAllocFromPoolAsync to the pool's device (a pool made with cuMemPoolCreate, or a device's
  * default pool), whatever the current context's device; cuMemAllocAsync to the device of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_race.c: eight processes of one instance race allocations and frees while a watcher samples
  * the instance's usage: it never passes the limit, at any moment, and ends at exactly 0.
  * GVS_RACE_SECONDS sets the length (default 10 s). */

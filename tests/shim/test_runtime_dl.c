@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_runtime_dl.c: the interposer reached exactly as the CUDA runtime reaches the driver:
  * dlopen("libcuda.so.1"), dlsym(handle, "cuGetProcAddress_v2"), then versioned requests with and
  * without the per-thread default-stream flag. This program is not linked with the driver at all. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_startup.c: 64 processes joining one instance at once are not serialized.
  *
  * Each child waits at a barrier, then makes its first driver calls (which load the interposer's

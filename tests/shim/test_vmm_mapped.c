@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_vmm_mapped.c: a VMM allocation stays charged for as long as the driver keeps its memory,
  * which is until its handle has been released (once per cuMemCreate and per
  * cuMemRetainAllocationHandle) AND its last mapping is unmapped, in either order. Releasing a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* via_procaddr.h: make a driver-API test program reach the driver as the CUDA runtime does.
  *
  * Included before a test's source, it turns each driver call of the test into a call through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* simtest.c: the harness behind simtest.h. */
 #include "simtest.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* simtest.h: a tiny harness for simulator test programs.
  *
  * Test programs are plain driver-API programs (they may fork, be killed, time things), so they use

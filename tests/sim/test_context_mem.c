@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_context_mem.c: a context's own device memory (GPUVISOR_SIM_CONTEXT_MEMORY).
  *
  * A process's first context on a device takes 300 MiB of the device, counted as the process's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_ctx.c: primary and created contexts, the per-thread current-context stack, context
  * settings, and that tearing a context down gives its memory back to the machine. */
 #include <dlfcn.h>

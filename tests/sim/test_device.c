@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_device.c: cuInit, versions, and the devices as the driver API describes them, on a
  * simulated machine with a T4 and an H200: every figure must be the catalogue model's. */
 /* cuDeviceGetProperties and cuDeviceComputeCapability are deprecated, and still exported. */

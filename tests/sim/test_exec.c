@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_exec.c: streams, events, copies, memsets, modules and launches in one process.
  *
  * Success paths check the data (copies really copy, kernels really compute) and the ordering

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_machine.c: the shared machine file: configuration, device identity, memory accounting
  * across processes, and what happens to a process's share when it exits or is killed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_mem.c: device, managed and pinned memory, pointer attributes, stream-ordered pools, VMM
  * and arrays, each with its failure paths, and the machine's accounting behind all of them. */
 #include <dlfcn.h>

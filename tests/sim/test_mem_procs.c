@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_mem_procs.c: several processes on one simulated machine see each other's device memory,
  * and a process's memory comes back when it exits or is killed with SIGKILL (within a second).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_nvml.c: the simulated libnvidia-ml against the simulated driver it watches.
  *
  * NVML is how tools and gpuvisord see a GPU, and what they see must be what the driver side does:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_procaddr.c: cuGetProcAddress as the CUDA runtime uses it, and the error strings.
  *
  * The probe reaches the driver exactly as cudart 13 does: dlopen("libcuda.so.1"), dlsym of

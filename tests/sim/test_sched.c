@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_sched.c: device time shared between processes of one simulated machine.
  *
  * Processes are forked children of the test, each running spin_ns kernels on device 0. The checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_visible.c: the simulator applies CUDA_VISIBLE_DEVICES as the driver does (ordinals are
  * positions in the list; entries are indices or UUID prefixes; the list ends at the first bad or
  * repeated entry) and NVML ignores it. Each case runs in a fresh child, since the driver reads the
