@@ -6,7 +6,12 @@
 #      slice raises PyTorch's out-of-memory error;
 #   2. a matmul loop with the interposer and no limit runs at least 99% as fast as without it;
 #   3. two matmul loops at --compute 30 and --compute 60, at once on one GPU, get 30% and 60% of
-#      it: each one's throughput against the same loop's unlimited throughput, within 5 points.
+#      it: each one's throughput against the same loop's unlimited throughput, within 5 points;
+#   4. with PyTorch's stream-ordered allocator (backend:cudaMallocAsync, which raises the default
+#      pool's release threshold to the maximum), growing allocations freed each time never make
+#      the process hold more than its 4 GiB slice on the GPU (as nvidia-smi sees it), and
+#      allocating past the slice raises PyTorch's out-of-memory error;
+#   5. nvidia-smi run inside a 4 GiB slice (NVML only, no CUDA) reports a 4 GiB GPU.
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -139,6 +144,56 @@ for pair in "30 ${r30:-0}" "60 ${r60:-0}"; do
         fails=$((fails + 1))
     fi
 done
+
+# 4. Stream-ordered memory under PyTorch's cudaMallocAsync backend.
+out=$(PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync "$gv" run --memory 4GiB -- "$py" - <<'PYEOF' 2>&1
+import os, subprocess, torch
+def held():
+    q = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory",
+                        "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+    return sum(int(m) for p, m in (l.split(",") for l in q.splitlines() if l.strip())
+               if int(p) == os.getpid())
+most = 0
+for mib in range(256, 4096, 256):
+    try:
+        x = torch.empty(mib * 1024 * 1024, dtype=torch.uint8, device="cuda")
+        del x
+    except torch.cuda.OutOfMemoryError:
+        pass
+    torch.cuda.synchronize()
+    most = max(most, held())
+try:
+    x = torch.empty(5 * 1024**3, dtype=torch.uint8, device="cuda")
+    print("oom=none")
+except torch.cuda.OutOfMemoryError:
+    print("oom=raised")
+print("most_held_mib=%d" % most)
+PYEOF
+)
+echo "$out"
+most=$(sed -n 's/^most_held_mib=//p' <<<"$out")
+if [ -n "$most" ] && [ "$most" -le 4096 ]; then
+    note "PASS cudaMallocAsync under --memory 4GiB: the process held at most $most MiB on the GPU"
+else
+    note "FAIL cudaMallocAsync under --memory 4GiB: the process held ${most:-?} MiB on the GPU (slice 4096)"
+    fails=$((fails + 1))
+fi
+if grep -q "oom=raised" <<<"$out"; then
+    note "PASS cudaMallocAsync: allocating past the slice raises OutOfMemoryError"
+else
+    note "FAIL cudaMallocAsync: allocating past the slice did not raise OutOfMemoryError"
+    fails=$((fails + 1))
+fi
+
+# 5. NVML alone inside a slice.
+smi_total=$("$gv" run --memory 4GiB -- nvidia-smi --id=0 --query-gpu=memory.total \
+    --format=csv,noheader,nounits 2>&1 | tail -1 | tr -d ' ')
+if [ "$smi_total" = 4096 ]; then
+    note "PASS nvidia-smi inside a 4 GiB slice reports $smi_total MiB"
+else
+    note "FAIL nvidia-smi inside a 4 GiB slice reports '${smi_total:-?}' MiB, want 4096"
+    fails=$((fails + 1))
+fi
 
 echo
 echo "== gpu-check summary"
