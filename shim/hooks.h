@@ -15,4 +15,13 @@
 #include "shim/hooks.def"
 #undef HOOK
 
+/* The first lines of a wrapper: the interposer set up, and the driver has the function. */
+#define ENTER(fn)                                                                                  \
+    do {                                                                                           \
+        if (!gvs_init())                                                                           \
+            return CUDA_ERROR_NOT_INITIALIZED;                                                     \
+        if (!gvs_real.fn)                                                                          \
+            return CUDA_ERROR_NOT_FOUND;                                                           \
+    } while (0)
+
 #endif

@@ -7,14 +7,6 @@
  * is used on its GPU. Each wrapper is the driver call between the two halves. */
 #include "shim/hooks.h"
 
-#define ENTER(fn)                                                                                  \
-    do {                                                                                           \
-        if (!gvs_init())                                                                           \
-            return CUDA_ERROR_NOT_INITIALIZED;                                                     \
-        if (!gvs_real.fn)                                                                          \
-            return CUDA_ERROR_NOT_FOUND;                                                           \
-    } while (0)
-
 #define MAKE(abi, dev, ...)                                                                        \
     ENTER(abi);                                                                                    \
     struct gvs_ctx_watch w;                                                                        \

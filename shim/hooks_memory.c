@@ -14,14 +14,6 @@
 #include "core/array.h"
 #include "shim/hooks.h"
 
-#define ENTER(fn)                                                                                  \
-    do {                                                                                           \
-        if (!gvs_init())                                                                           \
-            return CUDA_ERROR_NOT_INITIALIZED;                                                     \
-        if (!gvs_real.fn)                                                                          \
-            return CUDA_ERROR_NOT_FOUND;                                                           \
-    } while (0)
-
 /* Which context is current and its device, or -1 (no usable context): the current context is
  * what the default stream means, and stream.c keeps each thread's last answers. */
 static CUdevice where(uint64_t *ctxp)

@@ -10,10 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/nvml.h"
-#include "shim/shim.h"
 #include "core/limits.h"
+#include "core/nvml.h"
 #include "core/uuid.h"
+#include "core/visible.h"
+#include "shim/shim.h"
 
 typedef nvmlReturn_t (*get_uuid_fn)(nvmlDevice_t, char *, unsigned int);
 typedef nvmlReturn_t (*mem_v1_fn)(nvmlDevice_t, nvmlMemory_t *);
@@ -40,40 +41,14 @@ typedef nvmlReturn_t (*count_fn)(unsigned int *);
 typedef nvmlReturn_t (*by_index_fn)(unsigned int, nvmlDevice_t *);
 typedef nvmlReturn_t (*index_fn)(nvmlDevice_t, unsigned int *);
 
-/* One CUDA_VISIBLE_DEVICES entry of `len` bytes: the NVML index it names, or -1 (no device, or a
- * UUID prefix that fits several). Entries are NVML indices (PCI order) or prefixes of GPU UUIDs. */
-static int visible_entry(const char *e, size_t len, unsigned n)
+static bool uuid_text(unsigned index, char *buf, size_t len, void *arg)
 {
-    while (len && (*e == ' ' || *e == '\t'))
-        e++, len--;
-    while (len && (e[len - 1] == ' ' || e[len - 1] == '\t'))
-        len--;
-    if (!len)
-        return -1;
-    if (e[0] >= '0' && e[0] <= '9') {
-        unsigned v = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (e[i] < '0' || e[i] > '9' || v > 1000)
-                return -1;
-            v = v * 10 + (unsigned)(e[i] - '0');
-        }
-        return v < n ? (int)v : -1;
-    }
+    (void)arg;
     get_uuid_fn get_uuid = (get_uuid_fn)real("nvmlDeviceGetUUID");
     by_index_fn by_index = (by_index_fn)real("nvmlDeviceGetHandleByIndex_v2");
-    int found = -1;
-    for (unsigned i = 0; get_uuid && by_index && i < n; i++) {
-        nvmlDevice_t d;
-        char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
-        if (by_index(i, &d) != NVML_SUCCESS || get_uuid(d, text, sizeof(text)) != NVML_SUCCESS)
-            continue;
-        if (len <= strlen(text) && strncasecmp(text, e, len) == 0) {
-            if (found >= 0)
-                return -1;
-            found = (int)i;
-        }
-    }
-    return found;
+    nvmlDevice_t d;
+    return get_uuid && by_index && by_index(index, &d) == NVML_SUCCESS &&
+           get_uuid(d, buf, (unsigned)len) == NVML_SUCCESS;
 }
 
 /* The CUDA ordinal this process's driver gives the GPU at NVML index `index`, or -1 when CUDA
@@ -89,23 +64,11 @@ static int cuda_ordinal(unsigned index)
     unsigned n = 0;
     if (!count || count(&n) != NVML_SUCCESS)
         return -1;
-    int seen[64], nseen = 0;
-    while (*v && nseen < 64) {
-        const char *end = strchr(v, ',');
-        size_t len = end ? (size_t)(end - v) : strlen(v);
-        int idx = visible_entry(v, len, n);
-        for (int i = 0; i < nseen && idx >= 0; i++)
-            if (seen[i] == idx)
-                idx = -1;
-        if (idx < 0)
-            return -1;
-        if ((unsigned)idx == index)
-            return nseen;
-        seen[nseen++] = idx;
-        if (!end)
-            break;
-        v = end + 1;
-    }
+    int seen[GV_MAX_GPUS];
+    unsigned nseen = gv_visible_parse(v, n, uuid_text, NULL, seen, GV_MAX_GPUS);
+    for (unsigned i = 0; i < nseen; i++)
+        if ((unsigned)seen[i] == index)
+            return (int)i;
     return -1;
 }
 

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/visible.h"
+
 #define MACHINE_MAGIC   0x31686361736d7667ull /* "gvsmach1" */
 #define MACHINE_VERSION 1u
 #define MODEL_NAME_MAX  64
@@ -107,32 +109,10 @@ static atomic_bool is_user; /* attached with gvsim_attach: this process uses the
 static int vis[GVSIM_MAX_DEVICES];
 static int nvis = -1;
 
-static int visible_entry(const char *e, size_t len)
+static bool uuid_text(unsigned index, char *buf, size_t len, void *arg)
 {
-    while (len && (*e == ' ' || *e == '\t'))
-        e++, len--;
-    while (len && (e[len - 1] == ' ' || e[len - 1] == '\t'))
-        len--;
-    if (!len)
-        return -1;
-    if (e[0] >= '0' && e[0] <= '9') {
-        int v = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (e[i] < '0' || e[i] > '9' || v > 1000)
-                return -1;
-            v = v * 10 + (e[i] - '0');
-        }
-        return v < ndev ? v : -1;
-    }
-    int found = -1;
-    for (int i = 0; i < ndev; i++) {
-        if (len <= strlen(devs[i].uuid_str) && strncasecmp(devs[i].uuid_str, e, len) == 0) {
-            if (found >= 0)
-                return -1; /* an ambiguous prefix names nothing */
-            found = i;
-        }
-    }
-    return found;
+    (void)arg;
+    return snprintf(buf, len, "%s", devs[index].uuid_str) < (int)len;
 }
 
 static void parse_visible(void)
@@ -141,21 +121,7 @@ static void parse_visible(void)
     nvis = -1;
     if (!v)
         return;
-    nvis = 0;
-    while (*v && nvis < ndev) {
-        const char *end = strchr(v, ',');
-        size_t len = end ? (size_t)(end - v) : strlen(v);
-        int idx = visible_entry(v, len);
-        for (int i = 0; i < nvis && idx >= 0; i++)
-            if (vis[i] == idx)
-                idx = -1;
-        if (idx < 0)
-            break;
-        vis[nvis++] = idx;
-        if (!end)
-            break;
-        v = end + 1;
-    }
+    nvis = (int)gv_visible_parse(v, (unsigned)ndev, uuid_text, NULL, vis, (unsigned)ndev);
 }
 
 /* Machine index of the caller's device `dev`: an ordinal under CUDA_VISIBLE_DEVICES in the
