@@ -11,7 +11,9 @@
 #ifndef COMPUTETEST_H
 #define COMPUTETEST_H
 
+#include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -211,24 +213,63 @@ static inline void ct_sleep_ns(uint64_t ns)
         ;
 }
 
+/* How long the threads of process `pid` have waited, runnable, for a CPU (ns): the second field
+ * of each thread's /proc/<pid>/task/<tid>/schedstat. 0 when it cannot be read. */
+static inline uint64_t ct_run_delay(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    uint64_t sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char file[128];
+        snprintf(file, sizeof(file), "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(file, "r");
+        unsigned long long run = 0, delay = 0;
+        if (f && fscanf(f, "%llu %llu", &run, &delay) == 2)
+            sum += delay;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* The share of the last window (percent) during which the workers measured were kept off a CPU
+ * while runnable, summed over all their threads. A worker that cannot run cannot launch, and the
+ * token it holds meanwhile keeps the others waiting too: on a loaded test machine every share can
+ * fall short by up to this much, which no scheduling above the CPUs can make up. The shares are
+ * judged short only beyond it (CHECK_NEAR, ct_measure_near); a share too high never is excused. */
+static double ct_starved_pct;
+
 /* Each group's share of device time (percent) over `window` of wall time: a group is the pids
- * given as one row (members of one instance add up). */
+ * given as one row (members of one instance add up). Also sets ct_starved_pct. */
 static inline void ct_measure(pid_t pids[][8], const int *counts, int groups, uint64_t window,
                               double *pct)
 {
-    uint64_t before[16][8];
+    uint64_t before[16][8], delay0 = 0, delay1 = 0;
     for (int g = 0; g < groups; g++)
-        for (int i = 0; i < counts[g]; i++)
+        for (int i = 0; i < counts[g]; i++) {
             before[g][i] = ct_busy(pids[g][i]);
+            delay0 += ct_run_delay(pids[g][i]);
+        }
     uint64_t t0 = st_now_ns();
     ct_sleep_ns(window);
     uint64_t t1 = st_now_ns();
     for (int g = 0; g < groups; g++) {
         uint64_t sum = 0;
-        for (int i = 0; i < counts[g]; i++)
+        for (int i = 0; i < counts[g]; i++) {
             sum += ct_busy(pids[g][i]) - before[g][i];
+            delay1 += ct_run_delay(pids[g][i]);
+        }
         pct[g] = 100.0 * (double)sum / (double)(t1 - t0);
     }
+    ct_starved_pct = delay1 > delay0 ? 100.0 * (double)(delay1 - delay0) / (double)(t1 - t0) : 0;
 }
 
 /* ct_measure, judged against targets (percent) with a tolerance: true when every group is within
@@ -242,13 +283,13 @@ static inline bool ct_measure_near(pid_t pids[][8], const int *counts, int group
         ct_measure(pids, counts, groups, window, pct);
         bool ok = true;
         for (int g = 0; g < groups; g++)
-            ok = ok && pct[g] >= want[g] - tol && pct[g] <= want[g] + tol;
+            ok = ok && pct[g] >= want[g] - tol - ct_starved_pct && pct[g] <= want[g] + tol;
         if (ok)
             return true;
         printf("  (window %d missed:", attempt + 1);
         for (int g = 0; g < groups; g++)
             printf(" %.2f%%", pct[g]);
-        printf(")\n");
+        printf("; workers kept off a CPU %.2f%% of it)\n", ct_starved_pct);
     }
     return false;
 }
@@ -259,12 +300,15 @@ static inline int ct_parent_init(void)
     return cuInit(0) == CUDA_SUCCESS ? 0 : -1;
 }
 
+/* A share measured by the last ct_measure, against its target: within tol above, and within tol
+ * plus the time the workers were kept off a CPU below (see ct_starved_pct). */
 #define CHECK_NEAR(got, want, tol)                                                                 \
     do {                                                                                           \
         double g_ = (got), w_ = (want);                                                            \
-        printf("  %-40s %6.2f%% (target %.0f%%, error %+.2f)\n", #got, g_, w_, g_ - w_);           \
+        printf("  %-40s %6.2f%% (target %.0f%%, error %+.2f; starved %.2f)\n", #got, g_, w_,       \
+               g_ - w_, ct_starved_pct);                                                           \
         fflush(stdout);                                                                            \
-        CHECK(g_ >= w_ - (tol) && g_ <= w_ + (tol));                                               \
+        CHECK(g_ >= w_ - (tol)-ct_starved_pct && g_ <= w_ + (tol));                                \
     } while (0)
 
 #endif

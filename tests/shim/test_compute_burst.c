@@ -5,7 +5,8 @@
 #include "computetest.h"
 
 /* Worker "burst N NS FD": queue N kernels of NS, synchronize, and write to FD the share of device
- * time this process got from its first launch to the end of the synchronize, in percent. */
+ * time this process got from its first launch to the end of the synchronize, in percent, the
+ * device time in seconds, and the share of that time its threads were kept off a CPU. */
 static int worker_burst(char **argv)
 {
     long n = atol(argv[0]);
@@ -14,16 +15,17 @@ static int worker_burst(char **argv)
     struct launcher l;
     if (ct_context(&l) != 0)
         return 1;
-    uint64_t b0 = ct_busy(getpid()), t0 = st_now_ns();
+    uint64_t b0 = ct_busy(getpid()), d0 = ct_run_delay(getpid()), t0 = st_now_ns();
     for (long i = 0; i < n; i++)
         if (ct_launch(&l, K_LAUNCH, ns) != CUDA_SUCCESS)
             return 1;
     if (cuCtxSynchronize() != CUDA_SUCCESS)
         return 1;
-    uint64_t b1 = ct_busy(getpid()), t1 = st_now_ns();
-    char out[64];
-    int len = snprintf(out, sizeof(out), "%.3f %.3f\n",
-                       100.0 * (double)(b1 - b0) / (double)(t1 - t0), (double)(b1 - b0) / 1e9);
+    uint64_t b1 = ct_busy(getpid()), d1 = ct_run_delay(getpid()), t1 = st_now_ns();
+    char out[96];
+    int len = snprintf(out, sizeof(out), "%.3f %.3f %.3f\n",
+                       100.0 * (double)(b1 - b0) / (double)(t1 - t0), (double)(b1 - b0) / 1e9,
+                       100.0 * (double)(d1 - d0) / (double)(t1 - t0));
     return write(fd, out, (size_t)len) == len ? 0 : 1;
 }
 
@@ -48,7 +50,7 @@ static void t_burst_30(void)
     waitpid(pid, &st, 0);
     double pct = 0, busy = 0;
     CHECK(got > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK(sscanf(buf, "%lf %lf", &pct, &busy) == 2);
+    CHECK(sscanf(buf, "%lf %lf %lf", &pct, &busy, &ct_starved_pct) == 3);
     CHECK(busy > 0.99 && busy < 1.01); /* all 1,000 ms of work ran */
     CHECK_NEAR(pct, 30.0, 3.0);
 }
