@@ -33,10 +33,13 @@
 #include "core/error.h"
 #include "core/uuid.h"
 
+/* A turn on the GPU: what a holder takes the token for at a time (shim/timeshare.c). */
+#define GVR_SCHED_SLICE_NS 10000000ULL
+
 /* A live holder this far past its slice end loses the token. Long enough for a holder's drain of
  * the work it queued in its turn (about one slice's worth, shim/timeshare.c) to finish within it:
- * two 10 ms slices. */
-#define GVR_SCHED_GRACE_NS 20000000ULL
+ * two slices. */
+#define GVR_SCHED_GRACE_NS (2 * GVR_SCHED_SLICE_NS)
 
 /* One process's handle on one GPU's token. Fields are private. */
 struct gvr_sched {

@@ -51,7 +51,7 @@
 #include "shim/shim.h"
 
 #define MAX_ORDINALS GV_MAX_GPUS
-#define SLICE_NS     10000000ULL /* a turn on the GPU */
+#define SLICE_NS     GVR_SCHED_SLICE_NS
 #define WAIT_NS      2000000ULL  /* a waiter looks at a silent holder this often (is it alive?) */
 #define YIELD_NS     1000000ULL /* after giving the GPU up to a waiter, leave it to them this long */
 #define MIN_HOLD_NS                                                                                \
