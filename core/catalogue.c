@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* catalogue.c: the built-in GPU models and their profiles.
  *
- * Figures are public vendor data (shared/reference/gpu-profiles.md). A model entry is a board, as
- * NVIDIA's vGPU profile names use the board as prefix ("A100D-8C" is an A100 80GB PCIe); boards of
- * one chip and memory size share one profile table. Time-sliced profiles get a share of
- * 1/max-instances (the fixed-share scheduler's rule); MIG-like ones the fraction of the seven
- * compute slices. */
+ * Figures are public vendor data (NVIDIA's datasheets and vGPU and MIG user guides). A model entry
+ * is a board, as NVIDIA's vGPU profile names use the board as prefix ("A100D-8C" is an A100 80GB
+ * PCIe); boards of one chip and memory size share one profile table. Time-sliced profiles get a
+ * share of 1/max-instances (the fixed-share scheduler's rule); MIG-like ones the fraction of the
+ * seven compute slices. */
 #include "core/catalogue.h"
 
 #include <ctype.h>

@@ -324,7 +324,7 @@ CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuin
 }
 
 /* The runtime's private tables are the vendor's undocumented, integrity-checked interface; the
- * simulator does not imitate them (see DESIGN.md, "Testing without a GPU"). */
+ * simulator does not imitate them (docs/simulator.md). */
 CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
 {
     if (ppExportTable)
