@@ -4,7 +4,16 @@
  * The holder word names the holding process and the take that made it the holder, so a word seen
  * twice means the same tenure (no ABA), and the holder's start time and pid namespace sit next to
  * it for judging whether it is alive. The record's zero state is a free token, so opening is
- * O_CREAT and a reservation of the record's space, which many processes may do at once. */
+ * O_CREAT and a reservation of the record's space, which many processes may do at once.
+ *
+ * Tokens are per user (in the user's private region directory), so without gpuvisord the limited
+ * processes of two users could not take turns on one GPU: each user's would run as if alone, and
+ * neither share would hold. Instead each user claims the GPU's time: a file
+ * GVR_CLAIM_DIR/gpuvisor-gpu-<uuid>.<uid>, owned by the user, on which every process with a handle
+ * holds a shared lock. The lock goes with the process, however it ends, so a claim is live exactly
+ * while the user has limited processes on the GPU. A handle is refused while another user's claim
+ * is live (its file cannot be locked exclusively); a file whose owner is not the uid in its name is
+ * someone else's squat and counts for nothing. */
 #include "region/sched.h"
 
 #include <errno.h>
@@ -15,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -68,11 +79,84 @@ static void identify(struct gvr_sched *s)
     s->mine = 0;
 }
 
+#define CLAIM_PREFIX "gpuvisor-gpu-"
+
+/* Whether another user's claim on GPU `u` (its UUID text) is live; its uid in *who. */
+static bool claimed_by_other(const char *u, uid_t me, uid_t *who)
+{
+    char prefix[GV_UUID_TEXT + 32];
+    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), CLAIM_PREFIX "%s.", u);
+    DIR *d = opendir(GVR_CLAIM_DIR);
+    if (!d)
+        return false;
+    bool busy = false;
+    struct dirent *e;
+    while (!busy && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen) != 0)
+            continue;
+        char *end;
+        unsigned long uid = strtoul(e->d_name + plen, &end, 10);
+        if (*end || end == e->d_name + plen || uid == me)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
+            flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+            busy = true;
+            *who = (uid_t)uid;
+        }
+        close(fd); /* also lets go of a stale claim locked just now */
+    }
+    closedir(d);
+    return busy;
+}
+
+/* This user's claim on GPU `u`: an open file holding a shared lock, or -1 when the claim file
+ * cannot be had (no GVR_CLAIM_DIR, or another user squats its name): then the handle goes on
+ * without one, as a user alone on the machine would. -EBUSY while another user's claim is live. */
+static int claim_gpu(const char *u, char path[96], struct gv_error *err)
+{
+    uid_t me = geteuid(), who = 0;
+    snprintf(path, 96, GVR_CLAIM_DIR "/" CLAIM_PREFIX "%s.%u", u, (unsigned)me);
+    int fd = -1;
+    /* The lock must be on the file the name stands for: a last holder removes it on its way out
+     * (gvr_sched_close), perhaps between our open and our lock. */
+    for (int tries = 0; tries < 3 && fd < 0; tries++) {
+        fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        struct stat st, named;
+        if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != me || flock(fd, LOCK_SH) < 0)) {
+            close(fd);
+            fd = -1;
+            break; /* squatted, or no locks here: go on without a claim */
+        }
+        if (fd >= 0 &&
+            (stat(path, &named) < 0 || named.st_ino != st.st_ino || named.st_dev != st.st_dev)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    /* Claimed first, looked second: of two users starting at once, at least one sees the other
+     * (and both may refuse), never neither. */
+    if (claimed_by_other(u, me, &who)) {
+        if (fd >= 0)
+            close(fd);
+        return gv_error_set(err, -EBUSY,
+                            "GPU %s: processes of user %u have compute shares on it; without "
+                            "gpuvisord a GPU's time is shared by one user's processes at a time "
+                            "(start gpuvisord to share it across users)",
+                            u, (unsigned)who);
+    }
+    return fd;
+}
+
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err)
 {
     memset(s, 0, sizeof(*s));
     s->fd = -1;
+    s->claim = -1;
     const char *d = gvr_dir(dir);
     char path[PATH_MAX], u[GV_UUID_TEXT];
     gv_uuid_format(uuid, u);
@@ -114,8 +198,15 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
                             "limited processes and remove it",
                             path);
     }
+    int claim = claim_gpu(u, s->claim_path, err);
+    if (claim < -1) {
+        munmap(map, sizeof(struct record));
+        close(fd);
+        return claim;
+    }
     s->map = map;
     s->fd = fd;
+    s->claim = claim;
     identify(s);
     return 0;
 }
@@ -128,6 +219,7 @@ void gvr_sched_close(struct gvr_sched *s)
         gvr_sched_release(s);
     munmap(s->map, sizeof(struct record));
     close(s->fd);
+    gvr_sched_unclaim(s);
     s->map = NULL;
     s->fd = -1;
 }
@@ -135,6 +227,28 @@ void gvr_sched_close(struct gvr_sched *s)
 void gvr_sched_forked(struct gvr_sched *s)
 {
     identify(s);
+    /* The inherited descriptor shares its lock with the parent's: the child takes one of its own,
+     * so that whichever of the two ends first cannot take the other's claim away. */
+    if (s->claim >= 0) {
+        int fd = open(s->claim_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_SH) == 0) {
+            close(s->claim);
+            s->claim = fd;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+}
+
+void gvr_sched_unclaim(struct gvr_sched *s)
+{
+    if (!s || s->claim < 0)
+        return;
+    /* Shared locks of the user's other processes keep an exclusive one from being had. */
+    if (flock(s->claim, LOCK_EX | LOCK_NB) == 0)
+        unlink(s->claim_path);
+    close(s->claim);
+    s->claim = -1;
 }
 
 /* Is the holder (word h) gone, judged from this process? Dead only on proof, as for members. */

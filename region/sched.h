@@ -50,16 +50,28 @@ struct gvr_sched {
     uint64_t pidns; /* inode of its pid namespace */
     uint64_t mine;  /* the holder word while this process holds the token, else 0 */
     uint64_t seen;  /* the holder word the last gvr_sched_take found */
+    int claim;      /* this user's claim on the GPU's time (a shared lock), or -1 */
+    char claim_path[96];
 };
 
-/* Open (creating if needed) the token of the GPU with this UUID in gvr_dir(dir). Returns 0, or a
- * negative errno with a message. */
+/* Where each user claims the GPUs whose time its processes share (world-writable and sticky). */
+#define GVR_CLAIM_DIR "/dev/shm"
+
+/* Open (creating if needed) the token of the GPU with this UUID in gvr_dir(dir). Without gpuvisord
+ * a GPU's time is shared by the processes of one Unix user at a time: the handle holds the user's
+ * claim on the GPU, and opening fails with -EBUSY, and a message, while processes of another user
+ * hold theirs. Returns 0, or a negative errno with a message. */
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err);
 void gvr_sched_close(struct gvr_sched *s);
 
-/* In a forked child: the handle now speaks for this process, which holds nothing. */
+/* In a forked child: the handle now speaks for this process, which holds nothing (and a claim of
+ * its own on the GPU's time). */
 void gvr_sched_forked(struct gvr_sched *s);
+
+/* At the process's end: let go of its claim on the GPU's time, removing the user's claim file when
+ * no other process of the user holds it. The token itself stays usable. */
+void gvr_sched_unclaim(struct gvr_sched *s);
 
 /* Take the token for a slice ending at slice_end. A holder that is past its slice plus the grace
  * is taken over; with check_alive, a holder whose process is gone is too (costs

@@ -52,7 +52,7 @@
 
 #define MAX_ORDINALS GV_MAX_GPUS
 #define SLICE_NS     GVR_SCHED_SLICE_NS
-#define WAIT_NS      2000000ULL  /* a waiter looks at a silent holder this often (is it alive?) */
+#define WAIT_NS      2000000ULL /* a waiter looks at a silent holder this often (is it alive?) */
 #define YIELD_NS     1000000ULL /* after giving the GPU up to a waiter, leave it to them this long */
 #define MIN_HOLD_NS                                                                                \
     1000000ULL        /* a sync gives the GPU up to a waiter only after this long a turn           \
@@ -134,7 +134,10 @@ __attribute__((destructor)) static void give_back_at_exit(void)
     uint64_t now = gv_now_ns();
     for (int i = 0; i < MAX_ORDINALS; i++) {
         struct tdev *d = &devs[i];
-        if (atomic_load(&d->state) != LIMITED || !d->sched.mine)
+        if (atomic_load(&d->state) != LIMITED)
+            continue;
+        gvr_sched_unclaim(&d->sched);
+        if (!d->sched.mine)
             continue;
         if (d->held && gvr_sched_held(&d->sched)) {
             uint64_t end = now;

@@ -3,7 +3,8 @@
  * default directory is per user; a directory is made 0700 and its files 0600; a process of another
  * user can neither open, join or take first an instance of this user nor write its GPU token; a
  * directory or file of another user, or a directory every user may write in, is refused with a
- * message that names gpuvisord.
+ * message that names gpuvisord. The time of a GPU is shared by one user's processes at a time: a
+ * token is refused, with a message, while another user's processes hold theirs on the same GPU.
  *
  * The other user is `nobody` (uid 65534): a child that drops to it after fork. That needs root;
  * without it the tests are skipped, saying so. The test directory is made traversable (0711) so
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -237,6 +239,68 @@ static void test_symlink_dir(void **state)
     assert_non_null(strstr(err.msg, "symbolic link"));
 }
 
+/* A GPU of its own for each run, so that runs beside each other never meet in GVR_CLAIM_DIR. */
+static uint8_t gpu_uuid[16];
+
+/* Child (nobody): opens the GPU's token in a directory of its own; 0 when the result is `want`
+ * (and, for -EBUSY, the message names the user and gpuvisord), else 1; 2 when set-up failed. */
+static int nobody_token(int want)
+{
+    char own[] = "/tmp/gvr-nobody.XXXXXX", sub[64], cmd[96];
+    if (!mkdtemp(own))
+        return 2;
+    snprintf(sub, sizeof(sub), "%s/regions", own);
+    struct gvr_sched s;
+    struct gv_error err = {0};
+    int rc = gvr_sched_open(&s, sub, gpu_uuid, &err);
+    if (rc == 0)
+        gvr_sched_close(&s);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", own);
+    if (system(cmd) != 0)
+        return 2;
+    if (rc == -EBUSY)
+        return want == -EBUSY && strstr(err.msg, "user 0") && strstr(err.msg, "gpuvisord") ? 0 : 1;
+    return rc == want ? 0 : 1;
+}
+
+static int nobody_refused(void)
+{
+    return nobody_token(-EBUSY);
+}
+
+static int nobody_allowed(void)
+{
+    return nobody_token(0);
+}
+
+/* While this user's processes hold a GPU's token, another user's are refused theirs, with a
+ * message; once they are gone (however they ended), the other user gets it. */
+static void test_other_users_gpu(void **state)
+{
+    (void)state;
+    need_root();
+    uint64_t seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
+    memcpy(gpu_uuid, &seed, sizeof(seed));
+    gpu_uuid[15] = 0x77;
+    struct gvr_sched s, again;
+    assert_int_equal(gvr_sched_open(&s, dir, gpu_uuid, NULL), 0);
+    assert_int_equal(as_nobody(nobody_refused), 0);
+    /* The same user's second handle, as another of its processes would open it. */
+    assert_int_equal(gvr_sched_open(&again, dir, gpu_uuid, NULL), 0);
+    gvr_sched_close(&again);
+    gvr_sched_close(&s);
+    assert_int_equal(as_nobody(nobody_allowed), 0);
+    /* nobody's claim ended with its process: it stands in no one's way. */
+    assert_int_equal(gvr_sched_open(&s, dir, gpu_uuid, NULL), 0);
+    gvr_sched_close(&s);
+    char path[192], u[GV_UUID_TEXT];
+    gv_uuid_format(gpu_uuid, u);
+    snprintf(path, sizeof(path), GVR_CLAIM_DIR "/gpuvisor-gpu-%s.0", u);
+    unlink(path);
+    snprintf(path, sizeof(path), GVR_CLAIM_DIR "/gpuvisor-gpu-%s.%d", u, NOBODY);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_world_writable_dir, users_setup, users_teardown),
         cmocka_unit_test_setup_teardown(test_other_users_file, users_setup, users_teardown),
         cmocka_unit_test_setup_teardown(test_symlink_dir, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_other_users_gpu, users_setup, users_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
