@@ -67,6 +67,7 @@ struct shared_device {
     _Atomic uint32_t share; /* basis points; 0 = no compute limit */
     uint32_t reserved;
     struct gv_budget budget;
+    _Atomic uint64_t waited_ns; /* time members' launches waited for the GPU, for tools */
 };
 
 /* owner word: bits 0-31 pid (0 = free), 32-47 hash of the pid namespace, 48-63 generation. The
@@ -109,6 +110,7 @@ struct shared {
     int64_t created_ns;
     _Atomic uint32_t ndev;
     _Atomic uint32_t removing; /* set only by gvr_remove, with the mutex held */
+    _Atomic uint32_t retired;  /* set once by gvr_retire: every later charge is refused */
     _Atomic uint32_t dirty;    /* the ledger may count bytes no slot holds: reconcile when quiet */
     _Atomic uint64_t next_reclaim_ns; /* CLOCK_MONOTONIC time of the next due reclaim */
     _Alignas(64) pthread_mutex_t lock;
@@ -895,6 +897,8 @@ static inline int charge_to(struct gvr_region *r, unsigned dev, uint64_t bytes, 
     struct shared *sh = SH(r);
     if (dev >= ndev_of(sh))
         return -EINVAL;
+    if (atomic_load_explicit(&sh->retired, memory_order_relaxed))
+        return -ESHUTDOWN;
     struct shared_slot *s = &sh->slot[r->slot];
     atomic_fetch_add(&s->ops, 1);
     int rc = gv_ledger_reserve(&sh->ledger, dev, bytes);
@@ -1107,7 +1111,9 @@ int gvr_snapshot(const struct gvr_region *r, struct gvr_snapshot *s)
         s->dev[d].share = atomic_load(&sh->dev[d].share);
         s->dev[d].busy_recent_ns = gv_budget_recent(&sh->dev[d].budget, mono);
         s->dev[d].busy_total_ns = gv_budget_total(&sh->dev[d].budget);
+        s->dev[d].waited_total_ns = atomic_load(&sh->dev[d].waited_ns);
     }
+    s->retired = atomic_load(&sh->retired) != 0;
     for (unsigned i = 0; i < GVR_MAX_MEMBERS; i++) {
         const struct shared_slot *slot = &sh->slot[i];
         uint64_t w = atomic_load(&slot->owner);
@@ -1188,6 +1194,36 @@ int gvr_remove(const char *dir, const char *name, struct gv_error *err)
     unlock_region(sh);
     gvr_close(&r);
     return rc;
+}
+
+int gvr_retire(const char *dir, const char *name, struct gv_error *err)
+{
+    struct gvr_region r;
+    int rc = gvr_open(&r, dir, name, 0, NULL, 0, err);
+    if (rc < 0)
+        return rc;
+    struct shared *sh = SH(&r);
+    atomic_store(&sh->retired, 1);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", gvr_dir(dir), name);
+    rc = 0;
+    if (unlink(path) < 0)
+        rc = gv_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
+    gvr_close(&r);
+    return rc;
+}
+
+bool gvr_retired(const struct gvr_region *r)
+{
+    return r->map && atomic_load(&SH(r)->retired) != 0;
+}
+
+void gvr_count_wait(struct gvr_region *r, unsigned dev, uint64_t ns)
+{
+    struct shared *sh = SH(r);
+    if (r->readonly || dev >= ndev_of(sh))
+        return;
+    atomic_fetch_add(&sh->dev[dev].waited_ns, ns);
 }
 
 int gvr_testhook_lock(struct gvr_region *r)

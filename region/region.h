@@ -40,7 +40,7 @@
 #define GVR_UUID_LEN    GV_UUID_LEN /* a GPU UUID as its 16 raw bytes */
 #define GVR_MAX_DEVICES GV_LEDGER_DEVICES
 #define GVR_MAX_MEMBERS 128
-#define GVR_LAYOUT      3 /* the layout version this code reads and writes (3: refusal counters) */
+#define GVR_LAYOUT      4 /* the layout version this code reads and writes (4: retirement, waits) */
 
 /* One process's mapping of one region. Fields are private: use the functions. */
 struct gvr_region {
@@ -188,7 +188,8 @@ int gvr_leave(struct gvr_region *r);
 /* Charge bytes on dev to this member: reserve them in the instance's ledger (refused if the
  * instance would pass its limit), then count them as the member's. Call before the driver
  * allocates; uncharge if the driver fails. Returns 0, -ENOMEM (over the instance's limit: a caller
- * may gvr_reclaim and try once more), -EOVERFLOW, -EINVAL (bad dev), -EPERM (not a member). */
+ * may gvr_reclaim and try once more), -EOVERFLOW, -EINVAL (bad dev), -EPERM (not a member),
+ * -ESHUTDOWN (the instance was retired: gvr_retire). */
 int gvr_charge(struct gvr_region *r, unsigned dev, uint64_t bytes);
 
 /* Give back bytes this member charged on dev. Returns 0, -ERANGE (more than the member holds there:
@@ -257,7 +258,9 @@ struct gvr_snapshot {
         uint32_t share;          /* basis points, 0 = no compute limit */
         uint64_t busy_recent_ns; /* GPU time charged over the last second (in 100 ms steps) */
         uint64_t busy_total_ns;  /* GPU time charged since the instance was made */
+        uint64_t waited_total_ns; /* time members' launches waited for the GPU (gvr_count_wait) */
     } dev[GVR_MAX_DEVICES];
+    bool retired; /* gvr_retire was called: members' charges are refused */
     unsigned nmember;
     struct {
         pid_t pid;
@@ -285,6 +288,20 @@ int gvr_list(const char *dir, int (*fn)(const char *name, void *arg), void *arg,
  * finds the removal and retries on a fresh file. Returns 0, -EBUSY (live members), -ENOENT,
  * -EPROTO. */
 int gvr_remove(const char *dir, const char *name, struct gv_error *err);
+
+/* Retire instance `name`: mark its region so that every later charge (allocations and context
+ * memory) by any member fails with -ESHUTDOWN, then remove its file whatever its members. For the
+ * daemon's DELETE: members that still run are told by their next charge (the interposer says the
+ * instance was deleted) and give their memory back when they end. Returns 0, -ENOENT, -EPROTO, or
+ * an errno from the file system. */
+int gvr_retire(const char *dir, const char *name, struct gv_error *err);
+
+/* Was the region retired (gvr_retire)? Lock-free. */
+bool gvr_retired(const struct gvr_region *r);
+
+/* Add ns to the time the instance's launches waited for the GPU on dev (for tools). Lock-free; a
+ * no-op on a read-only handle or a bad dev. */
+void gvr_count_wait(struct gvr_region *r, unsigned dev, uint64_t ns);
 
 /* For tests of robustness only: lock the region's mutex and return holding it, so that a test child
  * can die while it holds the lock. Returns 0 or -EROFS. */

@@ -4,7 +4,7 @@
 # Idempotent: prints nothing and changes nothing when everything is present.
 set -eu
 
-PKGS="build-essential cmake pkg-config libcmocka-dev"
+PKGS="build-essential cmake pkg-config libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev wrk curl passwd util-linux"
 
 missing=""
 for p in $PKGS; do
