@@ -561,7 +561,7 @@ static void case_errors(void)
     char head[256];
     snprintf(head, sizeof(head),
              "POST /v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
              tk);
     send_all(fd, head, strlen(head));
     for (int i = 0; i < 9; i++) {
