@@ -44,7 +44,7 @@ static void cleanup(void)
         if (t->curl)
             curl_easy_cleanup(t->curl);
         char cmd[256];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", t->dir, t->extra);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", t->dir);
         char shm[128];
@@ -78,6 +78,15 @@ void dt_init(struct dt *t, const char *name)
             return;
         }
     CHECK(false, "too many daemons");
+}
+
+void dt_run_in(struct dt *t, const char *base)
+{
+    snprintf(t->extra, sizeof(t->extra), "%.40s/gvd-run.XXXXXX", base);
+    CHECK(mkdtemp(t->extra), "mkdtemp %s: %s", t->extra, strerror(errno));
+    CHECK(chmod(t->extra, 0711) == 0, "chmod: %s", strerror(errno));
+    snprintf(t->run, sizeof(t->run), "%s/run", t->extra);
+    snprintf(t->sock, sizeof(t->sock), "%s/gpuvisord.sock", t->run);
 }
 
 const char *dt_log(struct dt *t)

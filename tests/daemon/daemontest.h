@@ -28,6 +28,7 @@
 
 struct dt {
     char dir[64];
+    char extra[64]; /* another directory to remove at exit (dt_run_in), or "" */
     char state[128];
     char run[128];
     char sock[160];
@@ -42,6 +43,10 @@ struct dt {
 
 /* Make the directories (name: the test case, for the machine's name). */
 void dt_init(struct dt *t, const char *name);
+
+/* Put the run directory (socket and instance regions) in a new directory under base instead, as
+ * a tmpfs like /run is in production (removed at exit too). */
+void dt_run_in(struct dt *t, const char *base);
 
 /* Start gpuvisord with --sim T4,T4 and the extra arguments (NULL-terminated), wait until it
  * serves (its port file), read the admin token. Returns 0, or -1 when it exited (its log says

@@ -81,7 +81,7 @@ static void test_round_trip(void **state)
     t.quota.has_memory = true;
     t.quota.memory = 8ULL << 30;
     struct gvd_instance in = {.id = "0123456789ab", .tenant = "lab-a", .memory = 1 << 30,
-                              .share = 2500, .created = 7, .profile = "T4-4C"};
+                              .share = 2500, .created_ns = 7, .profile = "T4-4C"};
     in.uuid[0] = 0x2f;
     struct gvd_profile p = {.name = "small", .memory = 2ULL << 30, .share = 2500, .created = 9};
 
