@@ -20,12 +20,12 @@
 #include "bench/bench.h"
 #include "daemontest.h"
 
-#define RUNS          5
-#define PAIRS         1000
-#define LIST_SIZE     1000
-#define PAIRS_TARGET  1000.0
-#define LIST_TARGET   2000.0
-#define WRK_SECONDS   "5"
+#define RUNS         5
+#define PAIRS        1000
+#define LIST_SIZE    1000
+#define PAIRS_TARGET 1000.0
+#define LIST_TARGET  2000.0
+#define WRK_SECONDS  "5"
 
 struct sink {
     char buf[4096];
@@ -83,8 +83,8 @@ static double pairs_per_second(struct dt *t, CURL *c, struct curl_slist *h)
     struct sink s;
     uint64_t start = bench_now_ns();
     for (int i = 0; i < PAIRS; i++) {
-        long st = request(c, url, "POST", "{\"memory\":\"1GiB\",\"compute\":10,\"tenant\":\"bench\"}",
-                          h, &s);
+        long st = request(c, url, "POST",
+                          "{\"memory\":\"1GiB\",\"compute\":10,\"tenant\":\"bench\"}", h, &s);
         CHECK(st == 201, "create: %ld %s", st, s.buf);
         id_of(&s, id);
         snprintf(del, sizeof(del), "%s/%s", url, id);
@@ -145,8 +145,8 @@ int main(int argc, char **argv)
         runs[i] = pairs_per_second(&t, c, h);
     double pairs = bench_median(runs, RUNS);
     printf("%-44s %10.0f /s  (target %.0f: x%.2f; runs %.0f..%.0f)\n",
-           "create + delete an instance, one connection", pairs, PAIRS_TARGET,
-           pairs / PAIRS_TARGET, runs[0], runs[RUNS - 1]);
+           "create + delete an instance, one connection", pairs, PAIRS_TARGET, pairs / PAIRS_TARGET,
+           runs[0], runs[RUNS - 1]);
 
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/instances", t.port);

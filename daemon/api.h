@@ -31,7 +31,7 @@ struct gvd_resp {
     int status;
     char *body; /* malloc'd, sent and freed by the HTTP layer */
     size_t len;
-    const char *content_type; /* NULL: application/json */
+    const char *content_type;    /* NULL: application/json */
     struct gvd_listing *listing; /* instead of body: a cached listing, one reference */
 };
 
@@ -52,8 +52,8 @@ int gvd_status_of(int rc);
 void gvd_reply_err(struct gvd_resp *r, int rc, const struct gv_error *err);
 
 /* Output helpers shared by handlers. */
-json_t *gvd_json_share(uint32_t bp);                 /* a share as a number of percent */
-json_t *gvd_json_str_or_null(const char *s);         /* "" -> null */
+json_t *gvd_json_share(uint32_t bp);         /* a share as a number of percent */
+json_t *gvd_json_str_or_null(const char *s); /* "" -> null */
 
 /* An event of the current transaction: detail is stolen (may be NULL). */
 int gvd_event(struct gvd *d, const struct gvd_caller *who, const char *tenant, const char *action,

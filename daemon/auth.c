@@ -271,7 +271,8 @@ int gvd_admin_token(struct gvd *d, struct gv_error *err)
         if (d->admin_hash[0] && strcmp(hash, d->admin_hash) == 0)
             goto out; /* the file and the database agree */
     }
-    if ((rc = gvd_token_new(token, hash, err)) || (rc = write_token(dirfd, d->cfg.state, token, err)))
+    if ((rc = gvd_token_new(token, hash, err)) ||
+        (rc = write_token(dirfd, d->cfg.state, token, err)))
         goto out;
     if ((rc = gvd_store_begin(d->store, err)))
         goto out;

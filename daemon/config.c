@@ -105,10 +105,14 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
     cfg->threads = cpus < 2 ? 2 : cpus > 8 ? 8 : (unsigned)cpus;
 
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"socket", required_argument, NULL, 's'},
-        {"state", required_argument, NULL, 'S'},  {"sim", required_argument, NULL, 'm'},
-        {"placement", required_argument, NULL, 'p'}, {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"listen", required_argument, NULL, 'l'},
+        {"socket", required_argument, NULL, 's'},
+        {"state", required_argument, NULL, 'S'},
+        {"sim", required_argument, NULL, 'm'},
+        {"placement", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -136,8 +140,8 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
             else if (strcmp(optarg, "spread") == 0)
                 cfg->placement = GV_PLACE_SPREAD;
             else
-                rc = gv_error_set(err, -EINVAL, "--placement \"%s\": use binpack or spread",
-                                  optarg);
+                rc =
+                    gv_error_set(err, -EINVAL, "--placement \"%s\": use binpack or spread", optarg);
             break;
         case 't': {
             char *end;

@@ -26,9 +26,8 @@ static void add(const struct gvd_event *e, void *arg)
     json_array_append_new(p->events,
                           json_pack("{sI ss ss s:o ss ss s:o}", "seq", (json_int_t)e->seq, "time",
                                     time, "actor", e->actor, "tenant",
-                                    gvd_json_str_or_null(e->tenant), "action", e->action,
-                                    "target", e->target, "detail",
-                                    detail ? detail : json_object()));
+                                    gvd_json_str_or_null(e->tenant), "action", e->action, "target",
+                                    e->target, "detail", detail ? detail : json_object()));
     p->last = e->seq;
 }
 

@@ -18,12 +18,11 @@ static json_t *gpu_json(struct gvd *d, unsigned i)
     uint64_t memory;
     uint32_t share, count;
     gvd_gpu_usage(d, (int)i, &memory, &share, &count);
-    return json_pack("{si ss s:o ss sI sI s:o si ss}", "index", (int)g->index, "uuid",
-                     g->uuid_text, "model", g->model ? json_string(g->model->name) : json_null(),
-                     "name", g->product, "memory_total", (json_int_t)g->memory_total,
-                     "memory_allocated", (json_int_t)memory, "compute_allocated",
-                     gvd_json_share(share), "instances", (int)count, "mode",
-                     gvd_mode_name(g->mode));
+    return json_pack("{si ss s:o ss sI sI s:o si ss}", "index", (int)g->index, "uuid", g->uuid_text,
+                     "model", g->model ? json_string(g->model->name) : json_null(), "name",
+                     g->product, "memory_total", (json_int_t)g->memory_total, "memory_allocated",
+                     (json_int_t)memory, "compute_allocated", gvd_json_share(share), "instances",
+                     (int)count, "mode", gvd_mode_name(g->mode));
 }
 
 void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
@@ -74,7 +73,8 @@ void gvd_api_gpu_patch(struct gvd_req *q, struct gvd_resp *r)
     uint32_t share, count;
     gvd_gpu_usage(q->d, i, &memory, &share, &count);
     if (p.mode != GVD_MODE_SLICED && count > 0)
-        return gvd_reply_error(r, 409, "GPU %d has %u instance%s: it stays sliced until they are "
+        return gvd_reply_error(r, 409,
+                               "GPU %d has %u instance%s: it stays sliced until they are "
                                "deleted",
                                i, count, count == 1 ? "" : "s");
     if ((rc = gvd_store_begin(q->d->store, &err)) != 0)

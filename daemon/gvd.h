@@ -87,11 +87,11 @@ struct gvd_instance {
     char id[GVD_ID_LEN + 1];
     char name[GVD_NAME_MAX + 1]; /* "" when none */
     char tenant[GVD_NAME_MAX + 1];
-    uint8_t uuid[GV_UUID_LEN]; /* its GPU */
-    int gpu;                   /* index into d->gpus, -1 when that GPU is not present now */
+    uint8_t uuid[GV_UUID_LEN];      /* its GPU */
+    int gpu;                        /* index into d->gpus, -1 when that GPU is not present now */
     char profile[GVD_NAME_MAX + 1]; /* "" when made from memory and compute */
     uint64_t memory;
-    uint32_t share; /* basis points; 0 = no compute limit */
+    uint32_t share;     /* basis points; 0 = no compute limit */
     int64_t created_ns; /* CLOCK_REALTIME */
     struct gvr_region region;
     bool mapped;

@@ -170,8 +170,8 @@ static bool is_json(const char *type)
 }
 
 /* Who is calling: a bearer token, or on the local socket the peer's Unix user. Lock held. */
-static int authenticate(struct gvd *d, struct MHD_Connection *c, bool local,
-                        struct gvd_caller *who, struct gv_error *err)
+static int authenticate(struct gvd *d, struct MHD_Connection *c, bool local, struct gvd_caller *who,
+                        struct gv_error *err)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h) {
@@ -197,8 +197,8 @@ static int authenticate(struct gvd *d, struct MHD_Connection *c, bool local,
     return gvd_auth_peer(d, &cred, who, err);
 }
 
-static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool local,
-                              const char *url, const char *method_text, struct pending *p)
+static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool local, const char *url,
+                              const char *method_text, struct pending *p)
 {
     struct gvd_req q = {.d = d, .body = p->body, .body_len = p->len};
     struct gvd_resp r = {0};
@@ -290,8 +290,8 @@ struct server {
 static struct server tcp_server, local_server;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     const struct server *s = cls;
@@ -355,7 +355,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* A listening TCP socket on host:port (port "0": any free one). Returns the fd or -errno. */
 static int listen_on(const char *host, const char *port, int *bound, struct gv_error *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
@@ -406,11 +407,10 @@ int gvd_http_start(struct gvd_http **out, struct gvd *d, int *port, struct gv_er
         MHD_OPTION_THREAD_POOL_SIZE, d->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_SECONDS,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    h->local = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request,
-                                &local_server, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)IDLE_SECONDS, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                NULL, MHD_OPTION_END);
+    h->local = MHD_start_daemon(
+        flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, &local_server,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)IDLE_SECONDS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!h->tcp || !h->local) {
         if (!h->tcp)
             close(fd);

@@ -37,9 +37,9 @@ static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
     return json_pack("{ss s:o ss s:o ss s:o sI s:o ss s:{ss ss s:{ss ss ss}}}", "id", in->id,
                      "name", gvd_json_str_or_null(in->name), "tenant", in->tenant, "gpu",
                      in->gpu >= 0 ? json_integer(in->gpu) : json_null(), "uuid", uuid, "profile",
-                     gvd_json_str_or_null(in->profile), "memory", (json_int_t)in->memory,
-                     "compute", gvd_json_share(in->share), "created", created, "join", "command",
-                     command, "socket", d->cfg.socket, "env", "GPUVISOR_DAEMON", d->cfg.socket,
+                     gvd_json_str_or_null(in->profile), "memory", (json_int_t)in->memory, "compute",
+                     gvd_json_share(in->share), "created", created, "join", "command", command,
+                     "socket", d->cfg.socket, "env", "GPUVISOR_DAEMON", d->cfg.socket,
                      "GPUVISOR_INSTANCE", in->id, "CUDA_VISIBLE_DEVICES", uuid);
 }
 
@@ -125,29 +125,25 @@ static struct gvd_listing *listing_build(struct gvd *d, const char *tenant)
 static struct gvd_listing *listing_get(struct gvd *d, const char *tenant)
 {
     pthread_mutex_lock(&d->listing_lock);
-    struct gvd_listing **pp = &d->listings, *l;
-    for (; (l = *pp) != NULL; pp = &l->next)
-        if (strcmp(l->tenant, tenant) == 0)
-            break;
-    if (l && l->generation == d->generation) {
-        atomic_fetch_add(&l->refs, 1);
-        pthread_mutex_unlock(&d->listing_lock);
-        return l;
-    }
-    struct gvd_listing *fresh = listing_build(d, tenant);
-    if (fresh) {
-        if (l) { /* replace the stale one in place */
-            fresh->next = l->next;
-            *pp = fresh;
+    struct gvd_listing **pp = &d->listings, *l, *found = NULL;
+    while ((l = *pp) != NULL) {
+        if (l->generation != d->generation) { /* stale: out of the cache (responses keep theirs) */
+            *pp = l->next;
             gvd_listing_unref(l);
-        } else {
-            fresh->next = d->listings;
-            d->listings = fresh;
+            continue;
         }
-        atomic_fetch_add(&fresh->refs, 1); /* one for the cache, one for the caller */
+        if (strcmp(l->tenant, tenant) == 0)
+            found = l;
+        pp = &l->next;
     }
+    if (!found && (found = listing_build(d, tenant)) != NULL) {
+        found->next = d->listings;
+        d->listings = found;
+    }
+    if (found)
+        atomic_fetch_add(&found->refs, 1); /* one for the cache, one for the caller */
     pthread_mutex_unlock(&d->listing_lock);
-    return fresh;
+    return found;
 }
 
 void gvd_api_instances_list(struct gvd_req *q, struct gvd_resp *r)
@@ -209,16 +205,16 @@ static json_t *usage_json(struct gvd_instance *in)
         if (known && getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
             user = pw.pw_name;
         json_array_append_new(
-            members,
-            json_pack("{sI s:o s:o sI sb}", "pid", (json_int_t)s->member[m].pid, "uid",
-                      known ? json_integer(uid) : json_null(), "user",
-                      user ? json_string(user) : json_null(), "memory",
-                      (json_int_t)(s->member[m].bytes[dev] + s->member[m].context[dev]), "alive",
-                      s->member[m].alive == GVR_ALIVE));
+            members, json_pack("{sI s:o s:o sI sb}", "pid", (json_int_t)s->member[m].pid, "uid",
+                               known ? json_integer(uid) : json_null(), "user",
+                               user ? json_string(user) : json_null(), "memory",
+                               (json_int_t)(s->member[m].bytes[dev] + s->member[m].context[dev]),
+                               "alive", s->member[m].alive == GVR_ALIVE));
     }
     json_object_set_new(u, "memory_used", json_integer((json_int_t)s->dev[dev].used));
     json_object_set_new(u, "gpu_time_recent", json_real((double)s->dev[dev].busy_recent_ns / 1e9));
-    json_object_set_new(u, "gpu_time_total_ns", json_integer((json_int_t)s->dev[dev].busy_total_ns));
+    json_object_set_new(u, "gpu_time_total_ns",
+                        json_integer((json_int_t)s->dev[dev].busy_total_ns));
     json_object_set_new(u, "wait_total_ns", json_integer((json_int_t)s->dev[dev].waited_total_ns));
     json_object_set_new(u, "refused", json_integer((json_int_t)refused));
     json_object_set_new(u, "driver_oom", json_integer((json_int_t)oom));
@@ -258,12 +254,11 @@ static int quota_check(const struct gvd_tenant *t, const struct gvd_usage *u, ui
     char a[32], b[32], c[32], x[32];
     const struct gvd_quota *qt = &t->quota;
     if (qt->has_memory && u->memory + memory > qt->memory)
-        return gv_error_set(err, -EDQUOT,
-                            "tenant %s: memory quota is %s, %s in use, %s asked: %s over", t->name,
-                            gv_size_format(qt->memory, a, sizeof(a)),
-                            gv_size_format(u->memory, b, sizeof(b)),
-                            gv_size_format(memory, c, sizeof(c)),
-                            gv_size_format(u->memory + memory - qt->memory, x, sizeof(x)));
+        return gv_error_set(
+            err, -EDQUOT, "tenant %s: memory quota is %s, %s in use, %s asked: %s over", t->name,
+            gv_size_format(qt->memory, a, sizeof(a)), gv_size_format(u->memory, b, sizeof(b)),
+            gv_size_format(memory, c, sizeof(c)),
+            gv_size_format(u->memory + memory - qt->memory, x, sizeof(x)));
     if (qt->has_compute && u->share + share > qt->compute)
         return gv_error_set(err, -EDQUOT,
                             "tenant %s: compute quota is %.2f%%, %.2f%% in use, %.2f%% asked: "
@@ -271,9 +266,8 @@ static int quota_check(const struct gvd_tenant *t, const struct gvd_usage *u, ui
                             t->name, qt->compute / 100.0, (double)u->share / 100.0, share / 100.0,
                             (double)(u->share + share - qt->compute) / 100.0);
     if (adds && qt->has_instances && u->instances + 1 > qt->instances)
-        return gv_error_set(err, -EDQUOT,
-                            "tenant %s: instance quota is %u, %u in use: 1 over", t->name,
-                            qt->instances, u->instances);
+        return gv_error_set(err, -EDQUOT, "tenant %s: instance quota is %u, %u in use: 1 over",
+                            t->name, qt->instances, u->instances);
     return 0;
 }
 
@@ -441,8 +435,8 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
     if (rc < 0)
         goto rollback;
     in->mapped = true;
-    json_t *detail = json_pack("{s:o si s:o sI s:o}", "name", gvd_json_str_or_null(in->name),
-                               "gpu", g, "profile", gvd_json_str_or_null(in->profile), "memory",
+    json_t *detail = json_pack("{s:o si s:o sI s:o}", "name", gvd_json_str_or_null(in->name), "gpu",
+                               g, "profile", gvd_json_str_or_null(in->profile), "memory",
                                (json_int_t)memory, "compute", gvd_json_share(share));
     if ((rc = gvd_store_instance_put(d->store, in, true, &err)) != 0 ||
         (rc = gvd_event(d, q->who, t->name, "instance.create", in->id, detail, &err)) != 0)

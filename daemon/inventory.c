@@ -94,7 +94,8 @@ static void *open_nvml(const char *sim, struct gv_error *err)
     if (!lib) {
         const char *why = dlerror();
         if (sim[0])
-            gv_error_set(err, -ENOENT, "--sim: the simulated NVML (%s) cannot be loaded: %s (put "
+            gv_error_set(err, -ENOENT,
+                         "--sim: the simulated NVML (%s) cannot be loaded: %s (put "
                          "build/lib/sim first on LD_LIBRARY_PATH)",
                          path, why ? why : "not found");
         else

@@ -63,8 +63,7 @@ static int op_join(void *ctx, const char *key, const struct ucred *cred, int *fd
     }
     *fd = openat(d->instances_fd, in->id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (*fd < 0) {
-        rc = gv_error_set(err, -errno, "instance %s: its region file: %s", in->id,
-                          strerror(errno));
+        rc = gv_error_set(err, -errno, "instance %s: its region file: %s", in->id, strerror(errno));
         goto out;
     }
     snprintf(id_out, 16, "%s", in->id);

@@ -39,8 +39,8 @@ static json_t *builtin_json(const struct gv_model *m, const struct gv_profile *p
 static json_t *custom_json(const struct gvd_profile *p)
 {
     return json_pack("{ss s:o ss sI s:o s:o sb}", "name", p->name, "model", json_null(), "kind",
-                     "custom", "memory", (json_int_t)p->memory, "compute",
-                     gvd_json_share(p->share), "max_instances", json_null(), "builtin", 0);
+                     "custom", "memory", (json_int_t)p->memory, "compute", gvd_json_share(p->share),
+                     "max_instances", json_null(), "builtin", 0);
 }
 
 /* Each catalogue model present in the inventory, once, in inventory order. */

@@ -62,22 +62,54 @@ static const struct {
     {GVD_R_HEALTHZ, "/healthz", {"healthz"}, P_NONE, M(GVD_GET), "GET"},
     {GVD_R_METRICS, "/metrics", {"metrics"}, P_NONE, M(GVD_GET), "GET"},
     {GVD_R_GPUS, "/v1/gpus", {"v1", "gpus"}, P_NONE, M(GVD_GET), "GET"},
-    {GVD_R_GPU, "/v1/gpus/{index}", {"v1", "gpus", ""}, P_GPU, M(GVD_GET) | M(GVD_PATCH),
+    {GVD_R_GPU,
+     "/v1/gpus/{index}",
+     {"v1", "gpus", ""},
+     P_GPU,
+     M(GVD_GET) | M(GVD_PATCH),
      "GET, PATCH"},
-    {GVD_R_PROFILES, "/v1/profiles", {"v1", "profiles"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+    {GVD_R_PROFILES,
+     "/v1/profiles",
+     {"v1", "profiles"},
+     P_NONE,
+     M(GVD_GET) | M(GVD_POST),
      "GET, POST"},
-    {GVD_R_PROFILE, "/v1/profiles/{name}", {"v1", "profiles", ""}, P_PROFILE,
-     M(GVD_GET) | M(GVD_DELETE), "GET, DELETE"},
-    {GVD_R_TENANTS, "/v1/tenants", {"v1", "tenants"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+    {GVD_R_PROFILE,
+     "/v1/profiles/{name}",
+     {"v1", "profiles", ""},
+     P_PROFILE,
+     M(GVD_GET) | M(GVD_DELETE),
+     "GET, DELETE"},
+    {GVD_R_TENANTS,
+     "/v1/tenants",
+     {"v1", "tenants"},
+     P_NONE,
+     M(GVD_GET) | M(GVD_POST),
      "GET, POST"},
-    {GVD_R_TENANT, "/v1/tenants/{name}", {"v1", "tenants", ""}, P_TENANT,
-     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE), "GET, PATCH, DELETE"},
-    {GVD_R_TENANT_TOKEN, "/v1/tenants/{name}/token", {"v1", "tenants", "", "token"}, P_TENANT,
-     M(GVD_POST), "POST"},
-    {GVD_R_INSTANCES, "/v1/instances", {"v1", "instances"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+    {GVD_R_TENANT,
+     "/v1/tenants/{name}",
+     {"v1", "tenants", ""},
+     P_TENANT,
+     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE),
+     "GET, PATCH, DELETE"},
+    {GVD_R_TENANT_TOKEN,
+     "/v1/tenants/{name}/token",
+     {"v1", "tenants", "", "token"},
+     P_TENANT,
+     M(GVD_POST),
+     "POST"},
+    {GVD_R_INSTANCES,
+     "/v1/instances",
+     {"v1", "instances"},
+     P_NONE,
+     M(GVD_GET) | M(GVD_POST),
      "GET, POST"},
-    {GVD_R_INSTANCE, "/v1/instances/{id}", {"v1", "instances", ""}, P_INSTANCE,
-     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE), "GET, PATCH, DELETE"},
+    {GVD_R_INSTANCE,
+     "/v1/instances/{id}",
+     {"v1", "instances", ""},
+     P_INSTANCE,
+     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE),
+     "GET, PATCH, DELETE"},
     {GVD_R_EVENTS, "/v1/events", {"v1", "events"}, P_NONE, M(GVD_GET), "GET"},
 };
 
@@ -109,9 +141,8 @@ static int param_check(enum param_kind kind, const char *s, struct gv_error *err
             digits = digits && isdigit((unsigned char)*c);
         if (digits && !(s[0] == '0' && s[1]) && atoi(s) < GV_MAX_GPUS)
             return 0;
-        return gv_error_set(err, -EINVAL,
-                            "GPU \"%s\": not a GPU index (0 to %d) or UUID (GPU-...)", s,
-                            GV_MAX_GPUS - 1);
+        return gv_error_set(err, -EINVAL, "GPU \"%s\": not a GPU index (0 to %d) or UUID (GPU-...)",
+                            s, GV_MAX_GPUS - 1);
     }
     default:
         return 0;
@@ -203,8 +234,8 @@ int gvd_principal_check(const char *s, const char *what, struct gv_error *err)
         unsigned long long v = strtoull(s, NULL, 10);
         if (v < 0xffffffffULL)
             return 0;
-        return gv_error_set(err, -ERANGE, "%s \"%s\": a numeric id must be below 4294967295",
-                            what, s);
+        return gv_error_set(err, -ERANGE, "%s \"%s\": a numeric id must be below 4294967295", what,
+                            s);
     }
     bool ok = n >= 1 && n <= 32 && s[0] != '-';
     for (size_t i = 0; ok && i < n; i++)
@@ -253,8 +284,7 @@ int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struc
         q->after = x;
     } else if (strcmp(key, "limit") == 0) {
         if (!decimal(v, &x) || x < 1 || x > GVD_PAGE_MAX)
-            return gv_error_set(err, -EINVAL, "limit=\"%.64s\": must be 1 to %d", v,
-                                GVD_PAGE_MAX);
+            return gv_error_set(err, -EINVAL, "limit=\"%.64s\": must be 1 to %d", v, GVD_PAGE_MAX);
         q->limit = (uint32_t)x;
     } else if (strcmp(key, "tenant") == 0) {
         int rc = gvd_name_check(v, "tenant", err);
@@ -460,8 +490,8 @@ static int read_quota(const json_t *v, struct gvd_quota_req *q, struct gv_error 
             o->value = bp;
         } else {
             if (!json_is_integer(f))
-                return gv_error_set(err, -EINVAL,
-                                    "quota.instances: expected an integer, got %s", type_name(f));
+                return gv_error_set(err, -EINVAL, "quota.instances: expected an integer, got %s",
+                                    type_name(f));
             json_int_t i = json_integer_value(f);
             if (i < 0 || i > 1000000)
                 return gv_error_set(err, -ERANGE,
@@ -712,9 +742,8 @@ int gvd_mode_parse(const char *s, enum gvd_gpu_mode *m, struct gv_error *err)
             *m = (enum gvd_gpu_mode)i;
             return 0;
         }
-    return gv_error_set(err, -EINVAL,
-                        "mode \"%.64s\": unknown (use sliced, whole, passthrough or vgpu-parent)",
-                        s);
+    return gv_error_set(
+        err, -EINVAL, "mode \"%.64s\": unknown (use sliced, whole, passthrough or vgpu-parent)", s);
 }
 
 int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,

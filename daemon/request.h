@@ -21,11 +21,11 @@
 #include "core/error.h"
 #include "core/uuid.h"
 
-#define GVD_BODY_MAX    (64 * 1024) /* bytes of a request body; more is 413 */
-#define GVD_NAME_MAX    64          /* instance, tenant and profile names */
-#define GVD_ID_LEN      12          /* instance ids: lowercase hex */
-#define GVD_MEMBERS_MAX 64          /* users, and groups, of one tenant */
-#define GVD_PAGE_MAX    1000        /* events per page */
+#define GVD_BODY_MAX     (64 * 1024) /* bytes of a request body; more is 413 */
+#define GVD_NAME_MAX     64          /* instance, tenant and profile names */
+#define GVD_ID_LEN       12          /* instance ids: lowercase hex */
+#define GVD_MEMBERS_MAX  64          /* users, and groups, of one tenant */
+#define GVD_PAGE_MAX     1000        /* events per page */
 #define GVD_PAGE_DEFAULT 100
 /* Quotas on compute add the shares of all of a tenant's instances, on all GPUs, in basis points. */
 #define GVD_QUOTA_SHARE_MAX (10000u * 64u)
@@ -93,7 +93,7 @@ int gvd_principal_check(const char *s, const char *what, struct gv_error *err);
 struct gvd_query {
     bool has_after;
     uint64_t after;
-    uint32_t limit; /* 1..GVD_PAGE_MAX; GVD_PAGE_DEFAULT when absent */
+    uint32_t limit;                /* 1..GVD_PAGE_MAX; GVD_PAGE_DEFAULT when absent */
     char tenant[GVD_NAME_MAX + 1]; /* "" when absent */
     bool force;
 };

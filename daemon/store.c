@@ -84,7 +84,8 @@ static const char *const sql[S_COUNT] = {
     [S_ID_CLAIM] = "INSERT INTO instance_ids(id) VALUES(?1)",
     [S_INSTANCE_INSERT] = "INSERT INTO instances(id, name, tenant, gpu_uuid, profile, memory, "
                           "share, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_INSTANCE_UPDATE] = "UPDATE instances SET memory = ?2, share = ?3, profile = ?4 WHERE id = ?1",
+    [S_INSTANCE_UPDATE] =
+        "UPDATE instances SET memory = ?2, share = ?3, profile = ?4 WHERE id = ?1",
     [S_INSTANCE_DELETE] = "DELETE FROM instances WHERE id = ?1",
     [S_PROFILE_PUT] = "INSERT INTO profiles(name, memory, share, created) VALUES(?1, ?2, ?3, ?4)",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?1",
@@ -152,8 +153,7 @@ static int exec(struct gvd_store *s, const char *text, struct gv_error *err)
 static int schema_version(struct gvd_store *s, int *v, struct gv_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &st, NULL) != SQLITE_OK)
         return fail(s, err, "read schema_version");
     *v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
@@ -307,7 +307,8 @@ int gvd_store_tenant_put(struct gvd_store *s, const struct gvd_tenant *t, bool c
     if (rc)
         return rc;
     sqlite3_bind_text(s->st[S_MEMBERS_CLEAR], 1, t->name, -1, SQLITE_TRANSIENT);
-    if ((rc = run(s, S_MEMBERS_CLEAR, err)) || (rc = members_put(s, t->name, "user", &t->users, err)))
+    if ((rc = run(s, S_MEMBERS_CLEAR, err)) ||
+        (rc = members_put(s, t->name, "user", &t->users, err)))
         return rc;
     return members_put(s, t->name, "group", &t->groups, err);
 }
@@ -502,8 +503,8 @@ static int load_instances(struct gvd_store *s, struct gvd *d, struct gv_error *e
         snprintf(in->tenant, sizeof(in->tenant), "%s", col_text(st, 2));
         const char *uuid = col_text(st, 3);
         if (gv_uuid_parse(uuid, strlen(uuid), 0, in->uuid, NULL) != 0)
-            fprintf(stderr, "gpuvisord: instance %s: bad GPU UUID \"%s\" in the database\n",
-                    in->id, uuid);
+            fprintf(stderr, "gpuvisord: instance %s: bad GPU UUID \"%s\" in the database\n", in->id,
+                    uuid);
         snprintf(in->profile, sizeof(in->profile), "%s", col_text(st, 4));
         in->memory = (uint64_t)sqlite3_column_int64(st, 5);
         in->share = (uint32_t)sqlite3_column_int64(st, 6);

@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc) {
         fuzz_refusal(rc, &err);
     } else {
-        fuzz_check(t->users.set || t->groups.set || t->quota.memory.set ||
-                   t->quota.compute.set || t->quota.instances.set);
+        fuzz_check(t->users.set || t->groups.set || t->quota.memory.set || t->quota.compute.set ||
+                   t->quota.instances.set);
         fuzz_members_ok(&t->users);
         fuzz_members_ok(&t->groups);
         fuzz_quota_ok(&t->quota);

@@ -119,8 +119,7 @@ static void case_api(void)
 
     /* Tokens: none, malformed, well-formed but unknown. */
     r = (struct dt_req){.method = "GET", .path = "/v1/gpus"};
-    CHECK(dt_request(&t, &r, &j) == 401 && has(dt_error(j), "token"), "no token: %s",
-          dt_error(j));
+    CHECK(dt_request(&t, &r, &j) == 401 && has(dt_error(j), "token"), "no token: %s", dt_error(j));
     json_decref(j);
     refused(&t, 401, "nonsense", "GET", "/v1/gpus", NULL, "invalid token");
     refused(&t, 401, "gvt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/v1/instances",
@@ -153,10 +152,8 @@ static void case_api(void)
     json_decref(j);
     json_decref(dt_call(&t, 201, NULL, "POST", "/v1/profiles",
                         "{\"name\":\"small\",\"memory\":\"2GiB\",\"compute\":12.5}"));
-    refused(&t, 409, NULL, "POST", "/v1/profiles", "{\"name\":\"small\",\"memory\":1}",
-            "exists");
-    refused(&t, 409, NULL, "POST", "/v1/profiles", "{\"name\":\"T4-4C\",\"memory\":1}",
-            "built-in");
+    refused(&t, 409, NULL, "POST", "/v1/profiles", "{\"name\":\"small\",\"memory\":1}", "exists");
+    refused(&t, 409, NULL, "POST", "/v1/profiles", "{\"name\":\"T4-4C\",\"memory\":1}", "built-in");
     j = dt_call(&t, 200, NULL, "GET", "/v1/profiles/small", NULL);
     CHECK(num(j, "memory") == 2 * GiB && real(j, "compute") == 12.5 &&
               json_is_false(json_object_get(j, "builtin")),
@@ -168,8 +165,9 @@ static void case_api(void)
 
     /* Tenants and quotas. */
     char ta[64], tb[64], id[16];
-    tenant(&t, "{\"name\":\"lab-a\",\"users\":[\"alice\"],\"quota\":{\"memory\":\"8GiB\","
-               "\"compute\":60,\"instances\":3}}",
+    tenant(&t,
+           "{\"name\":\"lab-a\",\"users\":[\"alice\"],\"quota\":{\"memory\":\"8GiB\","
+           "\"compute\":60,\"instances\":3}}",
            ta);
     refused(&t, 409, NULL, "POST", "/v1/tenants", "{\"name\":\"lab-a\"}", "exists");
     j = dt_call(&t, 200, NULL, "GET", "/v1/tenants/lab-a", NULL);
@@ -256,8 +254,10 @@ static void case_api(void)
     char *m = text(&t, t.admin, "/metrics", &status);
     CHECK(status == 200, "metrics");
     char want[256];
-    snprintf(want, sizeof(want), "gpuvisor_instance_memory_limit_bytes{instance=\"%s\",name=\"m1\","
-             "tenant=\"lab-m\",gpu=\"0\",UUID=\"GPU-", id);
+    snprintf(want, sizeof(want),
+             "gpuvisor_instance_memory_limit_bytes{instance=\"%s\",name=\"m1\","
+             "tenant=\"lab-m\",gpu=\"0\",UUID=\"GPU-",
+             id);
     CHECK(has(m, "gpuvisor_gpu_memory_total_bytes{gpu=\"0\",UUID=\"GPU-") &&
               has(m, "modelName=\"Tesla T4\"} 17179869184") && has(m, want) &&
               has(m, "gpuvisor_instance_memory_used_bytes{") &&
@@ -268,7 +268,8 @@ static void case_api(void)
               has(m, "gpuvisor_tenant_quota_instances{tenant=\"lab-m\"} 2") &&
               has(m, "gpuvisor_tenant_memory_bytes{tenant=\"lab-m\"} 4294967296") &&
               has(m, "gpuvisor_gpu_instances{") &&
-              has(m, "gpuvisor_api_requests_total{route=\"/v1/instances\",method=\"POST\",code=\"201\"}") &&
+              has(m, "gpuvisor_api_requests_total{route=\"/v1/"
+                     "instances\",method=\"POST\",code=\"201\"}") &&
               has(m, "# TYPE gpuvisor_instance_gpu_time_seconds_total counter"),
           "metrics series:\n%s", m);
     free(m);
@@ -333,8 +334,7 @@ static void case_isolation(void)
     refused(&t, 403, ta, "DELETE", "/v1/tenants/b", NULL, "only the admin");
     refused(&t, 403, ta, "POST", "/v1/tenants/a/token", NULL, "only the admin");
     refused(&t, 403, ta, "PATCH", "/v1/gpus/0", "{\"mode\":\"whole\"}", "only the admin");
-    refused(&t, 403, ta, "POST", "/v1/profiles", "{\"name\":\"p\",\"memory\":1}",
-            "only the admin");
+    refused(&t, 403, ta, "POST", "/v1/profiles", "{\"name\":\"p\",\"memory\":1}", "only the admin");
     refused(&t, 403, ta, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"tenant\":\"b\"}",
             "only for itself");
     refused(&t, 400, NULL, "POST", "/v1/instances", "{\"memory\":\"1GiB\"}", "tenant: missing");
@@ -376,8 +376,8 @@ static void case_instances(void)
     for (int i = 0; i < 4; i++)
         CHECK(instance(&t, tk, "{\"profile\":\"T4-4C\"}", ids[i]) == 0, "binpack on GPU 0");
     json_t *j = dt_call(&t, 201, tk, "POST", "/v1/instances", "{\"profile\":\"T4-4C\"}");
-    CHECK(num(j, "gpu") == 1 && !strcmp(str(j, "profile"), "T4-4C") && num(j, "memory") == 4 * GiB &&
-              real(j, "compute") == 25,
+    CHECK(num(j, "gpu") == 1 && !strcmp(str(j, "profile"), "T4-4C") &&
+              num(j, "memory") == 4 * GiB && real(j, "compute") == 25,
           "the fifth on GPU 1");
     json_t *join = json_object_get(j, "join");
     CHECK(has(str(join, "command"), "gpuvisor run --instance ") &&
@@ -393,8 +393,7 @@ static void case_instances(void)
     char body[256];
     snprintf(body, sizeof(body), "{\"memory\":\"1GiB\",\"gpu\":\"%s\"}", uuid1);
     CHECK(instance(&t, tk, body, id) == 1, "explicit GPU by UUID");
-    refused(&t, 400, tk, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"gpu\":5}",
-            "no such GPU");
+    refused(&t, 400, tk, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"gpu\":5}", "no such GPU");
     refused(&t, 409, tk, "POST", "/v1/instances", "{\"memory\":\"15GiB\"}", "GiB");
     refused(&t, 400, tk, "POST", "/v1/instances", "{\"profile\":\"T4-3C\"}", "profile");
     refused(&t, 409, tk, "POST", "/v1/instances", "{\"profile\":\"H100-10C\"}", "eligible");
@@ -428,7 +427,8 @@ static void case_instances(void)
     refused(&t, 409, tk, "PATCH", path, "{\"memory\":\"1GiB\"}",
             "uses 1.5 GiB; cannot shrink to 1 GiB");
     j = dt_call(&t, 200, tk, "PATCH", "/v1/instances/work", "{\"memory\":\"3GiB\",\"compute\":20}");
-    CHECK(num(j, "memory") == 3 * GiB && real(j, "compute") == 20 && json_is_null(json_object_get(j, "profile")),
+    CHECK(num(j, "memory") == 3 * GiB && real(j, "compute") == 20 &&
+              json_is_null(json_object_get(j, "profile")),
           "resized");
     json_decref(j);
     CHECK(dt_member_charge(&m, GiB) == 0, "the member sees the new limit at once");
@@ -559,10 +559,11 @@ static void case_errors(void)
     refused(&t, 413, tk, "POST", "/v1/instances", huge, "too large");
     int fd = connect_tcp(t.port);
     char head[256];
-    snprintf(head, sizeof(head),
-             "POST /v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-             tk);
+    snprintf(
+        head, sizeof(head),
+        "POST /v1/instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        tk);
     send_all(fd, head, strlen(head));
     for (int i = 0; i < 9; i++) {
         char chunk[16];
@@ -577,8 +578,11 @@ static void case_errors(void)
     free(huge);
 
     /* 415. */
-    struct dt_req r = {.method = "POST", .path = "/v1/instances", .token = tk,
-                       .body = "{\"memory\":\"1GiB\"}", .content_type = "text/plain"};
+    struct dt_req r = {.method = "POST",
+                       .path = "/v1/instances",
+                       .token = tk,
+                       .body = "{\"memory\":\"1GiB\"}",
+                       .content_type = "text/plain"};
     json_t *j;
     CHECK(dt_request(&t, &r, &j) == 415 && has(dt_error(j), "application/json"), "415");
     json_decref(j);
@@ -656,7 +660,8 @@ static void case_restart(void)
     tenant(&t, "{\"name\":\"lab\",\"users\":[\"alice\"],\"quota\":{\"instances\":5}}", tk);
     instance(&t, tk, "{\"profile\":\"T4-4C\",\"name\":\"keep\"}", keep);
     instance(&t, tk, "{\"memory\":\"2GiB\",\"compute\":30}", held);
-    json_decref(dt_call(&t, 201, NULL, "POST", "/v1/profiles", "{\"name\":\"small\",\"memory\":\"1GiB\"}"));
+    json_decref(
+        dt_call(&t, 201, NULL, "POST", "/v1/profiles", "{\"name\":\"small\",\"memory\":\"1GiB\"}"));
     json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"mode\":\"whole\"}"));
     static struct dt_member m;
     CHECK(dt_member_start(&m, t.sock, held, -1, -1) == 0, "join");
@@ -738,8 +743,8 @@ static int unix_request(void *arg)
 {
     struct as_user *a = arg;
     char *out = NULL;
-    struct dt_req r = {.method = a->method, .path = a->path, .body = a->body, .unix_socket = true,
-                       .text = &out};
+    struct dt_req r = {
+        .method = a->method, .path = a->path, .body = a->body, .unix_socket = true, .text = &out};
     long st = dt_request(a->t, &r, NULL);
     bool ok = st == a->want && (!a->needle || has(out, a->needle));
     if (!ok)
@@ -765,7 +770,9 @@ static void case_local(void)
     bool root = geteuid() == 0;
     CHECK(dt_request(&t, &r, &j) == 200, "the daemon's own user is the admin on the socket");
     json_decref(j);
-    r = (struct dt_req){.method = "POST", .path = "/v1/tenants", .unix_socket = true,
+    r = (struct dt_req){.method = "POST",
+                        .path = "/v1/tenants",
+                        .unix_socket = true,
                         .body = "{\"name\":\"viasocket\"}"};
     CHECK(dt_request(&t, &r, &j) == 201, "admin by peer credentials");
     char tok[64];
@@ -866,9 +873,9 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } cases[] = {
-        {"api", case_api},         {"isolation", case_isolation}, {"instances", case_instances},
-        {"spread", case_spread},   {"errors", case_errors},       {"restart", case_restart},
-        {"local", case_local},     {"startup", case_startup},
+        {"api", case_api},       {"isolation", case_isolation}, {"instances", case_instances},
+        {"spread", case_spread}, {"errors", case_errors},       {"restart", case_restart},
+        {"local", case_local},   {"startup", case_startup},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {

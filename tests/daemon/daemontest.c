@@ -154,8 +154,9 @@ int dt_start(struct dt *t, const char *const *extra)
         }
         setenv("GPUVISOR_SIM_MACHINE", t->machine, 1);
         const char *sim = t->sim ? t->sim : "T4,T4";
-        const char *argv[32] = {bin, "--listen", "127.0.0.1:0", "--state", t->state,
-                                "--socket", t->sock, "--threads", "2", "--sim", sim};
+        const char *argv[32] = {bin,        "--listen", "127.0.0.1:0", "--state", t->state,
+                                "--socket", t->sock,    "--threads",   "2",       "--sim",
+                                sim};
         int n = sim[0] ? 11 : 9;
         for (int i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
@@ -281,11 +282,11 @@ long dt_request(struct dt *t, const struct dt_req *r, json_t **json)
     return status;
 }
 
-json_t *dt_call(struct dt *t, long status, const char *token, const char *method,
-                const char *path, const char *body)
+json_t *dt_call(struct dt *t, long status, const char *token, const char *method, const char *path,
+                const char *body)
 {
-    struct dt_req r = {.method = method, .path = path, .token = token ? token : t->admin,
-                       .body = body};
+    struct dt_req r = {
+        .method = method, .path = path, .token = token ? token : t->admin, .body = body};
     json_t *j = NULL;
     long got = dt_request(t, &r, &j);
     if (got != status) {
@@ -321,7 +322,8 @@ static void member_main(int cmd, int reply, const char *sock, const char *key)
         _exit(0);
     int64_t bytes;
     while (read(cmd, &bytes, sizeof(bytes)) == sizeof(bytes)) {
-        rc = bytes >= 0 ? gvr_charge(&r, 0, (uint64_t)bytes) : gvr_uncharge(&r, 0, (uint64_t)-bytes);
+        rc =
+            bytes >= 0 ? gvr_charge(&r, 0, (uint64_t)bytes) : gvr_uncharge(&r, 0, (uint64_t)-bytes);
         if (write(reply, &rc, sizeof(rc)) != sizeof(rc))
             break;
     }
@@ -341,7 +343,8 @@ int dt_member_start(struct dt_member *m, const char *sock, const char *key, int 
             _exit(1);
         close(a[1]);
         close(b[0]);
-        if (gid >= 0 && (setgroups(0, NULL) < 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0))
+        if (gid >= 0 &&
+            (setgroups(0, NULL) < 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0))
             _exit(1);
         if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
             _exit(1);

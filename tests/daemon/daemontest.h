@@ -38,7 +38,7 @@ struct dt {
     int port;
     char admin[64];
     const char *sim; /* --sim's value; "T4,T4" unless set, none when "" */
-    void *curl; /* one keep-alive connection for requests over TCP */
+    void *curl;      /* one keep-alive connection for requests over TCP */
 };
 
 /* Make the directories (name: the test case, for the machine's name). */
@@ -72,8 +72,8 @@ long dt_request(struct dt *t, const struct dt_req *r, json_t **json);
 
 /* The common cases: as the admin (token NULL) or with a token, over TCP, JSON body or none. The
  * status must be `status`, else the test fails with the body. Returns the parsed body. */
-json_t *dt_call(struct dt *t, long status, const char *token, const char *method,
-                const char *path, const char *body);
+json_t *dt_call(struct dt *t, long status, const char *token, const char *method, const char *path,
+                const char *body);
 
 /* The "error" of a refusal's body, or "". */
 const char *dt_error(json_t *j);

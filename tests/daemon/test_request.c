@@ -74,18 +74,15 @@ static void test_instance_create(void **state)
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1.5}", -EINVAL, "memory");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":-5}", -ERANGE, "negative");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":0}", -ERANGE, "memory");
-    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":123456789012345678901234567890}",
-            -EINVAL, "malformed JSON");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":123456789012345678901234567890}", -EINVAL,
+            "malformed JSON");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":\"99999999TiB\"}", -ERANGE, "memory");
-    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":100.5}", -ERANGE,
-            "compute");
-    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":1e300}", -ERANGE,
-            "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":100.5}", -ERANGE, "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":1e300}", -ERANGE, "compute");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":-1}", -ERANGE, "compute");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":33.333}", -EINVAL,
             "two decimals");
-    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":[25]}", -EINVAL,
-            "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":[25]}", -EINVAL, "compute");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"gpu\":64}", -ERANGE, "gpu");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"gpu\":\"GPU-x\"}", -EINVAL, "gpu");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"name\":\"a/b\"}", -EINVAL, "name");
@@ -138,20 +135,18 @@ static void test_tenant(void **state)
     assert_false(c->users.set);
     assert_false(c->quota.memory.set);
     REFUSED(gvd_parse_tenant_create, c, "{\"users\":[]}", -EINVAL, "name: missing");
-    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":\"alice\"}", -EINVAL,
-            "users");
-    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":[1001]}", -EINVAL,
-            "users[0]");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":\"alice\"}", -EINVAL, "users");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":[1001]}", -EINVAL, "users[0]");
     REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":[\"a\",\"a\"]}", -EINVAL,
             "twice");
     REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"groups\":[\"-x\"]}", -EINVAL,
             "groups[0]");
     REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"gpus\":1}}", -EINVAL,
             "\"gpus\"");
-    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"instances\":1.5}}",
-            -EINVAL, "quota.instances");
-    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"compute\":6401}}",
-            -ERANGE, "quota.compute");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"instances\":1.5}}", -EINVAL,
+            "quota.instances");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"compute\":6401}}", -ERANGE,
+            "quota.compute");
 
     ACCEPTED(gvd_parse_tenant_patch, p, "{\"quota\":{\"memory\":null,\"instances\":2}}");
     assert_true(p->quota.memory.set && p->quota.memory.null);
@@ -172,7 +167,8 @@ static void test_profile_gpu(void **state)
 {
     (void)state;
     struct gvd_profile_create p;
-    ACCEPTED(gvd_parse_profile_create, &p, "{\"name\":\"small\",\"memory\":\"2GiB\",\"compute\":25}");
+    ACCEPTED(gvd_parse_profile_create, &p,
+             "{\"name\":\"small\",\"memory\":\"2GiB\",\"compute\":25}");
     assert_string_equal(p.name, "small");
     assert_int_equal(p.memory, 2 * GV_GiB);
     assert_int_equal(p.share, 2500);

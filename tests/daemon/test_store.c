@@ -80,8 +80,12 @@ static void test_round_trip(void **state)
     strcpy(t.groups.name[0], "lab");
     t.quota.has_memory = true;
     t.quota.memory = 8ULL << 30;
-    struct gvd_instance in = {.id = "0123456789ab", .tenant = "lab-a", .memory = 1 << 30,
-                              .share = 2500, .created_ns = 7, .profile = "T4-4C"};
+    struct gvd_instance in = {.id = "0123456789ab",
+                              .tenant = "lab-a",
+                              .memory = 1 << 30,
+                              .share = 2500,
+                              .created_ns = 7,
+                              .profile = "T4-4C"};
     in.uuid[0] = 0x2f;
     struct gvd_profile p = {.name = "small", .memory = 2ULL << 30, .share = 2500, .created = 9};
 
@@ -92,9 +96,8 @@ static void test_round_trip(void **state)
     assert_int_equal(gvd_store_profile_put(s, &p, &err), 0);
     assert_int_equal(gvd_store_setting_put(s, GVD_SETTING_ADMIN, "feed", &err), 0);
     int64_t seq = 0;
-    assert_int_equal(gvd_store_event(s, 1, "admin", "lab-a", "tenant.create", "lab-a", "{}", &seq,
-                                     &err),
-                     0);
+    assert_int_equal(
+        gvd_store_event(s, 1, "admin", "lab-a", "tenant.create", "lab-a", "{}", &seq, &err), 0);
     assert_int_equal(seq, 1);
     assert_int_equal(gvd_store_commit(s, &err), 0);
 
@@ -154,9 +157,8 @@ static void test_events_paged(void **state)
     struct gv_error err = {0};
     assert_int_equal(gvd_store_begin(s, &err), 0);
     for (int i = 0; i < 7; i++)
-        assert_int_equal(gvd_store_event(s, i, "admin", i % 2 ? "a" : "b", "x", "t", NULL, NULL,
-                                         &err),
-                         0);
+        assert_int_equal(
+            gvd_store_event(s, i, "admin", i % 2 ? "a" : "b", "x", "t", NULL, NULL, &err), 0);
     assert_int_equal(gvd_store_commit(s, &err), 0);
     struct seen all = {0}, page = {0}, mine = {0};
     assert_int_equal(gvd_store_events(s, NULL, 0, 100, collect, &all, &err), 0);
