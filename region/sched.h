@@ -37,7 +37,7 @@
 #ifndef GVR_SCHED_H
 #define GVR_SCHED_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,7 +88,8 @@ struct gvr_sched {
     uint64_t next_connect;  /* no attempt to connect again before this time */
     uint64_t hold_off;      /* the daemon said the instance's GPU time is spent until then */
     uint64_t want_until;    /* the daemon keeps this process in line until then */
-    pthread_mutex_t io;     /* one request at a time on the connection */
+    _Atomic int io;         /* one request at a time on the connection (a plain flag: a
+                             * handle may be copied before use, which a mutex may not) */
     uint8_t uuid[GV_UUID_LEN];
     char socket[108];
     char key[72];
