@@ -465,8 +465,16 @@ static int request(struct gvr_sched *s, const struct gvr_dreq *q, struct gvr_dre
     return rc;
 }
 
+/* Does the daemon's answer `status` refuse this process's turns for good (an instance it does not
+ * know, or no longer, for this user), rather than for now? */
+static bool for_good(int status)
+{
+    return status == -ENOENT || status == -EPERM || status == -ESHUTDOWN || status == -ESRCH;
+}
+
 /* Connect and say which instance's turns on which GPU this connection is for; io held. Returns 0,
- * a transport error (try again later), or the daemon's refusal (s->refused is then set). */
+ * a transport error (try again later), or the daemon's refusal (s->refused is set when it is for
+ * good). */
 static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
 {
     uint64_t now = gv_now_ns();
@@ -487,7 +495,7 @@ static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
         if (fd >= 0)
             close(fd);
         disconnect(s, now);
-        s->refused = true;
+        s->refused = for_good(p.status);
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
         return gv_error_set(err, p.status, "%s", s->why);
     }
@@ -561,7 +569,7 @@ static bool daemon_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, b
     } else if (p.status == -EAGAIN) {
         s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
     } else {
-        s->refused = true;
+        s->refused = for_good(p.status);
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
         disconnect(s, now);
     }
