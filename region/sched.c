@@ -622,6 +622,8 @@ static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
         struct gvr_drep p;
         if (request(s, &q, &p, NULL) == 0 && p.status == 0)
             s->want_until = q.want;
+        else if (s->conn >= 0 && p.status == -EAGAIN)
+            s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
         unlock_io(s);
         if (s->conn < 0)
             return false;
