@@ -429,8 +429,8 @@ static int map_sent(struct gvr_sched *s, int fd, struct gv_error *err)
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct record))
         return gv_error_set(err, -EPROTO, "gpuvisord sent something that is not a GPU token");
-    void *map = mmap(s->map, sizeof(struct record), PROT_READ, MAP_SHARED | (s->map ? MAP_FIXED : 0),
-                     fd, 0);
+    void *map = mmap(s->map, sizeof(struct record), PROT_READ,
+                     MAP_SHARED | (s->map ? MAP_FIXED : 0), fd, 0);
     if (map == MAP_FAILED)
         return gv_error_set(err, -errno, "map GPU token from gpuvisord: %s", strerror(errno));
     s->map = map;
@@ -499,8 +499,7 @@ static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
         return gv_error_set(err, p.status, "%s", s->why);
     }
-    rc = fd < 0 ? gv_error_set(err, -EPROTO, "gpuvisord sent no GPU token")
-                : map_sent(s, fd, err);
+    rc = fd < 0 ? gv_error_set(err, -EPROTO, "gpuvisord sent no GPU token") : map_sent(s, fd, err);
     if (fd >= 0)
         close(fd);
     if (rc < 0) {
@@ -583,8 +582,8 @@ static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
     lock_io(s);
     struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
     struct gvr_drep p;
-    bool ok = held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 &&
-              p.status == 0;
+    bool ok =
+        held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 && p.status == 0;
     unlock_io(s);
     return ok;
 }

@@ -10,11 +10,11 @@
 #include "computetest.h"
 #include "testd.h"
 
-#define ID_30  "e3e3e3e3e3e3"
-#define ID_60  "e6e6e6e6e6e6"
-#define ID_RS  "e5e5e5e5e5e5"
-#define ID_RE  "e1e1e1e1e1e1"
-#define I_RS   2 /* td index of ID_RS */
+#define ID_30 "e3e3e3e3e3e3"
+#define ID_60 "e6e6e6e6e6e6"
+#define ID_RS "e5e5e5e5e5e5"
+#define ID_RE "e1e1e1e1e1e1"
+#define I_RS  2 /* td index of ID_RS */
 
 static struct td t;
 
