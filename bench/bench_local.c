@@ -169,9 +169,9 @@ int main(int argc, char **argv)
         return 1;
     const uint8_t *uuid = (const uint8_t *)u.bytes;
     uint64_t mem = 1ULL << 30;
-    if (td_init(&t) < 0 || td_add(&t, "f0f0f0f0f0f0", "", 0, uuid, mem, 10000) < 0 ||
-        td_add(&t, "f3f3f3f3f3f3", "", 0, uuid, mem, 3000) < 0 ||
-        td_add(&t, "f6f6f6f6f6f6", "", 0, uuid, mem, 6000) < 0 || td_start(&t) < 0) {
+    if (td_init(&t) < 0 || td_add(&t, "f0f0f0f0f0f0", "", getuid(), uuid, mem, 10000) < 0 ||
+        td_add(&t, "f3f3f3f3f3f3", "", getuid(), uuid, mem, 3000) < 0 ||
+        td_add(&t, "f6f6f6f6f6f6", "", getuid(), uuid, mem, 6000) < 0 || td_start(&t) < 0) {
         fprintf(stderr, "bench_local: cannot start the stand-in daemon\n");
         td_fini(&t);
         return 1;

@@ -146,10 +146,10 @@ int main(int argc, char **argv)
         return 1;
     }
     const uint8_t *uuid = (const uint8_t *)u.bytes;
-    if (td_init(&t) < 0 || td_add(&t, ID_30, "", 0, uuid, GiB, 3000) < 0 ||
-        td_add(&t, ID_60, "", 0, uuid, GiB, 6000) < 0 ||
-        td_add(&t, ID_RS, "", 0, uuid, GiB, 3000) != I_RS ||
-        td_add(&t, ID_RE, "", 0, uuid, GiB, 5000) < 0 || td_start(&t) < 0) {
+    if (td_init(&t) < 0 || td_add(&t, ID_30, "", getuid(), uuid, GiB, 3000) < 0 ||
+        td_add(&t, ID_60, "", getuid(), uuid, GiB, 6000) < 0 ||
+        td_add(&t, ID_RS, "", getuid(), uuid, GiB, 3000) != I_RS ||
+        td_add(&t, ID_RE, "", getuid(), uuid, GiB, 5000) < 0 || td_start(&t) < 0) {
         fprintf(stderr, "cannot start the stand-in daemon\n");
         td_fini(&t);
         return 1;

@@ -326,9 +326,9 @@ int main(int argc, char **argv)
         return 1;
     }
     /* This process's interposer has read its configuration: what follows is the workers'. */
-    if (td_init(&t) < 0 || td_add(&t, ID_MEM, "mem", 0, uuid0, GiB, 0) < 0 ||
-        td_add(&t, ID_SHARE, "share", 0, uuid0, GiB, 5000) < 0 ||
-        td_add(&t, ID_GONE, "gone", 0, uuid0, GiB, 5000) < 0 || td_start(&t) < 0) {
+    if (td_init(&t) < 0 || td_add(&t, ID_MEM, "mem", getuid(), uuid0, GiB, 0) < 0 ||
+        td_add(&t, ID_SHARE, "share", getuid(), uuid0, GiB, 5000) < 0 ||
+        td_add(&t, ID_GONE, "gone", getuid(), uuid0, GiB, 5000) < 0 || td_start(&t) < 0) {
         fprintf(stderr, "cannot start the stand-in daemon\n");
         td_fini(&t);
         return 1;

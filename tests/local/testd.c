@@ -24,7 +24,9 @@ static struct td_instance *find(struct td *t, const char *key, const struct ucre
     unsigned n = atomic_load(&t->sh->n);
     for (unsigned i = 0; i < n && i < TD_MAX; i++) {
         struct td_instance *in = &t->sh->inst[i];
-        if (atomic_load(&in->deleted) || (cred && cred->uid != 0 && cred->uid != in->uid))
+        /* Root and the daemon's own user may join any instance, as gpuvisord's admin may. */
+        if (atomic_load(&in->deleted) ||
+            (cred && cred->uid != 0 && cred->uid != geteuid() && cred->uid != in->uid))
             continue;
         if (!strcmp(key, in->id) || (in->name[0] && !strcmp(key, in->name)))
             return in;

@@ -21,7 +21,7 @@
 struct td_instance {
     char id[16];
     char name[72];
-    uid_t uid; /* the one user but root who may join */
+    uid_t uid; /* the one user but root and the server's own who may join */
     uint8_t uuid[16];
     uint64_t memory;
     _Atomic uint32_t share;
