@@ -12,7 +12,9 @@
  *              clients that stall half-way do not hold the others up
  *   restart    kill -9 and SIGTERM: everything comes back; a member keeps its limit meanwhile
  *   local      identities on the local socket (SO_PEERCRED), joins by Unix user
- *   startup    refusals at start: no driver, a bad model, a state directory in use, bad options */
+ *   startup    refusals at start: no driver, a bad model, a state directory in use, bad options
+ *   shim       a driver-API program under the interposer, started with an instance's "join"
+ *              environment, gets the instance's memory limit through the daemon */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -867,6 +870,61 @@ static void case_startup(void)
     dt_kill(&t, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- shim */
+
+/* Run GV_HOLD (tests/cli/cli_hold.c) allocating mib MiB on its device 0, preloaded with the
+ * interposer and given the instance's join environment (env, from the create's answer). Returns
+ * its exit status: 0 allocated, 3 refused for lack of memory. */
+static int hold(struct dt *t, json_t *env, int mib)
+{
+    const char *holder = getenv("GV_HOLD"), *shim = getenv("GV_SHIM");
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        const char *key;
+        json_t *v;
+        json_object_foreach(env, key, v) setenv(key, json_string_value(v), 1);
+        setenv("LD_PRELOAD", shim, 1);
+        setenv("GPUVISOR_SIM_MACHINE", t->machine, 1);
+        setenv("GPUVISOR_SIM_GPUS", "T4,T4", 1);
+        char arg[16];
+        snprintf(arg, sizeof(arg), "%d", mib);
+        execl(holder, holder, arg, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void case_shim(void)
+{
+    if (!getenv("GV_HOLD") || !getenv("GV_SHIM")) {
+        fprintf(stderr, "shim: the interposer or its test program is not built: skipped\n");
+        return;
+    }
+    static struct dt t;
+    start(&t, "shim", NULL);
+    char tk[64];
+    tenant(&t, "{\"name\":\"t\"}", tk);
+    json_t *j = dt_call(&t, 201, tk, "POST", "/v1/instances",
+                        "{\"memory\":\"2GiB\",\"gpu\":1,\"name\":\"slice\"}");
+    json_t *env = json_object_get(json_object_get(j, "join"), "env");
+    CHECK(json_object_size(env) == 3, "join environment");
+    CHECK(hold(&t, env, 1024) == 0, "1 GiB fits in a 2 GiB instance");
+    CHECK(hold(&t, env, 3072) == 3, "3 GiB is refused by the instance's limit");
+    json_decref(dt_call(&t, 200, tk, "PATCH", "/v1/instances/slice", "{\"memory\":\"4GiB\"}"));
+    CHECK(hold(&t, env, 3072) == 0, "after a resize to 4 GiB, 3 GiB fits");
+    json_object_set_new(env, "GPUVISOR_INSTANCE", json_string("slice"));
+    CHECK(hold(&t, env, 3072) == 0, "the instance joined by name");
+    json_decref(j);
+    dt_kill(&t, SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -875,7 +933,7 @@ int main(int argc, char **argv)
     } cases[] = {
         {"api", case_api},       {"isolation", case_isolation}, {"instances", case_instances},
         {"spread", case_spread}, {"errors", case_errors},       {"restart", case_restart},
-        {"local", case_local},   {"startup", case_startup},
+        {"local", case_local},   {"startup", case_startup},     {"shim", case_shim},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {
