@@ -582,8 +582,10 @@ static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
     lock_io(s);
     struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
     struct gvr_drep p;
-    bool ok =
-        held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 && p.status == 0;
+    bool asked = held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0;
+    bool ok = asked && p.status == 0;
+    if (asked && p.status == -EAGAIN) /* spent: the next take would be refused */
+        s->hold_off = gv_now_ns() + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
     unlock_io(s);
     return ok;
 }
