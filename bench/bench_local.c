@@ -10,8 +10,8 @@
  * is the median of three 1 s windows, and the table shows the median of the runs and the ratio
  * daemon / standalone (target: a loss of at most 2%).
  *
- * Shares: two instances at 30% and 60% at once, 1 ms kernels, through the daemon and standalone:
- * the median of five 1 s windows each. */
+ * Shares: one instance alone at 30%, and two instances at 30% and 60% at once, 1 ms kernels,
+ * through the daemon and standalone: the median of five 1 s windows each. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +137,21 @@ static void loss(uint64_t kernel)
     fflush(stdout);
 }
 
+/* One instance alone at 30% (a fixed share holds alone too), 1 ms kernels. */
+static void fixed(bool daemon)
+{
+    static int serial;
+    char inst[32];
+    snprintf(inst, sizeof(inst), "bench-fixed-%d", serial++);
+    pid_t p = spinner(daemon ? "f1f1f1f1f1f1" : inst, daemon, 3000, MS);
+    double got;
+    measure(&p, 1, 5, &got);
+    stop(p);
+    printf("  %-22s %9.2f%% %+6.2f\n", daemon ? "through the daemon" : "standalone", got,
+           got - 30.0);
+    fflush(stdout);
+}
+
 static void pair(bool daemon)
 {
     pid_t p[2] = {spinner(daemon ? "f3f3f3f3f3f3" : "bench-pair-30", daemon, 3000, MS),
@@ -170,6 +185,7 @@ int main(int argc, char **argv)
     const uint8_t *uuid = (const uint8_t *)u.bytes;
     uint64_t mem = 1ULL << 30;
     if (td_init(&t) < 0 || td_add(&t, "f0f0f0f0f0f0", "", getuid(), uuid, mem, 10000) < 0 ||
+        td_add(&t, "f1f1f1f1f1f1", "", getuid(), uuid, mem, 3000) < 0 ||
         td_add(&t, "f3f3f3f3f3f3", "", getuid(), uuid, mem, 3000) < 0 ||
         td_add(&t, "f6f6f6f6f6f6", "", getuid(), uuid, mem, 6000) < 0 || td_start(&t) < 0) {
         fprintf(stderr, "bench_local: cannot start the stand-in daemon\n");
@@ -184,6 +200,11 @@ int main(int argc, char **argv)
     loss(10 * MS);
     loss(MS);
     printf("  target: loss through the daemon <= 2%% (10 ms kernels)\n");
+
+    printf("\nOne instance alone at 30%%, 1 ms kernels (median of 5 windows of 1 s)\n");
+    printf("  %-22s %10s %6s\n", "", "30%", "error");
+    fixed(false);
+    fixed(true);
 
     printf("\nTwo instances at 30%% and 60%% at once, 1 ms kernels (median of 5 windows of 1 s)\n");
     printf("  %-22s %10s %6s %10s %6s\n", "", "30%", "error", "60%", "error");

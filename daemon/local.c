@@ -14,7 +14,10 @@
  * that holds it. The holder's instance is charged the holding time this thread sees, from the
  * grant to the release, the takeover or the close, in a budget per instance and GPU kept here
  * (struct account); a take or a renewal is refused while that budget is spent, and a renewal while
- * a process of another instance stands in line. An account outlives its connections (a process
+ * a process of another instance stands in line. A token given up while a process of another
+ * instance stands in line is kept for the one that has waited longest, for a few milliseconds, so
+ * that a daemon slower to serve its wake-up than the releaser is to come back does not cost the
+ * waiter its turn. An account outlives its connections (a process
  * that connects anew must not find its instance's time refilled) and is dropped when nobody uses
  * it and its bucket is full again, which is what a new one would be. */
 #include "daemon/local.h"
@@ -49,6 +52,7 @@
 #define ACCEPT_PAUSE_NS (100ULL * 1000000ULL) /* out of descriptors: accept again after this */
 #define WATCH_NS        (100ULL * 1000000ULL) /* holders' processes are looked at this often */
 #define WANT_MAX_NS     (100ULL * 1000000ULL) /* the longest a request stands a peer in line */
+#define RESERVE_NS      (3ULL * 1000000ULL)   /* a token given up is kept this long for a waiter */
 #define BATCH           64
 
 enum state { FREE = 0, FIRST, OPEN, TOKEN };
@@ -68,12 +72,15 @@ struct account {
 struct gpu {
     uint8_t uuid[GV_UUID_LEN];
     struct gvr_sched rec;
-    int holder; /* the connection holding the token, or -1 */
+    int holder;              /* the connection holding the token, or -1 */
+    int reserved;            /* the connection a free token is kept for, or -1 */
+    uint64_t reserved_until; /* ... until then */
 };
 
 /* Invariants: state FREE <=> fd == -1. In TOKEN, gpu and account are valid indices and the
  * account counts this connection in refs; gpus[gpu].holder == this index exactly while the
- * record's holder word is peer.mine; charged_to is how far its holding time is charged. */
+ * record's holder word is peer.mine; paid_until is how far its holding time is charged (ahead of
+ * now: a slice paid in advance). */
 struct conn {
     enum state state;
     int fd;
@@ -83,8 +90,9 @@ struct conn {
     unsigned char buf[sizeof(struct gvr_dreq)];
     int gpu, account;
     struct gvr_sched_peer peer;
-    uint64_t charged_to;
+    uint64_t paid_until;
     uint64_t want_until;
+    uint64_t want_since; /* in line since then (while want_until is ahead) */
 };
 
 struct gvd_local {
@@ -176,17 +184,49 @@ static int gpu_for(struct gvd_local *l, const uint8_t uuid[GV_UUID_LEN], struct 
     if (rc < 0)
         return rc;
     memcpy(g->uuid, uuid, GV_UUID_LEN);
-    g->holder = -1;
+    g->holder = g->reserved = -1;
     return (int)l->ngpu++;
 }
 
-/* Charge connection c's holding time up to now. */
-static void charge(struct gvd_local *l, struct conn *c, uint64_t now)
+/* Charge connection c's holding time so that it is paid up to `until` from now on: a slice is paid
+ * in advance when granted, and settled (the unused part refunded, an overrun charged) when it
+ * ends, as the interposer books it in the region (shim/timeshare.c). Paid in advance, a turn taken
+ * with a full bucket is charged before the bucket's cap holds back the refill during the turn;
+ * charged only afterwards it would be charged more than the interposer charges, and the two books
+ * would part. */
+static void pay(struct gvd_local *l, struct conn *c, uint64_t now, uint64_t until)
 {
     struct account *a = &l->acct[c->account];
-    if (now > c->charged_to)
-        gv_budget_charge(&a->budget, a->share, now, (int64_t)(now - c->charged_to));
-    c->charged_to = now;
+    int64_t ns = until >= c->paid_until ? (int64_t)(until - c->paid_until)
+                                        : -(int64_t)(c->paid_until - until);
+    gv_budget_charge(&a->budget, a->share, now, ns);
+    c->paid_until = until;
+}
+
+/* Settle connection c's holding time up to now. */
+static void charge(struct gvd_local *l, struct conn *c, uint64_t now)
+{
+    pay(l, c, now, now);
+}
+
+/* Keep the token of GPU gi, just given up by a process of account `from`, for the process of
+ * another instance that has stood in line longest: it is woken now and comes to take it, and
+ * meanwhile the process that gave it up, which runs already, must not take it back first. The
+ * interposer's holder waits a moment for that too (shim/timeshare.c), but a daemon's wake-up can
+ * take longer than a waiter's own compare-and-swap. A waiter that does not come loses the place
+ * after RESERVE_NS. */
+static void reserve(struct gvd_local *l, int gi, int from, uint64_t now)
+{
+    struct gpu *g = &l->gpus[gi];
+    int best = -1;
+    for (int k = 0; k < GVD_LOCAL_MAX_CONNS; k++) {
+        const struct conn *o = &l->conns[k];
+        if (o->state == TOKEN && o->gpu == gi && o->account != from && o->want_until > now &&
+            (best < 0 || o->want_since < l->conns[best].want_since))
+            best = k;
+    }
+    g->reserved = best;
+    g->reserved_until = best >= 0 ? now + RESERVE_NS : 0;
 }
 
 /* Connection c (index i) gives the token up, if it holds it: charged, released, waiters woken. */
@@ -199,6 +239,7 @@ static void let_go(struct gvd_local *l, int i, uint64_t now)
     charge(l, c, now);
     gvr_sched_release_for(&g->rec, &c->peer);
     g->holder = -1;
+    reserve(l, c->gpu, c->account, now);
 }
 
 /* ---- connections */
@@ -212,6 +253,8 @@ static void drop(struct gvd_local *l, int i)
         let_go(l, i, gv_now_ns());
         if (c->want_until)
             gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, 0);
+        if (l->gpus[c->gpu].reserved == i)
+            l->gpus[c->gpu].reserved = -1;
         l->acct[c->account].refs--;
     }
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -465,6 +508,8 @@ static uint64_t slice_end(const struct gvr_dreq *q, uint64_t now)
 
 static void stand_in_line(struct gvd_local *l, struct conn *c, uint64_t want, uint64_t now)
 {
+    if (c->want_until <= now)
+        c->want_since = now;
     c->want_until = want > now + WANT_MAX_NS ? now + WANT_MAX_NS : want;
     gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, c->want_until);
 }
@@ -505,22 +550,28 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
         } else if (a->share && (wait = gv_budget_wait(&a->budget, now))) {
             fail(&p, -EAGAIN, "instance %s has used its share of the GPU's time", a->id);
             p.until = wait;
+            if (g->reserved == i)
+                g->reserved = -1; /* it cannot take the place kept for it */
         } else if (q->op == GVR_DOP_EXTEND) {
             if (other_waits(l, c, now)) {
                 fail(&p, -EBUSY, "another instance waits for the GPU");
             } else {
                 p.until = slice_end(q, now);
                 gvr_sched_extend_for(&g->rec, &c->peer, p.until);
+                pay(l, c, now, p.until);
             }
         } else {
             uint64_t from;
+            bool kept = g->reserved >= 0 && g->reserved != i && now < g->reserved_until;
             p.until = slice_end(q, now);
-            if (gvr_sched_take_for(&g->rec, &c->peer, now, p.until, q->flags & GVR_DFLAG_CHECK,
-                                   &from)) {
+            if (!kept && gvr_sched_take_for(&g->rec, &c->peer, now, p.until,
+                                            q->flags & GVR_DFLAG_CHECK, &from)) {
                 if (g->holder >= 0 && g->holder != i)
                     charge(l, &l->conns[g->holder], now); /* taken over: paid up to now */
                 g->holder = i;
-                c->charged_to = now;
+                g->reserved = -1;
+                c->paid_until = now;
+                pay(l, c, now, p.until);
                 c->want_until = 0;
                 p.word = c->peer.mine;
             } else {

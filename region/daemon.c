@@ -159,15 +159,22 @@ static void take_fds(struct msghdr *m, int *fd)
     }
 }
 
-int gvr_daemon_call(int c, const struct gvr_dreq *q, struct gvr_drep *p, int *fd,
-                    uint64_t timeout_ns, struct gv_error *err)
+/* A failure of the connection as a value with a message. */
+static int failed(int rc, uint64_t timeout_ns, struct gv_error *err)
+{
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        return gv_error_set(err, -EPIPE, "gpuvisord closed the connection");
+    if (rc == -ETIMEDOUT)
+        return gv_error_set(err, rc, "gpuvisord did not answer within %llu ms",
+                            (unsigned long long)(timeout_ns / 1000000));
+    return gv_error_set(err, rc, "talking to gpuvisord: %s", strerror(-rc));
+}
+
+int gvr_daemon_send(int c, const struct gvr_dreq *q, uint64_t timeout_ns, struct gv_error *err)
 {
     uint64_t deadline = gv_now_ns() + timeout_ns;
-    if (fd)
-        *fd = -1;
     const char *out = (const char *)q;
     size_t sent = 0;
-    int rc = 0;
     while (sent < sizeof(*q)) {
         ssize_t n = send(c, out + sent, sizeof(*q) - sent, MSG_NOSIGNAL);
         if (n > 0) {
@@ -176,14 +183,20 @@ int gvr_daemon_call(int c, const struct gvr_dreq *q, struct gvr_drep *p, int *fd
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno != EAGAIN) {
-            rc = -errno;
-            goto fail;
-        }
-        if ((rc = wait_for(c, POLLOUT, deadline)) < 0)
-            goto fail;
+        int rc = n < 0 && errno != EAGAIN ? -errno : wait_for(c, POLLOUT, deadline);
+        if (rc < 0)
+            return failed(rc, timeout_ns, err);
     }
+    return 0;
+}
+
+int gvr_daemon_recv(int c, struct gvr_drep *p, int *fd, uint64_t timeout_ns, struct gv_error *err)
+{
+    uint64_t deadline = gv_now_ns() + timeout_ns;
+    if (fd)
+        *fd = -1;
     size_t got = 0;
+    int rc = 0;
     while (got < sizeof(*p)) {
         union {
             char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -200,31 +213,36 @@ int gvr_daemon_call(int c, const struct gvr_dreq *q, struct gvr_drep *p, int *fd
         }
         if (n == 0) {
             rc = -EPIPE;
-            goto fail;
+            break;
         }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN) {
             rc = -errno;
-            goto fail;
+            break;
         }
         if ((rc = wait_for(c, POLLIN, deadline)) < 0)
-            goto fail;
+            break;
+    }
+    if (rc < 0) {
+        if (fd && *fd >= 0) {
+            close(*fd);
+            *fd = -1;
+        }
+        return failed(rc, timeout_ns, err);
     }
     p->msg[sizeof(p->msg) - 1] = 0;
     p->id[sizeof(p->id) - 1] = 0;
     return 0;
-fail:
-    if (fd && *fd >= 0) {
-        close(*fd);
+}
+
+int gvr_daemon_call(int c, const struct gvr_dreq *q, struct gvr_drep *p, int *fd,
+                    uint64_t timeout_ns, struct gv_error *err)
+{
+    if (fd)
         *fd = -1;
-    }
-    if (rc == -EPIPE || rc == -ECONNRESET)
-        return gv_error_set(err, -EPIPE, "gpuvisord closed the connection");
-    if (rc == -ETIMEDOUT)
-        return gv_error_set(err, rc, "gpuvisord did not answer within %llu ms",
-                            (unsigned long long)(timeout_ns / 1000000));
-    return gv_error_set(err, rc, "talking to gpuvisord: %s", strerror(-rc));
+    int rc = gvr_daemon_send(c, q, timeout_ns, err);
+    return rc < 0 ? rc : gvr_daemon_recv(c, p, fd, timeout_ns, err);
 }
 
 int gvr_daemon_join(const char *socket, const char *instance, int *region_fd, struct gv_error *err)

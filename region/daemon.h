@@ -101,6 +101,12 @@ int gvr_dreq_check(const struct gvr_dreq *q, struct gv_error *err);
  * another negative errno value, with a message. */
 int gvr_daemon_connect(const char *path, struct gv_error *err);
 
+/* The two halves of gvr_daemon_call, for a client that sends a request and reads its reply later
+ * (replies come in the order of the requests): send q, waiting at most timeout_ns for room; read
+ * one reply. Return as gvr_daemon_call. */
+int gvr_daemon_send(int c, const struct gvr_dreq *q, uint64_t timeout_ns, struct gv_error *err);
+int gvr_daemon_recv(int c, struct gvr_drep *p, int *fd, uint64_t timeout_ns, struct gv_error *err);
+
 /* Send q on connection c and read its reply into *p, waiting at most timeout_ns. A descriptor
  * that came with the reply is stored in *fd (close-on-exec) when fd is not NULL, else closed; *fd
  * is -1 when none came. Returns 0 when a reply came (its status says what the daemon answered),

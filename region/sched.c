@@ -274,6 +274,7 @@ void gvr_sched_forked(struct gvr_sched *s)
         s->conn = -1;
         s->next_connect = 0;
         s->hold_off = s->want_until = 0;
+        s->renewing = s->renewal_refused = false;
         s->wire_pid = 0;
         return;
     }
@@ -448,14 +449,41 @@ static void disconnect(struct gvr_sched *s, uint64_t now)
     s->conn = -1;
     s->self.mine = 0;
     s->hold_off = s->want_until = 0;
+    s->renewing = s->renewal_refused = false;
     s->next_connect = now + GVR_SCHED_RECONNECT_NS;
+}
+
+static void spent_for(struct gvr_sched *s, uint64_t ns)
+{
+    s->hold_off = gv_now_ns() + (ns < GV_NS_PER_S ? ns : GV_NS_PER_S);
+}
+
+/* Read the answer to the renewal sent last, if not read yet; io held. Returns 0, or a negative
+ * errno when the connection failed (it is dropped). */
+static int renewal_answer(struct gvr_sched *s)
+{
+    if (!s->renewing)
+        return 0;
+    s->renewing = false;
+    struct gvr_drep p;
+    int rc = gvr_daemon_recv(s->conn, &p, NULL, GVR_DAEMON_CALL_NS, NULL);
+    if (rc == 0 && p.op != GVR_DOP_EXTEND)
+        rc = -EPROTO;
+    if (rc < 0) {
+        disconnect(s, gv_now_ns());
+        return rc;
+    }
+    s->renewal_refused = p.status != 0;
+    if (p.status == -EAGAIN) /* spent: the next take would be refused */
+        spent_for(s, p.until);
+    return 0;
 }
 
 /* One request and its reply; io held. Returns 0 with the reply in *p, or a negative errno when the
  * connection failed (it is dropped). */
 static int request(struct gvr_sched *s, const struct gvr_dreq *q, struct gvr_drep *p, int *fd)
 {
-    if (s->conn < 0)
+    if (s->conn < 0 || renewal_answer(s) < 0)
         return -ENOTCONN;
     int rc = gvr_daemon_call(s->conn, q, p, fd, GVR_DAEMON_CALL_NS, NULL);
     if (rc == 0 && p->op != q->op)
@@ -562,11 +590,12 @@ static bool daemon_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, b
     if (p.status == 0) {
         s->self.mine = p.word;
         s->want_until = 0;
+        s->renewal_refused = false;
         got = true;
     } else if (p.status == -EBUSY) {
         s->want_until = q.want;
     } else if (p.status == -EAGAIN) {
-        s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
+        spent_for(s, p.until);
     } else {
         s->refused = for_good(p.status);
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
@@ -580,10 +609,22 @@ out:
 static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
 {
     lock_io(s);
+    bool ok = false;
     struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
-    struct gvr_drep p;
-    bool ok =
-        held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 && p.status == 0;
+    if (s->conn < 0 || renewal_answer(s) < 0)
+        goto out;
+    if (s->renewal_refused) { /* the last one: this process had a slice more than granted */
+        s->renewal_refused = false;
+        goto out;
+    }
+    if (!held_by(REC(s), &s->self))
+        goto out;
+    if (gvr_daemon_send(s->conn, &q, GVR_DAEMON_CALL_NS, NULL) < 0) {
+        disconnect(s, gv_now_ns());
+        goto out;
+    }
+    s->renewing = ok = true;
+out:
     unlock_io(s);
     return ok;
 }
@@ -597,6 +638,7 @@ static void daemon_release(struct gvr_sched *s)
         request(s, &q, &p, NULL);
     }
     s->self.mine = 0;
+    s->renewal_refused = false;
     unlock_io(s);
 }
 
@@ -622,7 +664,7 @@ static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
         if (request(s, &q, &p, NULL) == 0 && p.status == 0)
             s->want_until = q.want;
         else if (s->conn >= 0 && p.status == -EAGAIN)
-            s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
+            spent_for(s, p.until);
         unlock_io(s);
         if (s->conn < 0)
             return false;

@@ -88,6 +88,8 @@ struct gvr_sched {
     uint64_t next_connect; /* no attempt to connect again before this time */
     uint64_t hold_off;     /* the daemon said the instance's GPU time is spent until then */
     uint64_t want_until;   /* the daemon keeps this process in line until then */
+    bool renewing;         /* a renewal was sent and its answer not read yet */
+    bool renewal_refused;  /* the last renewal's answer was a refusal */
     _Atomic int io;        /* one request at a time on the connection (a plain flag: a
                             * handle may be copied before use, which a mutex may not) */
     uint8_t uuid[GV_UUID_LEN];
@@ -139,7 +141,10 @@ bool gvr_sched_held(const struct gvr_sched *s);
 
 /* The holder's slice now ends at slice_end (renewal). Returns false when it was not renewed: the
  * token was taken over, or gpuvisord refused (the instance's GPU time is spent, or another instance
- * waits for the GPU); the process must then give the token up. */
+ * waits for the GPU); the process must then give the token up. With gpuvisord the renewal is sent
+ * and its answer read at the next call, so that the GPU, whose queue the holder has often just
+ * drained, does not wait for a round trip every slice: a refusal is then learned one slice late
+ * (the next renewal returns false), which the daemon charges to the holder as any holding time. */
 bool gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end);
 
 /* This process's tenure (its holder word while it holds the token, else 0) and its start time;
