@@ -2,16 +2,15 @@
 /* run.c: `gpuvisor run`, which starts a command inside a GPU slice.
  *
  * The slice itself is enforced by the interposer, inside the command's processes; this file only
- * prepares what the interposer reads (the contract is written at the top of shim/instance.c):
- * libgpuvisor.so in LD_PRELOAD, the instance name in GPUVISOR_INSTANCE, the limits in
- * GPUVISOR_MEMORY and GPUVISOR_COMPUTE with every GPU named by UUID, and CUDA_VISIBLE_DEVICES for
- * --devices. Children inherit the environment, so everything the command starts joins the same
+ * turns the options into what the interposer reads (the contract is written at the top of
+ * shim/instance.c): the limits with every GPU named by UUID, and the GPUs for --devices. The
+ * launch library (launch/launch.h) finds libgpuvisor.so and writes the environment, as it does for
+ * every part that starts a tenant. Children inherit the environment, so everything the command starts joins the same
  * instance. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
  * exit status is the command's. A private instance (no --instance) is removed afterwards, so runs
  * leave nothing behind in the region directory. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,12 +24,7 @@
 #include "cli/cli.h"
 #include "core/limits.h"
 #include "core/size.h"
-
-#ifndef GV_LIBDIR_REL
-#define GV_LIBDIR_REL "../lib" /* from the binary's directory to the library directory */
-#endif
-
-#define SHIM_NAME "libgpuvisor.so"
+#include "launch/launch.h"
 
 extern char **environ;
 
@@ -75,103 +69,6 @@ static void usage(FILE *f)
         "-UID, this user's),\n"
         "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
         f);
-}
-
-/* ------------------------------------------------------------------ the interposer */
-
-static int exe_dir(char *out, size_t len, struct gv_error *err)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n < 0)
-        return gv_error_set(err, -errno, "cannot find gpuvisor's own path (/proc/self/exe: %s)",
-                            strerror(errno));
-    exe[n] = '\0';
-    snprintf(out, len, "%s", dirname(exe));
-    return 0;
-}
-
-/* The interposer's absolute path: $GPUVISOR_SHIM, else next to this binary in the installed layout
- * (bin/ and the configured libdir, which may be lib64 or a multiarch directory), else in the build
- * tree's layout (build/bin and build/lib). The path is made absolute because the command and its
- * children may change directory before they load it. */
-static int find_shim(char *out, struct gv_error *err)
-{
-    const char *env = getenv("GPUVISOR_SHIM");
-    if (env && *env) {
-        if (!realpath(env, out) || access(out, R_OK) < 0)
-            return gv_error_set(err, -ENOENT,
-                                "GPUVISOR_SHIM=\"%s\": %s (point it at " SHIM_NAME
-                                ", or unset it to use the installed one)",
-                                env, strerror(errno));
-        return 0;
-    }
-    char dir[PATH_MAX];
-    int rc = exe_dir(dir, sizeof(dir), err);
-    if (rc < 0)
-        return rc;
-    const char *rel[] = {GV_LIBDIR_REL, "../lib"};
-    char tried[2][PATH_MAX];
-    for (unsigned i = 0; i < 2; i++) {
-        int n = snprintf(tried[i], sizeof(tried[i]), "%s/%s/" SHIM_NAME, dir, rel[i]);
-        if (n < 0 || (size_t)n >= sizeof(tried[i]))
-            return gv_error_set(err, -ENAMETOOLONG, "gpuvisor's directory %s: path too long", dir);
-        if (realpath(tried[i], out) && access(out, R_OK) == 0)
-            return 0;
-    }
-    return gv_error_set(err, -ENOENT,
-                        "the interposer " SHIM_NAME " is not in %s%s%s; reinstall gpuvisor, or set "
-                        "GPUVISOR_SHIM to its path",
-                        tried[0], strcmp(tried[0], tried[1]) ? " nor in " : "",
-                        strcmp(tried[0], tried[1]) ? tried[1] : "");
-}
-
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
-/* LD_PRELOAD with the interposer added. Entries already there keep their order and come first, so
- * libraries the user preloads keep their precedence; ours is appended once. Another copy of
- * libgpuvisor.so (say, an installed one inherited by a build-tree run) is dropped: two interposers
- * in one process would charge every allocation twice. */
-static int compose_preload(const char *shim, char *out, size_t len, struct gv_error *err)
-{
-    const char *old = getenv("LD_PRELOAD");
-    char buf[8192];
-    size_t at = 0;
-    bool present = false;
-    out[0] = '\0';
-    if (old && strlen(old) >= sizeof(buf))
-        return gv_error_set(err, -E2BIG, "LD_PRELOAD is too long (%zu characters)", strlen(old));
-    snprintf(buf, sizeof(buf), "%s", old ? old : "");
-    /* ld.so separates entries with spaces or colons; so do we, keeping them as written. */
-    char *save = NULL;
-    for (char *e = strtok_r(buf, " :", &save); e; e = strtok_r(NULL, " :", &save)) {
-        const char *base = strrchr(e, '/') ? strrchr(e, '/') + 1 : e;
-        bool ours = same_file(e, shim);
-        if (!ours && strcmp(base, SHIM_NAME) == 0)
-            continue;
-        if (ours) {
-            if (present)
-                continue;
-            present = true;
-        }
-        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", e);
-        if (n < 0 || (size_t)n >= len - at)
-            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
-        at += (size_t)n;
-    }
-    if (!present) {
-        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", shim);
-        if (n < 0 || (size_t)n >= len - at)
-            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ the instance */
@@ -272,7 +169,7 @@ static int report_exec_error(const char *cmd, int e)
  * posix_spawnp, not fork + exec: it shares the parent's memory until the exec (a vfork), so
  * gpuvisor neither copies its page tables nor takes copy-on-write faults afterwards, and it reports
  * an exec failure itself, so no pipe is needed to learn of one. */
-static int spawn_and_wait(char **argv)
+static int spawn_and_wait(char **argv, char *const *envp)
 {
     sigset_t block, old;
     sigemptyset(&block);
@@ -299,7 +196,7 @@ static int spawn_and_wait(char **argv)
         /* The command gets the signal mask gpuvisor was started with. */
         posix_spawnattr_setsigmask(&attr, &old);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-        e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
+        e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, envp);
         posix_spawnattr_destroy(&attr);
     }
     if (e == 0)
@@ -417,8 +314,7 @@ int cmd_run(int argc, char **argv)
                                 : usage_error(&err);
 
     char shim[PATH_MAX];
-    static char preload[16384];
-    if (find_shim(shim, &err) < 0 || compose_preload(shim, preload, sizeof(preload), &err) < 0) {
+    if (gvl_find_shim(getenv(GVL_ENV_SHIM), NULL, shim, sizeof(shim), &err) < 0) {
         fprintf(stderr, "gpuvisor: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;
     }
@@ -436,20 +332,23 @@ int cmd_run(int argc, char **argv)
             warn_kept_limits(name, memory_env);
     }
 
-    /* Set here, in the one-threaded parent, so that the child only has to exec. Limits not asked
-     * for are cleared: an inherited GPUVISOR_MEMORY (a run inside a run) must not leak into a new
-     * instance. */
-    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("GPUVISOR_INSTANCE", name, 1) < 0 ||
-        (memory.given ? setenv("GPUVISOR_MEMORY", memory_env, 1) : unsetenv("GPUVISOR_MEMORY")) <
-            0 ||
-        (compute.given ? setenv("GPUVISOR_COMPUTE", compute_env, 1)
-                       : unsetenv("GPUVISOR_COMPUTE")) < 0 ||
-        (devices && setenv("CUDA_VISIBLE_DEVICES", devices_env, 1) < 0)) {
-        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", strerror(errno));
+    /* Limits not asked for are cleared: an inherited GPUVISOR_MEMORY (a run inside a run) must not
+     * leak into a new instance. */
+    struct gvl_env env;
+    const struct gvl_slice slice = {
+        .instance = name,
+        .memory = memory.given ? memory_env : NULL,
+        .compute = compute.given ? compute_env : NULL,
+        .devices = devices ? devices_env : NULL,
+    };
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_slice(&env, shim, &slice, &err) < 0) {
+        gvl_env_free(&env);
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;
     }
 
-    int status = spawn_and_wait(cmd);
+    int status = spawn_and_wait(cmd, gvl_env_envp(&env));
+    gvl_env_free(&env);
 
     if (private) {
         /* Refused (-EBUSY) while a process the command left running still uses the instance: its
