@@ -5,8 +5,10 @@
  * turns the options into what the interposer reads (the contract is written at the top of
  * shim/instance.c): the limits with every GPU named by UUID, and the GPUs for --devices. The
  * launch library (launch/launch.h) finds libgpuvisor.so and writes the environment, as it does for
- * every part that starts a tenant. Children inherit the environment, so everything the command starts joins the same
- * instance. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
+ * every part that starts a tenant. Children inherit the environment, so everything the command
+ * starts joins the same instance. With gpuvisord the instance is the daemon's: it checks the
+ * caller's Unix user and hands over the instance's region as a descriptor, which the command
+ * inherits. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
  * exit status is the command's. A private instance (no --instance) is removed afterwards, so runs
  * leave nothing behind in the region directory. */
 #include <errno.h>
@@ -40,7 +42,9 @@ static void usage(FILE *f)
         "Usage: gpuvisor run [OPTIONS] [--] CMD [ARGS...]\n"
         "\n"
         "Run CMD in a GPU slice: the interposer (libgpuvisor.so) is added to LD_PRELOAD and the\n"
-        "limits are passed in the environment. CMD and every process it starts share the slice.\n"
+        "slice is named in the environment. CMD and every process it starts share the slice.\n"
+        "The slice is either standalone (its limits given here, kept in a file of your own) or an\n"
+        "instance of gpuvisord (made with gpuvisor create; the daemon keeps its limits).\n"
         "\n"
         "Options:\n"
         "  --memory SIZE          device memory limit on every GPU: 4GiB, 512MiB, 16GB, 2g ...\n"
@@ -55,11 +59,23 @@ static void usage(FILE *f)
         "to\n"
         "                         64). Without it the run gets a private instance, removed when\n"
         "                         CMD ends. The first process of an instance to use a GPU sets\n"
-        "                         its limit there.\n"
+        "                         its limit there. With gpuvisord (below), NAME is the id of one\n"
+        "                         of its instances, or its name within your tenant.\n"
         "  --devices LIST         the GPUs CMD sees, by index or UUID, comma-separated (sets\n"
         "                         CUDA_VISIBLE_DEVICES); --memory keys still name GPUs as smi "
         "does\n"
+        "  --daemon[=SOCKET]      join the gpuvisord instance --instance names, through the\n"
+        "                         daemon's socket (default $GPUVISOR_DAEMON, else\n"
+        "                         " GVL_DEFAULT_SOCKET ")\n"
+        "  --no-daemon            a standalone instance, even where gpuvisord runs\n"
         "  -h, --help             show this help\n"
+        "\n"
+        "Standalone or gpuvisord: --instance joins an instance of gpuvisord when --daemon is\n"
+        "given, or when the daemon's socket exists and none of --memory, --compute, --devices\n"
+        "and --no-daemon is given; otherwise the instance is standalone. gpuvisord lets you in\n"
+        "only if your Unix user belongs to the instance's tenant; it sets the instance's GPU as\n"
+        "CUDA_VISIBLE_DEVICES, and its limits hold whatever the environment says. A refusal is\n"
+        "printed with the daemon's reason, and the exit status is 125.\n"
         "\n"
         "Exit status: CMD's; 128+N if CMD was killed by signal N; 2 for a bad option; 125 if\n"
         "gpuvisor could not prepare the run; 127 if CMD could not be started.\n"
@@ -67,7 +83,8 @@ static void usage(FILE *f)
         "Environment: GPUVISOR_SHIM (the interposer to use instead of the installed one),\n"
         "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR
         "-UID, this user's),\n"
-        "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
+        "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1),\n"
+        "GPUVISOR_DAEMON (gpuvisord's socket).\n",
         f);
 }
 
@@ -222,6 +239,47 @@ static int spawn_and_wait(char **argv, char *const *envp)
     return CLI_EXIT_INTERNAL;
 }
 
+/* ------------------------------------------------------------------ an instance of gpuvisord */
+
+/* Join instance key through the daemon at socket and run cmd in it. guessed: the daemon was not
+ * asked for by name, only found; a refusal then says how to get a standalone instance instead. */
+static int run_joined(const char *socket, const char *key, bool guessed, char **cmd)
+{
+    struct gv_error err = {0};
+    /* The command may change directory before its interposer reads the path. */
+    char sock[PATH_MAX];
+    if (!realpath(socket, sock))
+        snprintf(sock, sizeof(sock), "%s", socket);
+    char shim[PATH_MAX];
+    if (gvl_find_shim(getenv(GVL_ENV_SHIM), NULL, shim, sizeof(shim), &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+    struct gvl_member m;
+    if (gvl_daemon_join(sock, key, &m, &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        if (guessed)
+            fprintf(stderr, "gpuvisor: (gpuvisord's socket is at %s, so --instance names one of "
+                            "its instances; for a standalone instance of your own add "
+                            "--no-daemon)\n",
+                    sock);
+        return CLI_EXIT_INTERNAL;
+    }
+    struct gvl_env env;
+    const struct gvl_join join = {
+        .socket = sock, .instance = m.id, .region_fd = m.fd, .devices = m.uuid};
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_join(&env, shim, &join, &err) < 0) {
+        gvl_env_free(&env);
+        close(m.fd);
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+    int status = spawn_and_wait(cmd, gvl_env_envp(&env));
+    gvl_env_free(&env);
+    close(m.fd);
+    return status;
+}
+
 /* ------------------------------------------------------------------ the subcommand */
 
 static int usage_error(const struct gv_error *err)
@@ -234,7 +292,8 @@ int cmd_run(int argc, char **argv)
 {
     static struct cli_spec memory = {.option = "--memory", .parse = cli_parse_memory};
     static struct cli_spec compute = {.option = "--compute", .parse = cli_parse_share};
-    const char *instance = NULL, *devices = NULL;
+    const char *instance = NULL, *devices = NULL, *daemon = NULL;
+    bool no_daemon = false;
     struct gv_error err = {0};
     int i = 1;
     for (; i < argc; i++) {
@@ -280,6 +339,14 @@ int cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             devices = v;
+        } else if (strcmp(arg, "--daemon") == 0 || strncmp(arg, "--daemon=", 9) == 0) {
+            daemon = arg[8] == '=' ? arg + 9 : gvl_daemon_socket();
+            if (!*daemon) {
+                fprintf(stderr, "gpuvisor: --daemon=: empty socket path\n");
+                return CLI_EXIT_USAGE;
+            }
+        } else if (strcmp(arg, "--no-daemon") == 0) {
+            no_daemon = true;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gpuvisor: run: unknown option \"%s\" (see gpuvisor run --help)\n",
                     arg);
@@ -294,6 +361,23 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     char **cmd = argv + i;
+
+    bool limits = memory.given || compute.given || devices;
+    if (daemon) {
+        const char *why = no_daemon  ? "--no-daemon asks for the opposite"
+                          : !instance ? "name the instance with --instance ID"
+                          : limits    ? "a gpuvisord instance has its limits and GPU already (see "
+                                        "gpuvisor show; gpuvisor resize changes them): leave out "
+                                        "--memory, --compute and --devices"
+                                      : NULL;
+        if (why) {
+            fprintf(stderr, "gpuvisor: --daemon: %s\n", why);
+            return CLI_EXIT_USAGE;
+        }
+        return run_joined(daemon, instance, false, cmd);
+    }
+    if (instance && !limits && !no_daemon && gvl_socket_exists(gvl_daemon_socket()))
+        return run_joined(gvl_daemon_socket(), instance, true, cmd);
 
     /* NVML only when a GPU is named: a plain limit needs no driver at all. */
     static struct cli_gpus gpus;

@@ -18,14 +18,16 @@
  * The environment is built as a separate envp array (struct gvl_env) for posix_spawn or execve;
  * the caller's environ is never touched, so this works in a multithreaded daemon and in a plugin
  * running inside someone else's process. Nothing here prints; errors come back as gv_error. It
- * links only core and libc. */
+ * links only core, region (the daemon's local protocol, for joining) and libc. */
 #ifndef GVL_LAUNCH_H
 #define GVL_LAUNCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
+#include "core/uuid.h"
 
 #define GVL_SHIM_NAME      "libgpuvisor.so"
 #define GVL_DEFAULT_SOCKET "/run/gpuvisor/gpuvisord.sock" /* gpuvisord's local socket */
@@ -126,6 +128,24 @@ int gvl_env_slice(struct gvl_env *e, const char *shim, const struct gvl_slice *s
  * socket or instance), -ENOMEM. */
 int gvl_env_join(struct gvl_env *e, const char *shim, const struct gvl_join *j,
                  struct gv_error *err);
+
+/* --- joining an instance of gpuvisord (join.c) */
+
+/* What joining gave. */
+struct gvl_member {
+    int fd;                  /* the region file, open read-write and inherited across exec */
+    char id[16];             /* the instance's id (the key may have been its name) */
+    char uuid[GV_UUID_TEXT]; /* its GPU ("GPU-..."), for CUDA_VISIBLE_DEVICES */
+    uint32_t share;          /* its compute share, basis points (0: no limit) */
+};
+
+/* Ask gpuvisord at socket to let this process into instance key (an id, or a name within the
+ * caller's tenant); the daemon decides by this process's Unix user. Fills m for gvl_env_join
+ * (the caller closes m->fd when it no longer needs it). Returns 0, -ECONNREFUSED (no daemon
+ * answers there), the daemon's refusal (-ENOENT: no such instance for this user, with its
+ * message), or another negative errno value. */
+int gvl_daemon_join(const char *socket, const char *key, struct gvl_member *m,
+                    struct gv_error *err);
 
 /* --- descriptors and the daemon's address */
 

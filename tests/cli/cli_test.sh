@@ -14,7 +14,10 @@ export GPUVISOR_SIM_GPUS="T4,T4"
 export LD_LIBRARY_PATH="$GV_SIMDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 unset LD_PRELOAD GPUVISOR_SHIM GPUVISOR_NVML GPUVISOR_MEMORY GPUVISOR_COMPUTE GPUVISOR_INSTANCE \
     CUDA_VISIBLE_DEVICES CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE \
-    GPUVISOR_CONTEXT_MEMORY GPUVISOR_SIM_CONTEXT_MEMORY
+    GPUVISOR_CONTEXT_MEMORY GPUVISOR_SIM_CONTEXT_MEMORY GPUVISOR_REGION_FD GPUVISOR_URL \
+    GPUVISOR_TOKEN GPUVISOR_STATE_DIR
+# No gpuvisord, even on a machine that runs one: these cases are about standalone slices.
+export GPUVISOR_DAEMON="$T/no-gpuvisord.sock" GPUVISOR_URL="http://127.0.0.1:1"
 mkdir -p "$GPUVISOR_REGION_DIR"
 BG=""
 FAILED=0
@@ -349,6 +352,29 @@ devices_slice)
     # Reordered: device 0 of the command is GPU 1, device 1 is GPU 0.
     expect 0 "ready" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 512 2048
     expect 3 "oom" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 2048
+    ;;
+daemon_choice)
+    # Which kind of instance --instance means: gpuvisord's only when asked for, or when its socket
+    # exists and no standalone option is given; a socket nobody answers on is a refusal (125) that
+    # says how to get a standalone instance instead.
+    expect 2 '--daemon: name the instance with --instance' "$G" run --daemon -- true
+    expect 2 'leave out --memory' "$G" run --daemon --instance a --memory 1GiB -- true
+    expect 2 'leave out --memory' "$G" run --daemon --instance a --devices 0 -- true
+    expect 2 '--no-daemon asks for the opposite' "$G" run --daemon --no-daemon --instance a -- true
+    expect 2 'empty socket path' "$G" run --daemon= --instance a -- true
+    expect 125 "$T/none.sock" "$G" run --daemon="$T/none.sock" --instance a -- true
+    check_eq "no socket: standalone" "$(envof GPUVISOR_INSTANCE --instance solo)" solo
+    check_eq "no socket: no daemon variable" "$(envof GPUVISOR_DAEMON --instance solo)" ""
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock" ||
+        { fail "cannot make a socket"; exit 1; }
+    export GPUVISOR_DAEMON="$T/dead.sock"
+    expect 125 "--no-daemon" "$G" run --instance solo -- true
+    check_eq "--no-daemon: standalone" "$(envof GPUVISOR_INSTANCE --no-daemon --instance solo)" solo
+    check_eq "limits: standalone" "$(envof GPUVISOR_INSTANCE --memory 1GiB --instance solo)" solo
+    check_eq "no --instance: private" "$(envof GPUVISOR_DAEMON)" ""
+    # A standalone run inside a joined one leaves the daemon's variables behind.
+    check_eq "inherited daemon variables cleared" \
+        "$(GPUVISOR_REGION_FD=9 envof GPUVISOR_REGION_FD --no-daemon --instance solo)" ""
     ;;
 *)
     echo "cli_test.sh: unknown case $CASE" >&2
