@@ -26,7 +26,7 @@ static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
     static const char *const head[] = {"GPU", "MODEL",     "NAME", "UUID",
                                        "MEMORY", "COMPUTE", "INSTANCES", "MODE"};
     struct cli_table t;
-    cli_table_init(&t, 8, head, "rlllllrl");
+    cli_table_init(&t, 8, head, "rlllrrrl");
     size_t i;
     const json_t *g;
     json_array_foreach(json_object_get(doc, "gpus"), i, g)
