@@ -376,6 +376,113 @@ daemon_choice)
     check_eq "inherited daemon variables cleared" \
         "$(GPUVISOR_REGION_FD=9 envof GPUVISOR_REGION_FD --no-daemon --instance solo)" ""
     ;;
+rest_offline | rest_fake)
+    # The commands for gpuvisord as a client, against no daemon and against a stand-in that
+    # answers from the JSON fixtures and logs what it got (fake_gpuvisord.py). The real daemon is
+    # daemon_test.sh's.
+    "$G" help | grep -q '^  gpus ' || { echo "SKIP: built without libcurl or jansson"; exit 77; }
+    command -v python3 >/dev/null || { echo "SKIP: python3 runs the stand-in daemon"; exit 77; }
+    unset GPUVISOR_URL
+    if [ "$CASE" = rest_offline ]; then
+        expect 125 "cannot reach gpuvisord at the socket $T/none.sock" "$G" gpus --socket "$T/none.sock"
+        expect 125 "start it" "$G" list --socket "$T/none.sock"
+        expect 125 "cannot reach gpuvisord at http://127.0.0.1:1" "$G" gpus --url http://127.0.0.1:1
+        GPUVISOR_URL=http://127.0.0.1:1 expect 125 "cannot reach gpuvisord at http://127.0.0.1:1" "$G" list
+        expect 125 "no socket at $T/no-gpuvisord.sock, and http://127.0.0.1:7700" "$G" gpus
+        expect 2 "give one" "$G" list --url http://127.0.0.1:1 --socket "$T/x"
+        expect 2 'not an http:// or https:// URL' "$G" list --url 127.0.0.1:1
+        expect 2 'create: give --profile NAME' "$G" create
+        expect 2 '--memory: size "2XB": unknown unit' "$G" create --memory 2XB
+        expect 2 'tenant: unknown command "bogus"' "$G" tenant bogus
+        expect 2 'Usage: gpuvisor tenant' "$G" tenant
+        expect 0 'Usage: gpuvisor tenant delete NAME [--force]' "$G" tenant delete --help
+        expect 0 '--token TOKEN' "$G" events --help
+        expect 0 'Usage: gpuvisor create' "$G" create --help
+        exit $FAILED
+    fi
+    LOG="$T/requests"
+    python3 "$(dirname "$0")/fake_gpuvisord.py" "$T/fake.sock" "$LOG" 2>"$T/fake.err" &
+    BG="$BG $!"
+    i=0
+    while [ ! -S "$T/fake.sock" ]; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "stand-in daemon never started: $(cat "$T/fake.err")"; exit 1; }
+        sleep 0.05
+    done
+    export GPUVISOR_DAEMON="$T/fake.sock"
+    last() { tail -n 1 "$LOG" | python3 -c "import json, sys; d = json.load(sys.stdin); print(($1))"; }
+    # The socket found where GPUVISOR_DAEMON says, no token sent over it.
+    expect 0 "Tesla T4" "$G" gpus
+    check_eq "gpus request" "$(last "d['method'], d['path'], d['auth']")" "('GET', '/v1/gpus', None)"
+    expect 0 "" "$G" gpus --json
+    python3 -c 'import json, sys; assert len(json.load(open(sys.argv[1]))["gpus"]) == 2' "$T/out" ||
+        fail "gpus --json: $(cat "$T/out")"
+    expect 0 "T4-4C" "$G" profiles --token gvt_given
+    check_eq "token sent" "$(last "d['auth']")" "Bearer gvt_given"
+    GPUVISOR_TOKEN=gvt_env expect 0 "train" "$G" list --tenant lab-a
+    check_eq "list request" "$(last "d['path'], d['auth']")" "('/v1/instances?tenant=lab-a', 'Bearer gvt_env')"
+    expect 0 "Run a command in it with: gpuvisor run --instance 0123456789ab -- CMD" \
+        "$G" create --memory 4GiB --compute 25 --name train --tenant lab-a --gpu 0
+    check_eq "create request" "$(last "d['method'], d['type'], sorted(d['body'].items())")" \
+        "('POST', 'application/json', [('compute', '25%'), ('gpu', 0), ('memory', 4294967296), ('name', 'train'), ('tenant', 'lab-a')])"
+    expect 0 "Instance 0123456789ab \"train\", tenant lab-a" "$G" show train
+    expect 0 "Instance train now has 4 GiB, 25%." "$G" resize train --memory 4GiB
+    check_eq "resize request" "$(last "d['method'], d['body']")" "('PATCH', {'memory': 4294967296})"
+    expect 0 "Deleted instance train." "$G" delete train
+    expect 0 "" "$G" delete train --json
+    check_eq "delete --json prints nothing" "$(cat "$T/out")" ""
+    expect 1 'gpuvisor: no instance "nope"' "$G" show nope
+    expect 1 "gpuvisor: GPU 0 has 2 GiB of memory left, 4 GiB asked" "$G" create --profile refuse
+    grep -q '^gpuvisor: GPU 0 has 2 GiB' "$T/err" || fail "refusal not on stderr: $(cat "$T/err")"
+    expect 125 "is not JSON" "$G" show garbage
+    expect 0 "gvt_AAAA" "$G" tenant add lab-a --user alice --quota-memory 8GiB
+    check_eq "tenant add request" "$(last "sorted(d['body'].items())")" "[('name', 'lab-a'), ('quota', {'memory': 8589934592}), ('users', ['alice'])]"
+    expect 0 "lab-a  alice,1001" "$G" tenant list
+    expect 0 "Changed tenant lab-a" "$G" tenant set lab-a --quota-instances none
+    check_eq "tenant set request" "$(last "d['method'], d['path'], d['body']")" \
+        "('PATCH', '/v1/tenants/lab-a', {'quota': {'instances': None}})"
+    expect 0 "Deleted tenant lab-a." "$G" tenant delete lab-a --force
+    check_eq "tenant delete request" "$(last "d['path']")" "/v1/tenants/lab-a?force=1"
+    expect 0 "New token for tenant lab-a" "$G" tenant token lab-a
+    expect 0 "instance.create" "$G" events --after 3 --limit 10
+    check_eq "events request" "$(last "d['path']")" "/v1/events?after=3&limit=10"
+    # smi: the daemon's instances after its own, each in full; under "daemon" in JSON.
+    expect 0 "Instances of gpuvisord ($T/fake.sock)" "$G" smi
+    grep -qF 'Instance 0123456789ab "train", tenant lab-a' "$T/out" || fail "smi: $(cat "$T/out")"
+    grep -qF "4242  alice" "$T/out" || fail "smi members: $(cat "$T/out")"
+    expect 0 "" "$G" smi --json
+    python3 - "$T/out" <<'PY' || fail "smi --json: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["daemon"]["instances"][0]["usage"]["memory_used"] == 1610612736, d["daemon"]
+assert len(d["daemon"]["instances"]) == 1  # the fixture's second instance answers 404: gone
+PY
+
+    # Over HTTP: a token is needed; the admin token file of --state is sent; a 401 says how to
+    # give one.
+    export FAKE_NEED_TOKEN=1
+    python3 "$(dirname "$0")/fake_gpuvisord.py" tcp "$T/tcp" 2>"$T/fake2.err" &
+    BG="$BG $!"
+    i=0
+    while [ ! -s "$T/tcp.port" ]; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "stand-in daemon (tcp) never started: $(cat "$T/fake2.err")"; exit 1; }
+        sleep 0.05
+    done
+    URL="http://127.0.0.1:$(cat "$T/tcp.port")"
+    LOG="$T/tcp"
+    expect 1 "no token was sent" "$G" gpus --url "$URL" --state "$T/nostate"
+    mkdir -p "$T/state" && printf 'gvt_admin\n' >"$T/state/admin.token" && chmod 600 "$T/state/admin.token"
+    expect 0 "Tesla T4" "$G" gpus --url "$URL" --state "$T/state"
+    check_eq "admin token file" "$(last "d['auth']")" "Bearer gvt_admin"
+    GPUVISOR_URL="$URL" GPUVISOR_STATE_DIR="$T/state" expect 0 "Tesla T4" "$G" gpus
+    GPUVISOR_URL="$URL" expect 0 "Tesla T4" "$G" gpus --token gvt_t
+    check_eq "--token over the file" "$(last "d['auth']")" "Bearer gvt_t"
+    # The admin token file is never sent over the socket: the daemon knows the user there.
+    LOG="$T/requests"
+    expect 0 "Tesla T4" "$G" gpus --state "$T/state"
+    check_eq "no token over the socket" "$(last "d['auth']")" "None"
+    ;;
 *)
     echo "cli_test.sh: unknown case $CASE" >&2
     exit 2
