@@ -638,6 +638,64 @@ int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned f
     return result;
 }
 
+int gvr_open_fd(struct gvr_region *r, int fd, unsigned flags, struct gv_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    r->slot = -1;
+    if (flags & GVR_CREATE)
+        return gv_error_set(err, -EINVAL, "instance region: a descriptor cannot create one");
+    bool rw = !(flags & GVR_READONLY);
+    char what[48];
+    snprintf(what, sizeof(what), "descriptor %d", fd);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return gv_error_set(err, -EBADF, "instance region %s: not an open file", what);
+    if (!S_ISREG(st.st_mode))
+        return gv_error_set(err, -EPROTO, "%s is not a gpuvisor instance region (not a file)",
+                            what);
+    int mode = fcntl(fd, F_GETFL);
+    if (rw && (mode < 0 || (mode & O_ACCMODE) == O_RDONLY))
+        return gv_error_set(err, -EROFS, "instance region %s is open read-only", what);
+    struct header h;
+    ssize_t got = pread(fd, &h, sizeof(h), 0);
+    if (got < 0)
+        return gv_error_set(err, -errno, "read %s: %s", what, strerror(errno));
+    int rc = check_header(&h, got, st.st_size, what, err);
+    if (rc == 0)
+        return gv_error_set(err, -EPROTO, "%s is not a gpuvisor instance region (no header)",
+                            what);
+    if (rc < 0)
+        return rc;
+    r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (r->fd < 0)
+        return gv_error_set(err, -errno, "instance region %s: %s", what, strerror(errno));
+    r->size = sizeof(struct shared);
+    r->map = mmap(NULL, r->size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, r->fd, 0);
+    if (r->map == MAP_FAILED) {
+        r->map = NULL;
+        rc = gv_error_set(err, -errno, "map %s: %s", what, strerror(errno));
+        unmap(r);
+        return rc;
+    }
+    const struct shared *sh = SH(r);
+    char name[GVR_NAME_MAX + 1];
+    memcpy(name, sh->name, sizeof(name));
+    name[GVR_NAME_MAX] = 0;
+    if (!name_ok(name)) {
+        unmap(r);
+        return gv_error_set(err, -EPROTO, "%s: the region's instance name is damaged", what);
+    }
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->readonly = !rw;
+    r->pid = getpid();
+    r->pidns = gvr_proc_own_pidns();
+    char state;
+    if (gvr_proc_stat(r->pid, &state, &r->start) < 0)
+        r->start = 0;
+    return 0;
+}
+
 void gvr_close(struct gvr_region *r)
 {
     if (!r)

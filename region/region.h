@@ -117,6 +117,16 @@ int gvr_name_check(const char *name, struct gv_error *err);
 int gvr_open(struct gvr_region *r, const char *dir, const char *name, unsigned flags,
              const struct gvr_device_limit *limits, unsigned n, struct gv_error *err);
 
+/* Map the region behind descriptor fd, which gpuvisord handed over (region/daemon.h): the same
+ * checks of what the file holds as gvr_open (a region, of this layout version and size), and no
+ * check of who owns it, since the daemon vouched for this process when it sent the descriptor. The
+ * handle keeps a duplicate of fd (close-on-exec); the caller's fd stays the caller's. With
+ * GVR_READONLY the region is mapped read-only; else fd must be open for writing. The handle's name
+ * is the instance's as the region records it (the daemon names regions by instance id). The handle
+ * is not a member until gvr_join. Returns 0, or -EINVAL (GVR_CREATE), -EBADF, -EPROTO (not a region
+ * of this version), -EROFS (fd is read-only), or an errno from the system, with a message. */
+int gvr_open_fd(struct gvr_region *r, int fd, unsigned flags, struct gv_error *err);
+
 /* Leave (if a member) and unmap. The file stays: see gvr_remove. Safe on a zeroed or closed handle.
  */
 void gvr_close(struct gvr_region *r);

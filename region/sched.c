@@ -13,7 +13,13 @@
  * holds a shared lock. The lock goes with the process, however it ends, so a claim is live exactly
  * while the user has limited processes on the GPU. A handle is refused while another user's claim
  * is live (its file cannot be locked exclusively); a file whose owner is not the uid in its name is
- * someone else's squat and counts for nothing. */
+ * someone else's squat and counts for nothing.
+ *
+ * The mechanism (take, release, the line) is written once, for a peer: the calling process itself
+ * without a daemon, or a process on whose behalf gpuvisord acts. In gpuvisord's mode the calling
+ * process keeps the record mapped read-only and turns each change into a request on its
+ * connection; a lost connection is a lost token, and the handle connects again when next asked to
+ * take it, so a restarted daemon is found within GVR_SCHED_RECONNECT_NS. */
 #include "region/sched.h"
 
 #include <errno.h>
@@ -34,6 +40,7 @@
 #include "core/clock.h"
 #include "core/futex.h"
 #include "core/uuid.h"
+#include "region/daemon.h"
 #include "region/proc.h"
 #include "region/region.h"
 
@@ -69,14 +76,32 @@ static struct record *REC(const struct gvr_sched *s)
     return (struct record *)s->map;
 }
 
-static void identify(struct gvr_sched *s)
+static void nap(uint64_t ns)
+{
+    struct timespec ts = gv_timespec(ns);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The calling process as a peer. */
+static void identify(struct gvr_sched_peer *p)
 {
     char state;
-    s->pid = getpid();
-    if (gvr_proc_stat(s->pid, &state, &s->start) < 0)
-        s->start = 0;
-    s->pidns = gvr_proc_own_pidns();
-    s->mine = 0;
+    p->pid = getpid();
+    if (gvr_proc_stat(p->pid, &state, &p->start) < 0)
+        p->start = 0;
+    p->pidns = gvr_proc_own_pidns();
+    p->mine = 0;
+    p->seen = 0;
+}
+
+static void handle_init(struct gvr_sched *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    s->claim = -1;
+    s->conn = -1;
+    s->reader = -1;
 }
 
 #define CLAIM_PREFIX "gpuvisor-gpu-"
@@ -151,12 +176,30 @@ static int claim_gpu(const char *u, char path[96], struct gv_error *err)
     return fd;
 }
 
+/* Map a record file opened for writing and check its magic, claiming a new file (magic 0) for
+ * the token. Returns 0 with the mapping in *out, or a negative errno with a message. */
+static int map_record(int fd, const char *what, void **out, struct gv_error *err)
+{
+    void *map = mmap(NULL, sizeof(struct record), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        return gv_error_set(err, -errno, "map GPU token %s: %s", what, strerror(errno));
+    struct record *r = map;
+    uint64_t m = 0;
+    if (!atomic_compare_exchange_strong(&r->magic, &m, MAGIC) && m != MAGIC) {
+        munmap(map, sizeof(struct record));
+        return gv_error_set(err, -EPROTO,
+                            "%s is not a gpuvisor GPU token of this version: stop the GPU's "
+                            "limited processes and remove it",
+                            what);
+    }
+    *out = map;
+    return 0;
+}
+
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err)
 {
-    memset(s, 0, sizeof(*s));
-    s->fd = -1;
-    s->claim = -1;
+    handle_init(s);
     const char *d = gvr_dir(dir);
     char path[PATH_MAX], u[GV_UUID_TEXT];
     gv_uuid_format(uuid, u);
@@ -178,25 +221,12 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
     int rc = gvr_file_owned(fd, "GPU token", path, err);
     if (rc == 0)
         rc = gvr_file_reserve(fd, sizeof(struct record), "GPU token", path, err);
+    void *map = NULL;
+    if (rc == 0)
+        rc = map_record(fd, path, &map, err);
     if (rc < 0) {
         close(fd);
         return rc;
-    }
-    void *map = mmap(NULL, sizeof(struct record), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        int e = errno;
-        close(fd);
-        return gv_error_set(err, -e, "map GPU token %s: %s", path, strerror(e));
-    }
-    struct record *r = map;
-    uint64_t m = 0;
-    if (!atomic_compare_exchange_strong(&r->magic, &m, MAGIC) && m != MAGIC) {
-        munmap(map, sizeof(struct record));
-        close(fd);
-        return gv_error_set(err, -EPROTO,
-                            "%s is not a gpuvisor GPU token of this version: stop the GPU's "
-                            "limited processes and remove it",
-                            path);
     }
     int claim = claim_gpu(u, s->claim_path, err);
     if (claim < -1) {
@@ -207,26 +237,48 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
     s->map = map;
     s->fd = fd;
     s->claim = claim;
-    identify(s);
+    identify(&s->self);
     return 0;
 }
 
 void gvr_sched_close(struct gvr_sched *s)
 {
-    if (!s || !s->map)
+    if (!s || (!s->map && s->conn < 0))
         return;
-    if (s->mine && s->pid == getpid())
+    if (s->self.mine && s->self.pid == getpid())
         gvr_sched_release(s);
-    munmap(s->map, sizeof(struct record));
-    close(s->fd);
+    if (s->map)
+        munmap(s->map, sizeof(struct record));
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->conn >= 0)
+        close(s->conn);
+    if (s->reader >= 0)
+        close(s->reader);
+    if (s->daemon)
+        pthread_mutex_destroy(&s->io);
     gvr_sched_unclaim(s);
     s->map = NULL;
-    s->fd = -1;
+    s->fd = s->conn = s->reader = -1;
+    s->daemon = false;
 }
 
 void gvr_sched_forked(struct gvr_sched *s)
 {
-    identify(s);
+    identify(&s->self);
+    if (s->daemon) {
+        /* The connection speaks for the parent (the daemon knows its peer by the process that
+         * connected): the child makes its own when it first wants the token. Closing the child's
+         * copy leaves the parent's connection open. */
+        pthread_mutex_init(&s->io, NULL);
+        if (s->conn >= 0)
+            close(s->conn);
+        s->conn = -1;
+        s->next_connect = 0;
+        s->hold_off = s->want_until = 0;
+        s->wire_pid = 0;
+        return;
+    }
     /* The inherited descriptor shares its lock with the parent's: the child takes one of its own,
      * so that whichever of the two ends first cannot take the other's claim away. */
     if (s->claim >= 0) {
@@ -251,28 +303,29 @@ void gvr_sched_unclaim(struct gvr_sched *s)
     s->claim = -1;
 }
 
+/* ---- the mechanism, for a peer: the process itself (standalone) or the daemon's peer */
+
 /* Is the holder (word h) gone, judged from this process? Dead only on proof, as for members. */
-static bool holder_dead(const struct gvr_sched *s, uint64_t h)
+static bool holder_dead(const struct record *r, const struct gvr_sched_peer *p, uint64_t h)
 {
-    struct record *r = REC(s);
     pid_t pid = (pid_t)(uint32_t)h;
     uint64_t start = atomic_load(&r->holder_start), ns = atomic_load(&r->holder_ns);
     if (atomic_load(&r->holder) != h)
         return false; /* changed hands meanwhile: judge again later */
-    if (ns && s->pidns && ns != s->pidns)
+    if (ns && p->pidns && ns != p->pidns)
         return false;
     return gvr_proc_gone(pid, start);
 }
 
 /* May the token be taken from holder h at `now`? */
-static bool takeable(const struct gvr_sched *s, uint64_t h, uint64_t now, bool check_alive)
+static bool takeable(const struct record *r, const struct gvr_sched_peer *p, uint64_t h,
+                     uint64_t now, bool check_alive)
 {
-    struct record *r = REC(s);
     /* Live or dead, draining or not, in this pid namespace or another: a holder whose synchronize
      * does not finish must not keep the others waiting; it pays for its wait (shim/timeshare.c). */
     if (now > atomic_load(&r->slice_end) + GVR_SCHED_GRACE_NS)
         return true;
-    return check_alive && holder_dead(s, h);
+    return check_alive && holder_dead(r, p, h);
 }
 
 static void clear_want(struct record *r, pid_t pid)
@@ -282,34 +335,38 @@ static void clear_want(struct record *r, pid_t pid)
         atomic_store(&r->want_until[i], 0);
 }
 
-bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
+/* The take of gvr_sched_take, for p. `sole`: the caller is the record's only writer (the daemon),
+ * so what it reads is consistent and a holder word need not be seen twice before a takeover. */
+static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, uint64_t slice_end,
+                    bool check_alive, bool sole, uint64_t *taken_from)
 {
-    struct record *r = REC(s);
-    if (s->mine) {
-        if (atomic_load(&r->holder) == s->mine)
+    *taken_from = 0;
+    if (p->mine) {
+        if (atomic_load(&r->holder) == p->mine)
             return true;
-        s->mine = 0; /* taken over while this process was silent: it must wait its turn again */
+        p->mine = 0; /* taken over while this process was silent: it must wait its turn again */
     }
     for (int tries = 0; tries < 4; tries++) {
         uint64_t h = atomic_load(&r->holder);
         /* A taker writes its slice end and start time just after its compare-and-swap, so a
          * holder word seen for the first time may still carry its predecessor's: a takeover
          * needs the same word seen on an earlier call too (before this waiter's last wait). */
-        bool seen = h && h == s->seen;
-        s->seen = h;
-        if (h && !(seen && takeable(s, h, now, check_alive)))
+        bool seen = h && (sole || h == p->seen);
+        p->seen = h;
+        if (h && !(seen && takeable(r, p, h, now, check_alive)))
             return false;
         uint64_t t = atomic_fetch_add(&r->takes, 1) + 1;
-        uint64_t mine = (t & 0xffffffffULL) << 32 | (uint32_t)s->pid;
+        uint64_t mine = (t & 0xffffffffULL) << 32 | (uint32_t)p->pid;
         if (!atomic_compare_exchange_strong(&r->holder, &h, mine))
             continue;
         atomic_store(&r->slice_end, slice_end);
-        atomic_store(&r->holder_start, s->start);
-        atomic_store(&r->holder_ns, s->pidns);
-        s->mine = mine;
-        s->seen = 0;
-        clear_want(r, s->pid);
+        atomic_store(&r->holder_start, p->start);
+        atomic_store(&r->holder_ns, p->pidns);
+        p->mine = mine;
+        p->seen = 0;
+        clear_want(r, p->pid);
         if (h) { /* taken over: the waiters judge afresh */
+            *taken_from = h;
             atomic_fetch_add(&r->seq, 1);
             gv_futex_wake(&r->seq);
         }
@@ -318,63 +375,426 @@ bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool 
     return false;
 }
 
-bool gvr_sched_held(const struct gvr_sched *s)
+static bool held_by(const struct record *r, const struct gvr_sched_peer *p)
 {
-    return s->mine && atomic_load(&REC(s)->holder) == s->mine;
+    return r && p->mine && atomic_load(&r->holder) == p->mine;
 }
 
-void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
+static bool release_as(struct record *r, struct gvr_sched_peer *p)
 {
-    if (gvr_sched_held(s))
-        atomic_store(&REC(s)->slice_end, slice_end);
+    uint64_t h = p->mine;
+    p->mine = 0;
+    if (!h || !atomic_compare_exchange_strong(&r->holder, &h, 0))
+        return false;
+    atomic_fetch_add(&r->seq, 1);
+    gv_futex_wake(&r->seq);
+    return true;
+}
+
+static void stamp(struct record *r, pid_t pid, uint64_t until)
+{
+    unsigned i = (unsigned)pid % NWANT;
+    atomic_store(&r->want_pid[i], (uint32_t)pid);
+    atomic_store(&r->want_until[i], until);
+}
+
+/* Sleep on the sequence word while the token is held, at most timeout_ns from now. Returns false
+ * on timeout. */
+static bool sleep_on(const struct record *r, uint64_t now, uint64_t timeout_ns)
+{
+    uint32_t seq = atomic_load(&r->seq);
+    if (!atomic_load(&r->holder))
+        return true;
+    gv_futex_wait((_Atomic uint32_t *)&r->seq, seq, timeout_ns);
+    return atomic_load(&r->seq) != seq || gv_now_ns() < now + timeout_ns;
+}
+
+/* ---- gpuvisord's mode, the process's side: the record read-only, changes by request */
+
+/* Map a record the daemon sent over the old one in place (MAP_FIXED replaces it at once, so a
+ * reader never meets an unmapped page), or anew. Returns 0 or -errno. */
+static int map_sent(struct gvr_sched *s, int fd, struct gv_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct record))
+        return gv_error_set(err, -EPROTO, "gpuvisord sent something that is not a GPU token");
+    void *map = mmap(s->map, sizeof(struct record), PROT_READ, MAP_SHARED | (s->map ? MAP_FIXED : 0),
+                     fd, 0);
+    if (map == MAP_FAILED)
+        return gv_error_set(err, -errno, "map GPU token from gpuvisord: %s", strerror(errno));
+    s->map = map;
+    if (atomic_load(&REC(s)->magic) != MAGIC)
+        return gv_error_set(err, -EPROTO, "gpuvisord sent a GPU token of another version");
+    return 0;
+}
+
+/* Drop the connection (the daemon is gone, or answered out of turn): whatever this process held
+ * is lost with it, as the daemon sees it too. */
+static void disconnect(struct gvr_sched *s, uint64_t now)
+{
+    if (s->conn >= 0)
+        close(s->conn);
+    s->conn = -1;
+    s->self.mine = 0;
+    s->hold_off = s->want_until = 0;
+    s->next_connect = now + GVR_SCHED_RECONNECT_NS;
+}
+
+/* One request and its reply; io held. Returns 0 with the reply in *p, or a negative errno when the
+ * connection failed (it is dropped). */
+static int request(struct gvr_sched *s, const struct gvr_dreq *q, struct gvr_drep *p, int *fd)
+{
+    if (s->conn < 0)
+        return -ENOTCONN;
+    int rc = gvr_daemon_call(s->conn, q, p, fd, GVR_DAEMON_CALL_NS, NULL);
+    if (rc == 0 && p->op != q->op)
+        rc = -EPROTO;
+    if (rc < 0)
+        disconnect(s, gv_now_ns());
+    return rc;
+}
+
+/* Connect and say which instance's turns on which GPU this connection is for; io held. Returns 0,
+ * a transport error (try again later), or the daemon's refusal (s->refused is then set). */
+static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
+{
+    uint64_t now = gv_now_ns();
+    s->next_connect = now + GVR_SCHED_RECONNECT_NS;
+    int c = gvr_daemon_connect(s->socket, err);
+    if (c < 0)
+        return c;
+    s->conn = c;
+    struct gvr_dreq q = {.op = GVR_DOP_HELLO};
+    memcpy(q.uuid, s->uuid, sizeof(q.uuid));
+    memcpy(q.key, s->key, sizeof(q.key));
+    struct gvr_drep p;
+    int fd = -1;
+    int rc = request(s, &q, &p, &fd);
+    if (rc < 0)
+        return gv_error_set(err, rc, "gpuvisord at %s did not answer", s->socket);
+    if (p.status < 0) {
+        if (fd >= 0)
+            close(fd);
+        disconnect(s, now);
+        s->refused = true;
+        snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
+        return gv_error_set(err, p.status, "%s", s->why);
+    }
+    rc = fd < 0 ? gv_error_set(err, -EPROTO, "gpuvisord sent no GPU token")
+                : map_sent(s, fd, err);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0) {
+        disconnect(s, now);
+        return rc;
+    }
+    s->wire_pid = (pid_t)p.word;
+    s->self.mine = 0;
+    return 0;
+}
+
+int gvr_sched_open_daemon(struct gvr_sched *s, const char *socket, const char *instance,
+                          const uint8_t uuid[GV_UUID_LEN], struct gv_error *err)
+{
+    handle_init(s);
+    if (!socket || strlen(socket) >= sizeof(s->socket))
+        return gv_error_set(err, -EINVAL, "gpuvisord socket \"%.120s\": path too long",
+                            socket ? socket : "");
+    if (!instance || strlen(instance) >= sizeof(s->key) || gvr_name_check(instance, err) < 0)
+        return -EINVAL;
+    memcpy(s->socket, socket, strlen(socket) + 1);
+    memcpy(s->key, instance, strlen(instance));
+    memcpy(s->uuid, uuid, GV_UUID_LEN);
+    s->daemon = true;
+    identify(&s->self);
+    pthread_mutex_init(&s->io, NULL);
+    struct gv_error e2 = {0};
+    pthread_mutex_lock(&s->io);
+    int rc = connect_daemon(s, &e2);
+    pthread_mutex_unlock(&s->io);
+    if (rc < 0 && s->refused) {
+        if (err)
+            *err = e2;
+        pthread_mutex_destroy(&s->io);
+        if (s->map)
+            munmap(s->map, sizeof(struct record));
+        handle_init(s);
+        return rc;
+    }
+    return 0; /* connected, or not now: the next take tries again */
+}
+
+static bool daemon_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
+{
+    if (s->refused || now < s->hold_off)
+        return false;
+    pthread_mutex_lock(&s->io);
+    bool got = false;
+    if (s->conn < 0 && (now < s->next_connect || connect_daemon(s, NULL) < 0))
+        goto out;
+    if (held_by(REC(s), &s->self)) {
+        got = true;
+        goto out;
+    }
+    struct gvr_dreq q = {.op = GVR_DOP_TAKE,
+                         .flags = check_alive ? GVR_DFLAG_CHECK : 0,
+                         .until = slice_end,
+                         .want = now + GVR_SCHED_WANT_LEASE_NS};
+    struct gvr_drep p;
+    if (request(s, &q, &p, NULL) < 0)
+        goto out;
+    if (p.status == 0) {
+        s->self.mine = p.word;
+        s->want_until = 0;
+        got = true;
+    } else if (p.status == -EBUSY) {
+        s->want_until = q.want;
+    } else if (p.status == -EAGAIN) {
+        s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
+    } else {
+        s->refused = true;
+        snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
+        disconnect(s, now);
+    }
+out:
+    pthread_mutex_unlock(&s->io);
+    return got;
+}
+
+static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
+{
+    pthread_mutex_lock(&s->io);
+    struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
+    struct gvr_drep p;
+    bool ok = held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 &&
+              p.status == 0;
+    pthread_mutex_unlock(&s->io);
+    return ok;
+}
+
+static void daemon_release(struct gvr_sched *s)
+{
+    pthread_mutex_lock(&s->io);
+    if (s->self.mine && s->conn >= 0) {
+        struct gvr_dreq q = {.op = GVR_DOP_RELEASE};
+        struct gvr_drep p;
+        request(s, &q, &p, NULL);
+    }
+    s->self.mine = 0;
+    pthread_mutex_unlock(&s->io);
+}
+
+static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
+{
+    uint64_t until = now + timeout_ns;
+    if (s->refused || s->conn < 0 || !s->map) {
+        /* Nothing to wait on but the time of the next attempt to connect. */
+        uint64_t t = s->refused || s->next_connect > until ? until
+                     : s->next_connect > now               ? s->next_connect
+                                                           : now;
+        nap(t - now);
+        return false;
+    }
+    if (s->hold_off > now) { /* the instance's time is spent: wait without standing in line */
+        nap((s->hold_off < until ? s->hold_off : until) - now);
+        return false;
+    }
+    if (s->want_until < until + WANT_NS) {
+        pthread_mutex_lock(&s->io);
+        struct gvr_dreq q = {.op = GVR_DOP_WANT, .want = until + GVR_SCHED_WANT_LEASE_NS};
+        struct gvr_drep p;
+        if (request(s, &q, &p, NULL) == 0 && p.status == 0)
+            s->want_until = q.want;
+        pthread_mutex_unlock(&s->io);
+        if (s->conn < 0)
+            return false;
+    }
+    return sleep_on(REC(s), now, timeout_ns);
+}
+
+/* ---- the functions of both modes */
+
+bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
+{
+    if (s->daemon)
+        return daemon_take(s, now, slice_end, check_alive);
+    uint64_t was;
+    return take_as(REC(s), &s->self, now, slice_end, check_alive, false, &was);
+}
+
+bool gvr_sched_held(const struct gvr_sched *s)
+{
+    if (s->daemon && s->conn < 0)
+        return false;
+    return held_by(REC(s), &s->self);
+}
+
+bool gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
+{
+    if (s->daemon)
+        return daemon_extend(s, slice_end);
+    if (!gvr_sched_held(s))
+        return false;
+    atomic_store(&REC(s)->slice_end, slice_end);
+    return true;
 }
 
 uint64_t gvr_sched_tenure(const struct gvr_sched *s, uint64_t *start)
 {
-    *start = s->start;
-    return s->mine;
+    *start = s->self.start;
+    return s->self.mine;
 }
 
 uint64_t gvr_sched_holder_word(const struct gvr_sched *s)
 {
-    return atomic_load(&REC(s)->holder);
+    return s->map ? atomic_load(&REC(s)->holder) : 0;
 }
 
 void gvr_sched_release(struct gvr_sched *s)
 {
-    struct record *r = REC(s);
-    uint64_t h = s->mine;
-    s->mine = 0;
-    if (!h || !atomic_compare_exchange_strong(&r->holder, &h, 0))
-        return;
-    atomic_fetch_add(&r->seq, 1);
-    gv_futex_wake(&r->seq);
+    if (s->daemon)
+        daemon_release(s);
+    else
+        release_as(REC(s), &s->self);
 }
 
 bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
 {
-    struct record *r = REC(s);
-    unsigned i = (unsigned)s->pid % NWANT;
-    atomic_store(&r->want_pid[i], (uint32_t)s->pid);
-    atomic_store(&r->want_until[i], now + timeout_ns + WANT_NS);
-    uint32_t seq = atomic_load(&r->seq);
-    if (!atomic_load(&r->holder))
-        return true;
-    gv_futex_wait(&r->seq, seq, timeout_ns);
-    return atomic_load(&r->seq) != seq || gv_now_ns() < now + timeout_ns;
+    if (s->daemon)
+        return daemon_wait(s, now, timeout_ns);
+    stamp(REC(s), s->self.pid, now + timeout_ns + WANT_NS);
+    return sleep_on(REC(s), now, timeout_ns);
 }
 
 bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now)
 {
     const struct record *r = REC(s);
+    if (!r)
+        return false;
+    uint32_t me = (uint32_t)(s->daemon ? s->wire_pid : s->self.pid);
     for (unsigned i = 0; i < NWANT; i++)
-        if (atomic_load(&r->want_until[i]) > now &&
-            atomic_load(&r->want_pid[i]) != (uint32_t)s->pid)
+        if (atomic_load(&r->want_until[i]) > now && atomic_load(&r->want_pid[i]) != me)
             return true;
     return false;
 }
 
 pid_t gvr_sched_holder(const struct gvr_sched *s)
 {
-    return (pid_t)(uint32_t)atomic_load(&REC(s)->holder);
+    return (pid_t)(uint32_t)gvr_sched_holder_word(s);
+}
+
+bool gvr_sched_refused(const struct gvr_sched *s, const char **why)
+{
+    if (why)
+        *why = s->why;
+    return s->daemon && s->refused;
+}
+
+/* ---- gpuvisord's side */
+
+void gvr_sched_file(const uint8_t uuid[GV_UUID_LEN], char out[GV_UUID_TEXT + 8])
+{
+    char u[GV_UUID_TEXT];
+    gv_uuid_format(uuid, u);
+    snprintf(out, GV_UUID_TEXT + 8, "%s.sched", u);
+}
+
+int gvr_sched_serve(struct gvr_sched *s, int dirfd, const uint8_t uuid[GV_UUID_LEN],
+                    struct gv_error *err)
+{
+    handle_init(s);
+    char name[GV_UUID_TEXT + 8];
+    gvr_sched_file(uuid, name);
+    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return gv_error_set(err, -errno, "open GPU token %s: %s", name, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    /* Tenants map it read-only: it must be the daemon's and writable by nobody else. */
+    if (fstat(fd, &st) < 0)
+        rc = gv_error_set(err, -errno, "GPU token %s: %s", name, strerror(errno));
+    else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        rc = gv_error_set(err, -EPERM, "GPU token %s is not a file of this daemon's user", name);
+    else if ((st.st_mode & 07777) != 0644 && fchmod(fd, 0644) < 0)
+        rc = gv_error_set(err, -errno, "GPU token %s: chmod: %s", name, strerror(errno));
+    if (rc == 0)
+        rc = gvr_file_reserve(fd, sizeof(struct record), "GPU token", name, err);
+    void *map = NULL;
+    if (rc == 0) {
+        map = mmap(NULL, sizeof(struct record), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) {
+            map = NULL;
+            rc = gv_error_set(err, -errno, "map GPU token %s: %s", name, strerror(errno));
+        }
+    }
+    int reader = rc == 0 ? openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    if (rc == 0 && reader < 0)
+        rc = gv_error_set(err, -errno, "open GPU token %s: %s", name, strerror(errno));
+    if (rc < 0) {
+        if (map)
+            munmap(map, sizeof(struct record));
+        close(fd);
+        return rc;
+    }
+    /* Whatever a previous daemon (or damage) left is reset in place, never truncated: processes
+     * that still map the file would fault on a page that went away. The magic goes in last. */
+    struct record *r = map;
+    atomic_store(&r->holder, 0);
+    atomic_store(&r->holder_start, 0);
+    atomic_store(&r->holder_ns, 0);
+    atomic_store(&r->slice_end, 0);
+    for (unsigned i = 0; i < NWANT; i++) {
+        atomic_store(&r->want_until[i], 0);
+        atomic_store(&r->want_pid[i], 0);
+    }
+    atomic_store(&r->magic, MAGIC);
+    atomic_fetch_add(&r->seq, 1);
+    gv_futex_wake(&r->seq);
+    s->map = map;
+    s->fd = fd;
+    s->reader = reader;
+    identify(&s->self);
+    return 0;
+}
+
+int gvr_sched_reader(const struct gvr_sched *s)
+{
+    return s->reader;
+}
+
+bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t now,
+                        uint64_t slice_end, bool check_alive, uint64_t *taken_from)
+{
+    return take_as(REC(s), p, now, slice_end, check_alive, true, taken_from);
+}
+
+bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p)
+{
+    return held_by(REC(s), p);
+}
+
+bool gvr_sched_extend_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t slice_end)
+{
+    if (!held_by(REC(s), p))
+        return false;
+    atomic_store(&REC(s)->slice_end, slice_end);
+    return true;
+}
+
+uint64_t gvr_sched_slice_end(const struct gvr_sched *s)
+{
+    return atomic_load(&REC(s)->slice_end);
+}
+
+bool gvr_sched_release_for(struct gvr_sched *s, struct gvr_sched_peer *p)
+{
+    return release_as(REC(s), p);
+}
+
+void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until)
+{
+    if (until)
+        stamp(REC(s), p->pid, until);
+    else
+        clear_want(REC(s), p->pid);
 }

@@ -22,10 +22,22 @@
  *
  * An all-zero record is a free token with nobody waiting, so the file needs no initialization
  * beyond its size: creators race harmlessly. Nothing here takes a lock; a process killed at any
- * instruction leaves a holder word naming a dead process, which the next taker removes. */
+ * instruction leaves a holder word naming a dead process, which the next taker removes.
+ *
+ * With gpuvisord the processes of several users take turns, and a record every one of them could
+ * write would let any of them take or keep another's turn. So there the record is the daemon's
+ * (<run>/sched/GPU-<uuid>.sched, mode 0644): a process maps it read-only, reads the holder and the
+ * line from it and sleeps on its sequence word as above, and asks the daemon, over a connection of
+ * its own (region/daemon.h), to take, extend or release its turn and to stand it in line. The
+ * daemon does the same compare-and-swaps on the record on behalf of the process that connected,
+ * so a process can only ever take, keep or give up its own turn, and a holder whose connection
+ * closes (its process died) loses the token at once. The daemon also keeps each instance's
+ * GPU-time budget itself, and may refuse a take or a renewal (gvr_sched_extend returns false). The
+ * same functions serve both modes: the interposer's policy does not tell them apart. */
 #ifndef GVR_SCHED_H
 #define GVR_SCHED_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,17 +53,48 @@
  * two slices. */
 #define GVR_SCHED_GRACE_NS (2 * GVR_SCHED_SLICE_NS)
 
+/* In gpuvisord's mode a waiter stands in line for this long after each refused take: longer than
+ * the wait between two takes, so that the line holds while it waits, and short enough that a
+ * waiter that stops waiting leaves no false demand behind for long. */
+#define GVR_SCHED_WANT_LEASE_NS 5000000ULL
+
+/* How often a process whose connection to gpuvisord is gone tries to connect again while it wants
+ * the token. */
+#define GVR_SCHED_RECONNECT_NS 100000000ULL
+
+/* Who takes turns: a process, named by its pid (in the pid namespace of whoever writes the record),
+ * start time and pid namespace, and its tenure while it holds the token. */
+struct gvr_sched_peer {
+    pid_t pid;
+    uint64_t start; /* /proc/<pid>/stat field 22 */
+    uint64_t pidns; /* inode of its pid namespace */
+    uint64_t mine;  /* the holder word while this process holds the token, else 0 */
+    uint64_t seen;  /* the holder word the last take found */
+};
+
 /* One process's handle on one GPU's token. Fields are private. */
 struct gvr_sched {
     void *map;
     int fd;
-    pid_t pid;      /* the process the handle is for (a forked child must gvr_sched_forked) */
-    uint64_t start; /* its start time, /proc/<pid>/stat field 22 */
-    uint64_t pidns; /* inode of its pid namespace */
-    uint64_t mine;  /* the holder word while this process holds the token, else 0 */
-    uint64_t seen;  /* the holder word the last gvr_sched_take found */
-    int claim;      /* this user's claim on the GPU's time (a shared lock), or -1 */
+    struct gvr_sched_peer self; /* the process the handle is for (a forked child: gvr_sched_forked) */
+    int claim;                  /* this user's claim on the GPU's time (a shared lock), or -1 */
     char claim_path[96];
+    /* gpuvisord's mode (gvr_sched_open_daemon): the record is mapped read-only and changed by the
+     * daemon on this process's requests, over a connection of its own. */
+    bool daemon;
+    bool refused;           /* the daemon refused this process's turns for good (why) */
+    int conn;               /* the connection, -1 while there is none */
+    pid_t wire_pid;         /* this process's pid as the daemon sees it */
+    uint64_t next_connect;  /* no attempt to connect again before this time */
+    uint64_t hold_off;      /* the daemon said the instance's GPU time is spent until then */
+    uint64_t want_until;    /* the daemon keeps this process in line until then */
+    pthread_mutex_t io;     /* one request at a time on the connection */
+    uint8_t uuid[GV_UUID_LEN];
+    char socket[108];
+    char key[72];
+    char why[192];
+    /* gpuvisord's own handle (gvr_sched_serve): a read-only descriptor of the record, for peers */
+    int reader;
 };
 
 /* Where each user claims the GPUs whose time its processes share (world-writable and sticky). */
@@ -63,10 +106,21 @@ struct gvr_sched {
  * hold theirs. Returns 0, or a negative errno with a message. */
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err);
+
+/* Open the token of GPU uuid through gpuvisord at `socket`, for this process's turns as a member
+ * of instance `instance` (an id, or a name within the caller's tenant). The functions below then
+ * work as with gvr_sched_open: the holder and the waiters are read from the record, which the
+ * handle maps read-only, and taking, extending, releasing and standing in line are requests to the
+ * daemon, which acts only for the process that connected. When the daemon cannot be reached (now,
+ * or later: it restarts), the handle holds nothing and tries again every GVR_SCHED_RECONNECT_NS
+ * while its process wants the token. Returns 0 (connected or not), or the daemon's refusal
+ * (-ENOENT: no such instance on that GPU for this user), with a message. */
+int gvr_sched_open_daemon(struct gvr_sched *s, const char *socket, const char *instance,
+                          const uint8_t uuid[GV_UUID_LEN], struct gv_error *err);
 void gvr_sched_close(struct gvr_sched *s);
 
 /* In a forked child: the handle now speaks for this process, which holds nothing (and a claim of
- * its own on the GPU's time). */
+ * its own on the GPU's time, or a connection of its own to gpuvisord, made when first needed). */
 void gvr_sched_forked(struct gvr_sched *s);
 
 /* At the process's end: let go of its claim on the GPU's time, removing the user's claim file when
@@ -79,11 +133,13 @@ void gvr_sched_unclaim(struct gvr_sched *s);
  * holds the token. */
 bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive);
 
-/* Still the holder? (false after the token was taken over). */
+/* Still the holder? (false after the token was taken over, or the daemon's connection lost). */
 bool gvr_sched_held(const struct gvr_sched *s);
 
-/* The holder's slice now ends at slice_end (renewal). */
-void gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end);
+/* The holder's slice now ends at slice_end (renewal). Returns false when it was not renewed: the
+ * token was taken over, or gpuvisord refused (the instance's GPU time is spent, or another instance
+ * waits for the GPU); the process must then give the token up. */
+bool gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end);
 
 /* This process's tenure (its holder word while it holds the token, else 0) and its start time;
  * and the holder word now (0 when free): a tenure is over once the holder word is another. */
@@ -102,5 +158,46 @@ bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now);
 
 /* The holder's pid (0 when free), for tools and tests. */
 pid_t gvr_sched_holder(const struct gvr_sched *s);
+
+/* Has gpuvisord refused this process's turns for good (its instance was deleted, or it is no
+ * longer allowed in)? The daemon's message in *why. Never true without a daemon. */
+bool gvr_sched_refused(const struct gvr_sched *s, const char **why);
+
+/* ---- gpuvisord's side. The daemon alone writes its GPUs' records, each in a file of its own
+ * (mode 0644) in a directory of its own, on behalf of the processes that ask it: a peer is such a
+ * process as the daemon sees it (its pid from SO_PEERCRED, its start time read by the daemon).
+ * With one writer the record is always consistent, so a takeover needs no second look. */
+
+/* Open (creating if needed) the record of GPU uuid in directory dirfd, owned by this process, and
+ * reset it: a free token with nobody waiting, whatever a previous daemon left; waiters are woken.
+ * Returns 0, or a negative errno value with a message. */
+int gvr_sched_serve(struct gvr_sched *s, int dirfd, const uint8_t uuid[GV_UUID_LEN],
+                    struct gv_error *err);
+
+/* A read-only descriptor of a served record, to hand to a peer (the handle keeps it). */
+int gvr_sched_reader(const struct gvr_sched *s);
+
+/* The record file's name for GPU uuid in the daemon's directory (GV_UUID_TEXT + 7 bytes). */
+void gvr_sched_file(const uint8_t uuid[GV_UUID_LEN], char out[GV_UUID_TEXT + 8]);
+
+/* Take the token for peer p, as gvr_sched_take; *taken_from is the holder word taken over (0 when
+ * the token was free or p held it already). */
+bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t now,
+                        uint64_t slice_end, bool check_alive, uint64_t *taken_from);
+
+/* Does peer p hold the token? */
+bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p);
+
+/* Move the slice end of p's tenure (false when p does not hold the token). */
+bool gvr_sched_extend_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t slice_end);
+
+/* The slice end of the holder's tenure now. */
+uint64_t gvr_sched_slice_end(const struct gvr_sched *s);
+
+/* Give p's tenure up, if it holds the token, and wake the waiters. Returns whether it held it. */
+bool gvr_sched_release_for(struct gvr_sched *s, struct gvr_sched_peer *p);
+
+/* Stand p in line until `until` (0: take it out of the line). */
+void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until);
 
 #endif

@@ -18,6 +18,14 @@
  * A process with none of the limits runs unlimited and untouched. spec.c reads each value into
  * rules; this file reads the environment and keeps the rules of all the variables together.
  *
+ * With gpuvisord (GPUVISOR_DAEMON=<its socket>, GPUVISOR_INSTANCE=<id or name>) the instance is
+ * the daemon's and so are its limits: the limit variables are ignored, the region comes from the
+ * daemon (an inherited GPUVISOR_REGION_FD that holds a region of the instance, else a descriptor
+ * asked of the daemon, which checks this process's user first), a GPU that is not the instance's
+ * is refused rather than added without limits, and turns on the GPU go through the daemon
+ * (timeshare.c). Limits stay live: a resize by the daemon changes the region, which every charge
+ * and every turn reads. When the daemon deletes the instance, its next charge says so, once.
+ *
  * GPUs are matched by UUID, never by position: CUDA_VISIBLE_DEVICES may reorder or hide them, so
  * the same GPU can be ordinal 0 in one member and ordinal 1 in another. The first member that meets
  * a GPU adds it to the region with its limit; later members find it by UUID.
@@ -35,6 +43,7 @@
  * instance like any member, holding nothing. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +54,7 @@
 #include "core/limits.h"
 #include "core/size.h"
 #include "core/uuid.h"
+#include "region/daemon.h"
 #include "region/region.h"
 #include "shim/shim.h"
 
@@ -69,6 +79,8 @@ bool gvs_compute_on;
 static struct {
     bool configured; /* a limit or an instance was asked for */
     bool member;     /* joined the region */
+    bool daemon;     /* the instance is gpuvisord's (GPUVISOR_DAEMON) */
+    char socket[108];
     struct gvr_region region;
     struct gv_limit rules[LIMIT_KINDS][MAX_RULES]; /* per kind of limit, in the order read */
     unsigned nrules[LIMIT_KINDS];
@@ -218,8 +230,84 @@ static void rejoin_after_fork(void)
     pthread_mutex_init(&inst.map_lock, NULL);
 }
 
+/* gpuvisord names each region by the instance's id: 12 lowercase hex digits. */
+static bool is_id(const char *key)
+{
+    size_t n = 0;
+    for (; key[n]; n++)
+        if (!((key[n] >= '0' && key[n] <= '9') || (key[n] >= 'a' && key[n] <= 'f')))
+            return false;
+    return n == 12;
+}
+
+/* The region descriptor `gpuvisor run --instance` left to this process (GPUVISOR_REGION_FD), if it
+ * holds a region of instance `key`: 0 with inst.region mapped, else -1 (ask the daemon). */
+static int open_inherited(const char *key)
+{
+    const char *v = getenv("GPUVISOR_REGION_FD");
+    if (!v || !*v)
+        return -1;
+    char *end;
+    errno = 0;
+    long fd = strtol(v, &end, 10);
+    if (*end || errno || fd < 0 || fd > 1 << 20)
+        return -1;
+    if (gvr_open_fd(&inst.region, (int)fd, 0, NULL) < 0)
+        return -1;
+    if (is_id(key) && strcmp(inst.region.name, key) != 0) {
+        gvr_close(&inst.region);
+        return -1;
+    }
+    return 0;
+}
+
+/* gpuvisord's mode: the limits are the region's alone. */
+static void daemon_init(const char *socket, const char *key)
+{
+    inst.configured = true;
+    inst.daemon = true;
+    snprintf(inst.socket, sizeof(inst.socket), "%s", socket);
+    const char *context = getenv("GPUVISOR_CONTEXT_MEMORY");
+    if (context && *context && !parse_spec(LIMIT_CONTEXT, context))
+        inst.nrules[LIMIT_CONTEXT] = 0; /* measured instead */
+    struct gv_error err = {0};
+    int rc = -EINVAL;
+    if (!key || !*key) {
+        gv_error_set(&err, -EINVAL, "GPUVISOR_INSTANCE is not set");
+        key = "";
+    } else if ((rc = open_inherited(key)) < 0) {
+        int fd;
+        rc = gvr_daemon_join(socket, key, &fd, &err);
+        if (rc == 0) {
+            rc = gvr_open_fd(&inst.region, fd, 0, &err);
+            close(fd);
+        }
+    }
+    if (rc == 0 && (rc = gvr_join_flags(&inst.region, GVR_JOIN_REPLACE, &err)) < 0)
+        gvr_close(&inst.region);
+    if (rc < 0) {
+        /* Without its instance a process of gpuvisord's would run without limits. */
+        gvs_compute_on = true;
+        fprintf(stderr,
+                "gpuvisor: instance \"%s\" of gpuvisord (%s): %s; device memory is refused, and "
+                "so are launches\n",
+                key, socket, err.msg);
+        return;
+    }
+    inst.member = true;
+    for (unsigned d = 0; d < gvr_device_count(&inst.region); d++)
+        if (gvr_share(&inst.region, d))
+            gvs_compute_on = true;
+    pthread_atfork(NULL, NULL, rejoin_after_fork);
+}
+
 static void instance_init(void)
 {
+    const char *daemon = getenv("GPUVISOR_DAEMON");
+    if (daemon && *daemon) {
+        daemon_init(daemon, getenv("GPUVISOR_INSTANCE"));
+        return;
+    }
     const char *name = getenv("GPUVISOR_INSTANCE");
     const char *mem = getenv("GPUVISOR_MEMORY");
     const char *compute = getenv("GPUVISOR_COMPUTE");
@@ -320,7 +408,18 @@ static int add_device(CUdevice dev)
     /* Another thread may have added it meanwhile and gone on to count the context: keep that. */
     int m = __atomic_load_n(&inst.map[dev], __ATOMIC_ACQUIRE);
     int idx = 0;
-    if (m == 0) {
+    if (m == 0 && inst.daemon) {
+        /* The daemon's instance has the GPUs it was given: another is refused, never added. */
+        char u[GV_UUID_TEXT];
+        idx = gvr_device_find(&inst.region, lim.uuid);
+        if (idx < 0)
+            gv_error_set(&err, idx,
+                         "GPU %s is not a GPU of instance %s; device memory and launches on it "
+                         "are refused",
+                         gv_uuid_format(lim.uuid, u), inst.region.name);
+        m = idx >= 0 ? (idx + 1) | MAP_PENDING : -1;
+        __atomic_store_n(&inst.map[dev], m, __ATOMIC_RELEASE);
+    } else if (m == 0) {
         idx = gvr_device_add(&inst.region, &lim, NULL, &err);
         m = idx >= 0 ? (idx + 1) | MAP_PENDING : -1;
         __atomic_store_n(&inst.map[dev], m, __ATOMIC_RELEASE);
@@ -350,6 +449,16 @@ static bool configured_context(CUdevice dev, int m, struct gvr_device_limit *lim
     return given != NULL;
 }
 
+/* The daemon deleted the instance (gvr_retire): every charge is refused from now on. Said once. */
+static void say_deleted(void)
+{
+    static _Atomic bool said;
+    if (!atomic_exchange(&said, true))
+        fprintf(stderr,
+                "gpuvisor: instance %s was deleted by gpuvisord; device memory is refused\n",
+                inst.region.name);
+}
+
 /* Charge `bytes` of context memory on the GPU behind map word m, which this thread has marked
  * MAP_MEASURING, and publish the final word (waking the charges that wait for it). */
 static int settle_context(CUdevice dev, int m, uint64_t bytes, const struct gvr_device_limit *lim)
@@ -363,7 +472,9 @@ static int settle_context(CUdevice dev, int m, uint64_t bytes, const struct gvr_
     }
     int done = (m & MAP_INDEX) | (rc ? MAP_REFUSED : 0);
     __atomic_store_n(&inst.map[dev], done, __ATOMIC_RELEASE);
-    if (rc) {
+    if (rc == -ESHUTDOWN) {
+        say_deleted();
+    } else if (rc) {
         gvr_count_refusal(&inst.region, idx, GVR_REFUSED_SLICE);
         char uuid[GV_UUID_TEXT], need[32], limit[32], used[32];
         gv_uuid_format(lim->uuid, uuid);
@@ -542,6 +653,8 @@ CUresult gvs_charge(CUdevice dev, uint64_t bytes)
     /* Memory the process's own pools keep idle is given back before a charge is refused. */
     if (rc == -ENOMEM && gvs_pools_trim(dev))
         rc = gvr_charge(&inst.region, (unsigned)idx, bytes);
+    if (rc == -ESHUTDOWN)
+        say_deleted();
     if (rc) {
         gvr_count_refusal(&inst.region, (unsigned)idx, GVR_REFUSED_SLICE);
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -568,8 +681,8 @@ int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share,
     if (!inst.member)
         return inst.configured ? -1 : 0;
     int idx = region_dev(dev);
-    if (idx < 0)
-        return 0; /* not a device the driver knows: let the driver say so */
+    if (idx < 0) /* not a GPU of the daemon's instance; or not one the driver knows: it says so */
+        return inst.daemon ? -1 : 0;
     struct gvr_device_limit lim;
     *share = gvr_share(&inst.region, (unsigned)idx);
     *budget = gvr_budget(&inst.region, (unsigned)idx);
@@ -630,6 +743,8 @@ int gvs_slice_by_uuid(const unsigned char uuid[GV_UUID_LEN], int ordinal, uint64
     if (!inst.member)
         return -1;
     int idx = gvr_device_find(&inst.region, uuid);
+    if (idx < 0 && inst.daemon)
+        return -1; /* not a GPU of the daemon's instance */
     if (idx < 0) {
         /* No member has used this GPU with CUDA yet: its limit is the configuration's. */
         struct gvr_device_limit lim = {
@@ -672,4 +787,25 @@ int gvs_instance_members(const unsigned char uuid[GV_UUID_LEN], unsigned *pids, 
     }
     free(s);
     return n;
+}
+
+const char *gvs_daemon(const char **instance)
+{
+    if (!inst.daemon || !inst.member)
+        return NULL;
+    *instance = inst.region.name;
+    return inst.socket;
+}
+
+uint32_t gvs_compute_share(CUdevice dev)
+{
+    int idx = inst.member ? region_dev(dev) : -1;
+    return idx >= 0 ? gvr_share(&inst.region, (unsigned)idx) : 0;
+}
+
+void gvs_count_wait(CUdevice dev, uint64_t ns)
+{
+    int idx = inst.member ? region_dev(dev) : -1;
+    if (idx >= 0)
+        gvr_count_wait(&inst.region, (unsigned)idx, ns);
 }

@@ -152,6 +152,17 @@ struct gv_budget;
 int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share,
                      uint8_t uuid[GV_UUID_LEN]);
 
+/* gpuvisord's socket when this process's instance is the daemon's (its id in *instance), else
+ * NULL: the GPU's turns then go through the daemon. */
+const char *gvs_daemon(const char **instance);
+
+/* The instance's compute share on CUDA device dev now (basis points): read each turn, so that a
+ * resize by the daemon is followed within a turn. */
+uint32_t gvs_compute_share(CUdevice dev);
+
+/* Count ns that a launch on dev waited for the GPU (for `gpuvisor smi` and the daemon). */
+void gvs_count_wait(CUdevice dev, uint64_t ns);
+
 /* The launch gate (timeshare.c): returns CUDA_SUCCESS when the calling thread may launch into
  * `stream` now, after waiting for the token of the stream's GPU if need be. The default streams
  * mean the current context. Call only when gvs_compute_on. */

@@ -33,6 +33,13 @@
  * its instance's budget (gv_budget_turn_*) and the instance's next process to take the token
  * charges it, up to UNSETTLED_MAX_NS past what was paid.
  *
+ * With gpuvisord the token is the daemon's (region/sched.h): the same calls become requests to
+ * it, which it may refuse (a renewal while another instance waits, or past the instance's
+ * budget as the daemon books it: the holder then gives the GPU up as at the end of its budget),
+ * and a daemon that refuses this process's turns for good (its instance was deleted) makes the
+ * launches fail. The share is read from the region at every turn, so that a resize holds within a
+ * turn; the time launches wait for the GPU is counted in the region (gvr_count_wait).
+ *
  * The holder's launch costs a cached look-up of its stream, an atomic load, a clock read and an
  * atomic add: its slice end is kept in process memory, and the shared record is read only when
  * the slice ends. The slow path runs in one thread per device at a time (`busy`); no lock is held
@@ -137,7 +144,8 @@ __attribute__((destructor)) static void give_back_at_exit(void)
         if (atomic_load(&d->state) != LIMITED)
             continue;
         gvr_sched_unclaim(&d->sched);
-        if (!d->sched.mine)
+        uint64_t start;
+        if (!gvr_sched_tenure(&d->sched, &start))
             continue;
         if (d->held && gvr_sched_held(&d->sched)) {
             uint64_t end = now;
@@ -164,7 +172,10 @@ static int setup(struct tdev *d, CUdevice dev)
     struct gvr_sched s;
     if (state == LIMITED) {
         struct gv_error err = {0};
-        if (gvr_sched_open(&s, NULL, uuid, &err) < 0) {
+        const char *instance = NULL, *daemon = gvs_daemon(&instance);
+        int rc2 = daemon ? gvr_sched_open_daemon(&s, daemon, instance, uuid, &err)
+                         : gvr_sched_open(&s, NULL, uuid, &err);
+        if (rc2 < 0) {
             fprintf(stderr, "gpuvisor: device %d: %s; launches are refused\n", (int)dev, err.msg);
             state = REFUSED;
         }
@@ -314,13 +325,33 @@ static void give_up(struct tdev *d, bool drained)
     d->released_at = now;
 }
 
+static CUdevice ordinal(const struct tdev *d)
+{
+    return (CUdevice)(d - devs);
+}
+
+/* gpuvisord refused this process's turns for good: say why, once; its launches fail from now on. */
+static bool refused(struct tdev *d)
+{
+    const char *why;
+    if (!gvr_sched_refused(&d->sched, &why))
+        return false;
+    if (atomic_exchange(&d->state, REFUSED) == LIMITED)
+        fprintf(stderr, "gpuvisor: device %d: %s; launches are refused\n", (int)ordinal(d), why);
+    return true;
+}
+
 /* Take the token: wait for the budget, then for the holder (who is looked at for signs of death
- * after each timed-out wait). */
-static void take(struct tdev *d)
+ * after each timed-out wait). Returns false when the daemon refuses this process's turns. */
+static bool take(struct tdev *d)
 {
     bool check = false;
+    uint64_t began = gv_now_ns();
     for (;;) {
         uint64_t now = gv_now_ns();
+        if (refused(d))
+            return false;
+        d->share = gvs_compute_share(ordinal(d));
         settle_ended_turn(d, now);
         uint64_t w = gv_budget_wait(d->budget, now);
         if (w) { /* spent: wait for the refill, without standing in line */
@@ -348,14 +379,16 @@ static void take(struct tdev *d)
             d->paid_until = now + SLICE_NS;
             gv_budget_charge(d->budget, d->share, now, (int64_t)SLICE_NS);
             atomic_store(&d->launches, 0);
-            return;
+            gvs_count_wait(ordinal(d), now - began);
+            return true;
         }
         check = !gvr_sched_wait(&d->sched, now, WAIT_NS);
     }
 }
 
-/* Bring the device to "held, within a paid slice, room in the queue". */
-static void advance(struct tdev *d)
+/* Bring the device to "held, within a paid slice, room in the queue". Returns false when the
+ * daemon refuses this process's turns. */
+static bool advance(struct tdev *d)
 {
     if (d->held && !gvr_sched_held(&d->sched)) {
         /* Taken over while silent: paid up to its slice end, nothing more; and no longer ours. */
@@ -377,27 +410,28 @@ static void advance(struct tdev *d)
                 close_turn(d);
                 d->held = false;
                 gvr_sched_release(&d->sched);
-                take(d);
-                return;
+                return take(d);
             }
             if (now < d->paid_until)
-                return; /* the queue is empty and the slice goes on */
+                return true; /* the queue is empty and the slice goes on */
         }
-        /* The slice is over: another one if the budget lasts and nobody waits, else give up. */
+        /* The slice is over: another one if the budget lasts, nobody waits and the token is still
+         * this process's to renew (the daemon may refuse), else give up. */
         if (!gvr_sched_wanted(&d->sched, now)) {
             settle(d, now);
-            if (gv_budget_wait(d->budget, now) == 0) {
+            d->share = gvs_compute_share(ordinal(d));
+            if (gv_budget_wait(d->budget, now) == 0 &&
+                gvr_sched_extend(&d->sched, now + SLICE_NS)) {
                 gv_budget_charge(d->budget, d->share, now, (int64_t)SLICE_NS);
                 d->paid_until = now + SLICE_NS;
-                gvr_sched_extend(&d->sched, d->paid_until);
                 uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
                 gv_budget_turn_paid(d->budget, tag, d->paid_until);
-                return;
+                return true;
             }
         }
         give_up(d, drained);
     }
-    take(d);
+    return take(d);
 }
 
 static void enter_slow(struct tdev *d)
@@ -424,11 +458,14 @@ static CUresult slow(struct tdev *d)
     enter_slow(d);
     /* Another thread's slow path may have done the work meanwhile. */
     uint64_t now = gv_now_ns();
-    if (!(d->held && now < d->paid_until && atomic_load(&d->launches) < atomic_load(&d->bound)))
-        advance(d);
-    atomic_fetch_add(&d->launches, 1);
+    bool ok = atomic_load(&d->state) == LIMITED;
+    if (ok &&
+        !(d->held && now < d->paid_until && atomic_load(&d->launches) < atomic_load(&d->bound)))
+        ok = advance(d);
+    if (ok)
+        atomic_fetch_add(&d->launches, 1);
     leave_slow(d);
-    return CUDA_SUCCESS;
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_NOT_PERMITTED;
 }
 
 /* ---- the seams */

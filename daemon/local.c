@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* local.c: the local socket's thread (local.h): one epoll loop over the listening socket, its
+ * connections and a wake-up descriptor.
+ *
+ * A connection goes through three states. FIRST: accepted, nothing known; its first bytes are
+ * peeked at (never consumed, so that HTTP gets them whole) with edge-triggered readiness, so a
+ * client that sent "G" and waits does not spin the loop. OPEN: it said the magic, and its first
+ * request (JOIN or HELLO) is due before the same deadline. TOKEN: its HELLO was accepted; it speaks
+ * for the connecting process's turns on one GPU of one instance, read with level-triggered
+ * readiness, one request per wake-up, so that a peer that floods requests waits its turn behind
+ * the others. A JOIN is answered and the connection closed.
+ *
+ * Tokens: per GPU the record of region/sched.h, served (written) only here, and the connection
+ * that holds it. The holder's instance is charged the holding time this thread sees, from the
+ * grant to the release, the takeover or the close, in a budget per instance and GPU kept here
+ * (struct account); a take or a renewal is refused while that budget is spent, and a renewal while
+ * a process of another instance stands in line. An account outlives its connections (a process
+ * that connects anew must not find its instance's time refilled) and is dropped when nobody uses
+ * it and its bucket is full again, which is what a new one would be. */
+#include "daemon/local.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/budget.h"
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/size.h"
+#include "region/daemon.h"
+#include "region/proc.h"
+#include "region/sched.h"
+
+#define KEY_LISTEN      UINT64_MAX
+#define KEY_WAKE        (UINT64_MAX - 1)
+#define ACCEPT_PAUSE_NS (100ULL * 1000000ULL) /* out of descriptors: accept again after this */
+#define WATCH_NS        (100ULL * 1000000ULL) /* holders' processes are looked at this often */
+#define WANT_MAX_NS     (100ULL * 1000000ULL) /* the longest a request stands a peer in line */
+#define BATCH           64
+
+enum state { FREE = 0, FIRST, OPEN, TOKEN };
+
+/* An instance's GPU time on one GPU, as this daemon books it. */
+struct account {
+    bool used;
+    bool gone; /* the instance was deleted */
+    char id[GVR_DAEMON_ID_LEN];
+    uint8_t uuid[GV_UUID_LEN];
+    uint32_t share;    /* basis points, 0 = no compute limit */
+    uint64_t share_at; /* when ops->share was last asked */
+    unsigned refs;     /* connections booked to it */
+    struct gv_budget budget;
+};
+
+struct gpu {
+    uint8_t uuid[GV_UUID_LEN];
+    struct gvr_sched rec;
+    int holder; /* the connection holding the token, or -1 */
+};
+
+/* Invariants: state FREE <=> fd == -1. In TOKEN, gpu and account are valid indices and the
+ * account counts this connection in refs; gpus[gpu].holder == this index exactly while the
+ * record's holder word is peer.mine; charged_to is how far its holding time is charged. */
+struct conn {
+    enum state state;
+    int fd;
+    struct ucred cred;
+    uint64_t deadline; /* FIRST and OPEN: closed at this time */
+    size_t have;       /* bytes of the request in buf */
+    unsigned char buf[sizeof(struct gvr_dreq)];
+    int gpu, account;
+    struct gvr_sched_peer peer;
+    uint64_t charged_to;
+    uint64_t want_until;
+};
+
+struct gvd_local {
+    int listen_fd, ep, wake, sched_dir;
+    struct gvd_local_ops ops;
+    pthread_t thread;
+    struct conn conns[GVD_LOCAL_MAX_CONNS];
+    unsigned live;
+    struct gpu gpus[GV_MAX_GPUS];
+    unsigned ngpu;
+    struct account *acct;
+    unsigned nacct;
+    uint64_t accept_again; /* 0: accepting */
+    uint64_t next_watch;
+    uint64_t pidns;
+};
+
+/* ---- accounts and GPUs */
+
+static void refresh_share(struct gvd_local *l, struct account *a, uint64_t now)
+{
+    if (a->gone || now < a->share_at + GVD_LOCAL_SHARE_NS)
+        return;
+    uint32_t share = 0;
+    int rc = l->ops.share(l->ops.ctx, a->id, a->uuid, &share);
+    a->share_at = now;
+    if (rc == -ENOENT)
+        a->gone = true;
+    else if (rc == 0)
+        a->share = share;
+}
+
+/* The account of instance id on GPU uuid, made when missing. Returns its index or -ENOMEM. */
+static int account_for(struct gvd_local *l, const char *id, const uint8_t uuid[GV_UUID_LEN])
+{
+    int free_one = -1;
+    for (unsigned i = 0; i < l->nacct; i++) {
+        struct account *a = &l->acct[i];
+        if (!a->used) {
+            if (free_one < 0)
+                free_one = (int)i;
+            continue;
+        }
+        if (!strcmp(a->id, id) && !memcmp(a->uuid, uuid, GV_UUID_LEN))
+            return (int)i;
+    }
+    if (free_one < 0) {
+        unsigned n = l->nacct ? 2 * l->nacct : 16;
+        struct account *grown = realloc(l->acct, n * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        memset(grown + l->nacct, 0, (n - l->nacct) * sizeof(*grown));
+        l->acct = grown;
+        free_one = (int)l->nacct;
+        l->nacct = n;
+    }
+    struct account *a = &l->acct[free_one];
+    memset(a, 0, sizeof(*a));
+    a->used = true;
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    memcpy(a->uuid, uuid, GV_UUID_LEN);
+    gv_budget_init(&a->budget);
+    return free_one;
+}
+
+/* Drop accounts nobody uses whose instance is gone or whose bucket is full again. */
+static void prune_accounts(struct gvd_local *l, uint64_t now)
+{
+    for (unsigned i = 0; i < l->nacct; i++) {
+        struct account *a = &l->acct[i];
+        if (a->used && !a->refs &&
+            (a->gone ||
+             gv_budget_level(&a->budget, GV_SHARE_FULL, now) >= (int64_t)GV_BUDGET_PERIOD_NS))
+            a->used = false;
+    }
+}
+
+/* The GPU with this UUID, its record served (made or reset) when first met. Returns its index or a
+ * negative errno value with a message. */
+static int gpu_for(struct gvd_local *l, const uint8_t uuid[GV_UUID_LEN], struct gv_error *err)
+{
+    for (unsigned i = 0; i < l->ngpu; i++)
+        if (!memcmp(l->gpus[i].uuid, uuid, GV_UUID_LEN))
+            return (int)i;
+    if (l->ngpu >= GV_MAX_GPUS)
+        return gv_error_set(err, -ENOSPC, "gpuvisord serves at most %d GPUs", GV_MAX_GPUS);
+    struct gpu *g = &l->gpus[l->ngpu];
+    int rc = gvr_sched_serve(&g->rec, l->sched_dir, uuid, err);
+    if (rc < 0)
+        return rc;
+    memcpy(g->uuid, uuid, GV_UUID_LEN);
+    g->holder = -1;
+    return (int)l->ngpu++;
+}
+
+/* Charge connection c's holding time up to now. */
+static void charge(struct gvd_local *l, struct conn *c, uint64_t now)
+{
+    struct account *a = &l->acct[c->account];
+    if (now > c->charged_to)
+        gv_budget_charge(&a->budget, a->share, now, (int64_t)(now - c->charged_to));
+    c->charged_to = now;
+}
+
+/* Connection c (index i) gives the token up, if it holds it: charged, released, waiters woken. */
+static void let_go(struct gvd_local *l, int i, uint64_t now)
+{
+    struct conn *c = &l->conns[i];
+    struct gpu *g = &l->gpus[c->gpu];
+    if (g->holder != i)
+        return;
+    charge(l, c, now);
+    gvr_sched_release_for(&g->rec, &c->peer);
+    g->holder = -1;
+}
+
+/* ---- connections */
+
+static void drop(struct gvd_local *l, int i)
+{
+    struct conn *c = &l->conns[i];
+    if (c->state == FREE)
+        return;
+    if (c->state == TOKEN) {
+        let_go(l, i, gv_now_ns());
+        if (c->want_until)
+            gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, 0);
+        l->acct[c->account].refs--;
+    }
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    l->live--;
+}
+
+/* Send reply p (with descriptor fd when >= 0) without waiting: a peer that does not read its
+ * replies has no room left for one, and is dropped. Returns whether it went. */
+static bool reply(struct gvd_local *l, int i, const struct gvr_drep *p, int fd)
+{
+    struct conn *c = &l->conns[i];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec v = {.iov_base = (void *)p, .iov_len = sizeof(*p)};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof(ctl));
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof(ctl.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do
+        n = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof(*p))
+        return true;
+    drop(l, i);
+    return false;
+}
+
+/* A request out of place: say why (if the peer reads) and close. */
+static void refuse(struct gvd_local *l, int i, uint32_t op, const char *why)
+{
+    struct gvr_drep p = {.status = -EPROTO, .op = op};
+    snprintf(p.msg, sizeof(p.msg), "%s", why);
+    if (reply(l, i, &p, -1))
+        drop(l, i);
+}
+
+static unsigned count_uid(const struct gvd_local *l, uid_t uid)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < GVD_LOCAL_MAX_CONNS; i++)
+        if (l->conns[i].state != FREE && l->conns[i].cred.uid == uid)
+            n++;
+    return n;
+}
+
+static void accept_some(struct gvd_local *l, uint64_t now)
+{
+    for (int k = 0; k < BATCH; k++) {
+        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The queue stays readable: stop looking at it for a while rather than spin. */
+                epoll_ctl(l->ep, EPOLL_CTL_DEL, l->listen_fd, NULL);
+                l->accept_again = now + ACCEPT_PAUSE_NS;
+                return;
+            }
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN: all taken */
+        }
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
+            l->live >= GVD_LOCAL_MAX_CONNS || count_uid(l, cred.uid) >= GVD_LOCAL_MAX_PER_UID) {
+            close(fd);
+            continue;
+        }
+        int i = 0;
+        while (l->conns[i].state != FREE)
+            i++;
+        struct conn *c = &l->conns[i];
+        memset(c, 0, sizeof(*c));
+        c->fd = fd;
+        c->cred = cred;
+        c->state = FIRST;
+        c->deadline = now + GVD_LOCAL_FIRST_NS;
+        c->gpu = c->account = -1;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.u64 = (uint64_t)i};
+        if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            memset(c, 0, sizeof(*c));
+            c->fd = -1;
+            continue;
+        }
+        l->live++;
+    }
+}
+
+/* FIRST: the magic, or HTTP. Peeked only: what is not the magic goes to HTTP whole. */
+static void classify(struct gvd_local *l, int i)
+{
+    struct conn *c = &l->conns[i];
+    char b[GVR_DAEMON_MAGIC_LEN];
+    ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        drop(l, i);
+        return;
+    }
+    if (memcmp(b, GVR_DAEMON_MAGIC, (size_t)n) != 0) {
+        int fd = c->fd;
+        epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+        memset(c, 0, sizeof(*c));
+        c->fd = -1;
+        l->live--;
+        if (l->ops.http)
+            l->ops.http(l->ops.ctx, fd); /* the HTTP server's from now on, whatever it says */
+        else
+            close(fd);
+        return;
+    }
+    if (n < (ssize_t)sizeof(b))
+        return; /* a prefix of the magic: the next bytes decide (edge-triggered) */
+    if (recv(c->fd, b, sizeof(b), MSG_DONTWAIT) != (ssize_t)sizeof(b)) {
+        drop(l, i);
+        return;
+    }
+    c->state = OPEN;
+    /* Level-triggered from now on: a request already here is seen at the next wait. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)i};
+    if (epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        drop(l, i);
+}
+
+static void fail(struct gvr_drep *p, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fill p as a refusal with status and a message. */
+static void fail(struct gvr_drep *p, int status, const char *fmt, ...)
+{
+    p->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+    va_end(ap);
+}
+
+/* Ask the core whether the peer may join q->key. Returns its answer; on success the region's
+ * descriptor in *fd and the instance in id, uuid, share. */
+static int ask_join(struct gvd_local *l, struct conn *c, const struct gvr_dreq *q, int *fd,
+                    char id[GVR_DAEMON_ID_LEN], uint8_t uuid[GV_UUID_LEN], uint32_t *share,
+                    struct gvr_drep *p)
+{
+    struct gv_error e = {0};
+    *fd = -1;
+    memset(id, 0, GVR_DAEMON_ID_LEN);
+    int rc = l->ops.join(l->ops.ctx, q->key, &c->cred, fd, id, uuid, share, &e);
+    id[GVR_DAEMON_ID_LEN - 1] = 0;
+    if (rc < 0) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        fail(p, rc, "%s", e.msg[0] ? e.msg : "no such instance");
+    }
+    return rc;
+}
+
+static void do_join(struct gvd_local *l, int i, const struct gvr_dreq *q)
+{
+    struct gvr_drep p = {.op = q->op};
+    int fd;
+    if (ask_join(l, &l->conns[i], q, &fd, p.id, p.uuid, &p.share, &p) == 0 && fd < 0)
+        fail(&p, -EIO, "instance %s has no region", q->key);
+    bool sent = reply(l, i, &p, fd);
+    if (fd >= 0)
+        close(fd);
+    if (sent)
+        drop(l, i);
+}
+
+static void do_hello(struct gvd_local *l, int i, const struct gvr_dreq *q, uint64_t now)
+{
+    struct conn *c = &l->conns[i];
+    struct gvr_drep p = {.op = q->op};
+    int fd, gi = -1, ai = -1;
+    char state;
+    struct gv_error e = {0};
+    if (ask_join(l, c, q, &fd, p.id, p.uuid, &p.share, &p) < 0)
+        goto refused;
+    if (fd >= 0)
+        close(fd);
+    if (memcmp(p.uuid, q->uuid, GV_UUID_LEN) != 0) {
+        char u[GV_UUID_TEXT];
+        fail(&p, -ENOENT, "instance %s is not on GPU %s", q->key, gv_uuid_format(q->uuid, u));
+        goto refused;
+    }
+    if ((gi = gpu_for(l, q->uuid, &e)) < 0) {
+        fail(&p, gi, "%s", e.msg);
+        goto refused;
+    }
+    c->peer.pid = c->cred.pid;
+    c->peer.pidns = l->pidns;
+    if (c->cred.pid <= 0 || gvr_proc_stat(c->cred.pid, &state, &c->peer.start) < 0) {
+        fail(&p, -ESRCH, "process %d cannot be seen by gpuvisord", (int)c->cred.pid);
+        goto refused;
+    }
+    if ((ai = account_for(l, p.id, q->uuid)) < 0) {
+        fail(&p, -ENOMEM, "gpuvisord is out of memory");
+        goto refused;
+    }
+    struct account *a = &l->acct[ai];
+    a->share = p.share;
+    a->share_at = now;
+    a->gone = false;
+    a->refs++;
+    c->state = TOKEN;
+    c->gpu = gi;
+    c->account = ai;
+    c->deadline = 0;
+    p.word = (uint64_t)c->cred.pid;
+    reply(l, i, &p, gvr_sched_reader(&l->gpus[gi].rec));
+    return;
+refused:
+    if (reply(l, i, &p, -1))
+        drop(l, i);
+}
+
+/* Does a process of another instance than c's stand in line for c's GPU? */
+static bool other_waits(const struct gvd_local *l, const struct conn *c, uint64_t now)
+{
+    for (unsigned i = 0; i < GVD_LOCAL_MAX_CONNS; i++) {
+        const struct conn *o = &l->conns[i];
+        if (o->state == TOKEN && o->gpu == c->gpu && o->account != c->account &&
+            o->want_until > now)
+            return true;
+    }
+    return false;
+}
+
+static uint64_t slice_end(const struct gvr_dreq *q, uint64_t now)
+{
+    uint64_t end = q->until;
+    if (end > now + GVR_SCHED_SLICE_NS)
+        end = now + GVR_SCHED_SLICE_NS;
+    return end < now ? now : end;
+}
+
+static void stand_in_line(struct gvd_local *l, struct conn *c, uint64_t want, uint64_t now)
+{
+    c->want_until = want > now + WANT_MAX_NS ? now + WANT_MAX_NS : want;
+    gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, c->want_until);
+}
+
+static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint64_t now)
+{
+    struct conn *c = &l->conns[i];
+    struct gpu *g = &l->gpus[c->gpu];
+    struct account *a = &l->acct[c->account];
+    struct gvr_drep p = {.op = q->op};
+    bool holds = g->holder == i && gvr_sched_holds(&g->rec, &c->peer);
+    uint64_t wait;
+    if (q->op == GVR_DOP_RELEASE) {
+        let_go(l, i, now);
+        c->peer.mine = 0;
+    } else if (q->op == GVR_DOP_WANT) {
+        stand_in_line(l, c, q->want, now);
+    } else if (q->op == GVR_DOP_EXTEND && !holds) {
+        fail(&p, -EPERM, "this process does not hold the GPU's token (taken over)");
+    } else if (q->op == GVR_DOP_TAKE && holds) {
+        p.word = c->peer.mine;
+        p.until = gvr_sched_slice_end(&g->rec);
+    } else {
+        if (holds)
+            charge(l, c, now);
+        refresh_share(l, a, now);
+        if (a->gone) {
+            let_go(l, i, now);
+            fail(&p, -ESHUTDOWN, "instance %s was deleted by gpuvisord", a->id);
+        } else if (a->share && (wait = gv_budget_wait(&a->budget, now))) {
+            fail(&p, -EAGAIN, "instance %s has used its share of the GPU's time", a->id);
+            p.until = wait;
+        } else if (q->op == GVR_DOP_EXTEND) {
+            if (other_waits(l, c, now)) {
+                fail(&p, -EBUSY, "another instance waits for the GPU");
+            } else {
+                p.until = slice_end(q, now);
+                gvr_sched_extend_for(&g->rec, &c->peer, p.until);
+            }
+        } else {
+            uint64_t from;
+            p.until = slice_end(q, now);
+            if (gvr_sched_take_for(&g->rec, &c->peer, now, p.until, q->flags & GVR_DFLAG_CHECK,
+                                   &from)) {
+                if (g->holder >= 0 && g->holder != i)
+                    charge(l, &l->conns[g->holder], now); /* taken over: paid up to now */
+                g->holder = i;
+                c->charged_to = now;
+                c->want_until = 0;
+                p.word = c->peer.mine;
+            } else {
+                p.until = 0;
+                if (q->want)
+                    stand_in_line(l, c, q->want, now);
+                fail(&p, -EBUSY, "the GPU's token is held by another process");
+            }
+        }
+    }
+    reply(l, i, &p, -1);
+}
+
+/* OPEN or TOKEN: read what there is of a request; serve it once it is whole. */
+static void on_request(struct gvd_local *l, int i)
+{
+    struct conn *c = &l->conns[i];
+    ssize_t n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        drop(l, i);
+        return;
+    }
+    c->have += (size_t)n;
+    if (c->have < sizeof(c->buf))
+        return;
+    c->have = 0;
+    struct gvr_dreq q;
+    memcpy(&q, c->buf, sizeof(q));
+    struct gv_error e = {0};
+    uint64_t now = gv_now_ns();
+    bool token_op = q.op != GVR_DOP_JOIN && q.op != GVR_DOP_HELLO;
+    if (gvr_dreq_check(&q, &e) < 0)
+        refuse(l, i, q.op, e.msg);
+    else if (c->state == OPEN && token_op)
+        refuse(l, i, q.op, "request: HELLO first");
+    else if (c->state == TOKEN && !token_op)
+        refuse(l, i, q.op, "request: this connection already speaks for an instance");
+    else if (q.op == GVR_DOP_JOIN)
+        do_join(l, i, &q);
+    else if (q.op == GVR_DOP_HELLO)
+        do_hello(l, i, &q, now);
+    else
+        do_token(l, i, &q, now);
+}
+
+/* ---- the loop */
+
+/* Deadlines, the paused queue, and the holders whose processes are gone (a process that died
+ * while its connection lives on in another that inherited it). */
+static void housekeeping(struct gvd_local *l, uint64_t now)
+{
+    for (int i = 0; i < GVD_LOCAL_MAX_CONNS; i++) {
+        struct conn *c = &l->conns[i];
+        if ((c->state == FIRST || c->state == OPEN) && now >= c->deadline)
+            drop(l, i);
+    }
+    if (l->accept_again && now >= l->accept_again) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = KEY_LISTEN};
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->listen_fd, &ev);
+        l->accept_again = 0;
+    }
+    if (now < l->next_watch)
+        return;
+    l->next_watch = now + WATCH_NS;
+    for (unsigned k = 0; k < l->ngpu; k++) {
+        int h = l->gpus[k].holder;
+        if (h >= 0 && gvr_proc_gone(l->conns[h].peer.pid, l->conns[h].peer.start))
+            let_go(l, h, now);
+    }
+    prune_accounts(l, now);
+}
+
+static int timeout_ms(const struct gvd_local *l, uint64_t now)
+{
+    uint64_t next = l->next_watch;
+    if (l->accept_again && l->accept_again < next)
+        next = l->accept_again;
+    for (int i = 0; i < GVD_LOCAL_MAX_CONNS; i++) {
+        const struct conn *c = &l->conns[i];
+        if ((c->state == FIRST || c->state == OPEN) && c->deadline < next)
+            next = c->deadline;
+    }
+    return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+static void *run(void *arg)
+{
+    struct gvd_local *l = arg;
+    struct epoll_event ev[BATCH];
+    for (;;) {
+        int n = epoll_wait(l->ep, ev, BATCH, timeout_ms(l, gv_now_ns()));
+        if (n < 0 && errno != EINTR)
+            break;
+        uint64_t now = gv_now_ns();
+        for (int k = 0; k < n; k++) {
+            uint64_t key = ev[k].data.u64;
+            if (key == KEY_WAKE)
+                return NULL;
+            if (key == KEY_LISTEN) {
+                accept_some(l, now);
+                continue;
+            }
+            int i = (int)key;
+            if (l->conns[i].state == FIRST)
+                classify(l, i);
+            else if (l->conns[i].state != FREE)
+                on_request(l, i);
+        }
+        housekeeping(l, gv_now_ns());
+    }
+    return NULL;
+}
+
+/* ---- start and stop */
+
+/* Records an earlier daemon left: reset now, so that their waiters come back to ask. */
+static void reset_records(struct gvd_local *l)
+{
+    int fd = dup(l->sched_dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    const char *suffix = ".sched";
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), s = strlen(suffix);
+        uint8_t uuid[GV_UUID_LEN];
+        char want[GV_UUID_TEXT + 8];
+        if (n <= s || strcmp(e->d_name + n - s, suffix) != 0 ||
+            gv_uuid_parse(e->d_name, n - s, GV_UUID_PREFIXED, uuid, NULL) < 0)
+            continue;
+        gvr_sched_file(uuid, want);
+        if (strcmp(want, e->d_name) == 0)
+            gpu_for(l, uuid, NULL);
+    }
+    closedir(d);
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit r;
+    rlim_t want = 2 * GVD_LOCAL_MAX_CONNS + 256;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < want) {
+        r.rlim_cur = r.rlim_max < want ? r.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
+static void release_all(struct gvd_local *l)
+{
+    for (int i = 0; i < GVD_LOCAL_MAX_CONNS; i++)
+        drop(l, i);
+    for (unsigned k = 0; k < l->ngpu; k++)
+        gvr_sched_close(&l->gpus[k].rec);
+    if (l->ep >= 0)
+        close(l->ep);
+    if (l->wake >= 0)
+        close(l->wake);
+    if (l->sched_dir >= 0)
+        close(l->sched_dir);
+    free(l->acct);
+    free(l);
+}
+
+int gvd_local_start(struct gvd_local **out, int listen_fd, const char *run_dir,
+                    const struct gvd_local_ops *ops, struct gv_error *err)
+{
+    *out = NULL;
+    if (!ops || !ops->join || !ops->share)
+        return gv_error_set(err, -EINVAL, "gpuvisord local socket: join and share are needed");
+    struct gvd_local *l = calloc(1, sizeof(*l));
+    if (!l)
+        return gv_error_set(err, -ENOMEM, "gpuvisord local socket: out of memory");
+    l->ops = *ops;
+    l->listen_fd = listen_fd;
+    l->ep = l->wake = -1;
+    for (int i = 0; i < GVD_LOCAL_MAX_CONNS; i++)
+        l->conns[i].fd = -1;
+    l->pidns = gvr_proc_own_pidns();
+    char path[4096];
+    int rc = 0;
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/sched", run_dir);
+    l->sched_dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (l->sched_dir < 0)
+        rc = gv_error_set(err, -errno, "GPU token directory %s: %s", path, strerror(errno));
+    else if (fstat(l->sched_dir, &st) < 0 || st.st_uid != geteuid() ||
+             (st.st_mode & (S_IWGRP | S_IWOTH)))
+        rc = gv_error_set(err, -EPERM,
+                          "GPU token directory %s must belong to gpuvisord's user and be "
+                          "writable by nobody else",
+                          path);
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (rc == 0 && (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        rc = gv_error_set(err, -errno, "local socket: %s", strerror(errno));
+    if (rc == 0) {
+        l->ep = epoll_create1(EPOLL_CLOEXEC);
+        l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct epoll_event a = {.events = EPOLLIN, .data.u64 = KEY_LISTEN};
+        struct epoll_event b = {.events = EPOLLIN, .data.u64 = KEY_WAKE};
+        if (l->ep < 0 || l->wake < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, listen_fd, &a) < 0 ||
+            epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake, &b) < 0)
+            rc = gv_error_set(err, -errno, "local socket: epoll: %s", strerror(errno));
+    }
+    if (rc == 0) {
+        reset_records(l);
+        raise_nofile();
+        /* The thread takes no process-directed signals: they are the daemon's main thread's. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int e = pthread_create(&l->thread, NULL, run, l);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e)
+            rc = gv_error_set(err, -e, "local socket: thread: %s", strerror(e));
+    }
+    if (rc < 0) {
+        if (l->ep >= 0)
+            epoll_ctl(l->ep, EPOLL_CTL_DEL, listen_fd, NULL);
+        release_all(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void gvd_local_stop(struct gvd_local *l)
+{
+    if (!l)
+        return;
+    uint64_t one = 1;
+    if (write(l->wake, &one, sizeof(one)) != sizeof(one)) {
+        /* an eventfd takes a write until its counter is near 2^64: cannot fail here */
+    }
+    pthread_join(l->thread, NULL);
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, l->listen_fd, NULL);
+    release_all(l);
+}

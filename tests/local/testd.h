@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* testd.h: a small stand-in for gpuvisord, for the tests of the local socket and the benchmarks.
+ *
+ * It does what the daemon core does around daemon/local.c and nothing more: a run directory laid
+ * out as the daemon's (a socket of mode 0666, instances/ 0700 with one region file per instance,
+ * sched/ 0755), a table of instances, and ops that let a process join an instance when its Unix
+ * user is the instance's (or root). The server runs in a forked child, so that a test can kill it
+ * with SIGKILL, as an administrator might kill gpuvisord, and start another on the same directory.
+ * The table lives in shared memory: the test changes an instance (a resize, a deletion) and the
+ * server's ops see it at once, as the daemon core's would after a PATCH or a DELETE. */
+#ifndef GV_TESTD_H
+#define GV_TESTD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TD_MAX 16
+
+struct td_instance {
+    char id[16];
+    char name[72];
+    uid_t uid; /* the one user but root who may join */
+    uint8_t uuid[16];
+    uint64_t memory;
+    _Atomic uint32_t share;
+    _Atomic bool deleted;
+};
+
+struct td_shared {
+    _Atomic unsigned n;
+    struct td_instance inst[TD_MAX];
+    _Atomic unsigned http; /* connections handed to "HTTP" */
+};
+
+struct td {
+    char dir[64];        /* the test's directory (mkdtemp), traversable by every user */
+    char run[96];        /* the run directory */
+    char sock[100];      /* the socket (it must fit a sockaddr_un) */
+    char instances[128]; /* run/instances */
+    char sched[128];     /* run/sched */
+    pid_t pid;           /* the server, 0 when none runs */
+    struct td_shared *sh;
+};
+
+/* Make the directories and the shared table; no server yet. Returns 0 or -1. */
+int td_init(struct td *t);
+
+/* Add an instance (its region file too) with id `id`, name `name` ("" for none), for user uid, on
+ * GPU uuid with memory bytes and share basis points. Returns its index, or -1. */
+int td_add(struct td *t, const char *id, const char *name, uid_t uid, const uint8_t uuid[16],
+           uint64_t memory, uint32_t share);
+
+/* Start a server on the run directory; returns once it accepts connections. Returns 0 or -1. */
+int td_start(struct td *t);
+
+/* Kill the server with SIGKILL and reap it. */
+void td_kill(struct td *t);
+
+/* Resize instance i (its region and what the ops answer), as a PATCH would. */
+int td_resize(struct td *t, int i, uint64_t memory, uint32_t share);
+
+/* Delete instance i: the ops forget it and its region is retired, as a DELETE would. */
+int td_delete(struct td *t, int i);
+
+/* Kill the server and remove everything. */
+void td_fini(struct td *t);
+
+#endif
