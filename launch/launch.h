@@ -28,6 +28,7 @@
 
 #include "core/error.h"
 #include "core/uuid.h"
+#include "region/region.h"
 
 #define GVL_SHIM_NAME      "libgpuvisor.so"
 #define GVL_DEFAULT_SOCKET "/run/gpuvisor/gpuvisord.sock" /* gpuvisord's local socket */
@@ -133,17 +134,17 @@ int gvl_env_join(struct gvl_env *e, const char *shim, const struct gvl_join *j,
 
 /* What joining gave. */
 struct gvl_member {
-    int fd;                  /* the region file, open read-write and inherited across exec */
-    char id[16];             /* the instance's id (the key may have been its name) */
-    char uuid[GV_UUID_TEXT]; /* its GPU ("GPU-..."), for CUDA_VISIBLE_DEVICES */
-    uint32_t share;          /* its compute share, basis points (0: no limit) */
+    int fd;                    /* the region file, open read-write and inherited across exec */
+    char id[GVR_NAME_MAX + 1]; /* the instance's id (the key may have been its name) */
+    char uuid[GV_UUID_TEXT];   /* its GPU ("GPU-..."), for CUDA_VISIBLE_DEVICES */
+    uint32_t share;            /* its compute share, basis points (0: no limit) */
 };
 
 /* Ask gpuvisord at socket to let this process into instance key (an id, or a name within the
  * caller's tenant); the daemon decides by this process's Unix user. Fills m for gvl_env_join
- * (the caller closes m->fd when it no longer needs it). Returns 0, -ECONNREFUSED (no daemon
- * answers there), the daemon's refusal (-ENOENT: no such instance for this user, with its
- * message), or another negative errno value. */
+ * (the caller closes m->fd when it no longer needs it). Returns 0, or gvr_daemon_join's errors:
+ * -ENOENT (no such instance for this user, or no daemon at socket: the message says which),
+ * -ECONNREFUSED (no daemon), -EINVAL (not an id or a name), -EPROTO; with a message. */
 int gvl_daemon_join(const char *socket, const char *key, struct gvl_member *m,
                     struct gv_error *err);
 

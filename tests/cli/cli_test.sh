@@ -3,8 +3,8 @@
 # cli_test.sh CASE: one behaviour of the `gpuvisor` command, checked from the outside as a user
 # meets it: exit statuses, messages, the environment a command is started with, and what
 # `gpuvisor smi` shows. CTest runs each case as its own test (tests/cli/CMakeLists.txt), passing the
-# built files in GV_BIN, GV_SHIM, GV_SIMDIR, GV_HOLD, GV_REGIONT and GV_EMPTY. Every case gets its
-# own region directory and simulated machine, removed at the end, so cases run in parallel.
+# built files in GV_BIN, GV_SHIM, GV_SIMDIR, GV_HOLD, GV_REGIONT, GV_EMPTY and GV_TESTD. Every case
+# gets its own region directory and simulated machine, removed at the end, so cases run in parallel.
 set -u
 CASE=$1
 T=$(mktemp -d)
@@ -22,7 +22,10 @@ mkdir -p "$GPUVISOR_REGION_DIR"
 BG=""
 FAILED=0
 
+TD=""
 cleanup() {
+    # The stand-in daemon removes its directory when told to stop.
+    [ -n "$TD" ] && kill -TERM "$TD" 2>/dev/null && wait "$TD" 2>/dev/null
     for p in $BG; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$T"
@@ -375,6 +378,60 @@ daemon_choice)
     # A standalone run inside a joined one leaves the daemon's variables behind.
     check_eq "inherited daemon variables cleared" \
         "$(GPUVISOR_REGION_FD=9 envof GPUVISOR_REGION_FD --no-daemon --instance solo)" ""
+    ;;
+join_socket)
+    # gpuvisor run --instance against gpuvisord's local socket (the stand-in of tests/local, with
+    # one instance, "small", of 1 GiB on GPU 1): joined by name or id, the command gets the region's
+    # descriptor, the socket, the instance's id and its GPU, and is held to its limit; an unknown
+    # instance, or another user's, is refused with the daemon's message and 125.
+    uuids
+    "$GV_TESTD" 0123456789ab small "$(id -u)" "$U1" 1GiB 0 >"$T/td" 2>&1 &
+    TD=$!
+    wait_ready "$T/td" || exit 1
+    SOCK=$(sed -n 's/^socket //p' "$T/td")
+    export GPUVISOR_DAEMON="$SOCK"
+    GPUVISOR_MEMORY=1 "$G" run --instance small -- sh -c 'env; readlink /proc/self/fd/$GPUVISOR_REGION_FD' \
+        >"$T/env" 2>"$T/err" || fail "run --instance small: $(cat "$T/err")"
+    for want in "GPUVISOR_INSTANCE=0123456789ab" "GPUVISOR_DAEMON=$SOCK" "CUDA_VISIBLE_DEVICES=$U1"; do
+        grep -qx "$want" "$T/env" || fail "no $want in: $(cat "$T/env")"
+    done
+    grep -q "^GPUVISOR_REGION_FD=[0-9][0-9]*$" "$T/env" || fail "GPUVISOR_REGION_FD: $(cat "$T/env")"
+    grep -q "/instances/0123456789ab$" "$T/env" || fail "the descriptor is not the region: $(cat "$T/env")"
+    grep -q "^LD_PRELOAD=.*libgpuvisor.so" "$T/env" || fail "LD_PRELOAD: $(cat "$T/env")"
+    grep -q "^GPUVISOR_MEMORY=" "$T/env" && fail "an inherited standalone limit stayed: $(cat "$T/env")"
+    check_eq "by id" "$(envof GPUVISOR_INSTANCE --instance 0123456789ab)" 0123456789ab
+    check_eq "--daemon=SOCKET" "$(GPUVISOR_DAEMON="$T/none" envof GPUVISOR_INSTANCE --daemon="$SOCK" --instance small)" 0123456789ab
+    check_eq "--no-daemon" "$(envof GPUVISOR_DAEMON --no-daemon --instance small)" ""
+    expect 125 "no instance nope" "$G" run --instance nope -- touch "$T/ran"
+    grep -q -- "--no-daemon" "$T/err" || fail "no hint for a standalone instance: $(cat "$T/err")"
+    expect 125 "no instance nope" "$G" run --daemon --instance nope -- true
+    grep -q -- "--no-daemon" "$T/err" && fail "a hint though --daemon was given: $(cat "$T/err")"
+    [ -e "$T/ran" ] && fail "the command ran after a refusal"
+    # The instance's limit holds in the command (cli_hold: 3 = out of memory).
+    expect 3 "oom" "$G" run --instance small -- "$GV_HOLD" 2048
+    expect 0 "ready" "$G" run --instance small -- "$GV_HOLD" 512
+    # Another Unix user is refused, by name and by id.
+    if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v useradd >/dev/null; then
+        u=gpuvisor-test-b
+        id -u $u >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin $u 2>/dev/null || id -u $u >/dev/null ||
+            fail "cannot add user $u"
+        chmod 755 "$T"
+        mkdir -p "$T/bin" "$T/lib" && cp "$G" "$T/bin/" && cp "$GV_SHIM" "$T/lib/libgpuvisor.so"
+        chmod -R a+rX "$T/bin" "$T/lib"
+        for key in small 0123456789ab; do
+            setpriv --reuid $u --regid "$(id -g $u)" --clear-groups "$T/bin/gpuvisor" run --instance $key \
+                -- touch "$T/ran" >"$T/out" 2>"$T/err"
+            check_eq "user $u joining $key" "$?" 125
+            grep -q "^gpuvisor: no instance $key" "$T/err" || fail "refusal of $u: $(cat "$T/err")"
+        done
+        [ -e "$T/ran" ] && fail "the command ran after a refusal"
+    else
+        echo "note: not root: the refusal of another user is not checked"
+    fi
+    kill -TERM "$TD"
+    wait "$TD"
+    check_eq "stand-in daemon stopped cleanly" "$?" 0
+    TD=""
     ;;
 rest_offline | rest_fake)
     # The commands for gpuvisord as a client, against no daemon and against a stand-in that
