@@ -318,6 +318,48 @@ static void test_render_instance(void **state)
                                                                            "lab-a");
 }
 
+/* Whatever shape an answer has, a renderer prints something and never crashes: every verb gets
+ * every document below (run under the sanitizers too). */
+static void test_render_any_shape(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "null",
+        "[]",
+        "{}",
+        "{\"gpus\": 5, \"profiles\": \"x\", \"instances\": {}, \"tenants\": 1, \"events\": null}",
+        "{\"gpus\": [1, \"x\", null, {}, []], \"profiles\": [1, {}], \"instances\": [[], 2],"
+        " \"tenants\": [{}, 3], \"events\": [{}, \"e\"]}",
+        "{\"id\": 5, \"name\": [], \"memory\": \"x\", \"compute\": -3, \"gpu\": 1e300,"
+        " \"join\": 7, \"usage\": {\"members\": [1, {\"pid\": \"x\", \"alive\": 3}],"
+        " \"gpu_time_recent\": -1e308, \"gpu_time_total_ns\": -5}}",
+        "{\"memory\": -1, \"compute\": 1e300, \"usage\": [], \"token\": 5}",
+        "{\"tenants\": [{\"users\": [1, null, \"\"], \"quota\": [], \"usage\": {\"memory\": 1.5}}]}",
+        "{\"events\": [{\"seq\": \"1\", \"detail\": [[[[[]]]]]}], \"next\": {}}",
+    };
+    const struct cli_verb *const verbs[] = {
+        &cli_verb_gpus,         &cli_verb_profiles,   &cli_verb_create,     &cli_verb_list,
+        &cli_verb_show,         &cli_verb_resize,     &cli_verb_delete,     &cli_verb_tenant_add,
+        &cli_verb_tenant_list,  &cli_verb_tenant_set, &cli_verb_tenant_delete,
+        &cli_verb_tenant_token, &cli_verb_events,
+    };
+    for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+        json_t *doc = json_loads(docs[d], JSON_DECODE_ANY, NULL);
+        assert_non_null(doc);
+        for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            struct cli_request r = {.subject = "x"};
+            verbs[v]->render(doc, &r, f);
+            verbs[v]->render(NULL, &r, f);
+            fclose(f);
+            free(text);
+        }
+        json_decref(doc);
+    }
+}
+
 /* ------------------------------------------------------------------ pieces */
 
 static void test_table(void **state)
@@ -505,7 +547,8 @@ int main(void)
         cmocka_unit_test(test_parse_simple),  cmocka_unit_test(test_parse_create),
         cmocka_unit_test(test_parse_resize),  cmocka_unit_test(test_parse_tenant),
         cmocka_unit_test(test_render_gpus),   cmocka_unit_test(test_render_lists),
-        cmocka_unit_test(test_render_instance), cmocka_unit_test(test_table),
+        cmocka_unit_test(test_render_instance), cmocka_unit_test(test_render_any_shape),
+        cmocka_unit_test(test_table),
         cmocka_unit_test(test_fields),        cmocka_unit_test(test_target),
         cmocka_unit_test(test_unreachable),
     };
