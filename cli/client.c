@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +38,11 @@ const char cli_conn_help[] =
 
 int cli_conn_opt(int argc, char **argv, int *i, struct cli_conn *c, struct gv_error *err)
 {
-    static const struct {
+    const struct {
         const char *name;
-        size_t field;
-    } opts[] = {
-        {"--url", offsetof(struct cli_conn, url)},
-        {"--socket", offsetof(struct cli_conn, socket)},
-        {"--token", offsetof(struct cli_conn, token)},
-        {"--state", offsetof(struct cli_conn, state)},
-    };
+        const char **value;
+    } opts[] = {{"--url", &c->url}, {"--socket", &c->socket}, {"--token", &c->token},
+                {"--state", &c->state}};
     if (strcmp(argv[*i], "--json") == 0) {
         c->json = true;
         return 1;
@@ -62,7 +57,7 @@ int cli_conn_opt(int argc, char **argv, int *i, struct cli_conn *c, struct gv_er
         if (!*v)
             return gv_error_set(err, -EINVAL, "%s: empty value (see gpuvisor %s --help)",
                                 opts[k].name, argv[0]);
-        *(const char **)((char *)c + opts[k].field) = v;
+        *opts[k].value = v;
         return 1;
     }
     return 0;
