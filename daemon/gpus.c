@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gpus.c: the GPUs as the API shows them, and their mode.
+ *
+ * What NVML said at start (inventory.c), what instances have been promised on each, and the mode
+ * the admin set: sliced (takes instances), whole (kept for one user's jobs outside gpuvisord),
+ * passthrough (bound to a VM) or vgpu-parent (the vendor's vGPU manager owns it). Only a sliced GPU
+ * is placed on, and a GPU leaves the sliced mode only when it has no instances. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/api.h"
+#include "daemon/store.h"
+
+static json_t *gpu_json(struct gvd *d, unsigned i)
+{
+    const struct gvd_gpu *g = &d->gpus[i];
+    uint64_t memory;
+    uint32_t share, count;
+    gvd_gpu_usage(d, (int)i, &memory, &share, &count);
+    return json_pack("{si ss s:o ss sI sI s:o si ss}", "index", (int)g->index, "uuid",
+                     g->uuid_text, "model", g->model ? json_string(g->model->name) : json_null(),
+                     "name", g->product, "memory_total", (json_int_t)g->memory_total,
+                     "memory_allocated", (json_int_t)memory, "compute_allocated",
+                     gvd_json_share(share), "instances", (int)count, "mode",
+                     gvd_mode_name(g->mode));
+}
+
+void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < q->d->ngpus; i++)
+        json_array_append_new(a, gpu_json(q->d, i));
+    gvd_reply_json(r, 200, json_pack("{so}", "gpus", a));
+}
+
+/* The GPU the path names: its index, or its UUID. -1 after a 404. */
+static int lookup(struct gvd_req *q, struct gvd_resp *r)
+{
+    const char *p = q->path.param;
+    uint8_t uuid[GV_UUID_LEN];
+    if (gv_uuid_parse(p, strlen(p), GV_UUID_PREFIXED, uuid, NULL) == 0) {
+        struct gvd_gpu *g = gvd_gpu_by_uuid(q->d, uuid);
+        if (g)
+            return (int)(g - q->d->gpus);
+    } else {
+        unsigned i = (unsigned)atoi(p); /* request.c checked: 0 to GV_MAX_GPUS - 1 */
+        if (i < q->d->ngpus)
+            return (int)i;
+    }
+    gvd_reply_error(r, 404, "GPU %s: no such GPU (there are %u)", p, q->d->ngpus);
+    return -1;
+}
+
+void gvd_api_gpu_get(struct gvd_req *q, struct gvd_resp *r)
+{
+    int i = lookup(q, r);
+    if (i >= 0)
+        gvd_reply_json(r, 200, gpu_json(q->d, (unsigned)i));
+}
+
+void gvd_api_gpu_patch(struct gvd_req *q, struct gvd_resp *r)
+{
+    struct gvd_gpu_patch p;
+    struct gv_error err = {0};
+    int rc = gvd_parse_gpu_patch(q->body, q->body_len, &p, &err);
+    if (rc)
+        return gvd_reply_err(r, rc, &err);
+    int i = lookup(q, r);
+    if (i < 0)
+        return;
+    struct gvd_gpu *g = &q->d->gpus[i];
+    uint64_t memory;
+    uint32_t share, count;
+    gvd_gpu_usage(q->d, i, &memory, &share, &count);
+    if (p.mode != GVD_MODE_SLICED && count > 0)
+        return gvd_reply_error(r, 409, "GPU %d has %u instance%s: it stays sliced until they are "
+                               "deleted",
+                               i, count, count == 1 ? "" : "s");
+    if ((rc = gvd_store_begin(q->d->store, &err)) != 0)
+        return gvd_reply_err(r, -EIO, &err);
+    if ((rc = gvd_store_gpu_mode(q->d->store, g->uuid_text, gvd_mode_name(p.mode), &err)) != 0 ||
+        (rc = gvd_event(q->d, q->who, NULL, "gpu.mode", g->uuid_text,
+                        json_pack("{sssssi}", "from", gvd_mode_name(g->mode), "to",
+                                  gvd_mode_name(p.mode), "gpu", i),
+                        &err)) != 0) {
+        gvd_store_rollback(q->d->store);
+        return gvd_reply_err(r, -EIO, &err);
+    }
+    if ((rc = gvd_store_commit(q->d->store, &err)) != 0)
+        return gvd_reply_err(r, -EIO, &err);
+    g->mode = p.mode;
+    gvd_reply_json(r, 200, gpu_json(q->d, (unsigned)i));
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gvd.h: gpuvisord's model of the pool and the daemon that holds it.
+ *
+ * The database (store.c) is the truth; these structs are its copy in memory, written through: a
+ * change is committed to the database first and applied here only once the commit succeeded, so
+ * that a crash at any point loses nothing and memory never holds what the database lacks. Reads
+ * (every GET, the local socket's joins) are served from here under a read lock; changes take the
+ * write lock for the whole check-commit-apply sequence, which makes each one atomic with respect
+ * to every other request.
+ *
+ * Invariants: instance ids are unique and never reused; an instance's (tenant, name) is unique when
+ * the name is not empty; every instance's tenant exists; d->instances is in creation order; each
+ * live instance has its region mapped (inst->mapped) unless re-attaching it failed at start. */
+#ifndef GVD_GVD_H
+#define GVD_GVD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/catalogue.h"
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/placement.h"
+#include "core/sha256.h"
+#include "core/uuid.h"
+#include "daemon/request.h"
+#include "region/region.h"
+
+struct gvd_store;
+struct gvd_http;
+struct gvd_local;
+
+/* --- Options (config.c). */
+
+struct gvd_config {
+    char listen_host[256];
+    char listen_port[16];
+    char socket[4096];
+    char state[4096];
+    char sim[1024]; /* --sim MODELS, "" when not simulating */
+    enum gv_place_policy placement;
+    unsigned threads; /* HTTP worker threads */
+};
+
+/* Fill *cfg from the command line (defaults first: see docs/daemon.md). Returns 0, 1 when --help
+ * or --version printed what was asked (exit 0), or -EINVAL with a message. */
+int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_error *err);
+
+/* --- The model. */
+
+struct gvd_quota {
+    bool has_memory, has_compute, has_instances;
+    uint64_t memory;
+    uint32_t compute; /* basis points */
+    uint32_t instances;
+};
+
+struct gvd_tenant {
+    char name[GVD_NAME_MAX + 1];
+    char token_hash[GV_SHA256_HEX];
+    struct gvd_members_req users, groups;
+    struct gvd_quota quota;
+    int64_t created; /* unix seconds */
+};
+
+struct gvd_gpu {
+    unsigned index; /* NVML index */
+    uint8_t uuid[GV_UUID_LEN];
+    char uuid_text[GV_UUID_TEXT];
+    char product[96];             /* as the driver names it */
+    const struct gv_model *model; /* NULL when the catalogue does not know it */
+    uint64_t memory_total;
+    enum gvd_gpu_mode mode;
+};
+
+struct gvd_profile {
+    char name[GVD_NAME_MAX + 1];
+    uint64_t memory;
+    uint32_t share;
+    int64_t created;
+};
+
+struct gvd_instance {
+    char id[GVD_ID_LEN + 1];
+    char name[GVD_NAME_MAX + 1]; /* "" when none */
+    char tenant[GVD_NAME_MAX + 1];
+    uint8_t uuid[GV_UUID_LEN]; /* its GPU */
+    int gpu;                   /* index into d->gpus, -1 when that GPU is not present now */
+    char profile[GVD_NAME_MAX + 1]; /* "" when made from memory and compute */
+    uint64_t memory;
+    uint32_t share; /* basis points; 0 = no compute limit */
+    int64_t created;
+    struct gvr_region region;
+    bool mapped;
+    char *json; /* the instance as GET /v1/instances lists it; rebuilt on every change */
+    size_t json_len;
+};
+
+/* One cached body of GET /v1/instances, shared by the responses that send it (instances.c). */
+struct gvd_listing;
+struct gvd_listing *gvd_listing_next(const struct gvd_listing *l);
+void gvd_listing_unref(struct gvd_listing *l); /* drop one reference */
+
+struct gvd {
+    struct gvd_config cfg;
+    char run_dir[4096];
+    char instances_dir[4096];
+    int instances_fd; /* <run>/instances, for openat */
+    int state_fd;     /* the state directory, flocked while the daemon runs */
+    uid_t uid;        /* the daemon's own user: admin on the local socket */
+    struct gvd_store *store;
+
+    pthread_rwlock_t lock; /* the model below */
+    struct gvd_gpu gpus[GV_MAX_GPUS];
+    unsigned ngpus;
+    struct gvd_tenant **tenants;
+    size_t ntenants, cap_tenants;
+    struct gvd_instance **instances;
+    size_t ninstances, cap_instances;
+    struct gvd_profile **profiles;
+    size_t nprofiles, cap_profiles;
+    char admin_hash[GV_SHA256_HEX];
+    uint64_t generation; /* grows with every change of an instance: invalidates listings */
+
+    pthread_mutex_t listing_lock; /* the cache of listings */
+    struct gvd_listing *listings;
+
+    struct gvd_http *http;
+    struct gvd_local *local;
+    int unix_fd;
+    pthread_t reaper;
+    bool reaper_started;
+    atomic_bool stopping;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+};
+
+/* --- The GPUs (inventory.c). */
+
+/* Read the GPUs from NVML (the simulator's with cfg.sim) into d->gpus. Refuses (-ENOENT, with a
+ * message that says to use --sim) when there is no driver. */
+int gvd_inventory_load(struct gvd *d, struct gv_error *err);
+
+/* --- Who is asking (auth.c). */
+
+enum gvd_role { GVD_ROLE_ADMIN, GVD_ROLE_TENANT };
+
+struct gvd_caller {
+    enum gvd_role role;
+    const struct gvd_tenant *tenant; /* GVD_ROLE_TENANT; valid while the lock is held */
+    char actor[GVD_NAME_MAX + 16];   /* for events: "admin", "tenant:NAME", "uid:N" */
+};
+
+#define GVD_TOKEN_PREFIX "gvt_"
+#define GVD_TOKEN_LEN    47 /* "gvt_" and 43 characters of base64url */
+
+/* A new token (GVD_TOKEN_LEN characters and a terminator) and its hash. */
+int gvd_token_new(char token[GVD_TOKEN_LEN + 1], char hash[GV_SHA256_HEX], struct gv_error *err);
+
+/* The hash of a token as it is stored. */
+void gvd_token_hash(const char *token, char hash[GV_SHA256_HEX]);
+
+/* Who holds this bearer token (the text after "Bearer "): 0 and *who, or -EACCES. Lock held. */
+int gvd_auth_token(struct gvd *d, const char *token, struct gvd_caller *who);
+
+/* Who a local-socket peer is, without a token: uid 0 and the daemon's uid are admin, else the one
+ * tenant the user belongs to. -EACCES with a message otherwise. Lock held. */
+int gvd_auth_peer(struct gvd *d, const struct ucred *cred, struct gvd_caller *who,
+                  struct gv_error *err);
+
+/* May this Unix identity act for tenant t (join its instances)? Lock held. */
+bool gvd_tenant_has(const struct gvd_tenant *t, uid_t uid, gid_t gid);
+
+/* Create <state>/admin.token on first start (or when it is gone) and load the admin's hash. */
+int gvd_admin_token(struct gvd *d, struct gv_error *err);
+
+/* --- Lookups (model.c). Lock held. */
+
+struct gvd_tenant *gvd_tenant_find(struct gvd *d, const char *name);
+struct gvd_profile *gvd_profile_find(struct gvd *d, const char *name);
+/* By id, else by name within tenant (NULL: any tenant, when the name is unique). */
+struct gvd_instance *gvd_instance_find(struct gvd *d, const char *key, const char *tenant);
+struct gvd_gpu *gvd_gpu_by_uuid(struct gvd *d, const uint8_t uuid[GV_UUID_LEN]);
+/* The caller may see this instance. */
+bool gvd_visible(const struct gvd_caller *who, const struct gvd_instance *inst);
+
+int gvd_tenant_add(struct gvd *d, struct gvd_tenant *t);
+void gvd_tenant_remove(struct gvd *d, struct gvd_tenant *t);
+int gvd_instance_add(struct gvd *d, struct gvd_instance *inst);
+void gvd_instance_remove(struct gvd *d, struct gvd_instance *inst); /* frees it */
+int gvd_profile_add(struct gvd *d, struct gvd_profile *p);
+void gvd_profile_remove(struct gvd *d, struct gvd_profile *p);
+
+/* What a tenant's instances hold now. */
+struct gvd_usage {
+    uint64_t memory;
+    uint64_t share; /* basis points */
+    uint32_t instances;
+};
+void gvd_tenant_usage(struct gvd *d, const char *tenant, struct gvd_usage *u);
+
+/* What a GPU has promised to instances. */
+void gvd_gpu_usage(struct gvd *d, int gpu, uint64_t *memory, uint32_t *share, uint32_t *count);
+
+/* --- Time. */
+int64_t gvd_now(void);
+/* "2024-05-01T12:00:00Z". */
+void gvd_time_format(int64_t t, char out[32]);
+
+/* --- Regions (instances.c). */
+
+/* Map instance inst's region, creating the file with its limits when missing; make its limits the
+ * database's. */
+int gvd_region_attach(struct gvd *d, struct gvd_instance *inst, struct gv_error *err);
+
+/* Rebuild inst->json. */
+int gvd_instance_render(struct gvd *d, struct gvd_instance *inst);
+
+/* Reclaim dead members of every instance (the reaper thread). */
+void gvd_reap(struct gvd *d);
+
+/* --- The daemon's life (daemon.c). */
+
+/* Start everything (see daemon.c). On failure, gvd_stop cleans up what was started. */
+int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err);
+/* Stop serving and free everything; region files and the database stay. */
+void gvd_stop(struct gvd *d);
+
+#endif

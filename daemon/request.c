@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* request.c: the parsers of everything a client sends gpuvisord (see request.h).
+ *
+ * JSON is read by jansson with duplicate keys refused; each body parser then walks the object's
+ * keys once, dispatching each to a reader for its field, so that an unknown key is found in the
+ * same walk and named in the error. Readers check the JSON type first and the range second, and
+ * only write the output struct once the whole body is good: a refused request leaves nothing
+ * half-set behind. */
+#include "daemon/request.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/size.h"
+
+/* --- Methods and routes. */
+
+enum gvd_method gvd_method_parse(const char *method)
+{
+    static const char *names[] = {"GET", "POST", "PATCH", "DELETE"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (method && strcmp(method, names[i]) == 0)
+            return (enum gvd_method)i;
+    return GVD_METHOD_OTHER;
+}
+
+const char *gvd_method_name(enum gvd_method m)
+{
+    switch (m) {
+    case GVD_GET:
+        return "GET";
+    case GVD_POST:
+        return "POST";
+    case GVD_PATCH:
+        return "PATCH";
+    case GVD_DELETE:
+        return "DELETE";
+    default:
+        return "OTHER";
+    }
+}
+
+enum param_kind { P_NONE, P_INSTANCE, P_TENANT, P_PROFILE, P_GPU };
+
+#define M(x) (1u << (x))
+
+/* The routing table: a pattern is up to three fixed segments around at most one {param}. */
+static const struct {
+    enum gvd_route route;
+    const char *pattern;
+    const char *seg[4]; /* NULL ends; "" is the parameter */
+    enum param_kind param;
+    unsigned methods;
+    const char *allow;
+} routes[GVD_R_COUNT] = {
+    {GVD_R_HEALTHZ, "/healthz", {"healthz"}, P_NONE, M(GVD_GET), "GET"},
+    {GVD_R_METRICS, "/metrics", {"metrics"}, P_NONE, M(GVD_GET), "GET"},
+    {GVD_R_GPUS, "/v1/gpus", {"v1", "gpus"}, P_NONE, M(GVD_GET), "GET"},
+    {GVD_R_GPU, "/v1/gpus/{index}", {"v1", "gpus", ""}, P_GPU, M(GVD_GET) | M(GVD_PATCH),
+     "GET, PATCH"},
+    {GVD_R_PROFILES, "/v1/profiles", {"v1", "profiles"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+     "GET, POST"},
+    {GVD_R_PROFILE, "/v1/profiles/{name}", {"v1", "profiles", ""}, P_PROFILE,
+     M(GVD_GET) | M(GVD_DELETE), "GET, DELETE"},
+    {GVD_R_TENANTS, "/v1/tenants", {"v1", "tenants"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+     "GET, POST"},
+    {GVD_R_TENANT, "/v1/tenants/{name}", {"v1", "tenants", ""}, P_TENANT,
+     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE), "GET, PATCH, DELETE"},
+    {GVD_R_TENANT_TOKEN, "/v1/tenants/{name}/token", {"v1", "tenants", "", "token"}, P_TENANT,
+     M(GVD_POST), "POST"},
+    {GVD_R_INSTANCES, "/v1/instances", {"v1", "instances"}, P_NONE, M(GVD_GET) | M(GVD_POST),
+     "GET, POST"},
+    {GVD_R_INSTANCE, "/v1/instances/{id}", {"v1", "instances", ""}, P_INSTANCE,
+     M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE), "GET, PATCH, DELETE"},
+    {GVD_R_EVENTS, "/v1/events", {"v1", "events"}, P_NONE, M(GVD_GET), "GET"},
+};
+
+const char *gvd_route_pattern(enum gvd_route r)
+{
+    return (unsigned)r < GVD_R_COUNT ? routes[r].pattern : "other";
+}
+
+const char *gvd_route_allow(enum gvd_route r)
+{
+    return (unsigned)r < GVD_R_COUNT ? routes[r].allow : "";
+}
+
+static int param_check(enum param_kind kind, const char *s, struct gv_error *err)
+{
+    switch (kind) {
+    case P_INSTANCE:
+        return gvd_name_check(s, "instance id or name", err);
+    case P_TENANT:
+        return gvd_name_check(s, "tenant name", err);
+    case P_PROFILE:
+        return gvd_name_check(s, "profile name", err);
+    case P_GPU: {
+        uint8_t uuid[GV_UUID_LEN];
+        if (gv_uuid_parse(s, strlen(s), GV_UUID_PREFIXED, uuid, NULL) == 0)
+            return 0;
+        bool digits = *s && strlen(s) <= 2;
+        for (const char *c = s; *c; c++)
+            digits = digits && isdigit((unsigned char)*c);
+        if (digits && !(s[0] == '0' && s[1]) && atoi(s) < GV_MAX_GPUS)
+            return 0;
+        return gv_error_set(err, -EINVAL,
+                            "GPU \"%s\": not a GPU index (0 to %d) or UUID (GPU-...)", s,
+                            GV_MAX_GPUS - 1);
+    }
+    default:
+        return 0;
+    }
+}
+
+int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, struct gv_error *err)
+{
+    memset(p, 0, sizeof(*p));
+    if (!path || path[0] != '/')
+        return gv_error_set(err, -ENOENT, "no such path");
+    /* Split into at most four segments; a fifth, an empty one or an overlong one matches
+     * nothing. */
+    char segs[4][GVD_NAME_MAX + 1];
+    size_t n = 0;
+    const char *s = path + 1;
+    for (;;) {
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        if (n == 4 || len == 0 || len > GVD_NAME_MAX)
+            return gv_error_set(err, -ENOENT, "no such path");
+        memcpy(segs[n], s, len);
+        segs[n++][len] = '\0';
+        if (!slash)
+            break;
+        s = slash + 1;
+    }
+    for (size_t r = 0; r < GVD_R_COUNT; r++) {
+        size_t k = 0;
+        int param = -1;
+        while (k < 4 && routes[r].seg[k]) {
+            if (k >= n)
+                break;
+            if (routes[r].seg[k][0] == '\0')
+                param = (int)k;
+            else if (strcmp(routes[r].seg[k], segs[k]) != 0)
+                break;
+            k++;
+        }
+        if (k != n || (k < 4 && routes[r].seg[k]))
+            continue;
+        p->route = routes[r].route;
+        if (param >= 0) {
+            int rc = param_check(routes[r].param, segs[param], err);
+            if (rc)
+                return rc;
+            snprintf(p->param, sizeof(p->param), "%s", segs[param]);
+        }
+        if (!(routes[r].methods & M(m)))
+            return gv_error_set(err, -EOPNOTSUPP, "%s is not allowed on %s (allowed: %s)",
+                                gvd_method_name(m), routes[r].pattern, routes[r].allow);
+        return 0;
+    }
+    return gv_error_set(err, -ENOENT, "no such path");
+}
+
+/* --- Names. */
+
+int gvd_name_check(const char *s, const char *what, struct gv_error *err)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= GVD_NAME_MAX && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-';
+    if (ok)
+        return 0;
+    return gv_error_set(err, -EINVAL,
+                        "%s \"%.64s%s\": use 1 to %d letters, digits, '_', '.' or '-' (not \".\" "
+                        "or \"..\")",
+                        what, s, n > 64 ? "..." : "", GVD_NAME_MAX);
+}
+
+bool gvd_is_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!isdigit((unsigned char)s[n]) && !(s[n] >= 'a' && s[n] <= 'f'))
+            return false;
+    return n == GVD_ID_LEN;
+}
+
+int gvd_principal_check(const char *s, const char *what, struct gv_error *err)
+{
+    size_t n = strlen(s);
+    bool digits = n > 0 && n <= 10;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = isdigit((unsigned char)s[i]);
+    if (digits) {
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (v < 0xffffffffULL)
+            return 0;
+        return gv_error_set(err, -ERANGE, "%s \"%s\": a numeric id must be below 4294967295",
+                            what, s);
+    }
+    bool ok = n >= 1 && n <= 32 && s[0] != '-';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-' ||
+             (s[i] == '$' && i == n - 1);
+    if (ok)
+        return 0;
+    return gv_error_set(err, -EINVAL,
+                        "%s \"%.64s%s\": not a user or group name (1 to 32 letters, digits, '_', "
+                        "'.', '-') nor a numeric id",
+                        what, s, n > 64 ? "..." : "");
+}
+
+/* --- Query strings. */
+
+void gvd_query_init(struct gvd_query *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->limit = GVD_PAGE_DEFAULT;
+}
+
+/* A decimal number of at most 19 digits, nothing else. */
+static bool decimal(const char *s, uint64_t *v)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 19)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        x = x * 10 + (uint64_t)(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struct gv_error *err)
+{
+    const char *v = value ? value : "";
+    uint64_t x;
+    if (strcmp(key, "after") == 0) {
+        if (!decimal(v, &x) || x > INT64_MAX)
+            return gv_error_set(err, -EINVAL, "after=\"%.64s\": not an event sequence number", v);
+        q->has_after = true;
+        q->after = x;
+    } else if (strcmp(key, "limit") == 0) {
+        if (!decimal(v, &x) || x < 1 || x > GVD_PAGE_MAX)
+            return gv_error_set(err, -EINVAL, "limit=\"%.64s\": must be 1 to %d", v,
+                                GVD_PAGE_MAX);
+        q->limit = (uint32_t)x;
+    } else if (strcmp(key, "tenant") == 0) {
+        int rc = gvd_name_check(v, "tenant", err);
+        if (rc)
+            return rc;
+        snprintf(q->tenant, sizeof(q->tenant), "%s", v);
+    } else if (strcmp(key, "force") == 0) {
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || !value)
+            q->force = true;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+            q->force = false;
+        else
+            return gv_error_set(err, -EINVAL, "force=\"%.64s\": use 1 or 0", v);
+    } else {
+        return gv_error_set(err, -EINVAL,
+                            "unknown query parameter \"%.64s\" (known: after, limit, tenant, "
+                            "force)",
+                            key);
+    }
+    return 0;
+}
+
+/* --- JSON values. */
+
+static int load(const char *body, size_t len, json_t **out, struct gv_error *err)
+{
+    if (len == 0)
+        return gv_error_set(err, -EINVAL, "empty body: send a JSON object");
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        return gv_error_set(err, -EINVAL, "malformed JSON at line %d, column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return gv_error_set(err, -EINVAL, "the body must be a JSON object");
+    }
+    *out = j;
+    return 0;
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* A size: an integer of bytes, or a string core/size.h reads. At least min bytes. */
+static int read_size(const char *field, const json_t *v, uint64_t min, uint64_t *out,
+                     struct gv_error *err)
+{
+    uint64_t bytes;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0)
+            return gv_error_set(err, -ERANGE, "%s: %lld is negative", field, (long long)i);
+        bytes = (uint64_t)i;
+    } else if (json_is_string(v)) {
+        struct gv_error e = {0};
+        if (gv_size_parse(json_string_value(v), &bytes, &e) != 0)
+            return gv_error_set(err, e.code, "%s: %s", field, e.msg);
+    } else {
+        return gv_error_set(err, -EINVAL,
+                            "%s: expected bytes (an integer) or a size (\"4GiB\"), got %s", field,
+                            type_name(v));
+    }
+    if (bytes < min)
+        return gv_error_set(err, -ERANGE, "%s: must be at least %llu bytes", field,
+                            (unsigned long long)min);
+    *out = bytes;
+    return 0;
+}
+
+/* A share in percent: a number with at most two decimals, 0 < x <= max_bp/100, or 0 when
+ * zero_ok; or a string gv_share_parse reads ("25%"), or "0" when zero_ok. */
+static int read_share(const char *field, const json_t *v, uint32_t max_bp, bool zero_ok,
+                      uint32_t *out, struct gv_error *err)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (zero_ok && (strcmp(s, "0") == 0 || strcmp(s, "0%") == 0)) {
+            *out = 0;
+            return 0;
+        }
+        struct gv_error e = {0};
+        uint32_t bp;
+        if (gv_share_parse(s, &bp, &e) != 0)
+            return gv_error_set(err, e.code, "%s: %s", field, e.msg);
+        *out = bp;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return gv_error_set(err, -EINVAL,
+                            "%s: expected a percentage (a number such as 25, or \"25%%\"), got %s",
+                            field, type_name(v));
+    double x = json_number_value(v);
+    double max = max_bp / 100.0;
+    if (!(x >= 0) || x > max)
+        return gv_error_set(err, -ERANGE, "%s: %g is out of range (0 < compute <= %g)", field, x,
+                            max);
+    double bp = round(x * 100.0);
+    if (fabs(bp - x * 100.0) > 1e-6)
+        return gv_error_set(err, -EINVAL, "%s: %g has more than two decimals", field, x);
+    if (bp == 0 && !zero_ok)
+        return gv_error_set(err, -ERANGE, "%s: must be more than 0", field);
+    *out = (uint32_t)bp;
+    return 0;
+}
+
+static int read_name(const char *field, const json_t *v, char out[GVD_NAME_MAX + 1],
+                     struct gv_error *err)
+{
+    if (!json_is_string(v))
+        return gv_error_set(err, -EINVAL, "%s: expected a string, got %s", field, type_name(v));
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return gv_error_set(err, -EINVAL, "%s: contains a NUL character", field);
+    int rc = gvd_name_check(s, field, err);
+    if (rc)
+        return rc;
+    snprintf(out, GVD_NAME_MAX + 1, "%s", s);
+    return 0;
+}
+
+static int read_members(const char *field, const json_t *v, struct gvd_members_req *out,
+                        struct gv_error *err)
+{
+    if (!json_is_array(v))
+        return gv_error_set(err, -EINVAL, "%s: expected an array of names, got %s", field,
+                            type_name(v));
+    if (json_array_size(v) > GVD_MEMBERS_MAX)
+        return gv_error_set(err, -ERANGE, "%s: at most %d entries", field, GVD_MEMBERS_MAX);
+    out->set = true;
+    out->n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return gv_error_set(err, -EINVAL, "%s[%zu]: expected a string, got %s", field, i,
+                                type_name(e));
+        const char *s = json_string_value(e);
+        char what[32];
+        snprintf(what, sizeof(what), "%s[%zu]", field, i);
+        int rc = gvd_principal_check(s, what, err);
+        if (rc)
+            return rc;
+        for (size_t k = 0; k < out->n; k++)
+            if (strcmp(out->name[k], s) == 0)
+                return gv_error_set(err, -EINVAL, "%s: \"%s\" appears twice", field, s);
+        snprintf(out->name[out->n++], GVD_NAME_MAX + 1, "%s", s);
+    }
+    return 0;
+}
+
+/* A quota object's fields, each a value or null. */
+static int read_quota(const json_t *v, struct gvd_quota_req *q, struct gv_error *err)
+{
+    if (!json_is_object(v))
+        return gv_error_set(err, -EINVAL, "quota: expected an object, got %s", type_name(v));
+    const char *key;
+    json_t *f;
+    json_object_foreach((json_t *)v, key, f)
+    {
+        struct gvd_opt *o;
+        int rc = 0;
+        if (strcmp(key, "memory") == 0)
+            o = &q->memory;
+        else if (strcmp(key, "compute") == 0)
+            o = &q->compute;
+        else if (strcmp(key, "instances") == 0)
+            o = &q->instances;
+        else
+            return gv_error_set(err, -EINVAL,
+                                "quota: unknown field \"%.64s\" (known: memory, compute, "
+                                "instances)",
+                                key);
+        o->set = true;
+        if (json_is_null(f)) {
+            o->null = true;
+            continue;
+        }
+        if (o == &q->memory) {
+            rc = read_size("quota.memory", f, 0, &o->value, err);
+        } else if (o == &q->compute) {
+            uint32_t bp = 0;
+            rc = read_share("quota.compute", f, GVD_QUOTA_SHARE_MAX, true, &bp, err);
+            o->value = bp;
+        } else {
+            if (!json_is_integer(f))
+                return gv_error_set(err, -EINVAL,
+                                    "quota.instances: expected an integer, got %s", type_name(f));
+            json_int_t i = json_integer_value(f);
+            if (i < 0 || i > 1000000)
+                return gv_error_set(err, -ERANGE,
+                                    "quota.instances: %lld is out of range (0 to 1000000)",
+                                    (long long)i);
+            o->value = (uint64_t)i;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int unknown(const char *key, const char *known, struct gv_error *err)
+{
+    return gv_error_set(err, -EINVAL, "unknown field \"%.64s\" (known: %s)", key, known);
+}
+
+/* --- Bodies. Each: load, walk the keys into a local struct, check what needs all of them, copy
+ * out. */
+
+int gvd_parse_instance_create(const char *body, size_t len, struct gvd_instance_create *out,
+                              struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_instance_create c = {0};
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "profile") == 0) {
+            rc = read_name("profile", v, c.profile, err);
+        } else if (strcmp(key, "memory") == 0) {
+            rc = read_size("memory", v, 1, &c.memory, err);
+            c.has_memory = true;
+        } else if (strcmp(key, "compute") == 0) {
+            rc = read_share("compute", v, 10000, true, &c.share, err);
+            c.has_compute = true;
+        } else if (strcmp(key, "gpu") == 0) {
+            c.has_gpu = true;
+            if (json_is_integer(v)) {
+                json_int_t i = json_integer_value(v);
+                if (i < 0 || i >= GV_MAX_GPUS)
+                    rc = gv_error_set(err, -ERANGE, "gpu: %lld is not a GPU index (0 to %d)",
+                                      (long long)i, GV_MAX_GPUS - 1);
+                c.gpu_index = (uint32_t)i;
+            } else if (json_is_string(v)) {
+                const char *s = json_string_value(v);
+                struct gv_error e = {0};
+                c.gpu_by_uuid = true;
+                if (gv_uuid_parse(s, json_string_length(v), GV_UUID_PREFIXED, c.gpu_uuid, &e))
+                    rc = gv_error_set(err, -EINVAL, "gpu: %s", e.msg);
+            } else {
+                rc = gv_error_set(err, -EINVAL,
+                                  "gpu: expected an index (integer) or a UUID (string), got %s",
+                                  type_name(v));
+            }
+        } else if (strcmp(key, "name") == 0) {
+            rc = read_name("name", v, c.name, err);
+            if (!rc && gvd_is_id(c.name))
+                rc = gv_error_set(err, -EINVAL,
+                                  "name \"%s\": 12 hex digits would read as an instance id; "
+                                  "choose another name",
+                                  c.name);
+        } else if (strcmp(key, "tenant") == 0) {
+            rc = read_name("tenant", v, c.tenant, err);
+        } else {
+            rc = unknown(key, "profile, memory, compute, gpu, name, tenant", err);
+        }
+        if (rc)
+            goto out;
+    }
+    if (c.profile[0] && (c.has_memory || c.has_compute))
+        rc = gv_error_set(err, -EINVAL,
+                          "give either a profile or memory and compute, not both (the profile "
+                          "sets both)");
+    else if (!c.profile[0] && !c.has_memory)
+        rc = gv_error_set(err, -EINVAL,
+                          "memory: missing (give a profile, or memory and optionally compute)");
+    if (!rc)
+        *out = c;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_instance_patch(const char *body, size_t len, struct gvd_instance_patch *out,
+                             struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_instance_patch p = {0};
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "memory") == 0) {
+            rc = read_size("memory", v, 1, &p.memory, err);
+            p.has_memory = true;
+        } else if (strcmp(key, "compute") == 0) {
+            rc = read_share("compute", v, 10000, true, &p.share, err);
+            p.has_compute = true;
+        } else {
+            rc = unknown(key, "memory, compute", err);
+        }
+        if (rc)
+            goto out;
+    }
+    if (!p.has_memory && !p.has_compute)
+        rc = gv_error_set(err, -EINVAL, "nothing to change: give memory, compute or both");
+    if (!rc)
+        *out = p;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_tenant_create(const char *body, size_t len, struct gvd_tenant_create *out,
+                            struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_tenant_create *t = calloc(1, sizeof(*t));
+    if (!t) {
+        json_decref(j);
+        return gv_error_set(err, -ENOMEM, "out of memory");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "name") == 0)
+            rc = read_name("name", v, t->name, err);
+        else if (strcmp(key, "users") == 0)
+            rc = read_members("users", v, &t->users, err);
+        else if (strcmp(key, "groups") == 0)
+            rc = read_members("groups", v, &t->groups, err);
+        else if (strcmp(key, "quota") == 0)
+            rc = json_is_null(v) ? 0 : read_quota(v, &t->quota, err);
+        else
+            rc = unknown(key, "name, users, groups, quota", err);
+        if (rc)
+            goto out;
+    }
+    if (!t->name[0])
+        rc = gv_error_set(err, -EINVAL, "name: missing (the tenant's name)");
+    if (!rc)
+        *out = *t;
+out:
+    free(t);
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_tenant_patch(const char *body, size_t len, struct gvd_tenant_patch *out,
+                           struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_tenant_patch *t = calloc(1, sizeof(*t));
+    if (!t) {
+        json_decref(j);
+        return gv_error_set(err, -ENOMEM, "out of memory");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "users") == 0)
+            rc = read_members("users", v, &t->users, err);
+        else if (strcmp(key, "groups") == 0)
+            rc = read_members("groups", v, &t->groups, err);
+        else if (strcmp(key, "quota") == 0)
+            rc = read_quota(v, &t->quota, err);
+        else
+            rc = unknown(key, "users, groups, quota", err);
+        if (rc)
+            goto out;
+    }
+    if (!t->users.set && !t->groups.set && !t->quota.memory.set && !t->quota.compute.set &&
+        !t->quota.instances.set)
+        rc = gv_error_set(err, -EINVAL, "nothing to change: give users, groups or quota");
+    if (!rc)
+        *out = *t;
+out:
+    free(t);
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_profile_create(const char *body, size_t len, struct gvd_profile_create *out,
+                             struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_profile_create p = {0};
+    bool has_memory = false;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "name") == 0) {
+            rc = read_name("name", v, p.name, err);
+        } else if (strcmp(key, "memory") == 0) {
+            rc = read_size("memory", v, 1, &p.memory, err);
+            has_memory = true;
+        } else if (strcmp(key, "compute") == 0) {
+            rc = read_share("compute", v, 10000, true, &p.share, err);
+        } else {
+            rc = unknown(key, "name, memory, compute", err);
+        }
+        if (rc)
+            goto out;
+    }
+    if (!p.name[0])
+        rc = gv_error_set(err, -EINVAL, "name: missing (the profile's name)");
+    else if (!has_memory)
+        rc = gv_error_set(err, -EINVAL, "memory: missing (the profile's memory, e.g. \"2GiB\")");
+    if (!rc)
+        *out = p;
+out:
+    json_decref(j);
+    return rc;
+}
+
+static const char *mode_names[] = {"sliced", "whole", "passthrough", "vgpu-parent"};
+
+const char *gvd_mode_name(enum gvd_gpu_mode m)
+{
+    return (unsigned)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "unknown";
+}
+
+int gvd_mode_parse(const char *s, enum gvd_gpu_mode *m, struct gv_error *err)
+{
+    for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+        if (strcmp(s, mode_names[i]) == 0) {
+            *m = (enum gvd_gpu_mode)i;
+            return 0;
+        }
+    return gv_error_set(err, -EINVAL,
+                        "mode \"%.64s\": unknown (use sliced, whole, passthrough or vgpu-parent)",
+                        s);
+}
+
+int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
+                        struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_gpu_patch p = {0};
+    bool has_mode = false;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "mode") == 0) {
+            if (!json_is_string(v))
+                rc = gv_error_set(err, -EINVAL, "mode: expected a string, got %s", type_name(v));
+            else
+                rc = gvd_mode_parse(json_string_value(v), &p.mode, err);
+            has_mode = true;
+        } else {
+            rc = unknown(key, "mode", err);
+        }
+        if (rc)
+            goto out;
+    }
+    if (!has_mode)
+        rc = gv_error_set(err, -EINVAL, "mode: missing (sliced, whole, passthrough, vgpu-parent)");
+    if (!rc)
+        *out = p;
+out:
+    json_decref(j);
+    return rc;
+}
