@@ -61,7 +61,7 @@ static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
     const json_t *e;
     json_array_foreach(json_object_get(doc, "events"), i, e)
     {
-        char seq[32], detail[256];
+        char seq[32], detail[120]; /* a longer detail is cut: --json has it all */
         const char *row[] = {
             cli_field_int(e, "seq", seq, sizeof(seq)),
             cli_field_str(e, "time"),

@@ -182,8 +182,9 @@ int cmd_events(int argc, char **argv);
 
 /* --- smi_daemon.c: the daemon's instances in `gpuvisor smi` */
 
-/* Print the instances the daemon shows this user, with their live usage, after smi's own; JSON
- * as the value of a "daemon" member when json is set. Quiet when no daemon answers. */
-void cli_smi_daemon(bool json, FILE *out);
+/* Print the instances the daemon shows this user, with their live usage, after smi's own
+ * (after_blank: those ended with a blank line); JSON as the value of a "daemon" member when json
+ * is set. Quiet when no daemon answers. */
+void cli_smi_daemon(bool json, bool after_blank, FILE *out);
 
 #endif

@@ -65,8 +65,10 @@ void cli_instance_detail(const json_t *in, const char *indent, FILE *out)
         fprintf(out, "%s  GPU time:  %s in all, %s waiting for a turn\n", indent,
                 seconds(json_object_get(usage_v, "gpu_time_total_ns"), a, sizeof(a)),
                 seconds(json_object_get(usage_v, "wait_total_ns"), b, sizeof(b)));
-        fprintf(out, "%s  Refused:   %s allocations (slice full), %s (GPU full)\n", indent,
+        const json_t *refused = json_object_get(usage_v, "refused");
+        fprintf(out, "%s  Refused:   %s allocation%s (slice full), %s (GPU full)\n", indent,
                 cli_field_int(usage_v, "refused", a, sizeof(a)),
+                json_is_integer(refused) && json_integer_value(refused) == 1 ? "" : "s",
                 cli_field_int(usage_v, "driver_oom", b, sizeof(b)));
     }
     fprintf(out, "%s  Created:   %s\n", indent, cli_field_str(in, "created"));

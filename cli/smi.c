@@ -444,7 +444,7 @@ int cmd_smi(int argc, char **argv)
         printf("No instances in %s.\n", gvr_dir(NULL));
 #ifdef GV_CLI_REST
     fflush(stdout);
-    cli_smi_daemon(json, stdout);
+    cli_smi_daemon(json, shown > 0, stdout);
 #endif
     if (json)
         printf("\n}\n");

@@ -17,7 +17,7 @@ static const char *where(const struct cli_target *t)
     return t->unix_socket ? t->socket : t->url;
 }
 
-void cli_smi_daemon(bool json, FILE *out)
+void cli_smi_daemon(bool json, bool after_blank, FILE *out)
 {
     struct cli_conn conn = {0};
     struct cli_target t;
@@ -40,7 +40,8 @@ void cli_smi_daemon(bool json, FILE *out)
             free(text);
             json_decref(d);
         } else {
-            fprintf(out, "\ngpuvisord at %s: its instances are not shown: %s\n", where(&t), msg);
+            fprintf(out, "%sgpuvisord at %s: its instances are not shown: %s\n",
+                    after_blank ? "" : "\n", where(&t), msg);
         }
         json_decref(r.doc);
         json_decref(detail);
@@ -70,9 +71,10 @@ void cli_smi_daemon(bool json, FILE *out)
         free(text);
         json_decref(d);
     } else if (json_array_size(detail) == 0) {
-        fprintf(out, "\ngpuvisord (%s) has no instances you may see.\n", where(&t));
+        fprintf(out, "%sgpuvisord (%s) has no instances you may see.\n", after_blank ? "" : "\n",
+                where(&t));
     } else {
-        fprintf(out, "\nInstances of gpuvisord (%s):\n\n", where(&t));
+        fprintf(out, "%sInstances of gpuvisord (%s):\n\n", after_blank ? "" : "\n", where(&t));
         json_array_foreach(detail, i, in)
         {
             cli_instance_detail(in, "", out);

@@ -75,6 +75,7 @@ echo
 if [ "$sa" -eq 3 ] && [ "$sb" -eq 0 ]; then
     echo "gpuvisor demo: tenant-a was held to its 4 GiB slice with a clean out-of-memory error;"
     echo "gpuvisor demo: tenant-b got its 6 GiB inside its 8 GiB slice. OK"
+    rm -rf "$GPUVISOR_REGION_DIR" # the named slices stay until removed
 else
     echo "gpuvisor demo: unexpected result (tenant-a exit $sa, want 3; tenant-b exit $sb, want 0)" >&2
     exit 1
