@@ -9,7 +9,7 @@ for x in "$b"/bench/bench_*; do
     [ -x "$x" ] || continue
     echo "== $(basename "$x")"
     case "$(basename "$x")" in
-    bench_shim | bench_compute) "$x" "$b/lib/libgpuvisor.so" ;;
+    bench_shim | bench_compute | bench_local) "$x" "$b/lib/libgpuvisor.so" ;;
     bench_startup) "$x" "$b/bin/gpuvisor" "$b/lib/libgpuvisor.so" ;;
     *) "$x" ;;
     esac

@@ -481,7 +481,15 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
         let_go(l, i, now);
         c->peer.mine = 0;
     } else if (q->op == GVR_DOP_WANT) {
-        stand_in_line(l, c, q->want, now);
+        /* An instance whose time is spent waits for its budget, not in line: its place there
+         * would only make the holder give the GPU up for nothing. */
+        refresh_share(l, a, now);
+        if (q->want && a->share && (wait = gv_budget_wait(&a->budget, now))) {
+            fail(&p, -EAGAIN, "instance %s has used its share of the GPU's time", a->id);
+            p.until = wait;
+        } else {
+            stand_in_line(l, c, q->want, now);
+        }
     } else if (q->op == GVR_DOP_EXTEND && !holds) {
         fail(&p, -EPERM, "this process does not hold the GPU's token (taken over)");
     } else if (q->op == GVR_DOP_TAKE && holds) {

@@ -253,8 +253,9 @@ int gvr_daemon_join(const char *socket, const char *instance, int *region_fd, st
         return gv_error_set(err, code, "%s", p.msg[0] ? p.msg : strerror(-p.status));
     }
     if (fd < 0)
-        return gv_error_set(err, -EPROTO, "gpuvisord let this process join instance %s but sent "
-                                          "no region",
+        return gv_error_set(err, -EPROTO,
+                            "gpuvisord let this process join instance %s but sent "
+                            "no region",
                             instance);
     *region_fd = fd;
     return 0;

@@ -57,7 +57,8 @@ enum gvr_dop {
     GVR_DOP_EXTEND = 4,
     /* Give the token up if held. Reply 0. */
     GVR_DOP_RELEASE = 5,
-    /* want: stand in line until then (0: leave the line). Reply 0. */
+    /* want: stand in line until then (0: leave the line). Reply 0; -EAGAIN with until = ns to
+     * wait when the instance's GPU time is spent (it waits for that, not in line). */
     GVR_DOP_WANT = 6,
 };
 

@@ -663,8 +663,7 @@ int gvr_open_fd(struct gvr_region *r, int fd, unsigned flags, struct gv_error *e
         return gv_error_set(err, -errno, "read %s: %s", what, strerror(errno));
     int rc = check_header(&h, got, st.st_size, what, err);
     if (rc == 0)
-        return gv_error_set(err, -EPROTO, "%s is not a gpuvisor instance region (no header)",
-                            what);
+        return gv_error_set(err, -EPROTO, "%s is not a gpuvisor instance region (no header)", what);
     if (rc < 0)
         return rc;
     r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);

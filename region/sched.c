@@ -255,8 +255,6 @@ void gvr_sched_close(struct gvr_sched *s)
         close(s->conn);
     if (s->reader >= 0)
         close(s->reader);
-    if (s->daemon)
-        pthread_mutex_destroy(&s->io);
     gvr_sched_unclaim(s);
     s->map = NULL;
     s->fd = s->conn = s->reader = -1;
@@ -270,7 +268,7 @@ void gvr_sched_forked(struct gvr_sched *s)
         /* The connection speaks for the parent (the daemon knows its peer by the process that
          * connected): the child makes its own when it first wants the token. Closing the child's
          * copy leaves the parent's connection open. */
-        pthread_mutex_init(&s->io, NULL);
+        atomic_store(&s->io, 0); /* whatever a parent's thread was doing is not this process's */
         if (s->conn >= 0)
             close(s->conn);
         s->conn = -1;
@@ -411,6 +409,19 @@ static bool sleep_on(const struct record *r, uint64_t now, uint64_t timeout_ns)
 
 /* ---- gpuvisord's mode, the process's side: the record read-only, changes by request */
 
+/* One request at a time on a handle's connection: the interposer's threads of one device take
+ * turns in its slow path already, so this is taken without contention but at a process's exit. */
+static void lock_io(struct gvr_sched *s)
+{
+    while (atomic_exchange(&s->io, 1))
+        nap(20000);
+}
+
+static void unlock_io(struct gvr_sched *s)
+{
+    atomic_store(&s->io, 0);
+}
+
 /* Map a record the daemon sent over the old one in place (MAP_FIXED replaces it at once, so a
  * reader never meets an unmapped page), or anew. Returns 0 or -errno. */
 static int map_sent(struct gvr_sched *s, int fd, struct gv_error *err)
@@ -418,8 +429,8 @@ static int map_sent(struct gvr_sched *s, int fd, struct gv_error *err)
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct record))
         return gv_error_set(err, -EPROTO, "gpuvisord sent something that is not a GPU token");
-    void *map = mmap(s->map, sizeof(struct record), PROT_READ, MAP_SHARED | (s->map ? MAP_FIXED : 0),
-                     fd, 0);
+    void *map = mmap(s->map, sizeof(struct record), PROT_READ,
+                     MAP_SHARED | (s->map ? MAP_FIXED : 0), fd, 0);
     if (map == MAP_FAILED)
         return gv_error_set(err, -errno, "map GPU token from gpuvisord: %s", strerror(errno));
     s->map = map;
@@ -454,8 +465,16 @@ static int request(struct gvr_sched *s, const struct gvr_dreq *q, struct gvr_dre
     return rc;
 }
 
+/* Does the daemon's answer `status` refuse this process's turns for good (an instance it does not
+ * know, or no longer, for this user), rather than for now? */
+static bool for_good(int status)
+{
+    return status == -ENOENT || status == -EPERM || status == -ESHUTDOWN || status == -ESRCH;
+}
+
 /* Connect and say which instance's turns on which GPU this connection is for; io held. Returns 0,
- * a transport error (try again later), or the daemon's refusal (s->refused is then set). */
+ * a transport error (try again later), or the daemon's refusal (s->refused is set when it is for
+ * good). */
 static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
 {
     uint64_t now = gv_now_ns();
@@ -476,12 +495,11 @@ static int connect_daemon(struct gvr_sched *s, struct gv_error *err)
         if (fd >= 0)
             close(fd);
         disconnect(s, now);
-        s->refused = true;
+        s->refused = for_good(p.status);
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
         return gv_error_set(err, p.status, "%s", s->why);
     }
-    rc = fd < 0 ? gv_error_set(err, -EPROTO, "gpuvisord sent no GPU token")
-                : map_sent(s, fd, err);
+    rc = fd < 0 ? gv_error_set(err, -EPROTO, "gpuvisord sent no GPU token") : map_sent(s, fd, err);
     if (fd >= 0)
         close(fd);
     if (rc < 0) {
@@ -507,15 +525,13 @@ int gvr_sched_open_daemon(struct gvr_sched *s, const char *socket, const char *i
     memcpy(s->uuid, uuid, GV_UUID_LEN);
     s->daemon = true;
     identify(&s->self);
-    pthread_mutex_init(&s->io, NULL);
     struct gv_error e2 = {0};
-    pthread_mutex_lock(&s->io);
+    lock_io(s);
     int rc = connect_daemon(s, &e2);
-    pthread_mutex_unlock(&s->io);
+    unlock_io(s);
     if (rc < 0 && s->refused) {
         if (err)
             *err = e2;
-        pthread_mutex_destroy(&s->io);
         if (s->map)
             munmap(s->map, sizeof(struct record));
         handle_init(s);
@@ -528,7 +544,7 @@ static bool daemon_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, b
 {
     if (s->refused || now < s->hold_off)
         return false;
-    pthread_mutex_lock(&s->io);
+    lock_io(s);
     bool got = false;
     if (s->conn < 0 && (now < s->next_connect || connect_daemon(s, NULL) < 0))
         goto out;
@@ -552,36 +568,36 @@ static bool daemon_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, b
     } else if (p.status == -EAGAIN) {
         s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
     } else {
-        s->refused = true;
+        s->refused = for_good(p.status);
         snprintf(s->why, sizeof(s->why), "%s", p.msg[0] ? p.msg : strerror(-p.status));
         disconnect(s, now);
     }
 out:
-    pthread_mutex_unlock(&s->io);
+    unlock_io(s);
     return got;
 }
 
 static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
 {
-    pthread_mutex_lock(&s->io);
+    lock_io(s);
     struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
     struct gvr_drep p;
-    bool ok = held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 &&
-              p.status == 0;
-    pthread_mutex_unlock(&s->io);
+    bool ok =
+        held_by(REC(s), &s->self) && s->conn >= 0 && request(s, &q, &p, NULL) == 0 && p.status == 0;
+    unlock_io(s);
     return ok;
 }
 
 static void daemon_release(struct gvr_sched *s)
 {
-    pthread_mutex_lock(&s->io);
+    lock_io(s);
     if (s->self.mine && s->conn >= 0) {
         struct gvr_dreq q = {.op = GVR_DOP_RELEASE};
         struct gvr_drep p;
         request(s, &q, &p, NULL);
     }
     s->self.mine = 0;
-    pthread_mutex_unlock(&s->io);
+    unlock_io(s);
 }
 
 static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
@@ -600,12 +616,14 @@ static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
         return false;
     }
     if (s->want_until < until + WANT_NS) {
-        pthread_mutex_lock(&s->io);
+        lock_io(s);
         struct gvr_dreq q = {.op = GVR_DOP_WANT, .want = until + GVR_SCHED_WANT_LEASE_NS};
         struct gvr_drep p;
         if (request(s, &q, &p, NULL) == 0 && p.status == 0)
             s->want_until = q.want;
-        pthread_mutex_unlock(&s->io);
+        else if (s->conn >= 0 && p.status == -EAGAIN)
+            s->hold_off = now + (p.until < GV_NS_PER_S ? p.until : GV_NS_PER_S);
+        unlock_io(s);
         if (s->conn < 0)
             return false;
     }

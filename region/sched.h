@@ -37,7 +37,7 @@
 #ifndef GVR_SCHED_H
 #define GVR_SCHED_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,19 +76,20 @@ struct gvr_sched_peer {
 struct gvr_sched {
     void *map;
     int fd;
-    struct gvr_sched_peer self; /* the process the handle is for (a forked child: gvr_sched_forked) */
+    struct gvr_sched_peer self; /* the process it is for (a forked child: gvr_sched_forked) */
     int claim;                  /* this user's claim on the GPU's time (a shared lock), or -1 */
     char claim_path[96];
     /* gpuvisord's mode (gvr_sched_open_daemon): the record is mapped read-only and changed by the
      * daemon on this process's requests, over a connection of its own. */
     bool daemon;
-    bool refused;           /* the daemon refused this process's turns for good (why) */
-    int conn;               /* the connection, -1 while there is none */
-    pid_t wire_pid;         /* this process's pid as the daemon sees it */
-    uint64_t next_connect;  /* no attempt to connect again before this time */
-    uint64_t hold_off;      /* the daemon said the instance's GPU time is spent until then */
-    uint64_t want_until;    /* the daemon keeps this process in line until then */
-    pthread_mutex_t io;     /* one request at a time on the connection */
+    bool refused;          /* the daemon refused this process's turns for good (why) */
+    int conn;              /* the connection, -1 while there is none */
+    pid_t wire_pid;        /* this process's pid as the daemon sees it */
+    uint64_t next_connect; /* no attempt to connect again before this time */
+    uint64_t hold_off;     /* the daemon said the instance's GPU time is spent until then */
+    uint64_t want_until;   /* the daemon keeps this process in line until then */
+    _Atomic int io;        /* one request at a time on the connection (a plain flag: a
+                            * handle may be copied before use, which a mutex may not) */
     uint8_t uuid[GV_UUID_LEN];
     char socket[108];
     char key[72];

@@ -414,7 +414,7 @@ static int add_device(CUdevice dev)
         idx = gvr_device_find(&inst.region, lim.uuid);
         if (idx < 0)
             gv_error_set(&err, idx,
-                         "GPU %s is not a GPU of instance %s; device memory and launches on it "
+                         "%s is not a GPU of instance %s; device memory and launches on it "
                          "are refused",
                          gv_uuid_format(lim.uuid, u), inst.region.name);
         m = idx >= 0 ? (idx + 1) | MAP_PENDING : -1;

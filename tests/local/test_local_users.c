@@ -38,14 +38,14 @@
 #include "region/sched.h"
 #include "testd.h"
 
-#define GiB     (1024ULL * 1024 * 1024)
-#define MS      1000000ULL
-#define UID_A   64201
-#define UID_B   64202
-#define ID_A    "a0a0a0a0a0a0"
-#define ID_B    "b0b0b0b0b0b0"
-#define ID_B2   "b1b1b1b1b1b1"
-#define MARGIN  (300 * MS) /* a loaded 2-core machine */
+#define GiB    (1024ULL * 1024 * 1024)
+#define MS     1000000ULL
+#define UID_A  64201
+#define UID_B  64202
+#define ID_A   "a0a0a0a0a0a0"
+#define ID_B   "b0b0b0b0b0b0"
+#define ID_B2  "b1b1b1b1b1b1"
+#define MARGIN (300 * MS) /* a loaded 2-core machine */
 
 static struct td t;
 static const uint8_t gpu[16] = {0x70, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};

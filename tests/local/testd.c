@@ -24,7 +24,9 @@ static struct td_instance *find(struct td *t, const char *key, const struct ucre
     unsigned n = atomic_load(&t->sh->n);
     for (unsigned i = 0; i < n && i < TD_MAX; i++) {
         struct td_instance *in = &t->sh->inst[i];
-        if (atomic_load(&in->deleted) || (cred && cred->uid != 0 && cred->uid != in->uid))
+        /* Root and the daemon's own user may join any instance, as gpuvisord's admin may. */
+        if (atomic_load(&in->deleted) ||
+            (cred && cred->uid != 0 && cred->uid != geteuid() && cred->uid != in->uid))
             continue;
         if (!strcmp(key, in->id) || (in->name[0] && !strcmp(key, in->name)))
             return in;
@@ -117,9 +119,8 @@ int td_add(struct td *t, const char *id, const char *name, uid_t uid, const uint
     return (int)i;
 }
 
-static void serve(struct td *t, int ready)
+int td_serve_here(struct td *t, struct gvd_local **l, int *fd)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", t->sock);
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -127,15 +128,28 @@ static void serve(struct td *t, int ready)
     if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(t->sock, 0666) < 0 ||
         listen(s, 128) < 0) {
         perror("testd: socket");
-        _exit(2);
+        if (s >= 0)
+            close(s);
+        return -1;
     }
     struct gvd_local_ops ops = {.ctx = t, .join = op_join, .share = op_share, .http = op_http};
-    struct gvd_local *l;
     struct gv_error err = {0};
-    if (gvd_local_start(&l, s, t->run, &ops, &err) < 0) {
+    if (gvd_local_start(l, s, t->run, &ops, &err) < 0) {
         fprintf(stderr, "testd: %s\n", err.msg);
-        _exit(2);
+        close(s);
+        return -1;
     }
+    *fd = s;
+    return 0;
+}
+
+static void serve(struct td *t, int ready)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct gvd_local *l;
+    int s;
+    if (td_serve_here(t, &l, &s) < 0)
+        _exit(2);
     if (write(ready, "y", 1) != 1)
         _exit(2);
     close(ready);

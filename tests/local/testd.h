@@ -21,7 +21,7 @@
 struct td_instance {
     char id[16];
     char name[72];
-    uid_t uid; /* the one user but root who may join */
+    uid_t uid; /* the one user but root and the server's own who may join */
     uint8_t uuid[16];
     uint64_t memory;
     _Atomic uint32_t share;
@@ -54,6 +54,12 @@ int td_add(struct td *t, const char *id, const char *name, uid_t uid, const uint
 
 /* Start a server on the run directory; returns once it accepts connections. Returns 0 or -1. */
 int td_start(struct td *t);
+
+/* Serve the run directory from this process instead, as the daemon core does: the socket made
+ * (a stale one replaced) and gvd_local started on it. Returns 0 with the server in *l and the
+ * listening socket in *fd (the caller stops the one and closes the other), or -1. */
+struct gvd_local;
+int td_serve_here(struct td *t, struct gvd_local **l, int *fd);
 
 /* Kill the server with SIGKILL and reap it. */
 void td_kill(struct td *t);

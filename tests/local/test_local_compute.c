@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_local_compute.c: GPU-time shares when the token is gpuvisord's (the stand-in of testd.h).
+ *
+ * Two instances at 30% and 60% on one GPU get 30% and 60% of its time, each within 3 points, as
+ * with the token of one user (tests/shim/test_compute_pair.c, whose harness this is), with short,
+ * middling and long kernels; the time their launches waited is counted in their regions. A resize
+ * of an instance's share holds within a second in its running process. The daemon killed with
+ * SIGKILL while an instance computes: its launches stop (nobody grants turns), and resume within a
+ * second of a new daemon's start. Device time is the simulator's own count, as in tests/shim. */
+#include "computetest.h"
+#include "testd.h"
+
+#define ID_30 "e3e3e3e3e3e3"
+#define ID_60 "e6e6e6e6e6e6"
+#define ID_RS "e5e5e5e5e5e5"
+#define ID_RE "e1e1e1e1e1e1"
+#define I_RS  2 /* td index of ID_RS */
+
+static struct td t;
+
+static uint64_t waited(const char *id)
+{
+    struct gvr_region r;
+    static struct gvr_snapshot s;
+    if (gvr_open(&r, t.instances, id, GVR_READONLY, NULL, 0, NULL) < 0)
+        return 0;
+    gvr_snapshot(&r, &s);
+    gvr_close(&r);
+    return s.ndev ? s.dev[0].waited_total_ns : 0;
+}
+
+static void pair(uint64_t kernel_ns, long sync_every)
+{
+    uint64_t w30 = waited(ID_30), w60 = waited(ID_60);
+    pid_t pids[2][8] = {{ct_spinner(ID_30, "", kernel_ns, K_LAUNCH, sync_every)},
+                        {ct_spinner(ID_60, "", kernel_ns, K_LAUNCH, sync_every)}};
+    int counts[2] = {1, 1};
+    double pct[2];
+    if (pids[0][0] <= 0 || pids[1][0] <= 0) {
+        ct_stop(pids[0], 1);
+        ct_stop(pids[1], 1);
+        FAIL("a worker did not start");
+    }
+    ct_sleep_ns(300 * MS_NS);
+    const double want[2] = {30.0, 60.0};
+    ct_measure_near(pids, counts, 2, 4000 * MS_NS, want, 3.0, pct);
+    ct_stop(pids[0], 1);
+    ct_stop(pids[1], 1);
+    printf("  through the daemon, kernels of %llu us, a sync every %ld launches:\n",
+           (unsigned long long)(kernel_ns / 1000), sync_every);
+    CHECK_NEAR(pct[0], 30.0, 3.0);
+    CHECK_NEAR(pct[1], 60.0, 3.0);
+    CHECK(waited(ID_30) > w30);
+    CHECK(waited(ID_60) > w60);
+}
+
+static void t_pair_100us(void)
+{
+    pair(100 * 1000, 0);
+}
+
+static void t_pair_1ms(void)
+{
+    pair(MS_NS, 0);
+}
+
+static void t_pair_10ms(void)
+{
+    pair(10 * MS_NS, 0);
+}
+
+static void t_pair_1ms_sync(void)
+{
+    pair(MS_NS, 10);
+}
+
+/* One instance alone at 30%, then resized to 60%: its process follows within a second. */
+static void t_resize_share(void)
+{
+    pid_t pids[1][8] = {{ct_spinner(ID_RS, "", MS_NS, K_LAUNCH, 0)}};
+    int counts[1] = {1};
+    double before, after;
+    if (pids[0][0] <= 0)
+        FAIL("the worker did not start");
+    ct_sleep_ns(300 * MS_NS);
+    const double w30[1] = {30.0}, w60[1] = {60.0};
+    ct_measure_near(pids, counts, 1, 2000 * MS_NS, w30, 3.0, &before);
+    CHECK(td_resize(&t, I_RS, GiB, 6000) == 0);
+    ct_sleep_ns(1000 * MS_NS);
+    ct_measure_near(pids, counts, 1, 2000 * MS_NS, w60, 3.0, &after);
+    ct_stop(pids[0], 1);
+    td_resize(&t, I_RS, GiB, 3000);
+    CHECK_NEAR(before, 30.0, 3.0);
+    CHECK_NEAR(after, 60.0, 3.0);
+}
+
+/* kill -9 of the daemon under load, then a new one: launches wait while none runs (at most the
+ * turn in flight finishes), and run again within a second of the restart. */
+static void t_restart(void)
+{
+    pid_t pid = ct_spinner(ID_RE, "", MS_NS, K_LAUNCH, 0);
+    if (pid <= 0)
+        FAIL("the worker did not start");
+    ct_sleep_ns(300 * MS_NS);
+    uint64_t b0 = ct_busy(pid);
+    ct_sleep_ns(200 * MS_NS);
+    uint64_t ran = ct_busy(pid) - b0;
+    td_kill(&t);
+    ct_sleep_ns(100 * MS_NS); /* the turn in flight ends */
+    uint64_t b1 = ct_busy(pid);
+    ct_sleep_ns(300 * MS_NS);
+    uint64_t idle = ct_busy(pid) - b1;
+    int started = td_start(&t);
+    uint64_t t0 = st_now_ns(), b2 = ct_busy(pid), back = UINT64_MAX;
+    while (started == 0 && st_now_ns() - t0 < 3000000000ULL) {
+        if (ct_busy(pid) > b2 + 5 * MS_NS) {
+            back = st_now_ns() - t0;
+            break;
+        }
+        ct_sleep_ns(MS_NS);
+    }
+    ct_stop(&pid, 1);
+    printf("  before the kill: %.0f ms of device time in 200 ms; with no daemon: %.1f ms in 300 "
+           "ms;\n  after the restart, 5 ms of device time within %.0f ms\n",
+           (double)ran / 1e6, (double)idle / 1e6, back == UINT64_MAX ? -1.0 : (double)back / 1e6);
+    CHECK(started == 0);
+    CHECK(ran > 50 * MS_NS);
+    CHECK(idle < 20 * MS_NS);
+    CHECK(back <= 1000 * MS_NS);
+}
+
+static void cleanup(void)
+{
+    td_fini(&t);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[1], "spin") == 0)
+        return ct_worker_spin(argv + 2);
+    shim_setup("T4", "local-compute", NULL);
+    CUuuid u;
+    CUdevice d;
+    if (ct_parent_init() < 0 || cuDeviceGet(&d, 0) || cuDeviceGetUuid_v2(&u, d)) {
+        fprintf(stderr, "no simulated GPU\n");
+        return 1;
+    }
+    const uint8_t *uuid = (const uint8_t *)u.bytes;
+    if (td_init(&t) < 0 || td_add(&t, ID_30, "", getuid(), uuid, GiB, 3000) < 0 ||
+        td_add(&t, ID_60, "", getuid(), uuid, GiB, 6000) < 0 ||
+        td_add(&t, ID_RS, "", getuid(), uuid, GiB, 3000) != I_RS ||
+        td_add(&t, ID_RE, "", getuid(), uuid, GiB, 5000) < 0 || td_start(&t) < 0) {
+        fprintf(stderr, "cannot start the stand-in daemon\n");
+        td_fini(&t);
+        return 1;
+    }
+    atexit(cleanup);
+    /* This process's interposer has read its configuration: the workers are the daemon's. */
+    setenv("GPUVISOR_DAEMON", t.sock, 1);
+    RUN(t_pair_100us);
+    RUN(t_pair_1ms);
+    RUN(t_pair_10ms);
+    RUN(t_pair_1ms_sync);
+    RUN(t_resize_share);
+    RUN(t_restart);
+    return st_summary();
+}
