@@ -11,6 +11,7 @@ for x in "$b"/bench/bench_*; do
     case "$(basename "$x")" in
     bench_shim | bench_compute | bench_local) "$x" "$b/lib/libgpuvisor.so" ;;
     bench_startup) "$x" "$b/bin/gpuvisor" "$b/lib/libgpuvisor.so" ;;
+    bench_daemon) "$x" "$b/bin/gpuvisord" ;;
     *) "$x" ;;
     esac
     echo

@@ -200,7 +200,13 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     d->cfg = *cfg;
     d->uid = geteuid();
     d->instances_fd = d->state_fd = d->unix_fd = -1;
-    pthread_rwlock_init(&d->lock, NULL);
+    /* Writers first: a stream of GETs must never starve a create. No thread takes the read lock
+     * twice, so preferring writers cannot deadlock. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&d->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&d->listing_lock, NULL);
     pthread_mutex_init(&d->stop_lock, NULL);
     pthread_condattr_t ca;

@@ -92,7 +92,7 @@ struct gvd_instance {
     char profile[GVD_NAME_MAX + 1]; /* "" when made from memory and compute */
     uint64_t memory;
     uint32_t share; /* basis points; 0 = no compute limit */
-    int64_t created;
+    int64_t created_ns; /* CLOCK_REALTIME */
     struct gvr_region region;
     bool mapped;
     char *json; /* the instance as GET /v1/instances lists it; rebuilt on every change */
@@ -206,7 +206,8 @@ void gvd_tenant_usage(struct gvd *d, const char *tenant, struct gvd_usage *u);
 void gvd_gpu_usage(struct gvd *d, int gpu, uint64_t *memory, uint32_t *share, uint32_t *count);
 
 /* --- Time. */
-int64_t gvd_now(void);
+int64_t gvd_now(void);    /* seconds */
+int64_t gvd_now_ns(void); /* nanoseconds, CLOCK_REALTIME */
 /* "2024-05-01T12:00:00Z". */
 void gvd_time_format(int64_t t, char out[32]);
 

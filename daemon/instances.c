@@ -31,7 +31,7 @@ static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
 {
     char uuid[GV_UUID_TEXT], created[32];
     gv_uuid_format(in->uuid, uuid);
-    gvd_time_format(in->created, created);
+    gvd_time_format(in->created_ns / 1000000000LL, created);
     char command[128];
     snprintf(command, sizeof(command), "gpuvisor run --instance %s -- CMD", in->id);
     return json_pack("{ss s:o ss s:o ss s:o sI s:o ss s:{ss ss s:{ss ss ss}}}", "id", in->id,
@@ -419,7 +419,7 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
     memcpy(in->uuid, d->gpus[g].uuid, GV_UUID_LEN);
     in->memory = memory;
     in->share = share;
-    in->created = gvd_now();
+    in->created_ns = gvd_now_ns();
 
     /* An id never issued before: claimed in the same transaction as the row. */
     for (int tries = 0;; tries++) {

@@ -8,6 +8,7 @@
  * seconds), refused charges. Per tenant: quotas (only those set) and use. Per API route: requests
  * by method and status. Any valid token may read them; a tenant sees only its own instances and
  * itself, and no request counts. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,15 @@ static void label(FILE *f, const char *name, const char *v)
             fputc(*v, f);
     }
     fputc('"', f);
+}
+
+/* A sample value: integers exactly (byte counts), others to ten digits (ratios, seconds). */
+static void value(FILE *f, double v)
+{
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        fprintf(f, "%.0f\n", v);
+    else
+        fprintf(f, "%.10g\n", v);
 }
 
 static void help(FILE *f, const char *name, const char *type, const char *text)
@@ -168,7 +178,8 @@ static void instances(FILE *f, struct gvd *d, const struct gvd_caller *who)
                 fputc(',', f);
                 gpu_labels(f, &d->gpus[in->gpu]);
             }
-            fprintf(f, "} %.17g\n", v);
+            fputs("} ", f);
+            value(f, v);
         }
     }
     free(x);
@@ -221,7 +232,8 @@ static void tenants(FILE *f, struct gvd *d, const struct gvd_caller *who)
                 continue;
             fprintf(f, "%s{", series[s].name);
             label(f, "tenant", t->name);
-            fprintf(f, "} %.17g\n", v);
+            fputs("} ", f);
+            value(f, v);
         }
     }
 }

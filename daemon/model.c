@@ -165,6 +165,13 @@ int64_t gvd_now(void)
     return (int64_t)time(NULL);
 }
 
+int64_t gvd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void gvd_time_format(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;

@@ -284,7 +284,7 @@ static int load(const char *body, size_t len, json_t **out, struct gv_error *err
     if (len == 0)
         return gv_error_set(err, -EINVAL, "empty body: send a JSON object");
     json_error_t jerr;
-    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!j)
         return gv_error_set(err, -EINVAL, "malformed JSON at line %d, column %d: %s", jerr.line,
                             jerr.column, jerr.text);

@@ -26,15 +26,19 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL CHECK(kind IN ('user', 'group')), position INTEGER NOT NULL,"
     "  name TEXT NOT NULL, PRIMARY KEY(tenant, kind, name));"
     "CREATE TABLE instance_ids(id TEXT PRIMARY KEY) WITHOUT ROWID;"
+    /* Without rowid: the id is the key, with no second index to write on every create. created
+     * is CLOCK_REALTIME nanoseconds, which also orders instances as they were made. */
     "CREATE TABLE instances(id TEXT PRIMARY KEY REFERENCES instance_ids(id), name TEXT,"
     "  tenant TEXT NOT NULL REFERENCES tenants(name), gpu_uuid TEXT NOT NULL, profile TEXT,"
     "  memory INTEGER NOT NULL CHECK(memory > 0), share INTEGER NOT NULL CHECK(share >= 0),"
-    "  created INTEGER NOT NULL, UNIQUE(tenant, name));"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX instances_by_name ON instances(tenant, name) WHERE name IS NOT NULL;"
     "CREATE TABLE profiles(name TEXT PRIMARY KEY, memory INTEGER NOT NULL, share INTEGER NOT NULL,"
     "  created INTEGER NOT NULL);"
     "CREATE TABLE gpus(uuid TEXT PRIMARY KEY, mode TEXT NOT NULL"
     "  CHECK(mode IN ('sliced', 'whole', 'passthrough', 'vgpu-parent')));"
-    "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    /* Events are never deleted, so a plain rowid never repeats: no AUTOINCREMENT bookkeeping. */
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, tenant TEXT, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT);"
     "CREATE INDEX events_by_tenant ON events(tenant, seq);",
 };
@@ -341,7 +345,7 @@ int gvd_store_instance_put(struct gvd_store *s, const struct gvd_instance *inst,
     bind_text(st, 5, inst->profile);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)inst->memory);
     sqlite3_bind_int64(st, 7, inst->share);
-    sqlite3_bind_int64(st, 8, inst->created);
+    sqlite3_bind_int64(st, 8, inst->created_ns);
     return run(s, S_INSTANCE_INSERT, err);
 }
 
@@ -485,7 +489,7 @@ static int load_instances(struct gvd_store *s, struct gvd *d, struct gv_error *e
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, name, tenant, gpu_uuid, profile, memory, share, created "
-                           "FROM instances ORDER BY rowid",
+                           "FROM instances ORDER BY created, id",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, err, "read instances");
     int rc;
@@ -503,7 +507,7 @@ static int load_instances(struct gvd_store *s, struct gvd *d, struct gv_error *e
         snprintf(in->profile, sizeof(in->profile), "%s", col_text(st, 4));
         in->memory = (uint64_t)sqlite3_column_int64(st, 5);
         in->share = (uint32_t)sqlite3_column_int64(st, 6);
-        in->created = sqlite3_column_int64(st, 7);
+        in->created_ns = sqlite3_column_int64(st, 7);
         if (gvd_instance_add(d, in) < 0) {
             free(in);
             break;

@@ -6,11 +6,12 @@
 # found (build-fuzz/corpus/<target>, where new inputs go); a crash is saved under
 # build-fuzz/crashes/<target>/ and can be replayed with the plain build's program:
 #   build/fuzz/fuzz_<target> build-fuzz/crashes/<target>/crash-...
-# Variables: FUZZ_SECONDS, FUZZ_TARGETS (default: all), FUZZ_CC (default clang), FUZZ_BUILD.
+# Variables: FUZZ_SECONDS, FUZZ_TARGETS (default: every target built, gpuvisord's parsers included
+# when its libraries are installed), FUZZ_CC (default clang), FUZZ_BUILD.
 set -eu
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-size catalogue spec region limits uuid}
+targets=${FUZZ_TARGETS:-}
 cc=${FUZZ_CC:-clang}
 build=${FUZZ_BUILD:-build-fuzz}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,11 @@ cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DGV_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target fuzzers -j "$(nproc 2>/dev/null || echo 2)"
 
+if [ -z "$targets" ]; then
+    for f in "$build"/fuzz/fuzz_*; do
+        [ -x "$f" ] && targets="$targets ${f##*/fuzz_}"
+    done
+fi
 failed=""
 for t in $targets; do
     mkdir -p "$build/corpus/$t" "$build/crashes/$t"

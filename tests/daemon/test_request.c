@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_request.c: gpuvisord's request parsers: each body's accepted forms, every kind of refusal
+ * (malformed JSON, wrong types, numbers out of range, unknown and duplicate fields) with the field
+ * named in the message, routes and their methods, and query parameters. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/size.h"
+#include "daemon/request.h"
+
+#define LEN(s) s, strlen(s)
+
+/* A body is refused with code and a message containing needle. */
+#define REFUSED(fn, out, body, code, needle)                                                       \
+    do {                                                                                           \
+        struct gv_error err_ = {0};                                                                \
+        int rc_ = fn(LEN(body), out, &err_);                                                       \
+        if (rc_ != (code))                                                                         \
+            fail_msg("%s(%s) = %d, want %d (%s)", #fn, body, rc_, code, err_.msg);                 \
+        if (!strstr(err_.msg, needle))                                                             \
+            fail_msg("%s(%s): message lacks \"%s\": %s", #fn, body, needle, err_.msg);             \
+    } while (0)
+
+#define ACCEPTED(fn, out, body)                                                                    \
+    do {                                                                                           \
+        struct gv_error err_ = {0};                                                                \
+        if (fn(LEN(body), out, &err_) != 0)                                                        \
+            fail_msg("%s(%s) refused: %s", #fn, body, err_.msg);                                   \
+    } while (0)
+
+static void test_instance_create(void **state)
+{
+    (void)state;
+    struct gvd_instance_create c;
+    ACCEPTED(gvd_parse_instance_create, &c, "{\"profile\":\"T4-4C\"}");
+    assert_string_equal(c.profile, "T4-4C");
+    assert_false(c.has_memory);
+
+    ACCEPTED(gvd_parse_instance_create, &c,
+             "{\"memory\":\"4GiB\",\"compute\":12.5,\"gpu\":1,\"name\":\"a.b-c_d\","
+             "\"tenant\":\"lab\"}");
+    assert_int_equal(c.memory, 4 * GV_GiB);
+    assert_int_equal(c.share, 1250);
+    assert_true(c.has_gpu);
+    assert_false(c.gpu_by_uuid);
+    assert_int_equal(c.gpu_index, 1);
+    assert_string_equal(c.name, "a.b-c_d");
+    assert_string_equal(c.tenant, "lab");
+
+    ACCEPTED(gvd_parse_instance_create, &c, "{\"memory\":1048576,\"compute\":\"25%\"}");
+    assert_int_equal(c.memory, 1048576);
+    assert_int_equal(c.share, 2500);
+    ACCEPTED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":0}");
+    assert_int_equal(c.share, 0);
+    ACCEPTED(gvd_parse_instance_create, &c,
+             "{\"memory\":1,\"gpu\":\"GPU-2fc008a7-bd1c-f414-022c-dd6227f73701\"}");
+    assert_true(c.gpu_by_uuid);
+    assert_int_equal(c.gpu_uuid[0], 0x2f);
+
+    REFUSED(gvd_parse_instance_create, &c, "", -EINVAL, "empty body");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":", -EINVAL, "malformed JSON");
+    REFUSED(gvd_parse_instance_create, &c, "[]", -EINVAL, "JSON object");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"memory\":2}", -EINVAL, "duplicate");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"colour\":1}", -EINVAL, "\"colour\"");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":true}", -EINVAL, "memory");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1.5}", -EINVAL, "memory");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":-5}", -ERANGE, "negative");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":0}", -ERANGE, "memory");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":123456789012345678901234567890}",
+            -EINVAL, "malformed JSON");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":\"99999999TiB\"}", -ERANGE, "memory");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":100.5}", -ERANGE,
+            "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":1e300}", -ERANGE,
+            "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":-1}", -ERANGE, "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":33.333}", -EINVAL,
+            "two decimals");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"compute\":[25]}", -EINVAL,
+            "compute");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"gpu\":64}", -ERANGE, "gpu");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"gpu\":\"GPU-x\"}", -EINVAL, "gpu");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"name\":\"a/b\"}", -EINVAL, "name");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"name\":\"..\"}", -EINVAL, "name");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"name\":\"abcdef012345\"}", -EINVAL,
+            "instance id");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"name\":\"a\\u0000b\"}", -EINVAL,
+            "malformed JSON");
+    REFUSED(gvd_parse_instance_create, &c, "{\"profile\":\"T4-4C\",\"memory\":1}", -EINVAL,
+            "not both");
+    REFUSED(gvd_parse_instance_create, &c, "{\"compute\":5}", -EINVAL, "memory: missing");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"tenant\":7}", -EINVAL, "tenant");
+}
+
+static void test_instance_patch(void **state)
+{
+    (void)state;
+    struct gvd_instance_patch p;
+    ACCEPTED(gvd_parse_instance_patch, &p, "{\"memory\":\"2GiB\"}");
+    assert_true(p.has_memory);
+    assert_false(p.has_compute);
+    assert_int_equal(p.memory, 2 * GV_GiB);
+    ACCEPTED(gvd_parse_instance_patch, &p, "{\"compute\":\"0\"}");
+    assert_true(p.has_compute);
+    assert_int_equal(p.share, 0);
+    REFUSED(gvd_parse_instance_patch, &p, "{}", -EINVAL, "nothing to change");
+    REFUSED(gvd_parse_instance_patch, &p, "{\"profile\":\"x\"}", -EINVAL, "\"profile\"");
+    REFUSED(gvd_parse_instance_patch, &p, "{\"memory\":null}", -EINVAL, "memory");
+}
+
+static void test_tenant(void **state)
+{
+    (void)state;
+    struct gvd_tenant_create *c = malloc(sizeof(*c));
+    struct gvd_tenant_patch *p = malloc(sizeof(*p));
+    assert_non_null(c);
+    assert_non_null(p);
+    ACCEPTED(gvd_parse_tenant_create, c,
+             "{\"name\":\"lab-a\",\"users\":[\"alice\",\"1001\"],\"groups\":[\"lab\"],"
+             "\"quota\":{\"memory\":\"8GiB\",\"compute\":150,\"instances\":4}}");
+    assert_string_equal(c->name, "lab-a");
+    assert_int_equal(c->users.n, 2);
+    assert_string_equal(c->users.name[1], "1001");
+    assert_int_equal(c->groups.n, 1);
+    assert_true(c->quota.memory.set && !c->quota.memory.null);
+    assert_int_equal(c->quota.memory.value, 8 * GV_GiB);
+    assert_int_equal(c->quota.compute.value, 15000);
+    assert_int_equal(c->quota.instances.value, 4);
+    ACCEPTED(gvd_parse_tenant_create, c, "{\"name\":\"b\",\"quota\":null}");
+    assert_false(c->users.set);
+    assert_false(c->quota.memory.set);
+    REFUSED(gvd_parse_tenant_create, c, "{\"users\":[]}", -EINVAL, "name: missing");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":\"alice\"}", -EINVAL,
+            "users");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":[1001]}", -EINVAL,
+            "users[0]");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"users\":[\"a\",\"a\"]}", -EINVAL,
+            "twice");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"groups\":[\"-x\"]}", -EINVAL,
+            "groups[0]");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"gpus\":1}}", -EINVAL,
+            "\"gpus\"");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"instances\":1.5}}",
+            -EINVAL, "quota.instances");
+    REFUSED(gvd_parse_tenant_create, c, "{\"name\":\"a\",\"quota\":{\"compute\":6401}}",
+            -ERANGE, "quota.compute");
+
+    ACCEPTED(gvd_parse_tenant_patch, p, "{\"quota\":{\"memory\":null,\"instances\":2}}");
+    assert_true(p->quota.memory.set && p->quota.memory.null);
+    assert_true(p->quota.instances.set && !p->quota.instances.null);
+    assert_false(p->quota.compute.set);
+    assert_false(p->users.set);
+    ACCEPTED(gvd_parse_tenant_patch, p, "{\"users\":[]}");
+    assert_true(p->users.set);
+    assert_int_equal(p->users.n, 0);
+    REFUSED(gvd_parse_tenant_patch, p, "{}", -EINVAL, "nothing to change");
+    REFUSED(gvd_parse_tenant_patch, p, "{\"name\":\"x\"}", -EINVAL, "\"name\"");
+    REFUSED(gvd_parse_tenant_patch, p, "{\"quota\":null}", -EINVAL, "quota");
+    free(c);
+    free(p);
+}
+
+static void test_profile_gpu(void **state)
+{
+    (void)state;
+    struct gvd_profile_create p;
+    ACCEPTED(gvd_parse_profile_create, &p, "{\"name\":\"small\",\"memory\":\"2GiB\",\"compute\":25}");
+    assert_string_equal(p.name, "small");
+    assert_int_equal(p.memory, 2 * GV_GiB);
+    assert_int_equal(p.share, 2500);
+    REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"x\"}", -EINVAL, "memory: missing");
+    REFUSED(gvd_parse_profile_create, &p, "{\"memory\":1}", -EINVAL, "name: missing");
+
+    struct gvd_gpu_patch g;
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"mode\":\"passthrough\"}");
+    assert_int_equal(g.mode, GVD_MODE_PASSTHROUGH);
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"mode\":\"shared\"}", -EINVAL, "mode");
+    REFUSED(gvd_parse_gpu_patch, &g, "{}", -EINVAL, "mode: missing");
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    struct gvd_path p;
+    assert_int_equal(gvd_path_parse("/v1/instances", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_INSTANCES);
+    assert_int_equal(gvd_path_parse("/v1/instances/abc", GVD_DELETE, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_INSTANCE);
+    assert_string_equal(p.param, "abc");
+    assert_int_equal(gvd_path_parse("/v1/tenants/lab/token", GVD_POST, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_TENANT_TOKEN);
+    assert_string_equal(p.param, "lab");
+    assert_int_equal(gvd_path_parse("/v1/gpus/3", GVD_PATCH, &p, NULL), 0);
+    assert_int_equal(gvd_path_parse("/healthz", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HEALTHZ);
+
+    struct gv_error err = {0};
+    assert_int_equal(gvd_path_parse("/v1/gpus", GVD_DELETE, &p, &err), -EOPNOTSUPP);
+    assert_int_equal(p.route, GVD_R_GPUS);
+    assert_non_null(strstr(err.msg, "GET"));
+    assert_int_equal(gvd_path_parse("/v1/instances/", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/v1/nothing", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/v1/instances/a/b", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/v1/instances/..", GVD_GET, &p, NULL), -EINVAL);
+    assert_int_equal(gvd_path_parse("/v1/instances/a b", GVD_GET, &p, NULL), -EINVAL);
+    assert_int_equal(gvd_path_parse("/v1/gpus/64", GVD_GET, &p, NULL), -EINVAL);
+    assert_int_equal(gvd_path_parse("/v1/gpus/007", GVD_GET, &p, NULL), -EINVAL);
+    char longpath[200];
+    snprintf(longpath, sizeof(longpath), "/v1/instances/%0100d", 0);
+    assert_int_equal(gvd_path_parse(longpath, GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_method_parse("PUT"), GVD_METHOD_OTHER);
+    assert_int_equal(gvd_path_parse("/v1/instances", GVD_METHOD_OTHER, &p, NULL), -EOPNOTSUPP);
+}
+
+static void test_query(void **state)
+{
+    (void)state;
+    struct gvd_query q;
+    gvd_query_init(&q);
+    assert_int_equal(q.limit, GVD_PAGE_DEFAULT);
+    assert_int_equal(gvd_query_add(&q, "after", "42", NULL), 0);
+    assert_true(q.has_after);
+    assert_int_equal(q.after, 42);
+    assert_int_equal(gvd_query_add(&q, "limit", "1000", NULL), 0);
+    assert_int_equal(q.limit, 1000);
+    assert_int_equal(gvd_query_add(&q, "tenant", "lab-a", NULL), 0);
+    assert_int_equal(gvd_query_add(&q, "force", "1", NULL), 0);
+    assert_true(q.force);
+    assert_int_equal(gvd_query_add(&q, "force", "0", NULL), 0);
+    assert_false(q.force);
+    struct gv_error err = {0};
+    assert_int_equal(gvd_query_add(&q, "limit", "1001", &err), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "limit", "0", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "after", "-1", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "after", "99999999999999999999", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "tenant", "a/b", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "sort", "x", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "sort"));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(gvd_is_id("0123456789ab"));
+    assert_false(gvd_is_id("0123456789AB"));
+    assert_false(gvd_is_id("0123456789a"));
+    assert_int_equal(gvd_principal_check("alice", "u", NULL), 0);
+    assert_int_equal(gvd_principal_check("machine$", "u", NULL), 0);
+    assert_int_equal(gvd_principal_check("0", "u", NULL), 0);
+    assert_int_equal(gvd_principal_check("4294967294", "u", NULL), 0);
+    assert_int_equal(gvd_principal_check("4294967295", "u", NULL), -ERANGE);
+    assert_int_equal(gvd_principal_check("", "u", NULL), -EINVAL);
+    assert_int_equal(gvd_principal_check("a$b", "u", NULL), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_instance_create), cmocka_unit_test(test_instance_patch),
+        cmocka_unit_test(test_tenant),          cmocka_unit_test(test_profile_gpu),
+        cmocka_unit_test(test_paths),           cmocka_unit_test(test_query),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_store.c: gpuvisord's database: the schema is made and versioned, a newer schema is
+ * refused, what one transaction writes is all there after a reopen or none of it after a
+ * rollback, ids are never issued twice, and events page by sequence number. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "daemon/store.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/gvd-store.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/gpuvisord.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static struct gvd_store *open_ok(const char *path)
+{
+    struct gvd_store *s = NULL;
+    struct gv_error err = {0};
+    if (gvd_store_open(&s, path, &err) != 0)
+        fail_msg("open %s: %s", path, err.msg);
+    return s;
+}
+
+static void free_model(struct gvd *d)
+{
+    while (d->ninstances)
+        gvd_instance_remove(d, d->instances[d->ninstances - 1]);
+    while (d->ntenants)
+        gvd_tenant_remove(d, d->tenants[d->ntenants - 1]);
+    while (d->nprofiles)
+        gvd_profile_remove(d, d->profiles[d->nprofiles - 1]);
+    free(d->instances);
+    free(d->tenants);
+    free(d->profiles);
+}
+
+static void test_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+
+    struct gvd_tenant t = {.name = "lab-a", .token_hash = "ab", .created = 5};
+    t.users.n = 2;
+    strcpy(t.users.name[0], "alice");
+    strcpy(t.users.name[1], "1001");
+    t.groups.n = 1;
+    strcpy(t.groups.name[0], "lab");
+    t.quota.has_memory = true;
+    t.quota.memory = 8ULL << 30;
+    struct gvd_instance in = {.id = "0123456789ab", .tenant = "lab-a", .memory = 1 << 30,
+                              .share = 2500, .created_ns = 7, .profile = "T4-4C"};
+    in.uuid[0] = 0x2f;
+    struct gvd_profile p = {.name = "small", .memory = 2ULL << 30, .share = 2500, .created = 9};
+
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_tenant_put(s, &t, true, &err), 0);
+    assert_int_equal(gvd_store_id_claim(s, in.id, &err), 0);
+    assert_int_equal(gvd_store_instance_put(s, &in, true, &err), 0);
+    assert_int_equal(gvd_store_profile_put(s, &p, &err), 0);
+    assert_int_equal(gvd_store_setting_put(s, GVD_SETTING_ADMIN, "feed", &err), 0);
+    int64_t seq = 0;
+    assert_int_equal(gvd_store_event(s, 1, "admin", "lab-a", "tenant.create", "lab-a", "{}", &seq,
+                                     &err),
+                     0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+
+    /* A rolled-back transaction leaves nothing behind. */
+    struct gvd_tenant t2 = {.name = "lab-b", .token_hash = "cd"};
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_tenant_put(s, &t2, true, &err), 0);
+    gvd_store_rollback(s);
+
+    /* An id is issued once, even after its instance is gone. */
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_instance_delete(s, in.id, &err), 0);
+    assert_int_equal(gvd_store_id_claim(s, in.id, &err), -EEXIST);
+    gvd_store_rollback(s);
+    gvd_store_close(s);
+
+    s = open_ok(f->path);
+    static struct gvd d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(gvd_store_load(s, &d, &err), 0);
+    assert_int_equal(d.ntenants, 1);
+    assert_string_equal(d.tenants[0]->name, "lab-a");
+    assert_int_equal(d.tenants[0]->users.n, 2);
+    assert_string_equal(d.tenants[0]->users.name[1], "1001");
+    assert_string_equal(d.tenants[0]->groups.name[0], "lab");
+    assert_true(d.tenants[0]->quota.has_memory);
+    assert_false(d.tenants[0]->quota.has_compute);
+    assert_int_equal(d.tenants[0]->quota.memory, 8ULL << 30);
+    assert_int_equal(d.ninstances, 1);
+    assert_string_equal(d.instances[0]->id, "0123456789ab");
+    assert_string_equal(d.instances[0]->profile, "T4-4C");
+    assert_string_equal(d.instances[0]->name, "");
+    assert_int_equal(d.instances[0]->share, 2500);
+    assert_int_equal(d.instances[0]->uuid[0], 0x2f);
+    assert_int_equal(d.instances[0]->gpu, -1); /* no such GPU in this (empty) inventory */
+    assert_int_equal(d.nprofiles, 1);
+    assert_string_equal(d.admin_hash, "feed");
+    free_model(&d);
+    gvd_store_close(s);
+}
+
+struct seen {
+    int n;
+    int64_t seqs[16];
+};
+
+static void collect(const struct gvd_event *e, void *arg)
+{
+    struct seen *s = arg;
+    s->seqs[s->n++] = e->seq;
+}
+
+static void test_events_paged(void **state)
+{
+    struct fixture *f = *state;
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(gvd_store_event(s, i, "admin", i % 2 ? "a" : "b", "x", "t", NULL, NULL,
+                                         &err),
+                         0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    struct seen all = {0}, page = {0}, mine = {0};
+    assert_int_equal(gvd_store_events(s, NULL, 0, 100, collect, &all, &err), 0);
+    assert_int_equal(all.n, 7);
+    assert_int_equal(gvd_store_events(s, NULL, 3, 2, collect, &page, &err), 0);
+    assert_int_equal(page.n, 2);
+    assert_int_equal(page.seqs[0], 4);
+    assert_int_equal(page.seqs[1], 5);
+    assert_int_equal(gvd_store_events(s, "a", 0, 100, collect, &mine, &err), 0);
+    assert_int_equal(mine.n, 3);
+    gvd_store_close(s);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fixture *f = *state;
+    gvd_store_close(open_ok(f->path));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    struct gvd_store *s = NULL;
+    struct gv_error err = {0};
+    assert_int_not_equal(gvd_store_open(&s, f->path, &err), 0);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void test_not_a_database(void **state)
+{
+    struct fixture *f = *state;
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs("this is not a database, but it is long enough to look like a header...........", fp);
+    fclose(fp);
+    struct gvd_store *s = NULL;
+    struct gv_error err = {0};
+    assert_int_not_equal(gvd_store_open(&s, f->path, &err), 0);
+    assert_non_null(strstr(err.msg, f->path));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_paged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
