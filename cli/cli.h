@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli.h: what the subcommands of the `gpuvisor` command share.
  *
- * The CLI is a table of subcommands (main.c) with one file each (run.c, smi.c); they share four
- * small seams declared here: option reading (opts.c), telling GPU UUIDs from indices (core/uuid.h),
+ * The CLI is a table of subcommands (main.c) with one file each (run.c, smi.c, and those that talk
+ * to gpuvisord, declared in rest.h); they share small seams declared here: option reading (opts.c),
+ * aligned tables (table.c), telling GPU UUIDs from indices (core/uuid.h),
  * the GPUs NVML reports, loaded with dlopen at run time so that the CLI builds and runs where no
  * driver is installed (nvml_load.c), and per-GPU option values such as "--memory 0=4GiB,1=2GiB"
  * resolved to GPU UUIDs (spec.c). Everything that can fail returns a negative errno value and fills
@@ -38,8 +39,38 @@ int cmd_smi(int argc, char **argv);
  * option, or -1 after printing a message when the value is missing. */
 int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* The same, with the message in err instead of on stderr: returns 1, 0, or -EINVAL. argv[0] is the
+ * subcommand's name, for the message ("tenant add" may be passed as one word). */
+int cli_opt_get(int argc, char **argv, int *i, const char *name, const char **value,
+                struct gv_error *err);
+
 /* True if argv[*i] is "-h" or "--help". */
 bool cli_is_help(const char *arg);
+
+/* --- table.c: aligned text tables */
+
+#define CLI_TABLE_MAX_COLS 16
+
+/* Rows of ncol cells under a header. Invariant: cell holds nrow * ncol strings, row by row. */
+struct cli_table {
+    unsigned ncol;
+    const char *const *head; /* the column titles, not copied */
+    const char *align;       /* one letter a column, 'r' for right-aligned (numbers); NULL: all left */
+    const char *indent;      /* printed before every line; NULL for none */
+    char **cell;
+    size_t nrow, cap;
+};
+
+/* Start a table. Returns 0, or -EINVAL for no columns or more than CLI_TABLE_MAX_COLS. */
+int cli_table_init(struct cli_table *t, unsigned ncol, const char *const *head, const char *align);
+
+/* Add a row of ncol cells (copied; NULL shows as "-"). Returns 0 or -ENOMEM. */
+int cli_table_row(struct cli_table *t, const char *const *cells);
+
+/* Print the header and the rows, each column as wide as its widest cell, two spaces apart. */
+void cli_table_print(const struct cli_table *t, FILE *out);
+
+void cli_table_free(struct cli_table *t);
 
 /* --- GPU UUIDs, read and written by core/uuid.h. In an option a UUID carries its prefix ("GPU-" or
  * "MIG-", in any case): that tells it from a GPU index at a glance, and CUDA_VISIBLE_DEVICES, which

@@ -3,11 +3,15 @@
  *
  * Each subcommand lives in its own file, parses its own arguments and prints its own --help; adding
  * one is one file and one row below. Subcommands get argv starting at their own name, so their
- * messages can say "see gpuvisor <name> --help". */
+ * messages can say "see gpuvisor <name> --help". The subcommands that talk to gpuvisord (rest.h) are
+ * in the table when the CLI was built with libcurl and jansson; `run` and `smi` always are. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#ifdef GV_CLI_REST
+#include "cli/rest.h"
+#endif
 
 #ifndef GV_VERSION
 #define GV_VERSION "unknown"
@@ -20,14 +24,25 @@ static const struct {
 } subcommands[] = {
     {"run", cmd_run, "run a command in a GPU slice (memory and compute limits)"},
     {"smi", cmd_smi, "show GPUs and the instances using them, like nvidia-smi for slices"},
+#ifdef GV_CLI_REST
+    {"gpus", cmd_gpus, "list the GPUs gpuvisord manages and what is handed out of each"},
+    {"profiles", cmd_profiles, "list the profiles instances can be created with"},
+    {"create", cmd_create, "create an instance (a profile, or memory and compute)"},
+    {"list", cmd_list, "list instances"},
+    {"show", cmd_show, "show an instance, its usage and its processes"},
+    {"resize", cmd_resize, "change a running instance's limits"},
+    {"delete", cmd_delete, "delete an instance"},
+    {"tenant", cmd_tenant, "manage tenants: add, list, set, delete, token"},
+    {"events", cmd_events, "show gpuvisord's audit log"},
+#endif
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: gpuvisor <command> [ARGS...]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-        fprintf(f, "  %-6s %s\n", subcommands[i].name, subcommands[i].description);
-    fprintf(f, "  %-6s %s\n", "help", "show this help");
+        fprintf(f, "  %-9s %s\n", subcommands[i].name, subcommands[i].description);
+    fprintf(f, "  %-9s %s\n", "help", "show this help");
     fprintf(f, "\nOptions: --help, --version. "
                "`gpuvisor <command> --help` describes a command.\n");
 }

@@ -5,12 +5,14 @@
  * its own messages, in its own words, and permutes arguments, while `gpuvisor run` must stop at the
  * first word of the command so that the command's own options are never taken for ours. Both
  * "--name VALUE" and "--name=VALUE" are accepted. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
+int cli_opt_get(int argc, char **argv, int *i, const char *name, const char **value,
+                struct gv_error *err)
 {
     const char *arg = argv[*i];
     size_t n = strlen(name);
@@ -22,13 +24,23 @@ int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **
     }
     if (arg[n] != '\0')
         return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "gpuvisor: %s: missing value (see gpuvisor %s --help)\n", name, argv[0]);
-        return -1;
-    }
+    if (*i + 1 >= argc)
+        return gv_error_set(err, -EINVAL, "%s: missing value (see gpuvisor %s --help)", name,
+                            argv[0]);
     *i += 1;
     *value = argv[*i];
     return 1;
+}
+
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    struct gv_error err = {0};
+    int m = cli_opt_get(argc, argv, i, name, value, &err);
+    if (m < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        return -1;
+    }
+    return m;
 }
 
 bool cli_is_help(const char *arg)

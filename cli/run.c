@@ -2,16 +2,17 @@
 /* run.c: `gpuvisor run`, which starts a command inside a GPU slice.
  *
  * The slice itself is enforced by the interposer, inside the command's processes; this file only
- * prepares what the interposer reads (the contract is written at the top of shim/instance.c):
- * libgpuvisor.so in LD_PRELOAD, the instance name in GPUVISOR_INSTANCE, the limits in
- * GPUVISOR_MEMORY and GPUVISOR_COMPUTE with every GPU named by UUID, and CUDA_VISIBLE_DEVICES for
- * --devices. Children inherit the environment, so everything the command starts joins the same
- * instance. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
+ * turns the options into what the interposer reads (the contract is written at the top of
+ * shim/instance.c): the limits with every GPU named by UUID, and the GPUs for --devices. The
+ * launch library (launch/launch.h) finds libgpuvisor.so and writes the environment, as it does for
+ * every part that starts a tenant. Children inherit the environment, so everything the command
+ * starts joins the same instance. With gpuvisord the instance is the daemon's: it checks the
+ * caller's Unix user and hands over the instance's region as a descriptor, which the command
+ * inherits. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
  * exit status is the command's. A private instance (no --instance) is removed afterwards, so runs
  * leave nothing behind in the region directory. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -25,12 +26,7 @@
 #include "cli/cli.h"
 #include "core/limits.h"
 #include "core/size.h"
-
-#ifndef GV_LIBDIR_REL
-#define GV_LIBDIR_REL "../lib" /* from the binary's directory to the library directory */
-#endif
-
-#define SHIM_NAME "libgpuvisor.so"
+#include "launch/launch.h"
 
 extern char **environ;
 
@@ -46,7 +42,9 @@ static void usage(FILE *f)
         "Usage: gpuvisor run [OPTIONS] [--] CMD [ARGS...]\n"
         "\n"
         "Run CMD in a GPU slice: the interposer (libgpuvisor.so) is added to LD_PRELOAD and the\n"
-        "limits are passed in the environment. CMD and every process it starts share the slice.\n"
+        "slice is named in the environment. CMD and every process it starts share the slice.\n"
+        "The slice is either standalone (its limits given here, kept in a file of your own) or an\n"
+        "instance of gpuvisord (made with gpuvisor create; the daemon keeps its limits).\n"
         "\n"
         "Options:\n"
         "  --memory SIZE          device memory limit on every GPU: 4GiB, 512MiB, 16GB, 2g ...\n"
@@ -61,11 +59,23 @@ static void usage(FILE *f)
         "to\n"
         "                         64). Without it the run gets a private instance, removed when\n"
         "                         CMD ends. The first process of an instance to use a GPU sets\n"
-        "                         its limit there.\n"
+        "                         its limit there. With gpuvisord (below), NAME is the id of one\n"
+        "                         of its instances, or its name within your tenant.\n"
         "  --devices LIST         the GPUs CMD sees, by index or UUID, comma-separated (sets\n"
         "                         CUDA_VISIBLE_DEVICES); --memory keys still name GPUs as smi "
         "does\n"
+        "  --daemon[=SOCKET]      join the gpuvisord instance --instance names, through the\n"
+        "                         daemon's socket (default $GPUVISOR_DAEMON, else\n"
+        "                         " GVL_DEFAULT_SOCKET ")\n"
+        "  --no-daemon            a standalone instance, even where gpuvisord runs\n"
         "  -h, --help             show this help\n"
+        "\n"
+        "Standalone or gpuvisord: --instance joins an instance of gpuvisord when --daemon is\n"
+        "given, or when the daemon's socket exists and none of --memory, --compute, --devices\n"
+        "and --no-daemon is given; otherwise the instance is standalone. gpuvisord lets you in\n"
+        "only if your Unix user belongs to the instance's tenant; it sets the instance's GPU as\n"
+        "CUDA_VISIBLE_DEVICES, and its limits hold whatever the environment says. A refusal is\n"
+        "printed with the daemon's reason, and the exit status is 125.\n"
         "\n"
         "Exit status: CMD's; 128+N if CMD was killed by signal N; 2 for a bad option; 125 if\n"
         "gpuvisor could not prepare the run; 127 if CMD could not be started.\n"
@@ -73,105 +83,9 @@ static void usage(FILE *f)
         "Environment: GPUVISOR_SHIM (the interposer to use instead of the installed one),\n"
         "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR
         "-UID, this user's),\n"
-        "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1).\n",
+        "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1),\n"
+        "GPUVISOR_DAEMON (gpuvisord's socket).\n",
         f);
-}
-
-/* ------------------------------------------------------------------ the interposer */
-
-static int exe_dir(char *out, size_t len, struct gv_error *err)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n < 0)
-        return gv_error_set(err, -errno, "cannot find gpuvisor's own path (/proc/self/exe: %s)",
-                            strerror(errno));
-    exe[n] = '\0';
-    snprintf(out, len, "%s", dirname(exe));
-    return 0;
-}
-
-/* The interposer's absolute path: $GPUVISOR_SHIM, else next to this binary in the installed layout
- * (bin/ and the configured libdir, which may be lib64 or a multiarch directory), else in the build
- * tree's layout (build/bin and build/lib). The path is made absolute because the command and its
- * children may change directory before they load it. */
-static int find_shim(char *out, struct gv_error *err)
-{
-    const char *env = getenv("GPUVISOR_SHIM");
-    if (env && *env) {
-        if (!realpath(env, out) || access(out, R_OK) < 0)
-            return gv_error_set(err, -ENOENT,
-                                "GPUVISOR_SHIM=\"%s\": %s (point it at " SHIM_NAME
-                                ", or unset it to use the installed one)",
-                                env, strerror(errno));
-        return 0;
-    }
-    char dir[PATH_MAX];
-    int rc = exe_dir(dir, sizeof(dir), err);
-    if (rc < 0)
-        return rc;
-    const char *rel[] = {GV_LIBDIR_REL, "../lib"};
-    char tried[2][PATH_MAX];
-    for (unsigned i = 0; i < 2; i++) {
-        int n = snprintf(tried[i], sizeof(tried[i]), "%s/%s/" SHIM_NAME, dir, rel[i]);
-        if (n < 0 || (size_t)n >= sizeof(tried[i]))
-            return gv_error_set(err, -ENAMETOOLONG, "gpuvisor's directory %s: path too long", dir);
-        if (realpath(tried[i], out) && access(out, R_OK) == 0)
-            return 0;
-    }
-    return gv_error_set(err, -ENOENT,
-                        "the interposer " SHIM_NAME " is not in %s%s%s; reinstall gpuvisor, or set "
-                        "GPUVISOR_SHIM to its path",
-                        tried[0], strcmp(tried[0], tried[1]) ? " nor in " : "",
-                        strcmp(tried[0], tried[1]) ? tried[1] : "");
-}
-
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
-/* LD_PRELOAD with the interposer added. Entries already there keep their order and come first, so
- * libraries the user preloads keep their precedence; ours is appended once. Another copy of
- * libgpuvisor.so (say, an installed one inherited by a build-tree run) is dropped: two interposers
- * in one process would charge every allocation twice. */
-static int compose_preload(const char *shim, char *out, size_t len, struct gv_error *err)
-{
-    const char *old = getenv("LD_PRELOAD");
-    char buf[8192];
-    size_t at = 0;
-    bool present = false;
-    out[0] = '\0';
-    if (old && strlen(old) >= sizeof(buf))
-        return gv_error_set(err, -E2BIG, "LD_PRELOAD is too long (%zu characters)", strlen(old));
-    snprintf(buf, sizeof(buf), "%s", old ? old : "");
-    /* ld.so separates entries with spaces or colons; so do we, keeping them as written. */
-    char *save = NULL;
-    for (char *e = strtok_r(buf, " :", &save); e; e = strtok_r(NULL, " :", &save)) {
-        const char *base = strrchr(e, '/') ? strrchr(e, '/') + 1 : e;
-        bool ours = same_file(e, shim);
-        if (!ours && strcmp(base, SHIM_NAME) == 0)
-            continue;
-        if (ours) {
-            if (present)
-                continue;
-            present = true;
-        }
-        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", e);
-        if (n < 0 || (size_t)n >= len - at)
-            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
-        at += (size_t)n;
-    }
-    if (!present) {
-        int n = snprintf(out + at, len - at, "%s%s", at ? ":" : "", shim);
-        if (n < 0 || (size_t)n >= len - at)
-            return gv_error_set(err, -E2BIG, "LD_PRELOAD would be too long");
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ the instance */
@@ -272,7 +186,7 @@ static int report_exec_error(const char *cmd, int e)
  * posix_spawnp, not fork + exec: it shares the parent's memory until the exec (a vfork), so
  * gpuvisor neither copies its page tables nor takes copy-on-write faults afterwards, and it reports
  * an exec failure itself, so no pipe is needed to learn of one. */
-static int spawn_and_wait(char **argv)
+static int spawn_and_wait(char **argv, char *const *envp)
 {
     sigset_t block, old;
     sigemptyset(&block);
@@ -299,7 +213,7 @@ static int spawn_and_wait(char **argv)
         /* The command gets the signal mask gpuvisor was started with. */
         posix_spawnattr_setsigmask(&attr, &old);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-        e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
+        e = posix_spawnp(&pid, argv[0], NULL, &attr, argv, envp);
         posix_spawnattr_destroy(&attr);
     }
     if (e == 0)
@@ -325,6 +239,47 @@ static int spawn_and_wait(char **argv)
     return CLI_EXIT_INTERNAL;
 }
 
+/* ------------------------------------------------------------------ an instance of gpuvisord */
+
+/* Join instance key through the daemon at socket and run cmd in it. guessed: the daemon was not
+ * asked for by name, only found; a refusal then says how to get a standalone instance instead. */
+static int run_joined(const char *socket, const char *key, bool guessed, char **cmd)
+{
+    struct gv_error err = {0};
+    /* The command may change directory before its interposer reads the path. */
+    char sock[PATH_MAX];
+    if (!realpath(socket, sock))
+        snprintf(sock, sizeof(sock), "%s", socket);
+    char shim[PATH_MAX];
+    if (gvl_find_shim(getenv(GVL_ENV_SHIM), NULL, shim, sizeof(shim), &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+    struct gvl_member m;
+    if (gvl_daemon_join(sock, key, &m, &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        if (guessed)
+            fprintf(stderr, "gpuvisor: (gpuvisord's socket is at %s, so --instance names one of "
+                            "its instances; for a standalone instance of your own add "
+                            "--no-daemon)\n",
+                    sock);
+        return CLI_EXIT_INTERNAL;
+    }
+    struct gvl_env env;
+    const struct gvl_join join = {
+        .socket = sock, .instance = m.id, .region_fd = m.fd, .devices = m.uuid};
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_join(&env, shim, &join, &err) < 0) {
+        gvl_env_free(&env);
+        close(m.fd);
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+    int status = spawn_and_wait(cmd, gvl_env_envp(&env));
+    gvl_env_free(&env);
+    close(m.fd);
+    return status;
+}
+
 /* ------------------------------------------------------------------ the subcommand */
 
 static int usage_error(const struct gv_error *err)
@@ -337,7 +292,8 @@ int cmd_run(int argc, char **argv)
 {
     static struct cli_spec memory = {.option = "--memory", .parse = cli_parse_memory};
     static struct cli_spec compute = {.option = "--compute", .parse = cli_parse_share};
-    const char *instance = NULL, *devices = NULL;
+    const char *instance = NULL, *devices = NULL, *daemon = NULL;
+    bool no_daemon = false;
     struct gv_error err = {0};
     int i = 1;
     for (; i < argc; i++) {
@@ -383,6 +339,14 @@ int cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             devices = v;
+        } else if (strcmp(arg, "--daemon") == 0 || strncmp(arg, "--daemon=", 9) == 0) {
+            daemon = arg[8] == '=' ? arg + 9 : gvl_daemon_socket();
+            if (!*daemon) {
+                fprintf(stderr, "gpuvisor: --daemon=: empty socket path\n");
+                return CLI_EXIT_USAGE;
+            }
+        } else if (strcmp(arg, "--no-daemon") == 0) {
+            no_daemon = true;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gpuvisor: run: unknown option \"%s\" (see gpuvisor run --help)\n",
                     arg);
@@ -397,6 +361,23 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     char **cmd = argv + i;
+
+    bool limits = memory.given || compute.given || devices;
+    if (daemon) {
+        const char *why = no_daemon  ? "--no-daemon asks for the opposite"
+                          : !instance ? "name the instance with --instance ID"
+                          : limits    ? "a gpuvisord instance has its limits and GPU already (see "
+                                        "gpuvisor show; gpuvisor resize changes them): leave out "
+                                        "--memory, --compute and --devices"
+                                      : NULL;
+        if (why) {
+            fprintf(stderr, "gpuvisor: --daemon: %s\n", why);
+            return CLI_EXIT_USAGE;
+        }
+        return run_joined(daemon, instance, false, cmd);
+    }
+    if (instance && !limits && !no_daemon && gvl_socket_exists(gvl_daemon_socket()))
+        return run_joined(gvl_daemon_socket(), instance, true, cmd);
 
     /* NVML only when a GPU is named: a plain limit needs no driver at all. */
     static struct cli_gpus gpus;
@@ -417,8 +398,7 @@ int cmd_run(int argc, char **argv)
                                 : usage_error(&err);
 
     char shim[PATH_MAX];
-    static char preload[16384];
-    if (find_shim(shim, &err) < 0 || compose_preload(shim, preload, sizeof(preload), &err) < 0) {
+    if (gvl_find_shim(getenv(GVL_ENV_SHIM), NULL, shim, sizeof(shim), &err) < 0) {
         fprintf(stderr, "gpuvisor: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;
     }
@@ -436,20 +416,23 @@ int cmd_run(int argc, char **argv)
             warn_kept_limits(name, memory_env);
     }
 
-    /* Set here, in the one-threaded parent, so that the child only has to exec. Limits not asked
-     * for are cleared: an inherited GPUVISOR_MEMORY (a run inside a run) must not leak into a new
-     * instance. */
-    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("GPUVISOR_INSTANCE", name, 1) < 0 ||
-        (memory.given ? setenv("GPUVISOR_MEMORY", memory_env, 1) : unsetenv("GPUVISOR_MEMORY")) <
-            0 ||
-        (compute.given ? setenv("GPUVISOR_COMPUTE", compute_env, 1)
-                       : unsetenv("GPUVISOR_COMPUTE")) < 0 ||
-        (devices && setenv("CUDA_VISIBLE_DEVICES", devices_env, 1) < 0)) {
-        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", strerror(errno));
+    /* Limits not asked for are cleared: an inherited GPUVISOR_MEMORY (a run inside a run) must not
+     * leak into a new instance. */
+    struct gvl_env env;
+    const struct gvl_slice slice = {
+        .instance = name,
+        .memory = memory.given ? memory_env : NULL,
+        .compute = compute.given ? compute_env : NULL,
+        .devices = devices ? devices_env : NULL,
+    };
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_slice(&env, shim, &slice, &err) < 0) {
+        gvl_env_free(&env);
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;
     }
 
-    int status = spawn_and_wait(cmd);
+    int status = spawn_and_wait(cmd, gvl_env_envp(&env));
+    gvl_env_free(&env);
 
     if (private) {
         /* Refused (-EBUSY) while a process the command left running still uses the instance: its

@@ -7,7 +7,8 @@
  * a new charge would see), and read-only otherwise. A region names GPUs by UUID; they are shown
  * with the NVML index the same UUID has, which is how `gpuvisor run --memory` and nvidia-smi number
  * them. The same figures print as text for people or as JSON for programs (--json), written by hand
- * because the CLI links no JSON library. */
+ * because `run` and `smi` build without a JSON library. When the CLI is built with its REST client,
+ * the instances gpuvisord made follow (smi_daemon.c), whose region files are the daemon's. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,10 @@
 
 #include "cli/cli.h"
 #include "core/size.h"
+#include "launch/launch.h"
+#ifdef GV_CLI_REST
+#include "cli/rest.h"
+#endif
 
 #define MiB (1024ULL * 1024ULL)
 
@@ -34,6 +39,12 @@ static void usage(FILE *f)
           "refused because its slice was full, and apart those the GPU refused because the card\n"
           "itself was full.\n"
           "NVML is libnvidia-ml.so.1, or $GPUVISOR_NVML.\n"
+          "\n"
+          "When gpuvisord runs, the instances it made that you may see follow, each with its id\n"
+          "and tenant, as `gpuvisor show` prints them (the daemon is found as other commands find\n"
+          "it: $GPUVISOR_URL, else its socket at $GPUVISOR_DAEMON or " GVL_DEFAULT_SOCKET
+          ";\n"
+          "see gpuvisor list --help). Without a daemon they are left out without a word.\n"
           "\n"
           "Options:\n"
           "  --json      print the same as JSON (sizes in bytes)\n"
@@ -242,7 +253,7 @@ static void text_instance(const struct cli_gpus *g, const struct inst *in)
 
 /* A JSON string: quotes, backslashes and control characters escaped; valid UTF-8 passed through,
  * anything else replaced with U+FFFD so that the document always parses. */
-static void json_string(const char *s)
+static void json_text(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     putchar('"');
@@ -291,15 +302,15 @@ static void json_gpus(const struct cli_gpus *g)
     printf("  \"nvml\": {\"available\": %s", g->available ? "true" : "false");
     if (!g->available) {
         printf(", \"error\": ");
-        json_string(g->why);
+        json_text(g->why);
     }
     printf("},\n  \"gpus\": [");
     for (unsigned i = 0; i < g->count; i++) {
         const struct cli_gpu *gpu = &g->gpu[i];
         printf("%s\n    {\"index\": %u, \"name\": ", i ? "," : "", gpu->index);
-        json_string(gpu->name);
+        json_text(gpu->name);
         printf(", \"uuid\": ");
-        json_string(gpu->uuid);
+        json_text(gpu->uuid);
         if (gpu->memory_ok)
             printf(", \"memory_total_bytes\": %llu, \"memory_used_bytes\": %llu}",
                    (unsigned long long)gpu->total, (unsigned long long)gpu->used);
@@ -312,10 +323,10 @@ static void json_gpus(const struct cli_gpus *g)
 static void json_instance(const struct cli_gpus *g, const struct inst *in)
 {
     printf("    {\"name\": ");
-    json_string(in->name);
+    json_text(in->name);
     if (in->error) {
         printf(", \"error\": ");
-        json_string(in->msg);
+        json_text(in->msg);
         printf("}");
         return;
     }
@@ -327,7 +338,7 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
         printf("%s\n       {\"index\": ", d ? "," : "");
         json_index(g, s->dev[d].uuid);
         printf(", \"uuid\": ");
-        json_string(gv_uuid_format(s->dev[d].uuid, uuid));
+        json_text(gv_uuid_format(s->dev[d].uuid, uuid));
         printf(", \"memory_used_bytes\": %llu, \"memory_limit_bytes\": ",
                (unsigned long long)s->dev[d].used);
         if (s->dev[d].limit)
@@ -353,7 +364,7 @@ static void json_instance(const struct cli_gpus *g, const struct inst *in)
             printf("%s{\"index\": ", d ? ", " : "");
             json_index(g, s->dev[d].uuid);
             printf(", \"uuid\": ");
-            json_string(gv_uuid_format(s->dev[d].uuid, uuid));
+            json_text(gv_uuid_format(s->dev[d].uuid, uuid));
             printf(", \"used_bytes\": %llu, \"context_bytes\": %llu, \"refused_slice_full\": "
                    "%llu, \"refused_gpu_full\": %llu}",
                    (unsigned long long)member_used(s, m, d),
@@ -410,7 +421,7 @@ int cmd_smi(int argc, char **argv)
         printf("{\n");
         json_gpus(&gpus);
         printf("  \"region_dir\": ");
-        json_string(gvr_dir(NULL));
+        json_text(gvr_dir(NULL));
         printf(",\n  \"instances\": [");
     } else {
         text_gpus(&gpus);
@@ -428,9 +439,15 @@ int cmd_smi(int argc, char **argv)
         shown++;
     }
     if (json)
-        printf("%s]\n}\n", shown ? "\n  " : "");
+        printf("%s]", shown ? "\n  " : "");
     else if (!shown)
         printf("No instances in %s.\n", gvr_dir(NULL));
+#ifdef GV_CLI_REST
+    fflush(stdout);
+    cli_smi_daemon(json, shown > 0, stdout);
+#endif
+    if (json)
+        printf("\n}\n");
     free(in);
     free(names.name);
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;

@@ -3,8 +3,8 @@
 # cli_test.sh CASE: one behaviour of the `gpuvisor` command, checked from the outside as a user
 # meets it: exit statuses, messages, the environment a command is started with, and what
 # `gpuvisor smi` shows. CTest runs each case as its own test (tests/cli/CMakeLists.txt), passing the
-# built files in GV_BIN, GV_SHIM, GV_SIMDIR, GV_HOLD, GV_REGIONT and GV_EMPTY. Every case gets its
-# own region directory and simulated machine, removed at the end, so cases run in parallel.
+# built files in GV_BIN, GV_SHIM, GV_SIMDIR, GV_HOLD, GV_REGIONT, GV_EMPTY and GV_TESTD. Every case
+# gets its own region directory and simulated machine, removed at the end, so cases run in parallel.
 set -u
 CASE=$1
 T=$(mktemp -d)
@@ -14,12 +14,18 @@ export GPUVISOR_SIM_GPUS="T4,T4"
 export LD_LIBRARY_PATH="$GV_SIMDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 unset LD_PRELOAD GPUVISOR_SHIM GPUVISOR_NVML GPUVISOR_MEMORY GPUVISOR_COMPUTE GPUVISOR_INSTANCE \
     CUDA_VISIBLE_DEVICES CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE \
-    GPUVISOR_CONTEXT_MEMORY GPUVISOR_SIM_CONTEXT_MEMORY
+    GPUVISOR_CONTEXT_MEMORY GPUVISOR_SIM_CONTEXT_MEMORY GPUVISOR_REGION_FD GPUVISOR_URL \
+    GPUVISOR_TOKEN GPUVISOR_STATE_DIR
+# No gpuvisord, even on a machine that runs one: these cases are about standalone slices.
+export GPUVISOR_DAEMON="$T/no-gpuvisord.sock" GPUVISOR_URL="http://127.0.0.1:1"
 mkdir -p "$GPUVISOR_REGION_DIR"
 BG=""
 FAILED=0
 
+TD=""
 cleanup() {
+    # The stand-in daemon removes its directory when told to stop.
+    [ -n "$TD" ] && kill -TERM "$TD" 2>/dev/null && wait "$TD" 2>/dev/null
     for p in $BG; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$T"
@@ -349,6 +355,190 @@ devices_slice)
     # Reordered: device 0 of the command is GPU 1, device 1 is GPU 0.
     expect 0 "ready" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 512 2048
     expect 3 "oom" "$G" run --devices 1,0 --memory "$U1=1GiB" -- "$GV_HOLD" 2048
+    ;;
+daemon_choice)
+    # Which kind of instance --instance means: gpuvisord's only when asked for, or when its socket
+    # exists and no standalone option is given; a socket nobody answers on is a refusal (125) that
+    # says how to get a standalone instance instead.
+    expect 2 '--daemon: name the instance with --instance' "$G" run --daemon -- true
+    expect 2 'leave out --memory' "$G" run --daemon --instance a --memory 1GiB -- true
+    expect 2 'leave out --memory' "$G" run --daemon --instance a --devices 0 -- true
+    expect 2 '--no-daemon asks for the opposite' "$G" run --daemon --no-daemon --instance a -- true
+    expect 2 'empty socket path' "$G" run --daemon= --instance a -- true
+    expect 125 "$T/none.sock" "$G" run --daemon="$T/none.sock" --instance a -- true
+    check_eq "no socket: standalone" "$(envof GPUVISOR_INSTANCE --instance solo)" solo
+    check_eq "no socket: no daemon variable" "$(envof GPUVISOR_DAEMON --instance solo)" ""
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock" ||
+        { fail "cannot make a socket"; exit 1; }
+    export GPUVISOR_DAEMON="$T/dead.sock"
+    expect 125 "--no-daemon" "$G" run --instance solo -- true
+    check_eq "--no-daemon: standalone" "$(envof GPUVISOR_INSTANCE --no-daemon --instance solo)" solo
+    check_eq "limits: standalone" "$(envof GPUVISOR_INSTANCE --memory 1GiB --instance solo)" solo
+    check_eq "no --instance: private" "$(envof GPUVISOR_DAEMON)" ""
+    # A standalone run inside a joined one leaves the daemon's variables behind.
+    check_eq "inherited daemon variables cleared" \
+        "$(GPUVISOR_REGION_FD=9 envof GPUVISOR_REGION_FD --no-daemon --instance solo)" ""
+    ;;
+join_socket)
+    # gpuvisor run --instance against gpuvisord's local socket (the stand-in of tests/local, with
+    # one instance, "small", of 1 GiB on GPU 1): joined by name or id, the command gets the region's
+    # descriptor, the socket, the instance's id and its GPU, and is held to its limit; an unknown
+    # instance, or another user's, is refused with the daemon's message and 125.
+    uuids
+    "$GV_TESTD" 0123456789ab small "$(id -u)" "$U1" 1GiB 0 >"$T/td" 2>&1 &
+    TD=$!
+    wait_ready "$T/td" || exit 1
+    SOCK=$(sed -n 's/^socket //p' "$T/td")
+    export GPUVISOR_DAEMON="$SOCK"
+    GPUVISOR_MEMORY=1 "$G" run --instance small -- sh -c 'env; readlink /proc/self/fd/$GPUVISOR_REGION_FD' \
+        >"$T/env" 2>"$T/err" || fail "run --instance small: $(cat "$T/err")"
+    for want in "GPUVISOR_INSTANCE=0123456789ab" "GPUVISOR_DAEMON=$SOCK" "CUDA_VISIBLE_DEVICES=$U1"; do
+        grep -qx "$want" "$T/env" || fail "no $want in: $(cat "$T/env")"
+    done
+    grep -q "^GPUVISOR_REGION_FD=[0-9][0-9]*$" "$T/env" || fail "GPUVISOR_REGION_FD: $(cat "$T/env")"
+    grep -q "/instances/0123456789ab$" "$T/env" || fail "the descriptor is not the region: $(cat "$T/env")"
+    grep -q "^LD_PRELOAD=.*libgpuvisor.so" "$T/env" || fail "LD_PRELOAD: $(cat "$T/env")"
+    grep -q "^GPUVISOR_MEMORY=" "$T/env" && fail "an inherited standalone limit stayed: $(cat "$T/env")"
+    check_eq "by id" "$(envof GPUVISOR_INSTANCE --instance 0123456789ab)" 0123456789ab
+    check_eq "--daemon=SOCKET" "$(GPUVISOR_DAEMON="$T/none" envof GPUVISOR_INSTANCE --daemon="$SOCK" --instance small)" 0123456789ab
+    check_eq "--no-daemon" "$(envof GPUVISOR_DAEMON --no-daemon --instance small)" ""
+    expect 125 "no instance nope" "$G" run --instance nope -- touch "$T/ran"
+    grep -q -- "--no-daemon" "$T/err" || fail "no hint for a standalone instance: $(cat "$T/err")"
+    expect 125 "no instance nope" "$G" run --daemon --instance nope -- true
+    grep -q -- "--no-daemon" "$T/err" && fail "a hint though --daemon was given: $(cat "$T/err")"
+    [ -e "$T/ran" ] && fail "the command ran after a refusal"
+    # The instance's limit holds in the command (cli_hold: 3 = out of memory).
+    expect 3 "oom" "$G" run --instance small -- "$GV_HOLD" 2048
+    expect 0 "ready" "$G" run --instance small -- "$GV_HOLD" 512
+    # Another Unix user is refused, by name and by id.
+    if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v useradd >/dev/null; then
+        u=gpuvisor-test-b
+        id -u $u >/dev/null 2>&1 || useradd -M -r -s /usr/sbin/nologin $u 2>/dev/null || id -u $u >/dev/null ||
+            fail "cannot add user $u"
+        chmod 755 "$T"
+        mkdir -p "$T/bin" "$T/lib" && cp "$G" "$T/bin/" && cp "$GV_SHIM" "$T/lib/libgpuvisor.so"
+        chmod -R a+rX "$T/bin" "$T/lib"
+        for key in small 0123456789ab; do
+            setpriv --reuid $u --regid "$(id -g $u)" --clear-groups "$T/bin/gpuvisor" run --instance $key \
+                -- touch "$T/ran" >"$T/out" 2>"$T/err"
+            check_eq "user $u joining $key" "$?" 125
+            grep -q "^gpuvisor: no instance $key" "$T/err" || fail "refusal of $u: $(cat "$T/err")"
+        done
+        [ -e "$T/ran" ] && fail "the command ran after a refusal"
+    else
+        echo "note: not root: the refusal of another user is not checked"
+    fi
+    kill -TERM "$TD"
+    wait "$TD"
+    check_eq "stand-in daemon stopped cleanly" "$?" 0
+    TD=""
+    ;;
+rest_offline | rest_fake)
+    # The commands for gpuvisord as a client, against no daemon and against a stand-in that
+    # answers from the JSON fixtures and logs what it got (fake_gpuvisord.py). The real daemon is
+    # daemon_test.sh's.
+    "$G" help | grep -q '^  gpus ' || { echo "SKIP: built without libcurl or jansson"; exit 77; }
+    command -v python3 >/dev/null || { echo "SKIP: python3 runs the stand-in daemon"; exit 77; }
+    unset GPUVISOR_URL
+    if [ "$CASE" = rest_offline ]; then
+        expect 125 "cannot reach gpuvisord at the socket $T/none.sock" "$G" gpus --socket "$T/none.sock"
+        expect 125 "start it" "$G" list --socket "$T/none.sock"
+        expect 125 "cannot reach gpuvisord at http://127.0.0.1:1" "$G" gpus --url http://127.0.0.1:1
+        GPUVISOR_URL=http://127.0.0.1:1 expect 125 "cannot reach gpuvisord at http://127.0.0.1:1" "$G" list
+        expect 125 "no socket at $T/no-gpuvisord.sock, and http://127.0.0.1:7700" "$G" gpus
+        expect 2 "give one" "$G" list --url http://127.0.0.1:1 --socket "$T/x"
+        expect 2 'not an http:// or https:// URL' "$G" list --url 127.0.0.1:1
+        expect 2 'create: give --profile NAME' "$G" create
+        expect 2 '--memory: size "2XB": unknown unit' "$G" create --memory 2XB
+        expect 2 'tenant: unknown command "bogus"' "$G" tenant bogus
+        expect 2 'Usage: gpuvisor tenant' "$G" tenant
+        expect 0 'Usage: gpuvisor tenant delete NAME [--force]' "$G" tenant delete --help
+        expect 0 '--token TOKEN' "$G" events --help
+        expect 0 'Usage: gpuvisor create' "$G" create --help
+        exit $FAILED
+    fi
+    LOG="$T/requests"
+    python3 "$(dirname "$0")/fake_gpuvisord.py" "$T/fake.sock" "$LOG" 2>"$T/fake.err" &
+    BG="$BG $!"
+    i=0
+    while [ ! -S "$T/fake.sock" ]; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "stand-in daemon never started: $(cat "$T/fake.err")"; exit 1; }
+        sleep 0.05
+    done
+    export GPUVISOR_DAEMON="$T/fake.sock"
+    last() { tail -n 1 "$LOG" | python3 -c "import json, sys; d = json.load(sys.stdin); print(($1))"; }
+    # The socket found where GPUVISOR_DAEMON says, no token sent over it.
+    expect 0 "Tesla T4" "$G" gpus
+    check_eq "gpus request" "$(last "d['method'], d['path'], d['auth']")" "('GET', '/v1/gpus', None)"
+    expect 0 "" "$G" gpus --json
+    python3 -c 'import json, sys; assert len(json.load(open(sys.argv[1]))["gpus"]) == 2' "$T/out" ||
+        fail "gpus --json: $(cat "$T/out")"
+    expect 0 "T4-4C" "$G" profiles --token gvt_given
+    check_eq "token sent" "$(last "d['auth']")" "Bearer gvt_given"
+    GPUVISOR_TOKEN=gvt_env expect 0 "train" "$G" list --tenant lab-a
+    check_eq "list request" "$(last "d['path'], d['auth']")" "('/v1/instances?tenant=lab-a', 'Bearer gvt_env')"
+    expect 0 "Run a command in it with: gpuvisor run --instance 0123456789ab -- CMD" \
+        "$G" create --memory 4GiB --compute 25 --name train --tenant lab-a --gpu 0
+    check_eq "create request" "$(last "d['method'], d['type'], sorted(d['body'].items())")" \
+        "('POST', 'application/json', [('compute', '25%'), ('gpu', 0), ('memory', 4294967296), ('name', 'train'), ('tenant', 'lab-a')])"
+    expect 0 "Instance 0123456789ab \"train\", tenant lab-a" "$G" show train
+    expect 0 "Instance train now has 4 GiB, 25%." "$G" resize train --memory 4GiB
+    check_eq "resize request" "$(last "d['method'], d['body']")" "('PATCH', {'memory': 4294967296})"
+    expect 0 "Deleted instance train." "$G" delete train
+    expect 0 "" "$G" delete train --json
+    check_eq "delete --json prints nothing" "$(cat "$T/out")" ""
+    expect 1 'gpuvisor: no instance "nope"' "$G" show nope
+    expect 1 "gpuvisor: GPU 0 has 2 GiB of memory left, 4 GiB asked" "$G" create --profile refuse
+    grep -q '^gpuvisor: GPU 0 has 2 GiB' "$T/err" || fail "refusal not on stderr: $(cat "$T/err")"
+    expect 125 "is not JSON" "$G" show garbage
+    expect 0 "gvt_AAAA" "$G" tenant add lab-a --user alice --quota-memory 8GiB
+    check_eq "tenant add request" "$(last "sorted(d['body'].items())")" "[('name', 'lab-a'), ('quota', {'memory': 8589934592}), ('users', ['alice'])]"
+    expect 0 "lab-a  alice,1001" "$G" tenant list
+    expect 0 "Changed tenant lab-a" "$G" tenant set lab-a --quota-instances none
+    check_eq "tenant set request" "$(last "d['method'], d['path'], d['body']")" \
+        "('PATCH', '/v1/tenants/lab-a', {'quota': {'instances': None}})"
+    expect 0 "Deleted tenant lab-a." "$G" tenant delete lab-a --force
+    check_eq "tenant delete request" "$(last "d['path']")" "/v1/tenants/lab-a?force=1"
+    expect 0 "New token for tenant lab-a" "$G" tenant token lab-a
+    expect 0 "instance.create" "$G" events --after 3 --limit 10
+    check_eq "events request" "$(last "d['path']")" "/v1/events?after=3&limit=10"
+    # smi: the daemon's instances after its own, each in full; under "daemon" in JSON.
+    expect 0 "Instances of gpuvisord ($T/fake.sock)" "$G" smi
+    grep -qF 'Instance 0123456789ab "train", tenant lab-a' "$T/out" || fail "smi: $(cat "$T/out")"
+    grep -qF "4242  alice" "$T/out" || fail "smi members: $(cat "$T/out")"
+    expect 0 "" "$G" smi --json
+    python3 - "$T/out" <<'PY' || fail "smi --json: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["daemon"]["instances"][0]["usage"]["memory_used"] == 1610612736, d["daemon"]
+assert len(d["daemon"]["instances"]) == 1  # the fixture's second instance answers 404: gone
+PY
+
+    # Over HTTP: a token is needed; the admin token file of --state is sent; a 401 says how to
+    # give one.
+    export FAKE_NEED_TOKEN=1
+    python3 "$(dirname "$0")/fake_gpuvisord.py" tcp "$T/tcp" 2>"$T/fake2.err" &
+    BG="$BG $!"
+    i=0
+    while [ ! -s "$T/tcp.port" ]; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "stand-in daemon (tcp) never started: $(cat "$T/fake2.err")"; exit 1; }
+        sleep 0.05
+    done
+    URL="http://127.0.0.1:$(cat "$T/tcp.port")"
+    LOG="$T/tcp"
+    expect 1 "no token was sent" "$G" gpus --url "$URL" --state "$T/nostate"
+    mkdir -p "$T/state" && printf 'gvt_admin\n' >"$T/state/admin.token" && chmod 600 "$T/state/admin.token"
+    expect 0 "Tesla T4" "$G" gpus --url "$URL" --state "$T/state"
+    check_eq "admin token file" "$(last "d['auth']")" "Bearer gvt_admin"
+    GPUVISOR_URL="$URL" GPUVISOR_STATE_DIR="$T/state" expect 0 "Tesla T4" "$G" gpus
+    GPUVISOR_URL="$URL" expect 0 "Tesla T4" "$G" gpus --token gvt_t
+    check_eq "--token over the file" "$(last "d['auth']")" "Bearer gvt_t"
+    # The admin token file is never sent over the socket: the daemon knows the user there.
+    LOG="$T/requests"
+    expect 0 "Tesla T4" "$G" gpus --state "$T/state"
+    check_eq "no token over the socket" "$(last "d['auth']")" "None"
     ;;
 *)
     echo "cli_test.sh: unknown case $CASE" >&2
