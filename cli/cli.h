@@ -30,6 +30,13 @@
 #define CLI_EXIT_NOEXEC 127 /* the command could not be started */
 
 int cmd_run(int argc, char **argv);
+
+/* --- rest_load.c: the daemon commands, in a module loaded on demand. Runs the module's function
+ * `symbol` ("cmd_list") with the arguments; CLI_EXIT_INTERNAL with a message when the module is
+ * missing. cli_rest_smi adds the daemon's instances to smi's output, and does nothing without the
+ * module. */
+int cli_rest_run(const char *symbol, int argc, char **argv);
+void cli_rest_smi(bool json, bool after_blank, FILE *out);
 int cmd_smi(int argc, char **argv);
 
 /* --- opts.c */
@@ -55,8 +62,8 @@ bool cli_is_help(const char *arg);
 struct cli_table {
     unsigned ncol;
     const char *const *head; /* the column titles, not copied */
-    const char *align;       /* one letter a column, 'r' for right-aligned (numbers); NULL: all left */
-    const char *indent;      /* printed before every line; NULL for none */
+    const char *align;  /* one letter a column, 'r' for right-aligned (numbers); NULL: all left */
+    const char *indent; /* printed before every line; NULL for none */
     char **cell;
     size_t nrow, cap;
 };

@@ -3,37 +3,38 @@
  *
  * Each subcommand lives in its own file, parses its own arguments and prints its own --help; adding
  * one is one file and one row below. Subcommands get argv starting at their own name, so their
- * messages can say "see gpuvisor <name> --help". The subcommands that talk to gpuvisord (rest.h) are
- * in the table when the CLI was built with libcurl and jansson; `run` and `smi` always are. */
+ * messages can say "see gpuvisor <name> --help". The subcommands that talk to gpuvisord (rest.h)
+ * are in the table when the CLI was built with libcurl and jansson, and run from a module loaded on
+ * demand (rest_load.c); `run` and `smi` always are. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#ifdef GV_CLI_REST
-#include "cli/rest.h"
-#endif
 
 #ifndef GV_VERSION
 #define GV_VERSION "unknown"
 #endif
 
+/* A row runs fn, or, for the daemon commands, the function named `symbol` in the module that
+ * rest_load.c loads. */
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
+    const char *symbol;
     const char *description;
 } subcommands[] = {
-    {"run", cmd_run, "run a command in a GPU slice (memory and compute limits)"},
-    {"smi", cmd_smi, "show GPUs and the instances using them, like nvidia-smi for slices"},
+    {"run", cmd_run, NULL, "run a command in a GPU slice (memory and compute limits)"},
+    {"smi", cmd_smi, NULL, "show GPUs and the instances using them, like nvidia-smi for slices"},
 #ifdef GV_CLI_REST
-    {"gpus", cmd_gpus, "list the GPUs gpuvisord manages and what is handed out of each"},
-    {"profiles", cmd_profiles, "list the profiles instances can be created with"},
-    {"create", cmd_create, "create an instance (a profile, or memory and compute)"},
-    {"list", cmd_list, "list instances"},
-    {"show", cmd_show, "show an instance, its usage and its processes"},
-    {"resize", cmd_resize, "change a running instance's limits"},
-    {"delete", cmd_delete, "delete an instance"},
-    {"tenant", cmd_tenant, "manage tenants: add, list, set, delete, token"},
-    {"events", cmd_events, "show gpuvisord's audit log"},
+    {"gpus", NULL, "cmd_gpus", "list the GPUs gpuvisord manages and what is handed out of each"},
+    {"profiles", NULL, "cmd_profiles", "list the profiles instances can be created with"},
+    {"create", NULL, "cmd_create", "create an instance (a profile, or memory and compute)"},
+    {"list", NULL, "cmd_list", "list instances"},
+    {"show", NULL, "cmd_show", "show an instance, its usage and its processes"},
+    {"resize", NULL, "cmd_resize", "change a running instance's limits"},
+    {"delete", NULL, "cmd_delete", "delete an instance"},
+    {"tenant", NULL, "cmd_tenant", "manage tenants: add, list, set, delete, token"},
+    {"events", NULL, "cmd_events", "show gpuvisord's audit log"},
 #endif
 };
 
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
         if (strcmp(cmd, subcommands[i].name) == 0)
-            return subcommands[i].fn(argc - 1, argv + 1);
+            return subcommands[i].fn ? subcommands[i].fn(argc - 1, argv + 1)
+                                     : cli_rest_run(subcommands[i].symbol, argc - 1, argv + 1);
     fprintf(stderr, "gpuvisor: unknown command \"%s\" (see gpuvisor help)\n", cmd);
     return CLI_EXIT_USAGE;
 }

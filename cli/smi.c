@@ -19,9 +19,6 @@
 #include "cli/cli.h"
 #include "core/size.h"
 #include "launch/launch.h"
-#ifdef GV_CLI_REST
-#include "cli/rest.h"
-#endif
 
 #define MiB (1024ULL * 1024ULL)
 
@@ -42,8 +39,7 @@ static void usage(FILE *f)
           "\n"
           "When gpuvisord runs, the instances it made that you may see follow, each with its id\n"
           "and tenant, as `gpuvisor show` prints them (the daemon is found as other commands find\n"
-          "it: $GPUVISOR_URL, else its socket at $GPUVISOR_DAEMON or " GVL_DEFAULT_SOCKET
-          ";\n"
+          "it: $GPUVISOR_URL, else its socket at $GPUVISOR_DAEMON or " GVL_DEFAULT_SOCKET ";\n"
           "see gpuvisor list --help). Without a daemon they are left out without a word.\n"
           "\n"
           "Options:\n"
@@ -444,7 +440,7 @@ int cmd_smi(int argc, char **argv)
         printf("No instances in %s.\n", gvr_dir(NULL));
 #ifdef GV_CLI_REST
     fflush(stdout);
-    cli_smi_daemon(json, shown > 0, stdout);
+    cli_rest_smi(json, shown > 0, stdout);
 #endif
     if (json)
         printf("\n}\n");

@@ -38,18 +38,9 @@ int gvl_self_dir(char *out, size_t len, struct gv_error *err)
     return 0;
 }
 
-int gvl_find_shim(const char *override, const char *bin_dir, char *out, size_t len,
-                  struct gv_error *err)
+int gvl_find_lib(const char *name, const char *bin_dir, char *out, size_t len, struct gv_error *err)
 {
     char real[PATH_MAX];
-    if (override && *override) {
-        if (!realpath(override, real) || access(real, R_OK) < 0)
-            return gv_error_set(err, -ENOENT,
-                                GVL_ENV_SHIM "=\"%s\": %s (point it at " GVL_SHIM_NAME
-                                ", or unset it to use the installed one)",
-                                override, strerror(errno));
-        goto found;
-    }
     char dir[PATH_MAX];
     if (!bin_dir) {
         int rc = gvl_self_dir(dir, sizeof(dir), err);
@@ -60,22 +51,45 @@ int gvl_find_shim(const char *override, const char *bin_dir, char *out, size_t l
     const char *rel[] = {GV_LIBDIR_REL, "../lib"};
     char tried[2][PATH_MAX];
     for (unsigned i = 0; i < 2; i++) {
-        int n = snprintf(tried[i], sizeof(tried[i]), "%s/%s/" GVL_SHIM_NAME, bin_dir, rel[i]);
+        int n = snprintf(tried[i], sizeof(tried[i]), "%s/%s/%s", bin_dir, rel[i], name);
         if (n < 0 || (size_t)n >= sizeof(tried[i]))
             return gv_error_set(err, -ENAMETOOLONG, "directory %s: path too long", bin_dir);
-        if (realpath(tried[i], real) && access(real, R_OK) == 0)
-            goto found;
+        if (realpath(tried[i], real) && access(real, R_OK) == 0) {
+            if (strlen(real) >= len)
+                return gv_error_set(err, -ENAMETOOLONG, "%s: path too long", real);
+            strcpy(out, real);
+            return 0;
+        }
     }
     bool two = strcmp(tried[0], tried[1]) != 0;
-    return gv_error_set(err, -ENOENT,
-                        "the interposer " GVL_SHIM_NAME " is not in %s%s%s; reinstall gpuvisor, or "
-                        "set " GVL_ENV_SHIM " to its path",
-                        tried[0], two ? " nor in " : "", two ? tried[1] : "");
-found:
-    if (strlen(real) >= len)
-        return gv_error_set(err, -ENAMETOOLONG, "%s: path too long", real);
-    strcpy(out, real);
-    return 0;
+    return gv_error_set(err, -ENOENT, "%s is not in %s%s%s", name, tried[0], two ? " nor in " : "",
+                        two ? tried[1] : "");
+}
+
+int gvl_find_shim(const char *override, const char *bin_dir, char *out, size_t len,
+                  struct gv_error *err)
+{
+    char real[PATH_MAX];
+    if (override && *override) {
+        if (!realpath(override, real) || access(real, R_OK) < 0)
+            return gv_error_set(err, -ENOENT,
+                                GVL_ENV_SHIM "=\"%s\": %s (point it at " GVL_SHIM_NAME
+                                             ", or unset it to use the installed one)",
+                                override, strerror(errno));
+        if (strlen(real) >= len)
+            return gv_error_set(err, -ENAMETOOLONG, "%s: path too long", real);
+        strcpy(out, real);
+        return 0;
+    }
+    int rc = gvl_find_lib(GVL_SHIM_NAME, bin_dir, out, len, err);
+    if (rc == -ENOENT && err) {
+        char where[sizeof(err->msg)];
+        memcpy(where, err->msg, sizeof(where));
+        gv_error_set(err, rc,
+                     "the interposer %s; reinstall gpuvisor, or set " GVL_ENV_SHIM " to its path",
+                     where);
+    }
+    return rc;
 }
 
 static bool same_file(const char *a, const char *b)
@@ -250,9 +264,8 @@ int gvl_env_slice(struct gvl_env *e, const char *shim, const struct gvl_slice *s
     if (!s->instance || !*s->instance)
         return gv_error_set(err, -EINVAL, "a slice needs an instance name");
     const char *const vars[][2] = {
-        {GVL_ENV_INSTANCE, s->instance}, {GVL_ENV_MEMORY, s->memory},
-        {GVL_ENV_COMPUTE, s->compute},   {GVL_ENV_DAEMON, NULL},
-        {GVL_ENV_REGION_FD, NULL},
+        {GVL_ENV_INSTANCE, s->instance}, {GVL_ENV_MEMORY, s->memory}, {GVL_ENV_COMPUTE, s->compute},
+        {GVL_ENV_DAEMON, NULL},          {GVL_ENV_REGION_FD, NULL},
     };
     int rc = set_all(e, vars, sizeof(vars) / sizeof(vars[0]), err);
     if (rc == 0 && s->devices)
@@ -273,9 +286,11 @@ int gvl_env_join(struct gvl_env *e, const char *shim, const struct gvl_join *j,
     if (j->region_fd >= 0)
         snprintf(fd, sizeof(fd), "%d", j->region_fd);
     const char *const vars[][2] = {
-        {GVL_ENV_DAEMON, j->socket}, {GVL_ENV_INSTANCE, j->instance},
+        {GVL_ENV_DAEMON, j->socket},
+        {GVL_ENV_INSTANCE, j->instance},
         {GVL_ENV_REGION_FD, j->region_fd >= 0 ? fd : NULL},
-        {GVL_ENV_MEMORY, NULL},      {GVL_ENV_COMPUTE, NULL},
+        {GVL_ENV_MEMORY, NULL},
+        {GVL_ENV_COMPUTE, NULL},
     };
     int rc = set_all(e, vars, sizeof(vars) / sizeof(vars[0]), err);
     if (rc == 0 && j->devices)

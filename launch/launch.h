@@ -35,10 +35,10 @@
 
 /* The variables, named once. */
 #define GVL_ENV_PRELOAD   "LD_PRELOAD"
-#define GVL_ENV_SHIM      "GPUVISOR_SHIM"        /* the interposer to use instead of the installed one */
-#define GVL_ENV_INSTANCE  "GPUVISOR_INSTANCE"    /* instance name (standalone) or id (daemon) */
-#define GVL_ENV_MEMORY    "GPUVISOR_MEMORY"      /* standalone: memory limit string (core/limits.h) */
-#define GVL_ENV_COMPUTE   "GPUVISOR_COMPUTE"     /* standalone: compute share limit string */
+#define GVL_ENV_SHIM      "GPUVISOR_SHIM" /* the interposer to use instead of the installed one */
+#define GVL_ENV_INSTANCE  "GPUVISOR_INSTANCE" /* instance name (standalone) or id (daemon) */
+#define GVL_ENV_MEMORY    "GPUVISOR_MEMORY"   /* standalone: memory limit string (core/limits.h) */
+#define GVL_ENV_COMPUTE   "GPUVISOR_COMPUTE"  /* standalone: compute share limit string */
 #define GVL_ENV_DEVICES   "CUDA_VISIBLE_DEVICES" /* the GPUs the command sees */
 #define GVL_ENV_DAEMON    "GPUVISOR_DAEMON"      /* daemon: its local socket */
 #define GVL_ENV_REGION_FD "GPUVISOR_REGION_FD"   /* daemon: an inherited descriptor of the region */
@@ -47,6 +47,13 @@
 
 /* The directory of the running program (from /proc/self/exe, symbolic links resolved) in out. */
 int gvl_self_dir(char *out, size_t len, struct gv_error *err);
+
+/* The absolute path of gpuvisor's library `name` (a file name) in out (at least PATH_MAX bytes),
+ * looked for from bin_dir (NULL: the running program's directory) in the installed layout (bin/ and
+ * the configured libdir, which may be lib64 or a multiarch directory), then in the build tree's
+ * (build/bin and build/lib). Returns 0, or -ENOENT with a message naming where it looked. */
+int gvl_find_lib(const char *name, const char *bin_dir, char *out, size_t len,
+                 struct gv_error *err);
 
 /* The interposer's absolute path in out (at least PATH_MAX bytes). override, when not NULL or
  * empty, is what GPUVISOR_SHIM says and is used as given (it must be readable). Otherwise the

@@ -110,6 +110,7 @@ need_users() {
     mkdir -p "$T/bin" "$T/lib"
     cp "$GV_BIN" "$GV_HOLD" "$T/bin/"
     cp "$GV_SHIM" "$T/lib/libgpuvisor.so"
+    cp "$(dirname "$GV_SHIM")/libgpuvisor-cli.so" "$T/lib/"
     cp -r "$GV_SIMDIR" "$T/lib/sim"
     chmod -R a+rX "$T/bin" "$T/lib"
     G="$T/bin/gpuvisor"
