@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "daemon/gvd.h"
+#include "launch/launch.h" /* the default socket: tenants look for it there too */
 
 #ifndef GV_VERSION
 #define GV_VERSION "unknown"
 #endif
 
 #define DEFAULT_LISTEN "127.0.0.1:7700"
-#define DEFAULT_SOCKET "/run/gpuvisor/gpuvisord.sock"
 #define THREADS_MAX    64
 
 static void usage(FILE *f)
@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "  --listen HOST:PORT   HTTP address (default " DEFAULT_LISTEN "; port 0: any free\n"
             "                       port, written to STATE/port)\n"
             "  --socket PATH        the local socket; its directory is the run directory\n"
-            "                       (default " DEFAULT_SOCKET ")\n"
+            "                       (default " GVL_DEFAULT_SOCKET ")\n"
             "  --state DIR          database and admin token (default /var/lib/gpuvisor as root,\n"
             "                       else $XDG_STATE_HOME/gpuvisor)\n"
             "  --sim MODELS         use the GPU simulator with these models (e.g. T4,T4)\n"
@@ -98,7 +98,7 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
 {
     memset(cfg, 0, sizeof(*cfg));
     split_listen(DEFAULT_LISTEN, cfg, NULL);
-    snprintf(cfg->socket, sizeof(cfg->socket), "%s", DEFAULT_SOCKET);
+    snprintf(cfg->socket, sizeof(cfg->socket), "%s", GVL_DEFAULT_SOCKET);
     default_state(cfg);
     cfg->placement = GV_PLACE_BINPACK;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);

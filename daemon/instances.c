@@ -24,23 +24,56 @@
 #include "core/size.h"
 #include "daemon/api.h"
 #include "daemon/store.h"
+#include "launch/launch.h"
 
 /* --- Rendering. */
+
+/* How a process joins the instance: the environment is the one `gpuvisor run --instance` sets
+ * (launch/launch.h), built by the same function, so that what the daemon tells a client and what
+ * the CLI does cannot drift apart. The interposer's LD_PRELOAD is left out: where the library
+ * lives is the client's machine's business, not the daemon's. NULL when out of memory. */
+static json_t *join_json(struct gvd *d, const struct gvd_instance *in, const char *uuid)
+{
+    struct gvl_env e;
+    struct gvl_join j = {
+        .socket = d->cfg.socket, .instance = in->id, .region_fd = -1, .devices = uuid};
+    if (gvl_env_init(&e, NULL, NULL) < 0)
+        return NULL;
+    json_t *env = json_object();
+    bool ok = env && gvl_env_join(&e, NULL, &j, NULL) == 0;
+    for (size_t i = 0; ok && i < e.n; i++) {
+        const char *eq = strchr(e.var[i], '=');
+        char name[64];
+        ok = eq && (size_t)(eq - e.var[i]) < sizeof(name);
+        if (ok) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - e.var[i]), e.var[i]);
+            ok = json_object_set_new(env, name, json_string(eq + 1)) == 0;
+        }
+    }
+    gvl_env_free(&e);
+    char command[128];
+    snprintf(command, sizeof(command), "gpuvisor run --instance %s -- CMD", in->id);
+    json_t *out = ok ? json_pack("{ss ss s:o}", "command", command, "socket", d->cfg.socket,
+                                 "env", env)
+                     : NULL;
+    if (!out)
+        json_decref(env);
+    return out;
+}
 
 static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
 {
     char uuid[GV_UUID_TEXT], created[32];
     gv_uuid_format(in->uuid, uuid);
     gvd_time_format(in->created_ns / 1000000000LL, created);
-    char command[128];
-    snprintf(command, sizeof(command), "gpuvisor run --instance %s -- CMD", in->id);
-    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss s:{ss ss s:{ss ss ss}}}", "id", in->id,
-                     "name", gvd_json_str_or_null(in->name), "tenant", in->tenant, "gpu",
+    json_t *join = join_json(d, in, uuid);
+    if (!join)
+        return NULL;
+    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss s:o}", "id", in->id, "name",
+                     gvd_json_str_or_null(in->name), "tenant", in->tenant, "gpu",
                      in->gpu >= 0 ? json_integer(in->gpu) : json_null(), "uuid", uuid, "profile",
                      gvd_json_str_or_null(in->profile), "memory", (json_int_t)in->memory, "compute",
-                     gvd_json_share(in->share), "created", created, "join", "command", command,
-                     "socket", d->cfg.socket, "env", "GPUVISOR_DAEMON", d->cfg.socket,
-                     "GPUVISOR_INSTANCE", in->id, "CUDA_VISIBLE_DEVICES", uuid);
+                     gvd_json_share(in->share), "created", created, "join", join);
 }
 
 int gvd_instance_render(struct gvd *d, struct gvd_instance *in)

@@ -193,7 +193,8 @@ int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, stru
         }
         if (!(routes[r].methods & M(m)))
             return gv_error_set(err, -EOPNOTSUPP, "%s is not allowed on %s (allowed: %s)",
-                                gvd_method_name(m), routes[r].pattern, routes[r].allow);
+                                m == GVD_METHOD_OTHER ? "this method" : gvd_method_name(m),
+                                routes[r].pattern, routes[r].allow);
         return 0;
     }
     return gv_error_set(err, -ENOENT, "no such path");
