@@ -313,6 +313,25 @@ static unsigned count_uid(const struct gvd_local *l, uid_t uid)
     return n;
 }
 
+/* A connection that is not served: its peer is told why, before any request (region/daemon.h),
+ * so that a client sees "too many connections" whether or not it has written yet, rather than a
+ * connection that broke. An HTTP client gets the same bytes, which it cannot read: either way it
+ * is refused. A new connection has room for one reply, which is sent without waiting. */
+static void turn_away(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void turn_away(int fd, const char *fmt, ...)
+{
+    struct gvr_drep p = {.status = -EUSERS, .op = GVR_DOP_NONE};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p.msg, sizeof(p.msg), fmt, ap);
+    va_end(ap);
+    if (send(fd, &p, sizeof(p), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(p)) {
+        /* a peer gone already, or out of room: it is closed all the same */
+    }
+    close(fd);
+}
+
 static void accept_some(struct gvd_local *l, uint64_t now)
 {
     for (int k = 0; k < BATCH; k++) {
@@ -330,9 +349,20 @@ static void accept_some(struct gvd_local *l, uint64_t now)
         }
         struct ucred cred;
         socklen_t len = sizeof(cred);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
-            l->live >= GVD_LOCAL_MAX_CONNS || count_uid(l, cred.uid) >= GVD_LOCAL_MAX_PER_UID) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
             close(fd);
+            continue;
+        }
+        if (l->live >= GVD_LOCAL_MAX_CONNS) {
+            turn_away(fd, "gpuvisord has %d connections, the most it serves: try again later",
+                      GVD_LOCAL_MAX_CONNS);
+            continue;
+        }
+        if (count_uid(l, cred.uid) >= GVD_LOCAL_MAX_PER_UID) {
+            turn_away(fd,
+                      "user %u has %d connections to gpuvisord, the most one user may have: "
+                      "close some",
+                      (unsigned)cred.uid, GVD_LOCAL_MAX_PER_UID);
             continue;
         }
         int i = 0;

@@ -10,11 +10,12 @@
  * GPU in its own memory (core/budget.h): the budget in a region file is the tenant's to write, the
  * one here is not.
  *
- * What one tenant can do to another here is bounded: connections are capped per user and in all, a
- * connection that does not say what it is within GVD_LOCAL_FIRST_NS is closed, requests are served
- * one per connection per turn of the loop, a reply the peer does not read closes its connection
- * (the thread never blocks on a peer), and a token holder loses the token when its connection
- * closes, when its process is gone, or when it is past its slice by the grace. */
+ * What one tenant can do to another here is bounded: connections are capped per user and in all
+ * (one over the cap is told so, -EUSERS, and closed), a connection that does not say what it is
+ * within GVD_LOCAL_FIRST_NS is closed, requests are served one per connection per turn of the
+ * loop, a reply the peer does not read closes its connection (the thread never blocks on a peer),
+ * and a token holder loses the token when its connection closes, when its process is gone, or
+ * when it is past its slice by the grace. */
 #ifndef GVD_LOCAL_H
 #define GVD_LOCAL_H
 

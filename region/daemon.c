@@ -112,6 +112,21 @@ static int wait_for(int c, short events, uint64_t deadline)
     }
 }
 
+/* Connection c broke with errno e while sending: a daemon that refused it said why before it
+ * closed it, and that is still there to read. Returns the refusal's status with its message, or 0
+ * when there is none. */
+static int refusal(int c, int e, struct gv_error *err)
+{
+    struct gvr_drep p;
+    if (e != EPIPE && e != ECONNRESET)
+        return 0;
+    if (recv(c, &p, sizeof(p), MSG_DONTWAIT) != (ssize_t)sizeof(p) || p.op != GVR_DOP_NONE ||
+        p.status >= 0)
+        return 0;
+    p.msg[sizeof(p.msg) - 1] = 0;
+    return gv_error_set(err, p.status, "%s", p.msg[0] ? p.msg : strerror(-p.status));
+}
+
 int gvr_daemon_connect(const char *path, struct gv_error *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -135,8 +150,9 @@ int gvr_daemon_connect(const char *path, struct gv_error *err)
     ssize_t n = send(c, GVR_DAEMON_MAGIC, GVR_DAEMON_MAGIC_LEN, MSG_NOSIGNAL);
     if (n != GVR_DAEMON_MAGIC_LEN) {
         int e = n < 0 ? errno : EAGAIN;
+        int rc = refusal(c, e, err);
         close(c);
-        return gv_error_set(err, -e, "gpuvisord at %s: %s", path, strerror(e));
+        return rc < 0 ? rc : gv_error_set(err, -e, "gpuvisord at %s: %s", path, strerror(e));
     }
     return c;
 }
@@ -184,8 +200,10 @@ int gvr_daemon_send(int c, const struct gvr_dreq *q, uint64_t timeout_ns, struct
         if (n < 0 && errno == EINTR)
             continue;
         int rc = n < 0 && errno != EAGAIN ? -errno : wait_for(c, POLLOUT, deadline);
-        if (rc < 0)
-            return failed(rc, timeout_ns, err);
+        if (rc < 0) {
+            int said = refusal(c, -rc, err);
+            return said < 0 ? said : failed(rc, timeout_ns, err);
+        }
     }
     return 0;
 }
@@ -233,6 +251,15 @@ int gvr_daemon_recv(int c, struct gvr_drep *p, int *fd, uint64_t timeout_ns, str
     }
     p->msg[sizeof(p->msg) - 1] = 0;
     p->id[sizeof(p->id) - 1] = 0;
+    if (p->op == GVR_DOP_NONE) {
+        /* Not an answer: the daemon refused the connection before any request. */
+        if (fd && *fd >= 0) {
+            close(*fd);
+            *fd = -1;
+        }
+        int status = p->status < 0 ? p->status : -EPROTO;
+        return gv_error_set(err, status, "%s", p->msg[0] ? p->msg : strerror(-status));
+    }
     return 0;
 }
 

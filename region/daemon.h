@@ -19,7 +19,10 @@
  * connection that starts otherwise is the REST API's. After the magic every message is one fixed
  * size, request and reply alike, in the host's byte order (both ends are on one machine): a
  * request is exactly sizeof(struct gvr_dreq) bytes and is answered by exactly one struct gvr_drep,
- * in order. A request with any field out of place (gvr_dreq_check) ends the connection.
+ * in order. A request with any field out of place (gvr_dreq_check) ends the connection. A
+ * connection the daemon will not serve at all (too many from the user, or in all) is answered at
+ * once, before any request, with one reply of op GVR_DOP_NONE that says why (-EUSERS), and closed;
+ * the client functions return that refusal as their error, whichever of them meets it.
  *
  * This file owns the format: the daemon's side (daemon/local.c) and the clients read and write it
  * only through these declarations. */
@@ -41,6 +44,8 @@
 #define GVR_DAEMON_CALL_NS (2ULL * 1000000000ULL)
 
 enum gvr_dop {
+    /* No request: the daemon refuses the connection (reply only). */
+    GVR_DOP_NONE = 0,
     /* key. Reply: id, uuid (the instance's GPU), share, and the region's descriptor. */
     GVR_DOP_JOIN = 1,
     /* key, uuid. Reply: id, share, word = this process's pid as the daemon sees it, and the GPU
@@ -97,8 +102,10 @@ _Static_assert(sizeof(struct gvr_drep) == 256, "the reply's size is part of the 
 int gvr_dreq_check(const struct gvr_dreq *q, struct gv_error *err);
 
 /* Connect to the daemon's socket at path and say the magic. Returns the connection (close-on-exec,
- * non-blocking), or -ENOENT / -ECONNREFUSED (no daemon there), -EAGAIN (its queue is full), or
- * another negative errno value, with a message. */
+ * non-blocking), or -ENOENT / -ECONNREFUSED (no daemon there), -EAGAIN (its queue is full), -EUSERS
+ * (the daemon refused the connection: too many), or another negative errno value, with a
+ * message. A connection the daemon refuses may also be returned, its refusal then met at the first
+ * call. */
 int gvr_daemon_connect(const char *path, struct gv_error *err);
 
 /* The two halves of gvr_daemon_call, for a client that sends a request and reads its reply later
@@ -110,8 +117,8 @@ int gvr_daemon_recv(int c, struct gvr_drep *p, int *fd, uint64_t timeout_ns, str
 /* Send q on connection c and read its reply into *p, waiting at most timeout_ns. A descriptor
  * that came with the reply is stored in *fd (close-on-exec) when fd is not NULL, else closed; *fd
  * is -1 when none came. Returns 0 when a reply came (its status says what the daemon answered),
- * or a negative errno value when the connection failed (-EPIPE: closed by the daemon; -ETIMEDOUT),
- * with a message. */
+ * or a negative errno value when the connection failed (-EPIPE: closed by the daemon; -ETIMEDOUT;
+ * -EUSERS: the daemon refused the connection, too many), with a message. */
 int gvr_daemon_call(int c, const struct gvr_dreq *q, struct gvr_drep *p, int *fd,
                     uint64_t timeout_ns, struct gv_error *err);
 

@@ -13,7 +13,8 @@
  * holds a shared lock. The lock goes with the process, however it ends, so a claim is live exactly
  * while the user has limited processes on the GPU. A handle is refused while another user's claim
  * is live (its file cannot be locked exclusively); a file whose owner is not the uid in its name is
- * someone else's squat and counts for nothing.
+ * someone else's squat and counts for nothing. A claim file left behind by processes that did not
+ * end normally is removed by the next open that finds nobody holding it.
  *
  * The mechanism (take, release, the line) is written once, for a peer: the calling process itself
  * without a daemon, or a process on whose behalf gpuvisord acts. In gpuvisord's mode the calling
@@ -106,36 +107,55 @@ static void handle_init(struct gvr_sched *s)
 
 #define CLAIM_PREFIX "gpuvisor-gpu-"
 
-/* Whether another user's claim on GPU `u` (its UUID text) is live; its uid in *who. */
-static bool claimed_by_other(const char *u, uid_t me, uid_t *who)
+/* Look at every claim file in GVR_CLAIM_DIR: whether another user's claim on GPU `u` (its UUID
+ * text; NULL: none) is live, its uid in *who; and on the way, remove each claim file that no process holds.
+ * Its last holder removes it at a normal end (gvr_sched_unclaim), but a process killed, or one that
+ * ends with _exit, leaves it behind; with simulated GPUs, whose UUIDs differ per machine, such files
+ * would pile up. Nobody holds a file whose exclusive lock can be had; a process that opened it and
+ * is about to lock it finds the name gone after its lock and makes a new file (claim_gpu). The
+ * directory is sticky: only the file's owner or root may remove it, and a removal refused is
+ * ignored. */
+static bool look_at_claims(const char *u, uid_t me, uid_t *who)
 {
     char prefix[GV_UUID_TEXT + 32];
-    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), CLAIM_PREFIX "%s.", u);
+    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), CLAIM_PREFIX "%s.", u ? u : "");
     DIR *d = opendir(GVR_CLAIM_DIR);
     if (!d)
         return false;
     bool busy = false;
     struct dirent *e;
-    while (!busy && (e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, plen) != 0)
-            continue;
-        char *end;
-        unsigned long uid = strtoul(e->d_name + plen, &end, 10);
-        if (*end || end == e->d_name + plen || uid == me)
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, CLAIM_PREFIX, strlen(CLAIM_PREFIX)) != 0)
             continue;
         int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
         if (fd < 0)
             continue;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
-            flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+        bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+        if (!held)
+            unlinkat(dirfd(d), e->d_name, 0);
+        close(fd); /* also lets go of the lock taken just now */
+        if (!held || busy || !u || strncmp(e->d_name, prefix, plen) != 0)
+            continue;
+        char *end;
+        unsigned long uid = strtoul(e->d_name + plen, &end, 10);
+        if (!*end && end != e->d_name + plen && uid != me && st.st_uid == uid) {
             busy = true;
             *who = (uid_t)uid;
         }
-        close(fd); /* also lets go of a stale claim locked just now */
     }
     closedir(d);
     return busy;
+}
+
+void gvr_sched_tidy(void)
+{
+    uid_t who;
+    look_at_claims(NULL, geteuid(), &who);
 }
 
 /* This user's claim on GPU `u`: an open file holding a shared lock, or -1 when the claim file
@@ -164,7 +184,7 @@ static int claim_gpu(const char *u, char path[96], struct gv_error *err)
     }
     /* Claimed first, looked second: of two users starting at once, at least one sees the other
      * (and both may refuse), never neither. */
-    if (claimed_by_other(u, me, &who)) {
+    if (look_at_claims(u, me, &who)) {
         if (fd >= 0)
             close(fd);
         return gv_error_set(err, -EBUSY,

@@ -106,7 +106,9 @@ struct gvr_sched {
 /* Open (creating if needed) the token of the GPU with this UUID in gvr_dir(dir). Without gpuvisord
  * a GPU's time is shared by the processes of one Unix user at a time: the handle holds the user's
  * claim on the GPU, and opening fails with -EBUSY, and a message, while processes of another user
- * hold theirs. Returns 0, or a negative errno with a message. */
+ * hold theirs. Opening also removes the claim files, of any GPU, that no process holds any more
+ * (left by processes killed or ended with _exit; the directory being sticky, only the calling
+ * user's own, or all as root). Returns 0, or a negative errno with a message. */
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err);
 
@@ -129,6 +131,10 @@ void gvr_sched_forked(struct gvr_sched *s);
 /* At the process's end: let go of its claim on the GPU's time, removing the user's claim file when
  * no other process of the user holds it. The token itself stays usable. */
 void gvr_sched_unclaim(struct gvr_sched *s);
+
+/* Remove the claim files in GVR_CLAIM_DIR that no process holds, as gvr_sched_open does: for a
+ * program that starts processes which may leave theirs behind (a test killing its children). */
+void gvr_sched_tidy(void);
 
 /* Take the token for a slice ending at slice_end. A holder that is past its slice plus the grace
  * is taken over; with check_alive, a holder whose process is gone is too (costs

@@ -4,7 +4,11 @@
 # Idempotent: prints nothing and changes nothing when everything is present.
 set -eu
 
-PKGS="build-essential cmake pkg-config libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev wrk curl passwd util-linux"
+# Besides the build: the tests and scripts run wrk and curl (the REST benchmark and checks),
+# python3 (tests/cli: the stand-in gpuvisord and reading JSON; any python3 on PATH will do),
+# useradd and userdel (passwd) and setpriv (util-linux) to act as other Unix users; the rest they
+# call (sh, grep, sed, awk, mktemp, stat...) is in every Debian system.
+PKGS="build-essential cmake pkg-config libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev wrk curl python3 passwd util-linux"
 
 missing=""
 for p in $PKGS; do

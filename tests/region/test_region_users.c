@@ -4,7 +4,8 @@
  * user can neither open, join or take first an instance of this user nor write its GPU token; a
  * directory or file of another user, or a directory every user may write in, is refused with a
  * message that names gpuvisord. The time of a GPU is shared by one user's processes at a time: a
- * token is refused, with a message, while another user's processes hold theirs on the same GPU.
+ * token is refused, with a message, while another user's processes hold theirs on the same GPU. A
+ * claim left behind by a killed process is removed by the next open.
  *
  * The other user is `nobody` (uid 65534): a child that drops to it after fork. That needs root;
  * without it the tests are skipped, saying so. The test directory is made traversable (0711) so
@@ -41,9 +42,17 @@ static int users_setup(void **state)
     return 0;
 }
 
+static pid_t kids[2]; /* children that wait to be killed, killed here if a check failed first */
+
 static int users_teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < 2; i++)
+        if (kids[i] > 0) {
+            kill(kids[i], SIGKILL);
+            waitpid(kids[i], NULL, 0);
+            kids[i] = 0;
+        }
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt_dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -301,6 +310,58 @@ static void test_other_users_gpu(void **state)
     unlink(path);
 }
 
+/* A process killed while it holds its claim on a GPU's time leaves the claim file behind; the next
+ * open, of another GPU, finds nobody holding it and removes it, while a claim still held stays. */
+static void test_stale_claim_removed(void **state)
+{
+    (void)state;
+    uint8_t dead[16], alive[16], other[16];
+    uint64_t seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
+    memcpy(dead, &seed, sizeof(seed));
+    memcpy(alive, dead, 16);
+    memcpy(other, dead, 16);
+    dead[15] = 0x51;
+    alive[15] = 0x52;
+    other[15] = 0x53;
+    char dead_path[192], alive_path[192], u[GV_UUID_TEXT];
+    snprintf(dead_path, sizeof(dead_path), GVR_CLAIM_DIR "/gpuvisor-gpu-%s.%u",
+             gv_uuid_format(dead, u), (unsigned)geteuid());
+    snprintf(alive_path, sizeof(alive_path), GVR_CLAIM_DIR "/gpuvisor-gpu-%s.%u",
+             gv_uuid_format(alive, u), (unsigned)geteuid());
+    const uint8_t *gpus[2] = {dead, alive};
+    for (int i = 0; i < 2; i++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            struct gvr_sched s;
+            if (gvr_sched_open(&s, dir, gpus[i], NULL) < 0 || write(p[1], "y", 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        char c = 0;
+        close(p[1]);
+        assert_int_equal(read(p[0], &c, 1), 1);
+        close(p[0]);
+    }
+    kill(kids[0], SIGKILL);
+    assert_int_equal(waitpid(kids[0], NULL, 0), kids[0]);
+    kids[0] = 0;
+    assert_int_equal(access(dead_path, F_OK), 0); /* nobody removed it: the process was killed */
+    struct gvr_sched s;
+    assert_int_equal(gvr_sched_open(&s, dir, other, NULL), 0);
+    assert_int_equal(access(dead_path, F_OK), -1);
+    assert_int_equal(access(alive_path, F_OK), 0);
+    gvr_sched_close(&s);
+    kill(kids[1], SIGKILL);
+    assert_int_equal(waitpid(kids[1], NULL, 0), kids[1]);
+    kids[1] = 0;
+    gvr_sched_tidy();
+    assert_int_equal(access(alive_path, F_OK), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +374,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_users_file, users_setup, users_teardown),
         cmocka_unit_test_setup_teardown(test_symlink_dir, users_setup, users_teardown),
         cmocka_unit_test_setup_teardown(test_other_users_gpu, users_setup, users_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_claim_removed, users_setup, users_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
