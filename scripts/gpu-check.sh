@@ -11,7 +11,10 @@
 #      pool's release threshold to the maximum), growing allocations freed each time never make
 #      the process hold more than its 4 GiB slice on the GPU (as nvidia-smi sees it), and
 #      allocating past the slice raises PyTorch's out-of-memory error;
-#   5. nvidia-smi run inside a 4 GiB slice (NVML only, no CUDA) reports a 4 GiB GPU.
+#   5. nvidia-smi run inside a 4 GiB slice (NVML only, no CUDA) reports a 4 GiB GPU;
+#   6. where gpuvisord builds (libmicrohttpd, jansson, SQLite present): the daemon takes its
+#      inventory from the real NVML, and a 4 GiB instance it makes is what PyTorch sees when it
+#      runs there through `gpuvisor run --instance`.
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -193,6 +196,36 @@ if [ "$smi_total" = 4096 ]; then
 else
     note "FAIL nvidia-smi inside a 4 GiB slice reports '${smi_total:-?}' MiB, want 4096"
     fails=$((fails + 1))
+fi
+
+# 6. gpuvisord on the real driver (skipped where its libraries are missing).
+if cmake --build "$b" -j "$(nproc)" --target gpuvisord gpuvisor_cli_rest >>"$b.log" 2>&1; then
+    d=$(mktemp -d /tmp/gpuvisor-gpucheck-daemon.XXXXXX)
+    "$b/bin/gpuvisord" --listen 127.0.0.1:0 --state "$d/state" --socket "$d/run/gpuvisord.sock" \
+        2>"$d/log" &
+    dpid=$!
+    for _ in $(seq 100); do [ -S "$d/run/gpuvisord.sock" ] && break; sleep 0.1; done
+    sock=(--socket "$d/run/gpuvisord.sock")
+    "$gv" gpus "${sock[@]}" || true
+    id=$("$gv" tenant add gpucheck --user root "${sock[@]}" >/dev/null &&
+        "$gv" create --memory 4GiB --tenant gpucheck --json "${sock[@]}" |
+        "$py" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    out=$("$gv" run --instance "${id:-none}" --daemon="$d/run/gpuvisord.sock" -- "$py" -c \
+        'import torch; f, t = torch.cuda.mem_get_info(); print(f"total={t}")' 2>&1)
+    echo "$out"
+    total=$(sed -n 's/.*total=\([0-9]*\).*/\1/p' <<<"$out")
+    if [ "${total:-0}" = $((4 * 1024 * 1024 * 1024)) ]; then
+        note "PASS gpuvisord on the real driver: PyTorch in its 4 GiB instance sees $total bytes"
+    else
+        note "FAIL gpuvisord on the real driver: PyTorch in its 4 GiB instance sees '${total:-?}'"
+        sed -n '1,20p' "$d/log"
+        fails=$((fails + 1))
+    fi
+    kill "$dpid" 2>/dev/null
+    wait "$dpid" 2>/dev/null
+    rm -rf "$d"
+else
+    note "SKIP gpuvisord: not built here (libmicrohttpd, jansson or SQLite missing: see $b.log)"
 fi
 
 echo
