@@ -3,7 +3,7 @@
  *
  * The CLI must build where only a C toolchain exists and still run (with less to show) where no
  * driver is installed, so it never links libnvidia-ml: it opens libnvidia-ml.so.1 with dlopen and
- * finds the few functions it needs by name, typed from our own declarations in core/nvml.h. With
+ * binds the few functions it needs by name (launch/nvml.h). With
  * the simulator's directory first on LD_LIBRARY_PATH the same code reads the simulated GPUs;
  * GPUVISOR_NVML names another library file (an unusual install, or a test that needs NVML absent
  * on a machine that has it). All
@@ -14,36 +14,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "launch/nvml.h"
 
-struct nvml_fns {
-    __typeof__(nvmlInit_v2) *init;
-    __typeof__(nvmlShutdown) *shutdown;
-    __typeof__(nvmlErrorString) *error_string;
-    __typeof__(nvmlDeviceGetCount_v2) *count;
-    __typeof__(nvmlDeviceGetHandleByIndex_v2) *by_index;
-    __typeof__(nvmlDeviceGetName) *name;
-    __typeof__(nvmlDeviceGetUUID) *uuid;
-    __typeof__(nvmlDeviceGetMemoryInfo) *memory;
-};
-
-/* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer, and going
- * through memcpy says so without a cast that -Wpedantic would flag. */
-static bool find(void *lib, const char *sym, void *slot, size_t size)
-{
-    void *p = dlsym(lib, sym);
-    if (!p)
-        return false;
-    memcpy(slot, &p, size);
-    return true;
-}
-
-static const char *nvml_error(const struct nvml_fns *f, nvmlReturn_t rc)
-{
-    const char *s = f->error_string ? f->error_string(rc) : NULL;
-    return s ? s : "unknown error";
-}
-
-static void read_gpu(const struct nvml_fns *f, unsigned index, bool memory, struct cli_gpu *out)
+static void read_gpu(const struct gvl_nvml *f, unsigned index, bool memory, struct cli_gpu *out)
 {
     memset(out, 0, sizeof(*out));
     out->index = index;
@@ -77,15 +50,8 @@ void cli_gpus_load(struct cli_gpus *g, bool memory)
                  why ? why : "libnvidia-ml.so.1 not found");
         return;
     }
-    struct nvml_fns f = {0};
-    find(lib, "nvmlErrorString", &f.error_string, sizeof(f.error_string));
-    find(lib, "nvmlDeviceGetMemoryInfo", &f.memory, sizeof(f.memory));
-    if (!find(lib, "nvmlInit_v2", &f.init, sizeof(f.init)) ||
-        !find(lib, "nvmlShutdown", &f.shutdown, sizeof(f.shutdown)) ||
-        !find(lib, "nvmlDeviceGetCount_v2", &f.count, sizeof(f.count)) ||
-        !find(lib, "nvmlDeviceGetHandleByIndex_v2", &f.by_index, sizeof(f.by_index)) ||
-        !find(lib, "nvmlDeviceGetName", &f.name, sizeof(f.name)) ||
-        !find(lib, "nvmlDeviceGetUUID", &f.uuid, sizeof(f.uuid))) {
+    struct gvl_nvml f;
+    if (!gvl_nvml_bind(lib, &f, false)) {
         snprintf(g->why, sizeof(g->why),
                  "NVML is not usable (libnvidia-ml.so.1 lacks a function gpuvisor needs; "
                  "update the driver)");
@@ -94,14 +60,14 @@ void cli_gpus_load(struct cli_gpus *g, bool memory)
     nvmlReturn_t rc = f.init();
     if (rc != NVML_SUCCESS) {
         snprintf(g->why, sizeof(g->why), "NVML is not available (nvmlInit: %s)",
-                 nvml_error(&f, rc));
+                 gvl_nvml_error(&f, rc));
         return;
     }
     unsigned count = 0;
     rc = f.count(&count);
     if (rc != NVML_SUCCESS) {
         snprintf(g->why, sizeof(g->why), "NVML is not available (nvmlDeviceGetCount: %s)",
-                 nvml_error(&f, rc));
+                 gvl_nvml_error(&f, rc));
         f.shutdown();
         return;
     }

@@ -2,8 +2,7 @@
 /* inventory.c: the GPUs of this server, read from NVML once at start.
  *
  * gpuvisord must build and install where no driver is present, so it never links libnvidia-ml: it
- * opens libnvidia-ml.so.1 with dlopen and finds the few functions it needs by name, typed from
- * core/nvml.h. Each GPU is known by its UUID (NVML indices can change across reboots; instances
+ * opens libnvidia-ml.so.1 with dlopen and binds the few functions it needs (launch/nvml.h). Each GPU is known by its UUID (NVML indices can change across reboots; instances
  * remember the UUID) and mapped to a model of the catalogue by the name the driver gives it, which
  * is what profiles and placement plan with. With --sim the daemon asks for the simulator: it sets
  * GPUVISOR_SIM_GPUS to the models given and loads the simulated NVML, from the build tree next to
@@ -20,36 +19,9 @@
 
 #include "core/nvml.h"
 #include "daemon/gvd.h"
+#include "launch/nvml.h"
 
 #define NVML_LIB "libnvidia-ml.so.1"
-
-struct fns {
-    __typeof__(nvmlInit_v2) *init;
-    __typeof__(nvmlShutdown) *shutdown;
-    __typeof__(nvmlErrorString) *error_string;
-    __typeof__(nvmlDeviceGetCount_v2) *count;
-    __typeof__(nvmlDeviceGetHandleByIndex_v2) *by_index;
-    __typeof__(nvmlDeviceGetName) *name;
-    __typeof__(nvmlDeviceGetUUID) *uuid;
-    __typeof__(nvmlDeviceGetMemoryInfo) *memory;
-};
-
-/* dlsym gives an object pointer; POSIX lets it convert to a function pointer, and memcpy says so
- * without a cast the compiler would question. */
-static bool find(void *lib, const char *sym, void *slot, size_t size)
-{
-    void *p = dlsym(lib, sym);
-    if (!p)
-        return false;
-    memcpy(slot, &p, size);
-    return true;
-}
-
-static const char *nvml_error(const struct fns *f, nvmlReturn_t rc)
-{
-    const char *s = f->error_string ? f->error_string(rc) : NULL;
-    return s ? s : "unknown error";
-}
 
 /* The simulated NVML of the build tree this binary belongs to: <bin>/../lib/sim. */
 static void *open_sim(void)
@@ -119,27 +91,20 @@ int gvd_inventory_load(struct gvd *d, struct gv_error *err)
     void *lib = open_nvml(sim, err);
     if (!lib)
         return -ENOENT;
-    struct fns f = {0};
-    find(lib, "nvmlErrorString", &f.error_string, sizeof(f.error_string));
-    if (!find(lib, "nvmlInit_v2", &f.init, sizeof(f.init)) ||
-        !find(lib, "nvmlShutdown", &f.shutdown, sizeof(f.shutdown)) ||
-        !find(lib, "nvmlDeviceGetCount_v2", &f.count, sizeof(f.count)) ||
-        !find(lib, "nvmlDeviceGetHandleByIndex_v2", &f.by_index, sizeof(f.by_index)) ||
-        !find(lib, "nvmlDeviceGetName", &f.name, sizeof(f.name)) ||
-        !find(lib, "nvmlDeviceGetUUID", &f.uuid, sizeof(f.uuid)) ||
-        !find(lib, "nvmlDeviceGetMemoryInfo", &f.memory, sizeof(f.memory)))
+    struct gvl_nvml f;
+    if (!gvl_nvml_bind(lib, &f, true))
         return gv_error_set(err, -ENOSYS,
                             "NVML lacks a function gpuvisord needs (update the driver)");
     /* The library stays loaded: unloading a driver's library is not worth the risk. */
     nvmlReturn_t rc = f.init();
     if (rc != NVML_SUCCESS)
-        return gv_error_set(err, -ENODEV, "NVML: nvmlInit: %s%s", nvml_error(&f, rc),
+        return gv_error_set(err, -ENODEV, "NVML: nvmlInit: %s%s", gvl_nvml_error(&f, rc),
                             sim[0] ? "" : " (to try gpuvisord without a GPU: --sim T4,T4)");
     unsigned count = 0;
     rc = f.count(&count);
     if (rc != NVML_SUCCESS) {
         f.shutdown();
-        return gv_error_set(err, -ENODEV, "NVML: nvmlDeviceGetCount: %s", nvml_error(&f, rc));
+        return gv_error_set(err, -ENODEV, "NVML: nvmlDeviceGetCount: %s", gvl_nvml_error(&f, rc));
     }
     if (count > GV_MAX_GPUS)
         count = GV_MAX_GPUS;
@@ -156,7 +121,7 @@ int gvd_inventory_load(struct gvd *d, struct gv_error *err)
             (rc = f.name(dev, g->product, sizeof(g->product))) != NVML_SUCCESS ||
             (rc = f.uuid(dev, uuid, sizeof(uuid))) != NVML_SUCCESS ||
             (rc = f.memory(dev, &mem)) != NVML_SUCCESS) {
-            out = gv_error_set(err, -ENODEV, "NVML: GPU %u: %s", i, nvml_error(&f, rc));
+            out = gv_error_set(err, -ENODEV, "NVML: GPU %u: %s", i, gvl_nvml_error(&f, rc));
             break;
         }
         struct gv_error e = {0};
