@@ -6,7 +6,7 @@
  * identity, takes d->lock (read for GET, write for the rest) and counts the answer for metrics.
  * A handler then parses its body, acts, and fills a gvd_resp: a status and a JSON body (or, for a
  * listing, a shared cached body). Handlers live with their resource: tenants.c, instances.c,
- * profiles.c, gpus.c, events.c, metrics.c. */
+ * profiles.c, gpus.c, host.c, events.c, metrics.c. */
 #ifndef GVD_API_H
 #define GVD_API_H
 
@@ -73,6 +73,9 @@ gvd_handler gvd_api_tenants_list, gvd_api_tenant_get, gvd_api_tenant_create, gvd
 gvd_handler gvd_api_instances_list, gvd_api_instance_get, gvd_api_instance_create,
     gvd_api_instance_patch, gvd_api_instance_delete;
 gvd_handler gvd_api_events;
+gvd_handler gvd_api_host_gpus, gvd_api_host_types, gvd_api_host_passthrough_list,
+    gvd_api_host_passthrough, gvd_api_host_release, gvd_api_host_vgpus_list,
+    gvd_api_host_vgpu_create, gvd_api_host_vgpu_remove, gvd_api_host_xml, gvd_api_host_apply;
 
 /* For tenants.c's forced delete: delete one instance (database in the caller's transaction; the
  * region is retired and the model updated by gvd_instance_drop after the commit). */

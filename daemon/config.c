@@ -3,7 +3,8 @@
  *
  * Defaults first, then the options, each checked here so that a mistake is reported before
  * anything starts: --listen HOST:PORT (an IPv6 host in brackets), --socket PATH, --state DIR,
- * --sim MODELS, --placement binpack|spread, --threads N. The state directory defaults to
+ * --sim MODELS, --placement binpack|spread, --threads N, and the roots the host library works
+ * under for passthrough and vGPUs, --sysfs-root DIR and --config-root DIR. The state directory defaults to
  * /var/lib/gpuvisor for root and to $XDG_STATE_HOME/gpuvisor (~/.local/state/gpuvisor) for
  * others, so that a user can try the daemon without privileges. */
 #include <errno.h>
@@ -40,6 +41,10 @@ static void usage(FILE *f)
             "  --sim MODELS         use the GPU simulator with these models (e.g. T4,T4)\n"
             "  --placement POLICY   binpack (default) or spread\n"
             "  --threads N          HTTP worker threads (default: the CPUs, 2 to 8)\n"
+            "  --sysfs-root DIR     where sysfs, /dev and /proc/driver are read and written for\n"
+            "                       passthrough and vGPUs (default $" GVH_ENV_SYSFS_ROOT ", else /)\n"
+            "  --config-root DIR    where mdevctl's definitions and the host state file are\n"
+            "                       (default $" GVH_ENV_CONFIG_ROOT ", else /)\n"
             "  --help, --version\n");
 }
 
@@ -111,6 +116,8 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
         {"sim", required_argument, NULL, 'm'},
         {"placement", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'},
+        {"sysfs-root", required_argument, NULL, 'R'},
+        {"config-root", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -153,6 +160,12 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
                 cfg->threads = (unsigned)n;
             break;
         }
+        case 'R':
+            rc = copy(cfg->sysfs_root, sizeof(cfg->sysfs_root), "--sysfs-root", optarg, err);
+            break;
+        case 'C':
+            rc = copy(cfg->config_root, sizeof(cfg->config_root), "--config-root", optarg, err);
+            break;
         case 'h':
             usage(stdout);
             return 1;

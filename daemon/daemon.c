@@ -2,7 +2,8 @@
 /* daemon.c: gpuvisord's life: start in an order where each step finds what it needs, and stop.
  *
  * Start: the state directory (locked, so that two daemons never share one), the database, the
- * GPUs, the model from the database, the admin token, then every instance's region re-attached
+ * host's passthrough and vGPU definitions applied (host.c: before the GPUs are read, as at boot a
+ * GPU given to VMs is not NVML's, and before VMs start), the GPUs, the model from the database, the admin token, then every instance's region re-attached
  * (made again with its limits when the file is gone, as after a reboot; region files without a row
  * are retired) so that running members carry on; only then the HTTP server, the local socket and
  * the reaper, which reclaims the memory of dead members of every instance twice a second. Nothing
@@ -220,9 +221,11 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     char db[4200];
     snprintf(db, sizeof(db), "%s/gpuvisord.db", cfg->state);
     if ((rc = dirs(d, err)) || (rc = lock_state(d, err)) ||
-        (rc = gvd_store_open(&d->store, db, err)) || (rc = gvd_inventory_load(d, err)))
+        (rc = gvd_store_open(&d->store, db, err)) || (rc = gvd_host_start(d, err)) ||
+        (rc = gvd_inventory_load(d, err)))
         return rc;
     pthread_rwlock_wrlock(&d->lock);
+    gvd_host_refresh(d);
     rc = gvd_store_load(d->store, d, err);
     if (!rc)
         rc = gvd_admin_token(d, err);
@@ -287,6 +290,7 @@ void gvd_stop(struct gvd *d)
         gvd_listing_unref(d->listings);
         d->listings = next;
     }
+    gvd_host_stop(d);
     gvd_store_close(d->store);
     if (d->instances_fd >= 0)
         close(d->instances_fd);

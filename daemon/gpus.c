@@ -3,8 +3,11 @@
  *
  * What NVML said at start (inventory.c), what instances have been promised on each, and the mode
  * the admin set: sliced (takes instances), whole (kept for one user's jobs outside gpuvisord),
- * passthrough (bound to a VM) or vgpu-parent (the vendor's vGPU manager owns it). Only a sliced GPU
- * is placed on, and a GPU leaves the sliced mode only when it has no instances. */
+ * passthrough (bound to a VM) or vgpu-parent (the vendor's vGPU manager owns it). The host's view
+ * (host.c) overrides the admin's: a GPU given to VMs or carrying vGPUs shows that mode whatever was
+ * set. Only a sliced GPU is placed on, and a GPU leaves the sliced mode only when it has no
+ * instances. GPUs the host's PCI tree shows and NVML does not (a GPU on vfio-pci is not NVML's)
+ * are listed after NVML's, without index or UUID. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,17 +15,31 @@
 #include "daemon/api.h"
 #include "daemon/store.h"
 
+enum gvd_gpu_mode gvd_gpu_mode(const struct gvd_gpu *g)
+{
+    return g->host != GVD_MODE_SLICED ? g->host : g->mode;
+}
+
 static json_t *gpu_json(struct gvd *d, unsigned i)
 {
     const struct gvd_gpu *g = &d->gpus[i];
     uint64_t memory;
     uint32_t share, count;
     gvd_gpu_usage(d, (int)i, &memory, &share, &count);
-    return json_pack("{si ss s:o ss sI sI s:o si ss}", "index", (int)g->index, "uuid", g->uuid_text,
-                     "model", g->model ? json_string(g->model->name) : json_null(), "name",
-                     g->product, "memory_total", (json_int_t)g->memory_total, "memory_allocated",
-                     (json_int_t)memory, "compute_allocated", gvd_json_share(share), "instances",
-                     (int)count, "mode", gvd_mode_name(g->mode));
+    return json_pack("{si ss s:o ss sI sI s:o si ss s:o}", "index", (int)g->index, "uuid",
+                     g->uuid_text, "model", g->model ? json_string(g->model->name) : json_null(),
+                     "name", g->product, "memory_total", (json_int_t)g->memory_total,
+                     "memory_allocated", (json_int_t)memory, "compute_allocated",
+                     gvd_json_share(share), "instances", (int)count, "mode",
+                     gvd_mode_name(gvd_gpu_mode(g)), "pci", gvd_json_str_or_null(g->pci));
+}
+
+/* A GPU only the host lists: what the PCI tree says, and no instance. */
+static json_t *host_gpu_json(const struct gvd_host_gpu *h)
+{
+    return json_pack("{s:o s:o s:o s:o si ss ss}", "index", json_null(), "uuid", json_null(),
+                     "model", gvd_json_str_or_null(h->model), "name", json_null(), "instances", 0,
+                     "mode", gvh_mode_name(h->mode), "pci", h->pci);
 }
 
 void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
@@ -30,6 +47,8 @@ void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
     json_t *a = json_array();
     for (unsigned i = 0; i < q->d->ngpus; i++)
         json_array_append_new(a, gpu_json(q->d, i));
+    for (size_t i = 0; i < q->d->nhost_gpus; i++)
+        json_array_append_new(a, host_gpu_json(&q->d->host_gpus[i]));
     gvd_reply_json(r, 200, json_pack("{so}", "gpus", a));
 }
 

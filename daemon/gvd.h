@@ -27,6 +27,7 @@
 #include "core/sha256.h"
 #include "core/uuid.h"
 #include "daemon/request.h"
+#include "host/host.h"
 #include "region/region.h"
 
 struct gvd_store;
@@ -42,7 +43,9 @@ struct gvd_config {
     char state[4096];
     char sim[1024]; /* --sim MODELS, "" when not simulating */
     enum gv_place_policy placement;
-    unsigned threads; /* HTTP worker threads */
+    unsigned threads;              /* HTTP worker threads */
+    char sysfs_root[PATH_MAX];     /* --sysfs-root; "": GPUVISOR_SYSFS_ROOT, else / */
+    char config_root[PATH_MAX];    /* --config-root; "": GPUVISOR_CONFIG_ROOT, else / */
 };
 
 /* Fill *cfg from the command line (defaults first: see docs/daemon.md). Returns 0, 1 when --help
@@ -73,7 +76,19 @@ struct gvd_gpu {
     char product[96];             /* as the driver names it */
     const struct gv_model *model; /* NULL when the catalogue does not know it */
     uint64_t memory_total;
-    enum gvd_gpu_mode mode;
+    char pci[GVH_BDF_LEN];    /* its PCI address ("0000:41:00.0"); "" when NVML does not say */
+    enum gvd_gpu_mode mode;   /* as the admin set it (PATCH /v1/gpus/{index}) */
+    enum gvd_gpu_mode host;   /* passthrough or vgpu-parent when the host says so, else sliced */
+};
+
+/* The mode that counts: the host's (a GPU given to VMs or carrying vGPUs) over the admin's. */
+enum gvd_gpu_mode gvd_gpu_mode(const struct gvd_gpu *g);
+
+/* A GPU the host shows on its PCI bus that NVML does not (it is on vfio-pci, given to VMs). */
+struct gvd_host_gpu {
+    char pci[GVH_BDF_LEN];
+    char model[GVH_NAME_LEN];
+    enum gvh_mode mode;
 };
 
 struct gvd_profile {
@@ -123,6 +138,10 @@ struct gvd {
     struct gvd_profile **profiles;
     size_t nprofiles, cap_profiles;
     char admin_hash[GV_SHA256_HEX];
+    struct gvh_ctx host;          /* the roots the host library works under */
+    struct gvh_state host_state;  /* passthrough and vGPU definitions: the database's copy */
+    struct gvd_host_gpu *host_gpus; /* GPUs only the host lists, as of the last refresh */
+    size_t nhost_gpus;
     uint64_t generation; /* grows with every change of an instance: invalidates listings */
 
     pthread_mutex_t listing_lock; /* the cache of listings */
@@ -143,6 +162,19 @@ struct gvd {
 /* Read the GPUs from NVML (the simulator's with cfg.sim) into d->gpus. Refuses (-ENOENT, with a
  * message that says to use --sim) when there is no driver. */
 int gvd_inventory_load(struct gvd *d, struct gv_error *err);
+
+/* --- The host: passthrough and vendor vGPUs (host.c). */
+
+/* At start, before the GPUs are read: load the definitions from the database, import those of the
+ * standalone state file and mdevctl that it lacks, and apply them all (logged; a failure does not
+ * stop the daemon). */
+int gvd_host_start(struct gvd *d, struct gv_error *err);
+
+/* Read again which GPUs the host gives to VMs or vGPUs (each GPU's host mode, and the GPUs only the
+ * host lists). Write lock held, or at start. */
+void gvd_host_refresh(struct gvd *d);
+
+void gvd_host_stop(struct gvd *d);
 
 /* --- Who is asking (auth.c). */
 

@@ -46,7 +46,7 @@ struct pending {
 
 /* --- Counters, for /metrics. */
 
-static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500};
+static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503};
 #define NSTATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
 static atomic_ulong counts[GVD_R_COUNT + 1][GVD_METHOD_OTHER + 1][NSTATUS + 1];
 
@@ -101,6 +101,16 @@ static const struct {
     {GVD_R_INSTANCE, GVD_PATCH, gvd_api_instance_patch, false},
     {GVD_R_INSTANCE, GVD_DELETE, gvd_api_instance_delete, false},
     {GVD_R_EVENTS, GVD_GET, gvd_api_events, false},
+    {GVD_R_HOST_GPUS, GVD_GET, gvd_api_host_gpus, true},
+    {GVD_R_HOST_TYPES, GVD_GET, gvd_api_host_types, true},
+    {GVD_R_HOST_PASSTHROUGHS, GVD_GET, gvd_api_host_passthrough_list, true},
+    {GVD_R_HOST_PASSTHROUGHS, GVD_POST, gvd_api_host_passthrough, true},
+    {GVD_R_HOST_PASSTHROUGH, GVD_DELETE, gvd_api_host_release, true},
+    {GVD_R_HOST_VGPUS, GVD_GET, gvd_api_host_vgpus_list, true},
+    {GVD_R_HOST_VGPUS, GVD_POST, gvd_api_host_vgpu_create, true},
+    {GVD_R_HOST_VGPU, GVD_DELETE, gvd_api_host_vgpu_remove, true},
+    {GVD_R_HOST_XML, GVD_GET, gvd_api_host_xml, true},
+    {GVD_R_HOST_APPLY, GVD_POST, gvd_api_host_apply, true},
 };
 
 /* --- Answers. */

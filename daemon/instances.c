@@ -313,7 +313,8 @@ static void place_gpu(struct gvd *d, unsigned g, const char *profile, const stru
     memset(out, 0, sizeof(*out));
     out->memory_total = d->gpus[g].memory_total;
     out->profile_max = profile_max;
-    out->eligible = d->gpus[g].mode == GVD_MODE_SLICED && (!model || d->gpus[g].model == model);
+    out->eligible =
+        gvd_gpu_mode(&d->gpus[g]) == GVD_MODE_SLICED && (!model || d->gpus[g].model == model);
     for (size_t i = 0; i < d->ninstances; i++) {
         const struct gvd_instance *in = d->instances[i];
         if (in->gpu != (int)g || in == except)
@@ -331,9 +332,9 @@ static int ineligible(struct gvd *d, unsigned g, const struct gv_model *model, c
                       struct gv_error *err)
 {
     const struct gvd_gpu *gpu = &d->gpus[g];
-    if (gpu->mode != GVD_MODE_SLICED)
+    if (gvd_gpu_mode(gpu) != GVD_MODE_SLICED)
         return gv_error_set(err, -ENOSPC, "GPU %u is in mode %s: it takes no instances", g,
-                            gvd_mode_name(gpu->mode));
+                            gvd_mode_name(gvd_gpu_mode(gpu)));
     return gv_error_set(err, -ENOSPC, "GPU %u is a %s; profile %s needs a %s", g,
                         gpu->model ? gpu->model->name : gpu->product, profile, model->name);
 }

@@ -3,7 +3,7 @@
  *
  * gpuvisord must build and install where no driver is present, so it never links libnvidia-ml: it
  * opens libnvidia-ml.so.1 with dlopen and binds the few functions it needs (launch/nvml.h). Each GPU is known by its UUID (NVML indices can change across reboots; instances
- * remember the UUID) and mapped to a model of the catalogue by the name the driver gives it, which
+ * remember the UUID) and its PCI address is kept to match it with the host's PCI tree; it is mapped to a model of the catalogue by the name the driver gives it, which
  * is what profiles and placement plan with. With --sim the daemon asks for the simulator: it sets
  * GPUVISOR_SIM_GPUS to the models given and loads the simulated NVML, from the build tree next to
  * its own binary when it is there, else from the library path. Without a driver and without --sim
@@ -131,6 +131,12 @@ int gvd_inventory_load(struct gvd *d, struct gv_error *err)
         }
         gv_uuid_format(g->uuid, g->uuid_text);
         g->memory_total = mem.total;
+        /* The PCI address ties the GPU to the host's view of it (passthrough, vGPUs). NVML gives
+         * device numbers, not functions: a GPU is function 0 of its slot. */
+        nvmlPciInfo_t pci;
+        if (f.pci_info && f.pci_info(dev, &pci) == NVML_SUCCESS)
+            snprintf(g->pci, sizeof(g->pci), "%04x:%02x:%02x.0", pci.domain & 0xffffu,
+                     pci.bus & 0xffu, pci.device & 0x1fu);
         g->model = gv_model_find(g->product, NULL);
         if (!g->model)
             fprintf(stderr,

@@ -46,15 +46,17 @@ const char *gvd_method_name(enum gvd_method m)
     }
 }
 
-enum param_kind { P_NONE, P_INSTANCE, P_TENANT, P_PROFILE, P_GPU };
+enum param_kind { P_NONE, P_INSTANCE, P_TENANT, P_PROFILE, P_GPU, P_PCI, P_HOST_ID };
+
+#define SEGS 5 /* the most segments of a path: /v1/host/gpus/{bdf}/types */
 
 #define M(x) (1u << (x))
 
-/* The routing table: a pattern is up to three fixed segments around at most one {param}. */
+/* The routing table: a pattern is up to four fixed segments around at most one {param}. */
 static const struct {
     enum gvd_route route;
     const char *pattern;
-    const char *seg[4]; /* NULL ends; "" is the parameter */
+    const char *seg[SEGS]; /* NULL ends; "" is the parameter */
     enum param_kind param;
     unsigned methods;
     const char *allow;
@@ -111,6 +113,39 @@ static const struct {
      M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE),
      "GET, PATCH, DELETE"},
     {GVD_R_EVENTS, "/v1/events", {"v1", "events"}, P_NONE, M(GVD_GET), "GET"},
+    {GVD_R_HOST_GPUS, "/v1/host/gpus", {"v1", "host", "gpus"}, P_NONE, M(GVD_GET), "GET"},
+    {GVD_R_HOST_TYPES,
+     "/v1/host/gpus/{bdf}/types",
+     {"v1", "host", "gpus", "", "types"},
+     P_PCI,
+     M(GVD_GET),
+     "GET"},
+    {GVD_R_HOST_PASSTHROUGHS,
+     "/v1/host/passthrough",
+     {"v1", "host", "passthrough"},
+     P_NONE,
+     M(GVD_GET) | M(GVD_POST),
+     "GET, POST"},
+    {GVD_R_HOST_PASSTHROUGH,
+     "/v1/host/passthrough/{bdf}",
+     {"v1", "host", "passthrough", ""},
+     P_PCI,
+     M(GVD_DELETE),
+     "DELETE"},
+    {GVD_R_HOST_VGPUS,
+     "/v1/host/vgpus",
+     {"v1", "host", "vgpus"},
+     P_NONE,
+     M(GVD_GET) | M(GVD_POST),
+     "GET, POST"},
+    {GVD_R_HOST_VGPU,
+     "/v1/host/vgpus/{id}",
+     {"v1", "host", "vgpus", ""},
+     P_HOST_ID,
+     M(GVD_DELETE),
+     "DELETE"},
+    {GVD_R_HOST_XML, "/v1/host/xml/{id}", {"v1", "host", "xml", ""}, P_HOST_ID, M(GVD_GET), "GET"},
+    {GVD_R_HOST_APPLY, "/v1/host/apply", {"v1", "host", "apply"}, P_NONE, M(GVD_POST), "POST"},
 };
 
 const char *gvd_route_pattern(enum gvd_route r)
@@ -121,6 +156,28 @@ const char *gvd_route_pattern(enum gvd_route r)
 const char *gvd_route_allow(enum gvd_route r)
 {
     return (unsigned)r < GVD_R_COUNT ? routes[r].allow : "";
+}
+
+/* A host route's parameter: a PCI address, or (P_HOST_ID) also an mdev UUID; canonical into out. */
+static int host_param(enum param_kind kind, const char *s, char out[GVD_NAME_MAX + 1],
+                      struct gv_error *err)
+{
+    char bdf[GVH_BDF_LEN], uuid[GVH_ID_LEN];
+    struct gv_error e = {0};
+    if (gvh_bdf_parse(s, bdf, &e) == 0) {
+        snprintf(out, GVD_NAME_MAX + 1, "%s", bdf);
+        return 0;
+    }
+    if (kind == P_PCI)
+        return gv_error_set(err, -EINVAL, "%s", e.msg);
+    if (gvh_uuid_parse(s, uuid, NULL) == 0) {
+        snprintf(out, GVD_NAME_MAX + 1, "%s", uuid);
+        return 0;
+    }
+    return gv_error_set(err, -EINVAL,
+                        "\"%.64s\": not a PCI address (0000:41:00.0) nor an mdev UUID "
+                        "(8-4-4-4-12 hex digits)",
+                        s);
 }
 
 static int param_check(enum param_kind kind, const char *s, struct gv_error *err)
@@ -154,15 +211,15 @@ int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, stru
     memset(p, 0, sizeof(*p));
     if (!path || path[0] != '/')
         return gv_error_set(err, -ENOENT, "no such path");
-    /* Split into at most four segments; a fifth, an empty one or an overlong one matches
+    /* Split into at most SEGS segments; one more, an empty one or an overlong one matches
      * nothing. */
-    char segs[4][GVD_NAME_MAX + 1];
+    char segs[SEGS][GVD_NAME_MAX + 1];
     size_t n = 0;
     const char *s = path + 1;
     for (;;) {
         const char *slash = strchr(s, '/');
         size_t len = slash ? (size_t)(slash - s) : strlen(s);
-        if (n == 4 || len == 0 || len > GVD_NAME_MAX)
+        if (n == SEGS || len == 0 || len > GVD_NAME_MAX)
             return gv_error_set(err, -ENOENT, "no such path");
         memcpy(segs[n], s, len);
         segs[n++][len] = '\0';
@@ -173,7 +230,7 @@ int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, stru
     for (size_t r = 0; r < GVD_R_COUNT; r++) {
         size_t k = 0;
         int param = -1;
-        while (k < 4 && routes[r].seg[k]) {
+        while (k < SEGS && routes[r].seg[k]) {
             if (k >= n)
                 break;
             if (routes[r].seg[k][0] == '\0')
@@ -182,10 +239,14 @@ int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, stru
                 break;
             k++;
         }
-        if (k != n || (k < 4 && routes[r].seg[k]))
+        if (k != n || (k < SEGS && routes[r].seg[k]))
             continue;
         p->route = routes[r].route;
-        if (param >= 0) {
+        if (param >= 0 && (routes[r].param == P_PCI || routes[r].param == P_HOST_ID)) {
+            int rc = host_param(routes[r].param, segs[param], p->param, err);
+            if (rc)
+                return rc;
+        } else if (param >= 0) {
             int rc = param_check(routes[r].param, segs[param], err);
             if (rc)
                 return rc;
@@ -292,17 +353,18 @@ int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struc
         if (rc)
             return rc;
         snprintf(q->tenant, sizeof(q->tenant), "%s", v);
-    } else if (strcmp(key, "force") == 0) {
+    } else if (strcmp(key, "force") == 0 || strcmp(key, "dry_run") == 0) {
+        bool *flag = key[0] == 'f' ? &q->force : &q->dry_run;
         if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || !value)
-            q->force = true;
+            *flag = true;
         else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
-            q->force = false;
+            *flag = false;
         else
-            return gv_error_set(err, -EINVAL, "force=\"%.64s\": use 1 or 0", v);
+            return gv_error_set(err, -EINVAL, "%s=\"%.64s\": use 1 or 0", key, v);
     } else {
         return gv_error_set(err, -EINVAL,
                             "unknown query parameter \"%.64s\" (known: after, limit, tenant, "
-                            "force)",
+                            "force, dry_run)",
                             key);
     }
     return 0;
@@ -777,6 +839,135 @@ int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
     if (!rc)
         *out = p;
 out:
+    json_decref(j);
+    return rc;
+}
+
+/* --- The host's bodies. */
+
+/* A string field without NUL characters, of at most max - 1 bytes. */
+static int read_text(const char *field, const json_t *v, size_t max, const char **out,
+                     struct gv_error *err)
+{
+    if (!json_is_string(v))
+        return gv_error_set(err, -EINVAL, "%s: expected a string, got %s", field, type_name(v));
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return gv_error_set(err, -EINVAL, "%s: contains a NUL character", field);
+    if (!*s || strlen(s) >= max)
+        return gv_error_set(err, -EINVAL, "%s: give 1 to %zu characters", field, max - 1);
+    *out = s;
+    return 0;
+}
+
+static int read_pci(const char *field, const json_t *v, char out[GVH_BDF_LEN],
+                    struct gv_error *err)
+{
+    const char *s;
+    int rc = read_text(field, v, 64, &s, err);
+    struct gv_error e = {0};
+    if (!rc && (rc = gvh_bdf_parse(s, out, &e)) != 0)
+        gv_error_set(err, -EINVAL, "%s: %s", field, e.msg);
+    return rc;
+}
+
+int gvd_parse_host_passthrough(const char *body, size_t len, struct gvd_host_passthrough_req *out,
+                               struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_host_passthrough_req p = {{0}};
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "pci") == 0)
+            rc = read_pci("pci", v, p.pci, err);
+        else
+            rc = unknown(key, "pci", err);
+        if (rc)
+            goto out;
+    }
+    if (!p.pci[0])
+        rc = gv_error_set(err, -EINVAL, "pci: missing (the GPU's PCI address, e.g. 0000:41:00.0)");
+    if (!rc)
+        *out = p;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_host_vgpu(const char *body, size_t len, struct gvd_host_vgpu_req *out,
+                        struct gv_error *err)
+{
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    struct gvd_host_vgpu_req c = {{0}, {0}, {0}};
+    const char *key, *s;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "parent") == 0) {
+            rc = read_pci("parent", v, c.parent, err);
+        } else if (strcmp(key, "type") == 0) {
+            /* A type's id or name ("nvidia-222", "GRID T4-1Q", "1414"): printable, and never a
+             * path, since the library looks the id up as a folder name. */
+            if (!(rc = read_text("type", v, sizeof(c.type), &s, err))) {
+                for (const char *p = s; !rc && *p; p++)
+                    if (*p < 0x20 || *p == 0x7f || *p == '/')
+                        rc = gv_error_set(err, -EINVAL,
+                                          "type: \"%.64s\": a vGPU type's id or name has no "
+                                          "'/' or control characters",
+                                          s);
+                if (!rc && (strcmp(s, ".") == 0 || strcmp(s, "..") == 0))
+                    rc = gv_error_set(err, -EINVAL, "type: \"%s\" is not a vGPU type", s);
+                if (!rc)
+                    snprintf(c.type, sizeof(c.type), "%s", s);
+            }
+        } else if (strcmp(key, "uuid") == 0) {
+            struct gv_error e = {0};
+            if (!json_is_null(v) && !(rc = read_text("uuid", v, 64, &s, err)) &&
+                (rc = gvh_uuid_parse(s, c.uuid, &e)) != 0)
+                gv_error_set(err, -EINVAL, "uuid: %s", e.msg);
+        } else {
+            rc = unknown(key, "parent, type, uuid", err);
+        }
+        if (rc)
+            goto out;
+    }
+    if (!c.parent[0])
+        rc = gv_error_set(err, -EINVAL, "parent: missing (the GPU's PCI address, e.g. 0000:41:00.0)");
+    else if (!c.type[0])
+        rc = gv_error_set(err, -EINVAL,
+                          "type: missing (a vGPU type's id or name: GET "
+                          "/v1/host/gpus/{bdf}/types lists them)");
+    if (!rc)
+        *out = c;
+out:
+    json_decref(j);
+    return rc;
+}
+
+int gvd_parse_host_apply(const char *body, size_t len, struct gv_error *err)
+{
+    if (len == 0)
+        return 0;
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        (void)v;
+        rc = gv_error_set(err, -EINVAL, "unknown field \"%.64s\" (apply takes none)", key);
+        break;
+    }
     json_decref(j);
     return rc;
 }

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/uuid.h"
+#include "host/host.h"
 
 #define GVD_BODY_MAX     (64 * 1024) /* bytes of a request body; more is 413 */
 #define GVD_NAME_MAX     64          /* instance, tenant and profile names */
@@ -47,13 +48,22 @@ enum gvd_route {
     GVD_R_INSTANCES,
     GVD_R_INSTANCE,
     GVD_R_EVENTS,
+    GVD_R_HOST_GPUS,
+    GVD_R_HOST_TYPES,
+    GVD_R_HOST_PASSTHROUGHS,
+    GVD_R_HOST_PASSTHROUGH,
+    GVD_R_HOST_VGPUS,
+    GVD_R_HOST_VGPU,
+    GVD_R_HOST_XML,
+    GVD_R_HOST_APPLY,
     GVD_R_COUNT
 };
 
 struct gvd_path {
     enum gvd_route route;
-    /* The {param} of the route, checked: an instance id or name, a tenant or profile name, or a
-     * GPU index in decimal. Empty for routes without one. */
+    /* The {param} of the route, checked: an instance id or name, a tenant or profile name, a
+     * GPU index in decimal, or for the host's routes a PCI address or an mdev UUID, in their
+     * canonical form (lowercase, the PCI domain written out). Empty for routes without one. */
     char param[GVD_NAME_MAX + 1];
 };
 
@@ -96,13 +106,14 @@ struct gvd_query {
     uint32_t limit;                /* 1..GVD_PAGE_MAX; GVD_PAGE_DEFAULT when absent */
     char tenant[GVD_NAME_MAX + 1]; /* "" when absent */
     bool force;
+    bool dry_run; /* the host's changes: say what would be written, write nothing */
 };
 
 void gvd_query_init(struct gvd_query *q);
 
 /* Add key=value (value NULL when the key came without '='). Keys: after (events: a sequence
  * number), limit (events: 1..1000), tenant (instances: a tenant name), force (tenant delete: 1,
- * true, 0 or false). */
+ * true, 0 or false), dry_run (the host's changes: the same values). */
 int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struct gv_error *err);
 
 /* --- Bodies. */
@@ -181,6 +192,18 @@ struct gvd_gpu_patch {
     enum gvd_gpu_mode mode;
 };
 
+/* POST /v1/host/passthrough: {"pci"}. */
+struct gvd_host_passthrough_req {
+    char pci[GVH_BDF_LEN]; /* canonical */
+};
+
+/* POST /v1/host/vgpus: {"parent", "type", "uuid"?}. */
+struct gvd_host_vgpu_req {
+    char parent[GVH_BDF_LEN]; /* canonical */
+    char type[GVH_NAME_LEN];  /* an id or a name, checked against the GPU's types by the library */
+    char uuid[GVH_ID_LEN];    /* canonical; "" when none (the library picks one) */
+};
+
 /* Each parser reads body[0..len) (not necessarily terminated) into *out. -EINVAL with a message
  * naming the field, or -ERANGE for a number out of range; the HTTP layer answers 400 for both. */
 int gvd_parse_instance_create(const char *body, size_t len, struct gvd_instance_create *out,
@@ -195,5 +218,11 @@ int gvd_parse_profile_create(const char *body, size_t len, struct gvd_profile_cr
                              struct gv_error *err);
 int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
                         struct gv_error *err);
+int gvd_parse_host_passthrough(const char *body, size_t len, struct gvd_host_passthrough_req *out,
+                               struct gv_error *err);
+int gvd_parse_host_vgpu(const char *body, size_t len, struct gvd_host_vgpu_req *out,
+                        struct gv_error *err);
+/* POST /v1/host/apply takes no fields: no body, or {}. */
+int gvd_parse_host_apply(const char *body, size_t len, struct gv_error *err);
 
 #endif

@@ -41,6 +41,11 @@ static const char *const migrations[] = {
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, tenant TEXT, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT);"
     "CREATE INDEX events_by_tenant ON events(tenant, seq);",
+    /* 2: the host's definitions, re-applied at every start: GPUs given to VMs (id: the GPU's
+     * address) and vendor vGPUs (id: the mdev UUID or the VF's address). The definition is the
+     * host library's JSON of the record, the one format of its state file and the API. */
+    "CREATE TABLE host(id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('passthrough', 'vgpu')), definition TEXT NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -61,6 +66,8 @@ enum stmt {
     S_PROFILE_PUT,
     S_PROFILE_DELETE,
     S_GPU_MODE,
+    S_HOST_PUT,
+    S_HOST_DELETE,
     S_EVENT_INSERT,
     S_EVENTS_ALL,
     S_EVENTS_TENANT,
@@ -91,6 +98,9 @@ static const char *const sql[S_COUNT] = {
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?1",
     [S_GPU_MODE] = "INSERT INTO gpus(uuid, mode) VALUES(?1, ?2) "
                    "ON CONFLICT(uuid) DO UPDATE SET mode = ?2",
+    [S_HOST_PUT] = "INSERT INTO host(id, kind, definition) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(id) DO UPDATE SET kind = ?2, definition = ?3",
+    [S_HOST_DELETE] = "DELETE FROM host WHERE id = ?1",
     [S_EVENT_INSERT] = "INSERT INTO events(time, actor, tenant, action, target, detail) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_EVENTS_ALL] = "SELECT seq, time, actor, tenant, action, target, detail FROM events "
@@ -108,6 +118,12 @@ struct gvd_store {
 static int fail(struct gvd_store *s, struct gv_error *err, const char *what)
 {
     return gv_error_set(err, -EIO, "database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
 }
 
 /* Run one prepared statement that returns no rows, then reset it. */
@@ -380,6 +396,83 @@ int gvd_store_gpu_mode(struct gvd_store *s, const char *uuid, const char *mode,
     return run(s, S_GPU_MODE, err);
 }
 
+/* The record as the host library writes it, under its kind. */
+static int host_put(struct gvd_store *s, const char *id, const char *kind, json_t *j,
+                    struct gv_error *err)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (!text)
+        return gv_error_set(err, -ENOMEM, "out of memory");
+    sqlite3_stmt *st = s->st[S_HOST_PUT];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    free(text);
+    return run(s, S_HOST_PUT, err);
+}
+
+int gvd_store_host_passthrough(struct gvd_store *s, const struct gvh_passthrough *p,
+                               struct gv_error *err)
+{
+    return host_put(s, p->gpu, "passthrough", gvh_passthrough_json(p), err);
+}
+
+int gvd_store_host_vgpu(struct gvd_store *s, const struct gvh_vgpu *v, struct gv_error *err)
+{
+    return host_put(s, v->id, "vgpu", gvh_vgpu_json(v), err);
+}
+
+int gvd_store_host_delete(struct gvd_store *s, const char *id, struct gv_error *err)
+{
+    sqlite3_bind_text(s->st[S_HOST_DELETE], 1, id, -1, SQLITE_TRANSIENT);
+    return run(s, S_HOST_DELETE, err);
+}
+
+int gvd_store_host_load(struct gvd_store *s, struct gvh_state *out, struct gv_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, kind, definition FROM host ORDER BY rowid", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = fail(s, err, "read host");
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    int step;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = col_text(st, 0), *kind = col_text(st, 1);
+        json_error_t je;
+        json_t *j = json_loads(col_text(st, 2), 0, &je);
+        struct gv_error e = {0};
+        int bad;
+        if (!j) {
+            bad = gv_error_set(&e, -EINVAL, "%s", je.text);
+        } else if (strcmp(kind, "passthrough") == 0) {
+            struct gvh_passthrough p;
+            if (!(bad = gvh_passthrough_from_json(j, &p, &e)))
+                rc = gvh_state_put_passthrough(out, &p);
+        } else {
+            struct gvh_vgpu v;
+            if (!(bad = gvh_vgpu_from_json(j, &v, &e)))
+                rc = gvh_state_put_vgpu(out, &v);
+        }
+        json_decref(j);
+        /* One bad row is reported and skipped: the others still hold the host together. */
+        if (bad)
+            fprintf(stderr, "gpuvisord: host definition %s in the database: %s (ignored)\n", id,
+                    e.msg);
+    }
+    if (rc)
+        gv_error_set(err, rc, "out of memory");
+    else if (step != SQLITE_DONE)
+        rc = fail(s, err, "read host");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int gvd_store_event(struct gvd_store *s, int64_t time, const char *actor, const char *tenant,
                     const char *action, const char *target, const char *detail, int64_t *seq,
                     struct gv_error *err)
@@ -395,12 +488,6 @@ int gvd_store_event(struct gvd_store *s, int64_t time, const char *actor, const 
     if (!rc && seq)
         *seq = sqlite3_last_insert_rowid(s->db);
     return rc;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
 }
 
 int gvd_store_events(struct gvd_store *s, const char *tenant, int64_t after, unsigned limit,

@@ -52,6 +52,15 @@ int gvd_store_profile_put(struct gvd_store *s, const struct gvd_profile *p, stru
 int gvd_store_profile_delete(struct gvd_store *s, const char *name, struct gv_error *err);
 int gvd_store_gpu_mode(struct gvd_store *s, const char *uuid, const char *mode,
                        struct gv_error *err);
+/* A host definition (host.c): put adds or replaces by id (the GPU's address, the vGPU's id). */
+int gvd_store_host_passthrough(struct gvd_store *s, const struct gvh_passthrough *p,
+                               struct gv_error *err);
+int gvd_store_host_vgpu(struct gvd_store *s, const struct gvh_vgpu *v, struct gv_error *err);
+int gvd_store_host_delete(struct gvd_store *s, const char *id, struct gv_error *err);
+/* Every host definition into out (at start; outside a transaction). A row the library cannot read
+ * is logged and skipped. */
+int gvd_store_host_load(struct gvd_store *s, struct gvh_state *out, struct gv_error *err);
+
 /* An event; detail is JSON text (or NULL). *seq gets its sequence number. */
 int gvd_store_event(struct gvd_store *s, int64_t time, const char *actor, const char *tenant,
                     const char *action, const char *target, const char *detail, int64_t *seq,

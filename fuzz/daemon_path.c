@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon_path.c (fuzz): request lines' method and path (gvd_method_parse, gvd_path_parse). The
  * first line is the method, the second the path. Accepted: a route that takes the method, and its
- * parameter a valid name (or GPU index or UUID); 405 names a route; every refusal has a message. */
+ * parameter a valid name (or GPU index or UUID; for the host's routes a PCI address or an mdev
+ * UUID in canonical form); 405 names a route; every refusal has a message. */
 #include <errno.h>
 #include <string.h>
 
@@ -21,7 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(p.route < GVD_R_COUNT);
         fuzz_check(gvd_route_pattern(p.route)[0] == '/');
         fuzz_check(memchr(p.param, 0, sizeof(p.param)) != NULL);
-        if (rc == 0 && p.param[0] && p.route != GVD_R_GPU)
+        char canon[GVH_ID_LEN];
+        if (rc == 0 && p.param[0] && p.route >= GVD_R_HOST_GPUS)
+            fuzz_check((gvh_bdf_parse(p.param, canon, NULL) == 0 ||
+                        gvh_uuid_parse(p.param, canon, NULL) == 0) &&
+                       strcmp(canon, p.param) == 0);
+        else if (rc == 0 && p.param[0] && p.route != GVD_R_GPU)
             fuzz_check(gvd_name_check(p.param, "param", NULL) == 0);
     }
     if (rc)

@@ -21,6 +21,7 @@ bool gvl_nvml_bind(void *lib, struct gvl_nvml *f, bool need_memory)
     memset(f, 0, sizeof(*f));
     find(lib, "nvmlErrorString", &f->error_string, sizeof(f->error_string));
     bool memory = find(lib, "nvmlDeviceGetMemoryInfo", &f->memory, sizeof(f->memory));
+    find(lib, "nvmlDeviceGetPciInfo_v3", &f->pci_info, sizeof(f->pci_info));
     return (memory || !need_memory) && find(lib, "nvmlInit_v2", &f->init, sizeof(f->init)) &&
            find(lib, "nvmlShutdown", &f->shutdown, sizeof(f->shutdown)) &&
            find(lib, "nvmlDeviceGetCount_v2", &f->count, sizeof(f->count)) &&

@@ -20,6 +20,7 @@ struct gvl_nvml {
     __typeof__(nvmlDeviceGetName) *name;
     __typeof__(nvmlDeviceGetUUID) *uuid;
     __typeof__(nvmlDeviceGetMemoryInfo) *memory; /* may be NULL unless need_memory */
+    __typeof__(nvmlDeviceGetPciInfo_v3) *pci_info; /* may be NULL (an old driver) */
 };
 
 /* Bind f's functions from the library handle lib. Returns false when one it needs is missing

@@ -243,6 +243,92 @@ static void test_query(void **state)
     assert_non_null(strstr(err.msg, "sort"));
 }
 
+/* The host's routes take PCI addresses and mdev UUIDs, written out in their canonical form. */
+static void test_host_paths(void **state)
+{
+    (void)state;
+    struct gvd_path p;
+    struct gv_error err = {0};
+    assert_int_equal(gvd_path_parse("/v1/host/gpus", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_GPUS);
+    assert_int_equal(gvd_path_parse("/v1/host/gpus/41:00.0/types", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_TYPES);
+    assert_string_equal(p.param, "0000:41:00.0");
+    assert_int_equal(gvd_path_parse("/v1/host/passthrough", GVD_POST, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_PASSTHROUGHS);
+    assert_int_equal(gvd_path_parse("/v1/host/passthrough/0000:4A:00.0", GVD_DELETE, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_PASSTHROUGH);
+    assert_string_equal(p.param, "0000:4a:00.0");
+    assert_int_equal(gvd_path_parse("/v1/host/vgpus/C2177883-F1BB-47F0-914D-32A22E3A8804",
+                                    GVD_DELETE, &p, NULL),
+                     0);
+    assert_int_equal(p.route, GVD_R_HOST_VGPU);
+    assert_string_equal(p.param, "c2177883-f1bb-47f0-914d-32a22e3a8804");
+    assert_int_equal(gvd_path_parse("/v1/host/vgpus/0000:41:00.4", GVD_DELETE, &p, NULL), 0);
+    assert_int_equal(gvd_path_parse("/v1/host/xml/0000:41:00.0", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_XML);
+    assert_int_equal(gvd_path_parse("/v1/host/apply", GVD_POST, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_HOST_APPLY);
+
+    assert_int_equal(gvd_path_parse("/v1/host/apply", GVD_GET, &p, NULL), -EOPNOTSUPP);
+    assert_int_equal(gvd_path_parse("/v1/host/passthrough/zz:00.0", GVD_DELETE, &p, &err), -EINVAL);
+    assert_int_equal(gvd_path_parse("/v1/host/gpus/c2177883-f1bb-47f0-914d-32a22e3a8804/types",
+                                    GVD_GET, &p, NULL),
+                     -EINVAL);
+    assert_int_equal(gvd_path_parse("/v1/host/xml/..", GVD_GET, &p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "UUID"));
+    assert_int_equal(gvd_path_parse("/v1/host/gpus/41:00.0/types/x", GVD_GET, &p, NULL), -ENOENT);
+
+    struct gvd_query q;
+    gvd_query_init(&q);
+    assert_int_equal(gvd_query_add(&q, "dry_run", "1", NULL), 0);
+    assert_true(q.dry_run);
+    assert_int_equal(gvd_query_add(&q, "dry_run", "maybe", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "dry_run"));
+}
+
+static void test_host_bodies(void **state)
+{
+    (void)state;
+    struct gvd_host_passthrough_req p;
+    ACCEPTED(gvd_parse_host_passthrough, &p, "{\"pci\":\"41:00.0\"}");
+    assert_string_equal(p.pci, "0000:41:00.0");
+    REFUSED(gvd_parse_host_passthrough, &p, "{}", -EINVAL, "pci: missing");
+    REFUSED(gvd_parse_host_passthrough, &p, "{\"pci\":\"41:00\"}", -EINVAL, "pci");
+    REFUSED(gvd_parse_host_passthrough, &p, "{\"pci\":41}", -EINVAL, "pci: expected a string");
+    REFUSED(gvd_parse_host_passthrough, &p, "{\"pci\":\"41:00.0\",\"x\":1}", -EINVAL, "\"x\"");
+    REFUSED(gvd_parse_host_passthrough, &p, "{\"pci\":\"41:00.0\\u0000\"}", -EINVAL, "NUL");
+    REFUSED(gvd_parse_host_passthrough, &p, "not json", -EINVAL, "malformed JSON");
+
+    struct gvd_host_vgpu_req v;
+    ACCEPTED(gvd_parse_host_vgpu, &v, "{\"parent\":\"0000:41:00.0\",\"type\":\"GRID T4-1Q\"}");
+    assert_string_equal(v.parent, "0000:41:00.0");
+    assert_string_equal(v.type, "GRID T4-1Q");
+    assert_string_equal(v.uuid, "");
+    ACCEPTED(gvd_parse_host_vgpu, &v,
+             "{\"parent\":\"41:00.0\",\"type\":\"nvidia-222\","
+             "\"uuid\":\"C2177883-F1BB-47F0-914D-32A22E3A8804\"}");
+    assert_string_equal(v.uuid, "c2177883-f1bb-47f0-914d-32a22e3a8804");
+    ACCEPTED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"1414\",\"uuid\":null}");
+    assert_string_equal(v.uuid, "");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"type\":\"x\"}", -EINVAL, "parent: missing");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\"}", -EINVAL, "type: missing");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"../x\"}", -EINVAL,
+            "type");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"..\"}", -EINVAL, "type");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"\"}", -EINVAL, "type");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"a\",\"uuid\":\"nope\"}",
+            -EINVAL, "uuid");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"a\",\"count\":2}",
+            -EINVAL, "\"count\"");
+
+    struct gv_error err = {0};
+    assert_int_equal(gvd_parse_host_apply("", 0, &err), 0);
+    assert_int_equal(gvd_parse_host_apply(LEN("{}"), &err), 0);
+    assert_int_equal(gvd_parse_host_apply(LEN("{\"all\":true}"), &err), -EINVAL);
+    assert_int_equal(gvd_parse_host_apply(LEN("[1]"), &err), -EINVAL);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -264,7 +350,8 @@ int main(void)
         cmocka_unit_test(test_instance_create), cmocka_unit_test(test_instance_patch),
         cmocka_unit_test(test_tenant),          cmocka_unit_test(test_profile_gpu),
         cmocka_unit_test(test_paths),           cmocka_unit_test(test_query),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_names),           cmocka_unit_test(test_host_paths),
+        cmocka_unit_test(test_host_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

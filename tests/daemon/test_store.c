@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_store.c: gpuvisord's database: the schema is made and versioned, a newer schema is
  * refused, what one transaction writes is all there after a reopen or none of it after a
- * rollback, ids are never issued twice, and events page by sequence number. */
+ * rollback, ids are never issued twice, and events page by sequence number; the host's
+ * definitions come back as written, and a database of the first schema gains their table. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +202,105 @@ static void test_not_a_database(void **state)
     assert_non_null(strstr(err.msg, f->path));
 }
 
+static struct gvh_passthrough sample_pt(void)
+{
+    struct gvh_passthrough p = {.gpu = "0000:41:00.0", .iommu_group = 7, .nfn = 2};
+    snprintf(p.fn[0].bdf, sizeof(p.fn[0].bdf), "0000:41:00.0");
+    snprintf(p.fn[0].driver, sizeof(p.fn[0].driver), "nvidia");
+    snprintf(p.fn[1].bdf, sizeof(p.fn[1].bdf), "0000:41:00.1");
+    snprintf(p.fn[1].driver, sizeof(p.fn[1].driver), "snd_hda_intel");
+    return p;
+}
+
+static struct gvh_vgpu sample_vgpu(void)
+{
+    struct gvh_vgpu v = {.id = "c2177883-f1bb-47f0-914d-32a22e3a8804",
+                         .parent = "0000:42:00.0",
+                         .type = "nvidia-222",
+                         .type_name = "GRID T4-1Q",
+                         .start_auto = true};
+    return v;
+}
+
+static void test_host_definitions(void **state)
+{
+    struct fixture *f = *state;
+    struct gvd_store *s = open_ok(f->path);
+    assert_int_equal(gvd_store_version(), 2);
+    struct gv_error err = {0};
+    struct gvh_passthrough p = sample_pt();
+    struct gvh_vgpu v = sample_vgpu();
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_host_passthrough(s, &p, &err), 0);
+    assert_int_equal(gvd_store_host_vgpu(s, &v, &err), 0);
+    assert_int_equal(gvd_store_host_passthrough(s, &p, &err), 0); /* again: replaces */
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    /* A rolled-back delete leaves the row. */
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_host_delete(s, v.id, &err), 0);
+    gvd_store_rollback(s);
+    gvd_store_close(s);
+
+    s = open_ok(f->path);
+    struct gvh_state st = {0};
+    assert_int_equal(gvd_store_host_load(s, &st, &err), 0);
+    assert_int_equal(st.npt, 1);
+    assert_int_equal(st.nvgpus, 1);
+    assert_string_equal(st.pt[0].gpu, p.gpu);
+    assert_int_equal(st.pt[0].nfn, 2);
+    assert_string_equal(st.pt[0].fn[1].driver, "snd_hda_intel");
+    assert_string_equal(st.vgpus[0].id, v.id);
+    assert_string_equal(st.vgpus[0].type, "nvidia-222");
+    gvh_state_free(&st);
+
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_host_delete(s, p.gpu, &err), 0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    struct gvh_state st2 = {0};
+    assert_int_equal(gvd_store_host_load(s, &st2, &err), 0);
+    assert_int_equal(st2.npt, 0);
+    assert_int_equal(st2.nvgpus, 1);
+    gvh_state_free(&st2);
+    gvd_store_close(s);
+}
+
+/* A database of schema version 1 (before the host's table) is migrated, and keeps its rows. */
+static void test_migrate_from_1(void **state)
+{
+    struct fixture *f = *state;
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_setting_put(s, "k", "v", &err), 0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    gvd_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE host; UPDATE schema_version SET version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    s = open_ok(f->path);
+    struct gvh_passthrough p = sample_pt();
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_host_passthrough(s, &p, &err), 0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    gvd_store_close(s);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT version FROM schema_version), (SELECT "
+                                        "value FROM settings WHERE key = 'k')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "v");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +308,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_paged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_definitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
