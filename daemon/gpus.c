@@ -34,12 +34,15 @@ static json_t *gpu_json(struct gvd *d, unsigned i)
                      gvd_mode_name(gvd_gpu_mode(g)), "pci", gvd_json_str_or_null(g->pci));
 }
 
-/* A GPU only the host lists: what the PCI tree says, and no instance. */
+/* A GPU only the host lists: what the PCI tree says (the name of its device id, as the
+ * catalogue's model when it knows it), and no instance. */
 static json_t *host_gpu_json(const struct gvd_host_gpu *h)
 {
+    const struct gv_model *m = h->model[0] ? gv_model_find(h->model, NULL) : NULL;
     return json_pack("{s:o s:o s:o s:o si ss ss}", "index", json_null(), "uuid", json_null(),
-                     "model", gvd_json_str_or_null(h->model), "name", json_null(), "instances", 0,
-                     "mode", gvh_mode_name(h->mode), "pci", h->pci);
+                     "model", m ? json_string(m->name) : json_null(), "name",
+                     gvd_json_str_or_null(h->model), "instances", 0, "mode",
+                     gvh_mode_name(h->mode), "pci", h->pci);
 }
 
 void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)

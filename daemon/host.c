@@ -102,12 +102,32 @@ static int gpu_by_pci(struct gvd *d, const char *pci)
     return -1;
 }
 
+/* Simulated GPUs against the real PCI tree: the tree's devices are not the simulator's, so only the
+ * records say what is given to VMs (a test or demo names a fake tree with --sysfs-root). */
+static bool foreign_tree(const struct gvd *d)
+{
+    return d->cfg.sim[0] && strcmp(d->host.root, "/") == 0;
+}
+
+static enum gvh_mode recorded_mode(const struct gvh_state *s, const char *pci)
+{
+    if (find_pt(s, pci) >= 0)
+        return GVH_MODE_PASSTHROUGH;
+    for (size_t i = 0; i < s->nvgpus; i++)
+        if (strcmp(s->vgpus[i].parent, pci) == 0)
+            return GVH_MODE_VGPU_PARENT;
+    return GVH_MODE_HOST;
+}
+
 void gvd_host_refresh(struct gvd *d)
 {
+    bool foreign = foreign_tree(d);
     for (unsigned i = 0; i < d->ngpus; i++) {
         struct gvd_gpu *g = &d->gpus[i];
-        g->host =
-            g->pci[0] ? from_host(gvh_mode_of(&d->host, &d->host_state, g->pci)) : GVD_MODE_SLICED;
+        enum gvh_mode m = !g->pci[0] ? GVH_MODE_HOST
+                          : foreign  ? recorded_mode(&d->host_state, g->pci)
+                                     : gvh_mode_of(&d->host, &d->host_state, g->pci);
+        g->host = from_host(m);
     }
     free(d->host_gpus);
     d->host_gpus = NULL;
@@ -115,7 +135,7 @@ void gvd_host_refresh(struct gvd *d)
     struct gvh_gpu *list;
     size_t n;
     struct gv_error e = {0};
-    if (gvh_list(&d->host, &list, &n, &e) != 0)
+    if (foreign || gvh_list(&d->host, &list, &n, &e) != 0)
         return; /* no PCI tree to read (a container): no GPU to add */
     d->host_gpus = calloc(n ? n : 1, sizeof(*d->host_gpus));
     for (size_t k = 0; d->host_gpus && k < n; k++) {
@@ -179,7 +199,8 @@ static json_t *plan_json(struct plan *p)
     for (char *line = p->text ? strtok_r(p->text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "write ", 6) == 0) {
-            char *path = line + 6, *sp = strchr(path, ' ');
+            /* The value has no spaces (drivers, addresses, UUIDs, numbers); a root may. */
+            char *path = line + 6, *sp = strrchr(path, ' ');
             const char *value = "";
             if (sp) {
                 *sp = '\0';
