@@ -4,9 +4,9 @@
  * Defaults first, then the options, each checked here so that a mistake is reported before
  * anything starts: --listen HOST:PORT (an IPv6 host in brackets), --socket PATH, --state DIR,
  * --sim MODELS, --placement binpack|spread, --threads N, and the roots the host library works
- * under for passthrough and vGPUs, --sysfs-root DIR and --config-root DIR. The state directory defaults to
- * /var/lib/gpuvisor for root and to $XDG_STATE_HOME/gpuvisor (~/.local/state/gpuvisor) for
- * others, so that a user can try the daemon without privileges. */
+ * under for passthrough and vGPUs, --sysfs-root DIR and --config-root DIR. The state directory
+ * defaults to /var/lib/gpuvisor for root and to $XDG_STATE_HOME/gpuvisor (~/.local/state/gpuvisor)
+ * for others, so that a user can try the daemon without privileges. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -41,8 +41,8 @@ static void usage(FILE *f)
             "  --sim MODELS         use the GPU simulator with these models (e.g. T4,T4)\n"
             "  --placement POLICY   binpack (default) or spread\n"
             "  --threads N          HTTP worker threads (default: the CPUs, 2 to 8)\n"
-            "  --sysfs-root DIR     where sysfs, /dev and /proc/driver are read and written for\n"
-            "                       passthrough and vGPUs (default $" GVH_ENV_SYSFS_ROOT ", else /)\n"
+            "  --sysfs-root DIR     where sysfs, /dev and /proc/driver are, for passthrough\n"
+            "                       and vGPUs (default $" GVH_ENV_SYSFS_ROOT ", else /)\n"
             "  --config-root DIR    where mdevctl's definitions and the host state file are\n"
             "                       (default $" GVH_ENV_CONFIG_ROOT ", else /)\n"
             "  --help, --version\n");

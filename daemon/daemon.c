@@ -3,11 +3,11 @@
  *
  * Start: the state directory (locked, so that two daemons never share one), the database, the
  * host's passthrough and vGPU definitions applied (host.c: before the GPUs are read, as at boot a
- * GPU given to VMs is not NVML's, and before VMs start), the GPUs, the model from the database, the admin token, then every instance's region re-attached
- * (made again with its limits when the file is gone, as after a reboot; region files without a row
- * are retired) so that running members carry on; only then the HTTP server, the local socket and
- * the reaper, which reclaims the memory of dead members of every instance twice a second. Nothing
- * is served before the model is whole. */
+ * GPU given to VMs is not NVML's, and before VMs start), the GPUs, the model from the database, the
+ * admin token, then every instance's region re-attached (made again with its limits when the file
+ * is gone, as after a reboot; region files without a row are retired) so that running members carry
+ * on; only then the HTTP server, the local socket and the reaper, which reclaims the memory of dead
+ * members of every instance twice a second. Nothing is served before the model is whole. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

@@ -41,8 +41,8 @@ static json_t *host_gpu_json(const struct gvd_host_gpu *h)
     const struct gv_model *m = h->model[0] ? gv_model_find(h->model, NULL) : NULL;
     return json_pack("{s:o s:o s:o s:o si ss ss}", "index", json_null(), "uuid", json_null(),
                      "model", m ? json_string(m->name) : json_null(), "name",
-                     gvd_json_str_or_null(h->model), "instances", 0, "mode",
-                     gvh_mode_name(h->mode), "pci", h->pci);
+                     gvd_json_str_or_null(h->model), "instances", 0, "mode", gvh_mode_name(h->mode),
+                     "pci", h->pci);
 }
 
 void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)

@@ -43,9 +43,9 @@ struct gvd_config {
     char state[4096];
     char sim[1024]; /* --sim MODELS, "" when not simulating */
     enum gv_place_policy placement;
-    unsigned threads;              /* HTTP worker threads */
-    char sysfs_root[PATH_MAX];     /* --sysfs-root; "": GPUVISOR_SYSFS_ROOT, else / */
-    char config_root[PATH_MAX];    /* --config-root; "": GPUVISOR_CONFIG_ROOT, else / */
+    unsigned threads;           /* HTTP worker threads */
+    char sysfs_root[PATH_MAX];  /* --sysfs-root; "": GPUVISOR_SYSFS_ROOT, else / */
+    char config_root[PATH_MAX]; /* --config-root; "": GPUVISOR_CONFIG_ROOT, else / */
 };
 
 /* Fill *cfg from the command line (defaults first: see docs/daemon.md). Returns 0, 1 when --help
@@ -76,9 +76,9 @@ struct gvd_gpu {
     char product[96];             /* as the driver names it */
     const struct gv_model *model; /* NULL when the catalogue does not know it */
     uint64_t memory_total;
-    char pci[GVH_BDF_LEN];    /* its PCI address ("0000:41:00.0"); "" when NVML does not say */
-    enum gvd_gpu_mode mode;   /* as the admin set it (PATCH /v1/gpus/{index}) */
-    enum gvd_gpu_mode host;   /* passthrough or vgpu-parent when the host says so, else sliced */
+    char pci[GVH_BDF_LEN];  /* its PCI address ("0000:41:00.0"); "" when NVML does not say */
+    enum gvd_gpu_mode mode; /* as the admin set it (PATCH /v1/gpus/{index}) */
+    enum gvd_gpu_mode host; /* passthrough or vgpu-parent when the host says so, else sliced */
 };
 
 /* The mode that counts: the host's (a GPU given to VMs or carrying vGPUs) over the admin's. */
@@ -138,8 +138,8 @@ struct gvd {
     struct gvd_profile **profiles;
     size_t nprofiles, cap_profiles;
     char admin_hash[GV_SHA256_HEX];
-    struct gvh_ctx host;          /* the roots the host library works under */
-    struct gvh_state host_state;  /* passthrough and vGPU definitions: the database's copy */
+    struct gvh_ctx host;            /* the roots the host library works under */
+    struct gvh_state host_state;    /* passthrough and vGPU definitions: the database's copy */
     struct gvd_host_gpu *host_gpus; /* GPUs only the host lists, as of the last refresh */
     size_t nhost_gpus;
     uint64_t generation; /* grows with every change of an instance: invalidates listings */

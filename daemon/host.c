@@ -328,8 +328,8 @@ void gvd_api_host_passthrough(struct gvd_req *q, struct gvd_resp *r)
         return gvd_reply_json(r, 200, gvh_passthrough_json(&d->host_state.pt[known]));
     if ((rc = gvh_passthrough(&d->host, p.pci, &rec, &err)) != 0)
         return host_err(r, rc, &err);
-    if ((rc = record(d, q->who, "host.passthrough", rec.gpu, gvh_passthrough_json(&rec), &rec,
-                     NULL, NULL, &err)) != 0) {
+    if ((rc = record(d, q->who, "host.passthrough", rec.gpu, gvh_passthrough_json(&rec), &rec, NULL,
+                     NULL, &err)) != 0) {
         struct gv_error undo = {0};
         if (gvh_release(&d->host, &rec, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: %s stays on vfio-pci, unrecorded: %s\n", rec.gpu,
@@ -354,21 +354,29 @@ void gvd_api_host_release(struct gvd_req *q, struct gvd_resp *r)
     struct gvh_passthrough rec = d->host_state.pt[k];
     struct gv_error err = {0};
     int rc;
+    /* A GPU the host no longer has (taken out, or a record imported from elsewhere): only the
+     * record goes. */
+    struct gvh_gpu g;
+    bool gone = gvh_gpu_get(&d->host, bdf, &g, NULL) == -ENODEV;
+    if (!gone)
+        gvh_gpu_clear(&g);
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r))
             return;
-        if ((rc = gvh_release(&plan.c, &rec, &err)) != 0)
+        if (gone)
+            fprintf(plan.f, "# %s is not on this host: only its record goes\n", bdf);
+        else if ((rc = gvh_release(&plan.c, &rec, &err)) != 0)
             return plan_abort(&plan), host_err(r, rc, &err);
         return gvd_reply_json(r, 200, plan_json(&plan));
     }
-    if ((rc = gvh_release(&d->host, &rec, &err)) != 0)
+    if (!gone && (rc = gvh_release(&d->host, &rec, &err)) != 0)
         return host_err(r, rc, &err);
     if ((rc = record(d, q->who, "host.release", bdf, gvh_passthrough_json(&rec), NULL, NULL, bdf,
                      &err)) != 0) {
         struct gv_error undo = {0};
         struct gvh_passthrough again;
-        if (gvh_passthrough(&d->host, bdf, &again, &undo) != 0)
+        if (!gone && gvh_passthrough(&d->host, bdf, &again, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: %s is released but still recorded: %s\n", bdf,
                     undo.msg);
         return gvd_reply_err(r, -EIO, &err);
@@ -545,10 +553,9 @@ static void import(struct gvd *d)
             for (size_t i = 0; !rc && i < add.nvgpus; i++)
                 rc = gvd_store_host_vgpu(d->store, &add.vgpus[i], &e);
             if (!rc)
-                rc = gvd_event(d, NULL, NULL, "host.import", "host",
-                               json_pack("{sisi}", "passthrough", (int)add.npt, "vgpus",
-                                         (int)add.nvgpus),
-                               &e);
+                rc = gvd_event(
+                    d, NULL, NULL, "host.import", "host",
+                    json_pack("{sisi}", "passthrough", (int)add.npt, "vgpus", (int)add.nvgpus), &e);
             if (rc)
                 gvd_store_rollback(d->store);
             else
@@ -587,7 +594,8 @@ int gvd_host_start(struct gvd *d, struct gv_error *err)
         return gv_error_set(err, -ENOMEM, "out of memory");
     struct gv_error e = {0};
     rc = gvh_apply(&d->host, &d->host_state, rep, &e);
-    fprintf(stderr, "gpuvisord: host: applied %zu passthrough and %zu vGPU definition%s: %u done, %u "
+    fprintf(stderr,
+            "gpuvisord: host: applied %zu passthrough and %zu vGPU definition%s: %u done, %u "
             "already there, %u failed\n",
             d->host_state.npt, d->host_state.nvgpus, d->host_state.nvgpus == 1 ? "" : "s",
             rep->done, rep->already, rep->failed);

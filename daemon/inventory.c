@@ -2,12 +2,14 @@
 /* inventory.c: the GPUs of this server, read from NVML once at start.
  *
  * gpuvisord must build and install where no driver is present, so it never links libnvidia-ml: it
- * opens libnvidia-ml.so.1 with dlopen and binds the few functions it needs (launch/nvml.h). Each GPU is known by its UUID (NVML indices can change across reboots; instances
- * remember the UUID) and its PCI address is kept to match it with the host's PCI tree; it is mapped to a model of the catalogue by the name the driver gives it, which
- * is what profiles and placement plan with. With --sim the daemon asks for the simulator: it sets
- * GPUVISOR_SIM_GPUS to the models given and loads the simulated NVML, from the build tree next to
- * its own binary when it is there, else from the library path. Without a driver and without --sim
- * it refuses to start, and says how to try it without a GPU. */
+ * opens libnvidia-ml.so.1 with dlopen and binds the few functions it needs (launch/nvml.h). Each
+ * GPU is known by its UUID (NVML indices can change across reboots; instances remember the UUID)
+ * and its PCI address is kept to match it with the host's PCI tree; it is mapped to a model of the
+ * catalogue by the name the driver gives it, which is what profiles and placement plan with. With
+ * --sim the daemon asks for the simulator: it sets GPUVISOR_SIM_GPUS to the models given and loads
+ * the simulated NVML, from the build tree next to its own binary when it is there, else from the
+ * library path. Without a driver and without --sim it refuses to start, and says how to try it
+ * without a GPU. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>

@@ -860,8 +860,7 @@ static int read_text(const char *field, const json_t *v, size_t max, const char 
     return 0;
 }
 
-static int read_pci(const char *field, const json_t *v, char out[GVH_BDF_LEN],
-                    struct gv_error *err)
+static int read_pci(const char *field, const json_t *v, char out[GVH_BDF_LEN], struct gv_error *err)
 {
     const char *s;
     int rc = read_text(field, v, 64, &s, err);
@@ -940,7 +939,8 @@ int gvd_parse_host_vgpu(const char *body, size_t len, struct gvd_host_vgpu_req *
             goto out;
     }
     if (!c.parent[0])
-        rc = gv_error_set(err, -EINVAL, "parent: missing (the GPU's PCI address, e.g. 0000:41:00.0)");
+        rc = gv_error_set(err, -EINVAL,
+                          "parent: missing (the GPU's PCI address, e.g. 0000:41:00.0)");
     else if (!c.type[0])
         rc = gv_error_set(err, -EINVAL,
                           "type: missing (a vGPU type's id or name: GET "

@@ -19,7 +19,7 @@ struct gvl_nvml {
     __typeof__(nvmlDeviceGetHandleByIndex_v2) *by_index;
     __typeof__(nvmlDeviceGetName) *name;
     __typeof__(nvmlDeviceGetUUID) *uuid;
-    __typeof__(nvmlDeviceGetMemoryInfo) *memory; /* may be NULL unless need_memory */
+    __typeof__(nvmlDeviceGetMemoryInfo) *memory;   /* may be NULL unless need_memory */
     __typeof__(nvmlDeviceGetPciInfo_v3) *pci_info; /* may be NULL (an old driver) */
 };
 

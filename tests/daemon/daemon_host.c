@@ -10,6 +10,9 @@
  *                NIC is refused naming it; release gives the drivers back
  *   vgpus        mdev create, list, XML, mdevctl's file, the parent's mode; SR-IOV create; remove
  *   reboot       the tree rebuilt bare and the daemon restarted: bindings and vGPUs come back
+ *   import       a host managed before the daemon (the state file, mdevctl's definitions) moves
+ *                into its database and is applied; a definition that cannot be applied is
+ *                logged and the daemon starts all the same
  *   errors       bad JSON, addresses, UUIDs and types give 400 and write nothing; a tenant gets
  *                403 on every host route */
 #include <errno.h>
@@ -112,7 +115,9 @@ static void start_kernel(struct host *h)
     CHECK(n > 0 && strncmp(buf, "ready", 5) == 0, "the kernel did not start: \"%s\"", buf);
 }
 
-static void start(struct host *h, const char *name)
+/* Build the tree, start its kernel, then the daemon; before() runs in between (files to put in
+ * place before the daemon's first start). */
+static void start_with(struct host *h, const char *name, void (*before)(struct host *h))
 {
     dt_init(&h->t, name);
     for (int i = 0; i < 4; i++)
@@ -133,9 +138,16 @@ static void start(struct host *h, const char *name)
     CHECK(f && fputs(spec, f) >= 0 && fclose(f) == 0, "write %s", h->specfile);
     build_tree(h);
     start_kernel(h);
+    if (before)
+        before(h);
     const char *args[] = {"--sysfs-root", h->tree, "--config-root", h->config, NULL};
     memcpy(h->args, args, sizeof(args));
     CHECK(dt_start(&h->t, h->args) == 0, "gpuvisord did not start: %s", dt_log(&h->t));
+}
+
+static void start(struct host *h, const char *name)
+{
+    start_with(h, name, NULL);
 }
 
 /* --- Looking at the tree and the answers. */
@@ -209,7 +221,8 @@ static json_t *gpu_by_pci(json_t *list, const char *bdf)
 {
     size_t i;
     json_t *g;
-    json_array_foreach(json_object_get(list, "gpus"), i, g) if (!strcmp(str(g, "pci"), bdf)) return g;
+    json_array_foreach(json_object_get(list, "gpus"), i,
+                       g) if (!strcmp(str(g, "pci"), bdf)) return g;
     return NULL;
 }
 
@@ -285,8 +298,7 @@ static void case_passthrough(void)
     json_decref(dt_call(&h.t, 204, NULL, "DELETE", path, NULL));
 
     /* A dry run: the writes, and none made. */
-    j = dt_call(&h.t, 200, NULL, "POST", "/v1/host/passthrough?dry_run=1",
-                "{\"pci\":\"41:00.0\"}");
+    j = dt_call(&h.t, 200, NULL, "POST", "/v1/host/passthrough?dry_run=1", "{\"pci\":\"41:00.0\"}");
     CHECK(json_is_true(json_object_get(j, "dry_run")), "dry_run: true");
     json_t *writes = json_object_get(j, "writes");
     bool override = false;
@@ -310,7 +322,8 @@ static void case_passthrough(void)
     j = dt_call(&h.t, 201, NULL, "POST", "/v1/host/passthrough", "{\"pci\":\"0000:41:00.0\"}");
     CHECK(!strcmp(str(j, "pci"), "0000:41:00.0"), "pci");
     json_t *fns = json_object_get(j, "functions");
-    CHECK(json_array_size(fns) == 2 && !strcmp(str(json_array_get(fns, 1), "pci"), "0000:41:00.1") &&
+    CHECK(json_array_size(fns) == 2 &&
+              !strcmp(str(json_array_get(fns, 1), "pci"), "0000:41:00.1") &&
               !strcmp(str(json_array_get(fns, 0), "driver"), "nvidia"),
           "functions: the GPU (was on nvidia) and its audio function");
     json_decref(j);
@@ -330,7 +343,8 @@ static void case_passthrough(void)
     refused(&h, 409, NULL, "POST", "/v1/instances",
             "{\"tenant\":\"lab\",\"memory\":\"1GiB\",\"gpu\":0}", "passthrough");
     /* Placement without a GPU named goes to the other one. */
-    j = dt_call(&h.t, 201, NULL, "POST", "/v1/instances", "{\"tenant\":\"lab\",\"memory\":\"1GiB\"}");
+    j = dt_call(&h.t, 201, NULL, "POST", "/v1/instances",
+                "{\"tenant\":\"lab\",\"memory\":\"1GiB\"}");
     CHECK(json_integer_value(json_object_get(j, "gpu")) == 1, "placed on GPU 1");
     snprintf(path, sizeof(path), "/v1/instances/%s", str(j, "id"));
     json_decref(j);
@@ -510,6 +524,69 @@ static void case_reboot(void)
     json_decref(j);
 }
 
+/* ---------------------------------------------------------------- import */
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char cmd[512], path[512];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", path);
+}
+
+/* What `gpuvisor host --local` left: a passthrough in the state file (and one of a device this
+ * host does not have), and an mdev that only mdevctl knows. */
+static void managed_before(struct host *h)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/var/lib/gpuvisor", h->config);
+    put_file(dir, "host.json",
+             "{\"version\":1,\"passthrough\":["
+             "{\"pci\":\"0000:41:00.0\",\"iommu_group\":12,\"functions\":["
+             "{\"pci\":\"0000:41:00.0\",\"driver\":\"nvidia\"},"
+             "{\"pci\":\"0000:41:00.1\",\"driver\":\"snd_hda_intel\"}]},"
+             "{\"pci\":\"0000:99:00.0\",\"iommu_group\":50,\"functions\":["
+             "{\"pci\":\"0000:99:00.0\",\"driver\":\"nvidia\"}]}],"
+             "\"vgpus\":[]}\n");
+    snprintf(dir, sizeof(dir), "%s/etc/mdevctl.d/0000:42:00.0", h->config);
+    put_file(dir, UUID1, "{\"mdev_type\":\"nvidia-222\",\"start\":\"auto\",\"attrs\":[]}\n");
+}
+
+static void case_import(void)
+{
+    static struct host h;
+    start_with(&h, "himport", managed_before);
+    const char *log = dt_log(&h.t);
+    CHECK(has(log, "imported 2 passthrough and 1 vGPU"), "the log tells of the import: %s", log);
+    CHECK(has(log, "1 failed") && has(log, "0000:99:00.0"), "the log names what failed: %s", log);
+    CHECK(!strcmp(driver_of(&h, "0000:41:00.0"), "vfio-pci"), "GPU on %s",
+          driver_of(&h, "0000:41:00.0"));
+    CHECK(exists(&h, "sys/bus/mdev/devices/" UUID1), "the mdev exists");
+    json_t *j = dt_call(&h.t, 200, NULL, "GET", "/v1/host/passthrough", NULL);
+    CHECK(json_array_size(json_object_get(j, "passthrough")) == 2, "both recorded");
+    json_decref(j);
+    j = dt_call(&h.t, 200, NULL, "GET", "/v1/host/vgpus", NULL);
+    CHECK(json_array_size(json_object_get(j, "vgpus")) == 1, "the mdev recorded");
+    json_decref(j);
+    CHECK(has_event(&h, "host.import", "host"), "event host.import");
+    CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "passthrough"), "GPU 0 passthrough");
+
+    /* The record of the missing device can go; the apply then has nothing left to fail. */
+    json_decref(dt_call(&h.t, 200, NULL, "DELETE", "/v1/host/passthrough/0000:99:00.0", NULL));
+    j = dt_call(&h.t, 200, NULL, "POST", "/v1/host/apply", NULL);
+    CHECK(json_integer_value(json_object_get(j, "failed")) == 0, "apply: %s", str(j, "report"));
+    json_decref(j);
+
+    /* A second start imports nothing: the database has it all, the file follows the database. */
+    dt_kill(&h.t, SIGTERM);
+    CHECK(dt_start(&h.t, h.args) == 0, "gpuvisord did not start again: %s", dt_log(&h.t));
+    j = dt_call(&h.t, 200, NULL, "GET", "/v1/host/passthrough", NULL);
+    CHECK(json_array_size(json_object_get(j, "passthrough")) == 1, "the released one stays gone");
+    json_decref(j);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 static void case_errors(void)
@@ -570,6 +647,7 @@ int main(int argc, char **argv)
     } cases[] = {{"passthrough", case_passthrough},
                  {"vgpus", case_vgpus},
                  {"reboot", case_reboot},
+                 {"import", case_import},
                  {"errors", case_errors}};
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {
@@ -577,6 +655,6 @@ int main(int argc, char **argv)
             printf("ok %s\n", argv[1]);
             return 0;
         }
-    fprintf(stderr, "usage: %s passthrough|vgpus|reboot|errors\n", argv[0]);
+    fprintf(stderr, "usage: %s passthrough|vgpus|reboot|import|errors\n", argv[0]);
     return 2;
 }

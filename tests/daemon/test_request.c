@@ -259,9 +259,9 @@ static void test_host_paths(void **state)
     assert_int_equal(gvd_path_parse("/v1/host/passthrough/0000:4A:00.0", GVD_DELETE, &p, NULL), 0);
     assert_int_equal(p.route, GVD_R_HOST_PASSTHROUGH);
     assert_string_equal(p.param, "0000:4a:00.0");
-    assert_int_equal(gvd_path_parse("/v1/host/vgpus/C2177883-F1BB-47F0-914D-32A22E3A8804",
-                                    GVD_DELETE, &p, NULL),
-                     0);
+    assert_int_equal(
+        gvd_path_parse("/v1/host/vgpus/C2177883-F1BB-47F0-914D-32A22E3A8804", GVD_DELETE, &p, NULL),
+        0);
     assert_int_equal(p.route, GVD_R_HOST_VGPU);
     assert_string_equal(p.param, "c2177883-f1bb-47f0-914d-32a22e3a8804");
     assert_int_equal(gvd_path_parse("/v1/host/vgpus/0000:41:00.4", GVD_DELETE, &p, NULL), 0);
@@ -313,14 +313,13 @@ static void test_host_bodies(void **state)
     assert_string_equal(v.uuid, "");
     REFUSED(gvd_parse_host_vgpu, &v, "{\"type\":\"x\"}", -EINVAL, "parent: missing");
     REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\"}", -EINVAL, "type: missing");
-    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"../x\"}", -EINVAL,
-            "type");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"../x\"}", -EINVAL, "type");
     REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"..\"}", -EINVAL, "type");
     REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"\"}", -EINVAL, "type");
     REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"a\",\"uuid\":\"nope\"}",
             -EINVAL, "uuid");
-    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"a\",\"count\":2}",
-            -EINVAL, "\"count\"");
+    REFUSED(gvd_parse_host_vgpu, &v, "{\"parent\":\"41:00.0\",\"type\":\"a\",\"count\":2}", -EINVAL,
+            "\"count\"");
 
     struct gv_error err = {0};
     assert_int_equal(gvd_parse_host_apply("", 0, &err), 0);
