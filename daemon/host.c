@@ -310,6 +310,11 @@ void gvd_api_host_passthrough(struct gvd_req *q, struct gvd_resp *r)
         return gvd_reply_err(r, rc, &err);
     if (has_instances(d, p.pci, "giving it to VMs", r))
         return;
+    if (recorded_mode(&d->host_state, p.pci) == GVH_MODE_VGPU_PARENT)
+        return gvd_reply_error(r, 409,
+                               "%s carries vGPUs (GET /v1/host/vgpus): remove them before giving "
+                               "it to VMs",
+                               p.pci);
     int known = find_pt(&d->host_state, p.pci);
     struct gvh_passthrough rec;
     if (q->query.dry_run) {
@@ -405,6 +410,11 @@ void gvd_api_host_vgpu_create(struct gvd_req *q, struct gvd_resp *r)
         return gvd_reply_err(r, rc, &err);
     if (has_instances(d, c.parent, "making vGPUs on it", r))
         return;
+    if (find_pt(&d->host_state, c.parent) >= 0)
+        return gvd_reply_error(r, 409,
+                               "%s is given to VMs whole: release it (DELETE "
+                               "/v1/host/passthrough/%s) before making vGPUs on it",
+                               c.parent, c.parent);
     if (c.uuid[0] && find_vgpu(&d->host_state, c.uuid) >= 0)
         return gvd_reply_error(r, 409, "vGPU %s exists already", c.uuid);
     const char *uuid = c.uuid[0] ? c.uuid : NULL;

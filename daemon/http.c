@@ -239,6 +239,12 @@ static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool loca
         gvd_reply_err(&r, w.rc, &err);
         goto out;
     }
+    if (q.query.dry_run && !gvd_route_dry_run(route, q.method)) {
+        /* Refused rather than ignored: a client that asked for a dry run must not get a change. */
+        gvd_reply_error(&r, 400, "dry_run: %s %s makes no dry run (only the host's changes do)",
+                        gvd_method_name(q.method), gvd_route_pattern(route));
+        goto out;
+    }
     if (p->too_large) {
         gvd_reply_error(&r, 413, "request body too large (at most %d bytes)", GVD_BODY_MAX);
         goto out;

@@ -153,6 +153,11 @@ const char *gvd_route_pattern(enum gvd_route r)
     return (unsigned)r < GVD_R_COUNT ? routes[r].pattern : "other";
 }
 
+bool gvd_route_dry_run(enum gvd_route r, enum gvd_method m)
+{
+    return r >= GVD_R_HOST_GPUS && r < GVD_R_COUNT && (m == GVD_POST || m == GVD_DELETE);
+}
+
 const char *gvd_route_allow(enum gvd_route r)
 {
     return (unsigned)r < GVD_R_COUNT ? routes[r].allow : "";

@@ -79,6 +79,9 @@ const char *gvd_route_pattern(enum gvd_route r);
 /* The methods a route takes, as an Allow header lists them: "GET, POST". */
 const char *gvd_route_allow(enum gvd_route r);
 
+/* Whether a route and method take ?dry_run: the host's changes (POST and DELETE). */
+bool gvd_route_dry_run(enum gvd_route r, enum gvd_method m);
+
 /* Which route a path names, and whether it takes method m. Returns 0, -ENOENT (no such path: 404),
  * -EOPNOTSUPP (the path exists, not with this method: 405; p->route is set), -EINVAL (the path's
  * {param} is not a valid id or name: 400). A trailing slash is not accepted. */

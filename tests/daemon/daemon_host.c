@@ -340,6 +340,8 @@ static void case_passthrough(void)
     /* The GPU is for VMs now: its mode, and no instance on it. */
     CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "passthrough"), "mode %s",
           mode_of(&h, "0000:41:00.0"));
+    refused(&h, 409, NULL, "POST", "/v1/host/vgpus",
+            "{\"parent\":\"41:00.0\",\"type\":\"nvidia-222\"}", "given to VMs");
     refused(&h, 409, NULL, "POST", "/v1/instances",
             "{\"tenant\":\"lab\",\"memory\":\"1GiB\",\"gpu\":0}", "passthrough");
     /* Placement without a GPU named goes to the other one. */
@@ -441,6 +443,7 @@ static void case_vgpus(void)
     refused(&h, 409, NULL, "POST", "/v1/instances",
             "{\"tenant\":\"lab\",\"memory\":\"1GiB\",\"gpu\":1}", "vgpu-parent");
     CHECK(has_event(&h, "host.vgpu.create", UUID1), "event host.vgpu.create");
+    refused(&h, 409, NULL, "POST", "/v1/host/passthrough", "{\"pci\":\"42:00.0\"}", "vGPUs");
 
     /* SR-IOV: the VFs are enabled, a vGPU set on the first; its id is the VF's address. */
     j = dt_call(&h.t, 201, NULL, "POST", "/v1/host/vgpus",
@@ -611,6 +614,7 @@ static void case_errors(void)
             "dry_run");
     refused(&h, 404, NULL, "GET", "/v1/host/xml/" UUID1, NULL, "");
     refused(&h, 405, NULL, "GET", "/v1/host/apply", NULL, "POST");
+    refused(&h, 400, NULL, "POST", "/v1/tenants?dry_run=1", "{\"name\":\"x\"}", "dry_run");
     char *after = writes_log(&h);
     CHECK(!strcmp(before, after), "refused requests wrote: %s", after + strlen(before));
     free(after);

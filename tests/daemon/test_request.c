@@ -284,6 +284,10 @@ static void test_host_paths(void **state)
     assert_int_equal(gvd_query_add(&q, "dry_run", "1", NULL), 0);
     assert_true(q.dry_run);
     assert_int_equal(gvd_query_add(&q, "dry_run", "maybe", &err), -EINVAL);
+    assert_true(gvd_route_dry_run(GVD_R_HOST_PASSTHROUGHS, GVD_POST));
+    assert_true(gvd_route_dry_run(GVD_R_HOST_VGPU, GVD_DELETE));
+    assert_false(gvd_route_dry_run(GVD_R_HOST_VGPUS, GVD_GET));
+    assert_false(gvd_route_dry_run(GVD_R_INSTANCES, GVD_POST));
     assert_non_null(strstr(err.msg, "dry_run"));
 }
 
