@@ -153,6 +153,10 @@ int dt_start(struct dt *t, const char *const *extra)
             close(fd);
         }
         setenv("GPUVISOR_SIM_MACHINE", t->machine, 1);
+        /* The host's definitions and PCI tree: the test's own (an empty tree unless --sysfs-root
+         * names one), never the machine's mdevctl files or sysfs. */
+        setenv("GPUVISOR_SYSFS_ROOT", t->dir, 1);
+        setenv("GPUVISOR_CONFIG_ROOT", t->dir, 1);
         const char *sim = t->sim ? t->sim : "T4,T4";
         const char *argv[32] = {bin,        "--listen", "127.0.0.1:0", "--state", t->state,
                                 "--socket", t->sock,    "--threads",   "2",       "--sim",

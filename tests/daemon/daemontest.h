@@ -3,7 +3,8 @@
  * processes that join its instances.
  *
  * Each daemon runs with --sim T4,T4 on a simulated machine of its own, a mkdtemp directory for
- * its state and run directory, and port 0 (the port is read from <state>/port). It dies with the
+ * its state and run directory (and as the roots of the host's sysfs and definitions, unless
+ * --sysfs-root and --config-root say otherwise), and port 0 (the port is read from <state>/port). It dies with the
  * test (PR_SET_PDEATHSIG) and is killed, and its files removed, at exit whatever happened: a
  * failed CHECK exits the test, and the exit handler cleans up every daemon and member started. */
 #ifndef GV_DAEMONTEST_H
