@@ -62,6 +62,11 @@ int gvsim_host_react(const char *root, const char *relpath, const char *value);
  * it under a "busy" fault, else log and react. 0 or -errno. */
 int gvsim_host_event(const char *root, const char *relpath);
 
+/* fn is called with each folder of the tree (relative to root) just before the kernel puts a
+ * writable file in it, so that an inotify kernel watches the folder before anyone can see the file
+ * and write it (a new mdev's remove, a new VF's current_vgpu_type). NULL: none. */
+void gvsim_host_on_writable_dir(void (*fn)(void *arg, const char *reldir), void *arg);
+
 /* writes.log: one line per write, "<path relative to root> <value without its newline>". Copies
  * it into buf (NUL-terminated, truncated to fit). Returns its length or -errno. */
 int gvsim_host_writes(const char *root, char *buf, size_t len);

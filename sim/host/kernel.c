@@ -110,6 +110,17 @@ static bool is_busy(const char *root, const char *rel)
     return false;
 }
 
+/* Rewrite a writable file only when it does not hold content already: a writer may be writing it
+ * again while the kernel reacts to its last write, and a rewrite of the same value would lose that
+ * new write (the rename puts a new file in its place). */
+static int put_if_changed(const char *root, const char *rel, const char *content)
+{
+    char now[512];
+    if (sim_read(root, rel, now, sizeof(now)) >= 0 && strcmp(now, content) == 0)
+        return 0;
+    return sim_put(root, rel, content, SIM_WRITABLE);
+}
+
 /* --- Drivers */
 
 /* What a function has while on its native driver: the NVIDIA proc entry and drm folders. */
@@ -459,11 +470,17 @@ int sim_refresh_sriov(const char *root, const char *pf)
         rc = sim_put(root, rel, text, SIM_READONLY);
         sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/current_vgpu_type", vf[i]);
         sim_fmt(text, sizeof(text), "%u\n", id);
-        rc = rc ? rc : sim_put(root, rel, text, SIM_WRITABLE);
+        rc = rc ? rc : put_if_changed(root, rel, text);
     }
+    return rc;
+}
+
+static int put_numvfs(const char *root, const char *pf, size_t n)
+{
+    char rel[PATH_MAX], text[32];
     sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/sriov_numvfs", pf);
-    sim_fmt(text, sizeof(text), "%zu\n", nv);
-    return rc ? rc : sim_put(root, rel, text, SIM_WRITABLE);
+    sim_fmt(text, sizeof(text), "%zu\n", n);
+    return put_if_changed(root, rel, text);
 }
 
 static int remove_vf(const char *root, const char *pf, size_t k, const char *vf)
@@ -533,18 +550,20 @@ int sim_set_numvfs(const char *root, const char *pf, unsigned n)
     int rc = 0;
     if (n > total || n > MAX_VFS)
         rc = -ERANGE;
-    else if (n == cur)
-        rc = 0;
-    else if (n > 0 && cur > 0)
+    else if (n > 0 && cur > 0 && n != cur)
         rc = -EBUSY;
-    else if (n == 0)
-        for (size_t k = cur; k-- > 0 && rc == 0;)
-            rc = remove_vf(root, pf, k, vf[k]);
-    else
-        for (size_t k = 0; k < n && rc == 0; k++)
-            rc = add_vf(root, pf, k);
-    int rc2 = sim_refresh_sriov(root, pf);
-    return rc ? rc : rc2;
+    /* The file says the new count before the VFs appear: whoever waits for them may write again. */
+    int rc2 = put_numvfs(root, pf, rc < 0 ? cur : n);
+    if (rc == 0 && rc2 == 0 && n != cur) {
+        if (n == 0)
+            for (size_t k = cur; k-- > 0 && rc == 0;)
+                rc = remove_vf(root, pf, k, vf[k]);
+        else
+            for (size_t k = 0; k < n && rc == 0; k++)
+                rc = add_vf(root, pf, k);
+    }
+    int rc3 = sim_refresh_sriov(root, pf);
+    return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 static int set_vgpu_type(const char *root, const char *vf, const char *value)
@@ -638,13 +657,14 @@ int gvsim_host_react(const char *root, const char *relpath, const char *value)
         char path[PATH_MAX], text[SIM_NAME_LEN + 2];
         sim_fmt(path, sizeof(path), SIM_DEVS "/%s/driver_override", bdf);
         sim_fmt(text, sizeof(text), "%s\n", v[0] ? v : "(null)");
-        return sim_put(root, path, text, SIM_WRITABLE);
+        return put_if_changed(root, path, text);
     }
     if (np == 5 && strcmp(part[4], "sriov_numvfs") == 0) {
         char *end;
         unsigned long n = strtoul(v, &end, 10);
         if (!v[0] || *end) {
-            sim_refresh_sriov(root, bdf);
+            char vf[MAX_VFS][SIM_BDF_LEN];
+            put_numvfs(root, bdf, vfs_of(root, bdf, vf, MAX_VFS));
             return -EINVAL;
         }
         return sim_set_numvfs(root, bdf, n > MAX_VFS ? MAX_VFS + 1 : (unsigned)n);

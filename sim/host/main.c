@@ -72,6 +72,7 @@ static int cmd_build(int argc, char **argv)
 
 struct watches {
     int fd;
+    const char *root;
     char **rel; /* rel[wd]: the folder, relative to the root; NULL when not watched */
     size_t n;
 };
@@ -95,6 +96,14 @@ static int watch(struct watches *w, const char *root, const char *rel)
     if (!w->rel[wd] && !(w->rel[wd] = strdup(rel)))
         return -ENOMEM;
     return 0;
+}
+
+static void watch_new(void *arg, const char *reldir)
+{
+    struct watches *w = arg;
+    int rc = watch(w, w->root, reldir);
+    if (rc < 0)
+        fprintf(stderr, "gpuvisor-sim-host: watching %s: %s\n", reldir, strerror(-rc));
 }
 
 /* Watch rel and every real folder below it that holds a writable file. */
@@ -132,7 +141,7 @@ static int cmd_kernel(const char *root)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    struct watches w = {.fd = inotify_init1(IN_CLOEXEC)};
+    struct watches w = {.fd = inotify_init1(IN_CLOEXEC), .root = root};
     if (sfd < 0 || w.fd < 0) {
         fprintf(stderr, "gpuvisor-sim-host: inotify: %s\n", strerror(errno));
         return 1;
@@ -142,6 +151,7 @@ static int cmd_kernel(const char *root)
         fprintf(stderr, "gpuvisor-sim-host: watching %s/sys: %s\n", root, strerror(-rc));
         return 1;
     }
+    gvsim_host_on_writable_dir(watch_new, &w);
     printf("ready\n");
     fflush(stdout);
     char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -174,7 +184,9 @@ static int cmd_kernel(const char *root)
             rc = gvsim_host_event(root, rel);
             if (rc < 0)
                 fprintf(stderr, "gpuvisor-sim-host: %s: %s\n", rel, strerror(-rc));
-            scan(&w, root, "sys"); /* new mdevs and VFs have files to watch */
+            /* New folders were watched as they were made (watch_new); the scan only catches what
+             * someone else made. */
+            scan(&w, root, "sys");
         }
     }
     for (size_t i = 0; i < w.n; i++)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* simfs.c: files, links and PCI functions of the fake sysfs tree (see simfs.h). */
 #include "sim/host/simfs.h"
+#include "sim/host/hostsim.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -66,6 +67,15 @@ static int mkparent(const char *path)
     return sim_mkdirs(p);
 }
 
+static void (*dir_hook)(void *arg, const char *reldir);
+static void *dir_hook_arg;
+
+void gvsim_host_on_writable_dir(void (*fn)(void *arg, const char *reldir), void *arg)
+{
+    dir_hook = fn;
+    dir_hook_arg = arg;
+}
+
 int sim_put(const char *root, const char *rel, const char *content, mode_t mode)
 {
     static unsigned seq;
@@ -88,6 +98,12 @@ int sim_put(const char *root, const char *rel, const char *content, mode_t mode)
     if (fchmod(fd, mode) < 0 && rc == 0)
         rc = -errno;
     close(fd);
+    const char *slash = strrchr(rel, '/');
+    if (rc == 0 && dir_hook && (mode & S_IWUSR) && slash && strncmp(rel, "sys/", 4) == 0) {
+        char dir[PATH_MAX];
+        sim_fmt(dir, sizeof(dir), "%.*s", (int)(slash - rel), rel);
+        dir_hook(dir_hook_arg, dir);
+    }
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc < 0)

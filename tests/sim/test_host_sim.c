@@ -474,6 +474,24 @@ static bool wait_exists(const struct tree *t, const char *rel, bool want)
     return false;
 }
 
+static bool wait_content(const struct tree *t, const char *rel, const char *want)
+{
+    char p[PATH_MAX], buf[4096];
+    path(t, rel, p);
+    for (int64_t end = now_ms() + DEADLINE_MS; now_ms() < end;) {
+        FILE *f = fopen(p, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            if (strcmp(buf, want) == 0)
+                return true;
+        }
+        usleep(2000);
+    }
+    return false;
+}
+
 static pid_t start_kernel(const struct tree *t)
 {
     const char *bin = getenv("GVSIM_HOST_BIN");
@@ -519,6 +537,15 @@ static void stop_kernel(pid_t pid)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A step that fails is named, and the kernel is still stopped before the test fails. */
+#define STEP(cond)                                                                                 \
+    do {                                                                                           \
+        if (ok && !(cond)) {                                                                       \
+            print_error("line %d: %s did not happen in time\n", __LINE__, #cond);                 \
+            ok = false;                                                                            \
+        }                                                                                          \
+    } while (0)
+
 static void test_kernel_process(void **state)
 {
     struct tree *t = *state;
@@ -528,33 +555,35 @@ static void test_kernel_process(void **state)
 
     plain_write(t, BUS(GPU) "/driver_override", "vfio-pci\n");
     plain_write(t, BUS(GPU) "/driver/unbind", GPU "\n");
-    ok = ok && wait_link(t, BUS(GPU) "/driver", "");
+    STEP(wait_link(t, BUS(GPU) "/driver", ""));
     plain_write(t, "sys/bus/pci/drivers_probe", GPU "\n");
-    ok = ok && wait_link(t, BUS(GPU) "/driver", "vfio-pci");
+    STEP(wait_link(t, BUS(GPU) "/driver", "vfio-pci"));
 
     /* a new mdev's folder is watched too: its remove file works */
     plain_write(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/create", UUID1 "\n");
-    ok = ok && wait_exists(t, "sys/bus/mdev/devices/" UUID1 "/remove", true);
-    for (int64_t end = now_ms() + DEADLINE_MS; ok && exists(t, "sys/bus/mdev/devices/" UUID1) &&
-                                               now_ms() < end;) {
-        /* The watch on the new folder may come a moment after the folder: write until it acts. */
+    STEP(wait_exists(t, "sys/bus/mdev/devices/" UUID1 "/remove", true));
+    /* written at once: the kernel watched the new folder before its files showed */
+    if (ok)
         plain_write(t, "sys/bus/mdev/devices/" UUID1 "/remove", "1\n");
-        usleep(20000);
-    }
-    ok = ok && wait_exists(t, "sys/bus/mdev/devices/" UUID1, false);
+    STEP(wait_exists(t, "sys/bus/mdev/devices/" UUID1, false));
 
     /* the same value twice still gives two reactions */
     plain_write(t, BUS("0000:43:00.0") "/sriov_numvfs", "1\n");
-    ok = ok && wait_exists(t, BUS("0000:43:00.4") "/nvidia/current_vgpu_type", true);
+    STEP(wait_exists(t, BUS("0000:43:00.4") "/nvidia/current_vgpu_type", true));
     plain_write(t, BUS("0000:43:00.0") "/sriov_numvfs", "0\n");
-    ok = ok && wait_exists(t, BUS("0000:43:00.4"), false);
+    STEP(wait_exists(t, BUS("0000:43:00.4"), false));
     plain_write(t, BUS("0000:43:00.0") "/sriov_numvfs", "1\n");
-    ok = ok && wait_exists(t, BUS("0000:43:00.4"), true);
+    STEP(wait_exists(t, BUS("0000:43:00.4") "/nvidia/current_vgpu_type", true));
+    /* as the library does: a vGPU type on the VF as soon as it shows */
+    if (ok)
+        plain_write(t, BUS("0000:43:00.4") "/nvidia/current_vgpu_type", "1414\n");
+    STEP(wait_content(t, BUS("0000:43:00.4") "/nvidia/creatable_vgpu_types", "ID    : vGPU Name\n"));
 
     stop_kernel(pid);
     assert_true(ok);
     assert_true(file_has(t, ".sim/writes.log", DEV(GPU) "/driver_override vfio-pci\n"));
     assert_true(file_has(t, ".sim/writes.log", "sys/bus/pci/drivers_probe " GPU "\n"));
+    assert_true(file_has(t, ".sim/writes.log", DEV("0000:43:00.4") "/nvidia/current_vgpu_type 1414\n"));
 }
 
 int main(void)
