@@ -146,6 +146,14 @@ static int cmd_kernel(const char *root)
         fprintf(stderr, "gpuvisor-sim-host: inotify: %s\n", strerror(errno));
         return 1;
     }
+    char sys[PATH_MAX];
+    struct stat st;
+    sim_fmt(sys, sizeof(sys), "%s/sys/bus/pci", root);
+    if (stat(sys, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gpuvisor-sim-host: %s is not a tree built by `gpuvisor-sim-host build`\n",
+                root);
+        return 1;
+    }
     int rc = scan(&w, root, "sys");
     if (rc < 0) {
         fprintf(stderr, "gpuvisor-sim-host: watching %s/sys: %s\n", root, strerror(-rc));
