@@ -29,7 +29,13 @@
  *   fault nobind BDF              bind and drivers_probe leave BDF unbound
  *
  * Writes made through a symlinked path (sys/bus/pci/devices/BDF/...) act on the real device;
- * gvsim_host_write logs the path as given, the inotify kernel the real one (sys/devices/...). */
+ * gvsim_host_write logs the path as given, the inotify kernel the real one (sys/devices/...).
+ *
+ * gvsim_host_write is the exact kernel: the reaction is over, or the write refused, when it returns.
+ * The inotify kernel (`gpuvisor-sim-host kernel`) reacts a moment after the writer closed the file,
+ * so a reader may see a written value before the kernel's answer to it (a refused value stays in
+ * the file until then); tests of refusals use gvsim_host_write. It makes new VFs last to first, so
+ * that when virtfn0 shows every VF is whole, and writes the new sriov_numvfs before them. */
 #ifndef GVSIM_HOSTSIM_H
 #define GVSIM_HOSTSIM_H
 

@@ -448,10 +448,10 @@ static unsigned vf_type(const char *root, const char *vf)
     return (unsigned)strtoul(text, NULL, 10);
 }
 
-int sim_refresh_sriov(const char *root, const char *pf)
+/* The PF's types, each with the number of its VFs that hold it. */
+static size_t types_used(const char *root, const char *pf, struct vtype *t)
 {
-    struct vtype t[MAX_TYPES];
-    char vf[MAX_VFS][SIM_BDF_LEN], rel[PATH_MAX], text[2048];
+    char vf[MAX_VFS][SIM_BDF_LEN];
     size_t nt = vtypes(root, pf, t), nv = vfs_of(root, pf, vf, MAX_VFS);
     for (size_t i = 0; i < nv; i++) {
         unsigned id = vf_type(root, vf[i]);
@@ -459,19 +459,39 @@ int sim_refresh_sriov(const char *root, const char *pf)
             if (t[k].id == id)
                 t[k].used++;
     }
+    return nt;
+}
+
+/* A VF's nvidia/ files. current_vgpu_type is written only for a new VF (first, so that a reader
+ * who waits for the creatable list finds both) or after a refused write to it: any other time, a
+ * write to it may be waiting in the queue, and a rewrite would lose it. A VF with a vGPU offers
+ * nothing more. */
+static int vf_files(const char *root, const char *vf, const struct vtype *t, size_t nt, bool current)
+{
+    char rel[PATH_MAX], text[2048];
+    unsigned id = vf_type(root, vf);
     int rc = 0;
-    for (size_t i = 0; i < nv && rc == 0; i++) {
-        unsigned id = vf_type(root, vf[i]);
-        size_t at = (size_t)sim_fmt(text, sizeof(text), "ID    : vGPU Name\n");
-        for (size_t k = 0; k < nt && id == 0; k++)
-            if (t[k].used < t[k].cap && at < sizeof(text))
-                at += (size_t)sim_fmt(text + at, sizeof(text) - at, "%u  : %s\n", t[k].id, t[k].name);
-        sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/creatable_vgpu_types", vf[i]);
-        rc = sim_put(root, rel, text, SIM_READONLY);
-        sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/current_vgpu_type", vf[i]);
+    if (current) {
+        sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/current_vgpu_type", vf);
         sim_fmt(text, sizeof(text), "%u\n", id);
-        rc = rc ? rc : put_if_changed(root, rel, text);
+        rc = put_if_changed(root, rel, text);
     }
+    size_t at = (size_t)sim_fmt(text, sizeof(text), "ID    : vGPU Name\n");
+    for (size_t k = 0; k < nt && id == 0; k++)
+        if (t[k].used < t[k].cap && at < sizeof(text))
+            at += (size_t)sim_fmt(text + at, sizeof(text) - at, "%u  : %s\n", t[k].id, t[k].name);
+    sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/creatable_vgpu_types", vf);
+    return rc ? rc : sim_put(root, rel, text, SIM_READONLY);
+}
+
+int sim_refresh_sriov(const char *root, const char *pf)
+{
+    struct vtype t[MAX_TYPES];
+    char vf[MAX_VFS][SIM_BDF_LEN];
+    size_t nt = types_used(root, pf, t), nv = vfs_of(root, pf, vf, MAX_VFS);
+    int rc = 0;
+    for (size_t i = 0; i < nv && rc == 0; i++)
+        rc = vf_files(root, vf[i], t, nt, false);
     return rc;
 }
 
@@ -508,9 +528,9 @@ static int remove_vf(const char *root, const char *pf, size_t k, const char *vf)
     return rc;
 }
 
-static int add_vf(const char *root, const char *pf, size_t k)
+static int add_vf(const char *root, const char *pf, size_t k, int group)
 {
-    struct sim_dev d = {.group = sim_next_group(root), .minor = -1};
+    struct sim_dev d = {.group = group, .minor = -1};
     char rel[PATH_MAX], text[32], target[PATH_MAX];
     unsigned dom, bus, dev, fn;
     if (sscanf(pf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
@@ -528,15 +548,19 @@ static int add_vf(const char *root, const char *pf, size_t k)
     }
     sim_fmt(d.driver, sizeof(d.driver), "nvidia");
     sim_fmt(d.native, sizeof(d.native), "nvidia");
-    int rc = sim_make_dev(root, &d);
+    /* The VF is whole (driver, nvidia/ files, physfn) before the PF's virtfn link shows it. */
+    struct vtype t[MAX_TYPES];
+    size_t nt = types_used(root, pf, t);
+    sim_fmt(rel, sizeof(rel), ".sim/vgpu/%s", d.bdf);
+    int rc = sim_put(root, rel, "0", SIM_WRITABLE);
+    rc = rc ? rc : sim_make_dev(root, &d);
+    rc = rc ? rc : vf_files(root, d.bdf, t, nt, true);
     sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/physfn", d.bdf);
     sim_fmt(target, sizeof(target), "../%s", pf);
     rc = rc ? rc : sim_link(root, rel, target);
     sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/virtfn%zu", pf, k);
     sim_fmt(target, sizeof(target), "../%s", d.bdf);
-    rc = rc ? rc : sim_link(root, rel, target);
-    sim_fmt(rel, sizeof(rel), ".sim/vgpu/%s", d.bdf);
-    return rc ? rc : sim_put(root, rel, "0", SIM_WRITABLE);
+    return rc ? rc : sim_link(root, rel, target);
 }
 
 int sim_set_numvfs(const char *root, const char *pf, unsigned n)
@@ -558,9 +582,11 @@ int sim_set_numvfs(const char *root, const char *pf, unsigned n)
         if (n == 0)
             for (size_t k = cur; k-- > 0 && rc == 0;)
                 rc = remove_vf(root, pf, k, vf[k]);
-        else
-            for (size_t k = 0; k < n && rc == 0; k++)
-                rc = add_vf(root, pf, k);
+        else { /* last to first: when virtfn0 shows, every VF is there, as after a real write */
+            int base = sim_next_group(root);
+            for (size_t k = n; k-- > 0 && rc == 0;)
+                rc = add_vf(root, pf, k, base + (int)k);
+        }
     }
     int rc3 = sim_refresh_sriov(root, pf);
     return rc ? rc : rc2 ? rc2 : rc3;
@@ -599,6 +625,11 @@ static int set_vgpu_type(const char *root, const char *vf, const char *value)
         }
     }
     int rc2 = sim_refresh_sriov(root, pf);
+    if (rc < 0) { /* the refused value must not stay in the file */
+        sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/nvidia/current_vgpu_type", vf);
+        sim_fmt(text, sizeof(text), "%u\n", vf_type(root, vf));
+        put_if_changed(root, rel, text);
+    }
     return rc ? rc : rc2;
 }
 

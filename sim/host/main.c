@@ -133,6 +133,37 @@ static int scan(struct watches *w, const char *root, const char *rel)
     return rc == 0 && writable ? watch(w, root, rel) : rc;
 }
 
+/* React to the events queued now, in order. Returns how many were read (0: none left). */
+static int drain(struct watches *w, const char *root)
+{
+    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n = read(w->fd, buf, sizeof(buf));
+    if (n <= 0)
+        return 0;
+    for (char *at = buf; at < buf + n;) {
+        struct inotify_event *ev = (struct inotify_event *)(void *)at;
+        at += sizeof(*ev) + ev->len;
+        if ((size_t)ev->wd >= w->n || !w->rel[ev->wd])
+            continue;
+        if (ev->mask & IN_IGNORED) {
+            free(w->rel[ev->wd]);
+            w->rel[ev->wd] = NULL;
+            continue;
+        }
+        if (!(ev->mask & IN_CLOSE_WRITE) || ev->len == 0)
+            continue;
+        char rel[PATH_MAX];
+        sim_fmt(rel, sizeof(rel), "%s/%s", w->rel[ev->wd], ev->name);
+        int rc = gvsim_host_event(root, rel);
+        if (rc < 0)
+            fprintf(stderr, "gpuvisor-sim-host: %s: %s\n", rel, strerror(-rc));
+        /* New folders were watched as they were made (watch_new); the scan only catches what
+         * someone else made. */
+        scan(w, root, "sys");
+    }
+    return (int)n;
+}
+
 static int cmd_kernel(const char *root)
 {
     sigset_t mask;
@@ -141,7 +172,7 @@ static int cmd_kernel(const char *root)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    struct watches w = {.fd = inotify_init1(IN_CLOEXEC), .root = root};
+    struct watches w = {.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), .root = root};
     if (sfd < 0 || w.fd < 0) {
         fprintf(stderr, "gpuvisor-sim-host: inotify: %s\n", strerror(errno));
         return 1;
@@ -162,40 +193,14 @@ static int cmd_kernel(const char *root)
     gvsim_host_on_writable_dir(watch_new, &w);
     printf("ready\n");
     fflush(stdout);
-    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
-    for (;;) {
+    /* A write made just before SIGTERM still takes: the queue is drained before the end. */
+    for (bool stop = false; !stop;) {
         struct pollfd p[2] = {{.fd = w.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
             break;
-        }
-        if (p[1].revents)
-            break;
-        ssize_t n = read(w.fd, buf, sizeof(buf));
-        if (n <= 0)
-            continue;
-        for (char *at = buf; at < buf + n;) {
-            struct inotify_event *ev = (struct inotify_event *)(void *)at;
-            at += sizeof(*ev) + ev->len;
-            if ((size_t)ev->wd >= w.n || !w.rel[ev->wd])
-                continue;
-            if (ev->mask & IN_IGNORED) {
-                free(w.rel[ev->wd]);
-                w.rel[ev->wd] = NULL;
-                continue;
-            }
-            if (!(ev->mask & IN_CLOSE_WRITE) || ev->len == 0)
-                continue;
-            char rel[PATH_MAX];
-            sim_fmt(rel, sizeof(rel), "%s/%s", w.rel[ev->wd], ev->name);
-            rc = gvsim_host_event(root, rel);
-            if (rc < 0)
-                fprintf(stderr, "gpuvisor-sim-host: %s: %s\n", rel, strerror(-rc));
-            /* New folders were watched as they were made (watch_new); the scan only catches what
-             * someone else made. */
-            scan(&w, root, "sys");
-        }
+        stop = p[1].revents != 0;
+        while (drain(&w, root) > 0)
+            ;
     }
     for (size_t i = 0; i < w.n; i++)
         free(w.rel[i]);
