@@ -19,11 +19,10 @@
  *             device minor: dev/nvidiaN, proc/driver/nvidia/gpus/BDF/information while on
  *             nvidia; a `gpu` of vendor 10de gets the next free one by default)
  *             drm=card0,renderD128 (drm/ dirs while on its native driver, dev/dri/ nodes)
- *   module NAME                   sys/module/NAME; vfio_pci also makes drivers/vfio-pci, dev/vfio/vfio
- *   driver NAME                   an extra sys/bus/pci/drivers/NAME
- *   mdev-type BDF TYPE name=".." available=N [description=".."]
- *   sriov BDF totalvfs=N types="ID:NAME:CAPACITY,..." [numvfs=N]
- *       VF k (from 0) is at devfn(PF) + 4 + k, on nvidia, in a new IOMMU group of its own.
+ *   module NAME                   sys/module/NAME; vfio_pci also makes drivers/vfio-pci,
+ * dev/vfio/vfio driver NAME                   an extra sys/bus/pci/drivers/NAME mdev-type BDF TYPE
+ * name=".." available=N [description=".."] sriov BDF totalvfs=N types="ID:NAME:CAPACITY,..."
+ * [numvfs=N] VF k (from 0) is at devfn(PF) + 4 + k, on nvidia, in a new IOMMU group of its own.
  *       CAPACITY: how many VFs of the PF may hold that type at once.
  *   fault busy RELPATH            writes to RELPATH fail with EBUSY (nothing happens)
  *   fault nobind BDF              bind and drivers_probe leave BDF unbound
@@ -31,11 +30,12 @@
  * Writes made through a symlinked path (sys/bus/pci/devices/BDF/...) act on the real device;
  * gvsim_host_write logs the path as given, the inotify kernel the real one (sys/devices/...).
  *
- * gvsim_host_write is the exact kernel: the reaction is over, or the write refused, when it returns.
- * The inotify kernel (`gpuvisor-sim-host kernel`) reacts a moment after the writer closed the file,
- * so a reader may see a written value before the kernel's answer to it (a refused value stays in
- * the file until then); tests of refusals use gvsim_host_write. It makes new VFs last to first, so
- * that when virtfn0 shows every VF is whole, and writes the new sriov_numvfs before them. */
+ * gvsim_host_write is the exact kernel: the reaction is over, or the write refused, when it
+ * returns. The inotify kernel (`gpuvisor-sim-host kernel`) reacts a moment after the writer closed
+ * the file, so a reader may see a written value before the kernel's answer to it (a refused value
+ * stays in the file until then); tests of refusals use gvsim_host_write. It makes new VFs last to
+ * first, so that when virtfn0 shows every VF is whole, and writes the new sriov_numvfs before them.
+ */
 #ifndef GVSIM_HOSTSIM_H
 #define GVSIM_HOSTSIM_H
 

@@ -83,8 +83,8 @@ static bool has_fault(const char *root, const char *kind, const char *what)
         if (nl)
             *nl = '\0';
         sim_trim(line);
-        if (strncmp(line, kind, kl) == 0 && line[kl] == ' ' && strncmp(line + kl + 1, what, wl) == 0 &&
-            line[kl + 1 + wl] == '\0')
+        if (strncmp(line, kind, kl) == 0 && line[kl] == ' ' &&
+            strncmp(line + kl + 1, what, wl) == 0 && line[kl + 1 + wl] == '\0')
             return true;
         line = nl ? nl + 1 : NULL;
     }
@@ -136,9 +136,9 @@ static int attach(const char *root, const char *bdf, bool on)
         if (on) {
             char text[256];
             sim_fmt(text, sizeof(text),
-                     "Model: \t\t NVIDIA (simulated)\nIRQ:   \t\t 0\nBus Location: \t %s\n"
-                     "Device Minor: \t %s\n",
-                     bdf, minor);
+                    "Model: \t\t NVIDIA (simulated)\nIRQ:   \t\t 0\nBus Location: \t %s\n"
+                    "Device Minor: \t %s\n",
+                    bdf, minor);
             strncat(rel, "/information", sizeof(rel) - strlen(rel) - 1);
             rc = sim_put(root, rel, text, SIM_READONLY);
         } else {
@@ -466,7 +466,8 @@ static size_t types_used(const char *root, const char *pf, struct vtype *t)
  * who waits for the creatable list finds both) or after a refused write to it: any other time, a
  * write to it may be waiting in the queue, and a rewrite would lose it. A VF with a vGPU offers
  * nothing more. */
-static int vf_files(const char *root, const char *vf, const struct vtype *t, size_t nt, bool current)
+static int vf_files(const char *root, const char *vf, const struct vtype *t, size_t nt,
+                    bool current)
 {
     char rel[PATH_MAX], text[2048];
     unsigned id = vf_type(root, vf);
@@ -544,7 +545,8 @@ static int add_vf(const char *root, const char *pf, size_t k, int group)
     unsigned *field[] = {&d.vendor, &d.device, &d.class_code, &d.sub_vendor, &d.sub_device};
     for (size_t i = 0; i < 5; i++) {
         sim_fmt(rel, sizeof(rel), SIM_DEVS "/%s/%s", pf, ids[i]);
-        *field[i] = sim_read(root, rel, text, sizeof(text)) > 0 ? (unsigned)strtoul(text, NULL, 16) : 0;
+        *field[i] =
+            sim_read(root, rel, text, sizeof(text)) > 0 ? (unsigned)strtoul(text, NULL, 16) : 0;
     }
     sim_fmt(d.driver, sizeof(d.driver), "nvidia");
     sim_fmt(d.native, sizeof(d.native), "nvidia");
@@ -668,7 +670,8 @@ int gvsim_host_react(const char *root, const char *relpath, const char *value)
 
     char *part[8];
     size_t np = 0;
-    for (char *save = NULL, *s = strtok_r(rel, "/", &save); s && np < 8; s = strtok_r(NULL, "/", &save))
+    for (char *save = NULL, *s = strtok_r(rel, "/", &save); s && np < 8;
+         s = strtok_r(NULL, "/", &save))
         part[np++] = s;
     if (np == 4 && strcmp(part[0], "sys") == 0 && strcmp(part[1], "bus") == 0 &&
         strcmp(part[2], "pci") == 0 && strcmp(part[3], "drivers_probe") == 0)

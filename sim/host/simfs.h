@@ -50,9 +50,9 @@ struct sim_dev {
     char driver[SIM_NAME_LEN]; /* bound now; "" unbound */
     char native[SIM_NAME_LEN]; /* what a probe without override binds */
     char override[SIM_NAME_LEN];
-    int group;                 /* -1: no IOMMU */
-    int minor;                 /* -1: none */
-    char drm[SIM_NAME_LEN];    /* "card0,renderD128" */
+    int group;              /* -1: no IOMMU */
+    int minor;              /* -1: none */
+    char drm[SIM_NAME_LEN]; /* "card0,renderD128" */
 };
 int sim_make_driver(const char *root, const char *name);
 int sim_make_dev(const char *root, const struct sim_dev *d);

@@ -21,49 +21,59 @@
 #define SC_VFIO   "module vfio_pci\n"
 #define SC_NIC    "fn 0000:60:00.0 vendor=8086 device=1572 class=020000 driver=i40e group=30\n"
 #define SC_BRIDGE "fn 0000:40:01.1 vendor=1022 device=1483 class=060400 driver=pcieport group=12\n"
-#define SC_T4(bus, grp, minor, card, render)                                                               \
+#define SC_T4(bus, grp, minor, card, render)                                                       \
     "gpu 0000:" bus ":00.0 device=1eb8 subsystem_vendor=10de subsystem_device=12a2 driver=nvidia " \
     "group=" grp " minor=" minor " drm=card" card ",renderD" render "\n"                           \
-    "fn 0000:" bus ":00.1 vendor=10de device=10fa class=040300 driver=snd_hda_intel group=" grp "\n"
+    "fn 0000:" bus ":00.1 vendor=10de device=10fa class=040300 driver=snd_hda_intel group=" grp    \
+    "\n"
 #define SC_MDEV(bus)                                                                               \
     "mdev-type 0000:" bus ":00.0 nvidia-222 name=\"GRID T4-1Q\" available=16 description=\""       \
-    "num_heads=4, frl_config=60, framebuffer=1024M, max_resolution=5120x2880, max_instance=16\"\n"   \
-    "mdev-type 0000:" bus ":00.0 nvidia-230 name=\"GRID T4-16Q\" available=0 description=\""        \
+    "num_heads=4, frl_config=60, framebuffer=1024M, max_resolution=5120x2880, max_instance=16\"\n" \
+    "mdev-type 0000:" bus ":00.0 nvidia-230 name=\"GRID T4-16Q\" available=0 description=\""       \
     "num_heads=4, frl_config=60, framebuffer=16384M, max_resolution=7680x4320, max_instance=1\"\n"
 #define SC_H200(bus, grp, minor)                                                                   \
     "gpu 0000:" bus ":00.0 device=2335 subsystem_vendor=10de subsystem_device=18be driver=nvidia " \
     "group=" grp " minor=" minor "\n"                                                              \
-    "sriov 0000:" bus ":00.0 totalvfs=8 types=\"1414:NVIDIA H200X-1-18C:7,"                       \
+    "sriov 0000:" bus ":00.0 totalvfs=8 types=\"1414:NVIDIA H200X-1-18C:7,"                        \
     "1415:NVIDIA H200X-2-35C:3,1416:NVIDIA H200X-4-71C:1\"\n"
 
+/* clang-format off: one scenario's lines read best one under the other */
 static const struct {
     const char *name, *spec;
 } scenarios[] = {
-    {"t4-audio", "# A T4, its audio function and a bridge in group 12; vfio-pci loaded.\n" SC_VFIO
-                     SC_BRIDGE SC_T4("41", "12", "0", "0", "128") SC_NIC},
-    {"shared-nic", "# The GPU's group 14 also holds a NIC at another slot: it cannot be given.\n" SC_VFIO
-                       SC_T4("41", "14", "0", "0", "128")
-                   "fn 0000:45:00.0 vendor=8086 device=1572 class=020000 driver=i40e group=14\n"},
+    {"t4-audio",
+     "# A T4, its audio function and a bridge in group 12; vfio-pci loaded.\n" SC_VFIO SC_BRIDGE
+         SC_T4("41", "12", "0", "0", "128") SC_NIC},
+    {"shared-nic",
+     "# The GPU's group 14 also holds a NIC at another slot: it cannot be given.\n" SC_VFIO SC_T4(
+         "41", "14", "0", "0",
+         "128") "fn 0000:45:00.0 vendor=8086 device=1572 class=020000 driver=i40e group=14\n"},
     {"on-vfio", "# A T4 and its audio function already on vfio-pci (group 12).\n" SC_VFIO
                 "gpu 0000:41:00.0 device=1eb8 driver=vfio-pci native=nvidia override=vfio-pci "
                 "group=12 minor=0 drm=card0,renderD128\n"
                 "fn 0000:41:00.1 vendor=10de device=10fa class=040300 driver=vfio-pci "
                 "native=snd_hda_intel override=vfio-pci group=12\n"},
-    {"novfio", "# t4-audio without the vfio_pci module.\n" SC_BRIDGE SC_T4("41", "12", "0", "0", "128") SC_NIC},
-    {"mdev", "# A T4 with mdev types: GRID T4-1Q (16 left) and GRID T4-16Q (none left).\n" SC_VFIO
-                 SC_T4("41", "12", "0", "0", "128") SC_MDEV("41")},
-    {"sriov", "# An H200 PF with 8 SR-IOV VFs to enable, vGPU types 1414 (7), 1415 (3), 1416 (1).\n" SC_VFIO
-                  SC_H200("43", "40", "0")},
-    {"nogroup", "# The IOMMU is off: no iommu_group links.\n" SC_VFIO
-                "gpu 0000:41:00.0 device=1eb8 driver=nvidia nogroup minor=0 drm=card0,renderD128\n"
-                "fn 0000:41:00.1 vendor=10de device=10fa class=040300 driver=snd_hda_intel nogroup\n"},
-    {"all", "# 41: T4 for passthrough (group 12 with audio and a bridge); 42: T4 with mdev types\n"
-            "# (group 13); 43: H200 SR-IOV PF (group 40); 44: T4 on vfio-pci (group 15); a NIC.\n" SC_VFIO
-                SC_BRIDGE SC_T4("41", "12", "0", "0", "128") SC_T4("42", "13", "1", "1", "129") SC_MDEV("42")
-                    SC_H200("43", "40", "2")
-            "gpu 0000:44:00.0 device=1eb8 driver=vfio-pci native=nvidia override=vfio-pci "
-            "group=15 minor=3\n" SC_NIC},
+    {"novfio", "# t4-audio without the vfio_pci module.\n" SC_BRIDGE SC_T4("41", "12", "0", "0",
+                                                                           "128") SC_NIC},
+    {"mdev",
+     "# A T4 with mdev types: GRID T4-1Q (16 left) and GRID T4-16Q (none left).\n" SC_VFIO SC_T4(
+         "41", "12", "0", "0", "128") SC_MDEV("41")},
+    {"sriov",
+     "# An H200 PF with 8 SR-IOV VFs to enable, vGPU types 1414 (7), 1415 (3), 1416 (1).\n" SC_VFIO
+         SC_H200("43", "40", "0")},
+    {"nogroup",
+     "# The IOMMU is off: no iommu_group links.\n" SC_VFIO
+     "gpu 0000:41:00.0 device=1eb8 driver=nvidia nogroup minor=0 drm=card0,renderD128\n"
+     "fn 0000:41:00.1 vendor=10de device=10fa class=040300 driver=snd_hda_intel nogroup\n"},
+    {"all",
+     "# 41: T4 for passthrough (group 12 with audio and a bridge); 42: T4 with mdev types\n"
+     "# (group 13); 43: H200 SR-IOV PF (group 40); 44: T4 on vfio-pci (group 15); a NIC.\n" SC_VFIO
+         SC_BRIDGE SC_T4("41", "12", "0", "0", "128") SC_T4("42", "13", "1", "1", "129")
+             SC_MDEV("42") SC_H200("43", "40", "2") "gpu 0000:44:00.0 device=1eb8 driver=vfio-pci "
+                                                    "native=nvidia override=vfio-pci "
+                                                    "group=15 minor=3\n" SC_NIC},
 };
+/* clang-format on */
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
 const char *const gvsim_host_scenarios[] = {"t4-audio", "shared-nic", "on-vfio", "novfio", "mdev",
@@ -168,8 +178,8 @@ static int fs_fail(struct build *b, int rc, const char *what)
 
 static int device_line(struct build *b, bool gpu, struct word *w, size_t n)
 {
-    struct sim_dev d = {.vendor = 0x10de, .class_code = gpu ? 0x030200 : 0x040300, .group = -1,
-                        .minor = -1};
+    struct sim_dev d = {
+        .vendor = 0x10de, .class_code = gpu ? 0x030200 : 0x040300, .group = -1, .minor = -1};
     bool native_set = false;
     if (n < 2 || !sim_bdf_ok(w[1].key, d.bdf) || w[1].value)
         return bad(b, "expected a PCI address (0000:41:00.0) after", w[0].key);
@@ -191,7 +201,8 @@ static int device_line(struct build *b, bool gpu, struct word *w, size_t n)
         else if (strcmp(k, "driver") == 0)
             ok = name_ok(v) && sim_fmt(d.driver, sizeof(d.driver), "%s", v) > -1;
         else if (strcmp(k, "native") == 0)
-            ok = name_ok(v) && sim_fmt(d.native, sizeof(d.native), "%s", v) > -1 && (native_set = true);
+            ok = name_ok(v) && sim_fmt(d.native, sizeof(d.native), "%s", v) > -1 &&
+                 (native_set = true);
         else if (strcmp(k, "override") == 0)
             ok = name_ok(v) && sim_fmt(d.override, sizeof(d.override), "%s", v) > -1;
         else if (strcmp(k, "group") == 0)
@@ -258,7 +269,8 @@ static int mdev_type_line(struct build *b, struct word *w, size_t n)
                  {"create", NULL, SIM_WRITABLE}};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
         sim_fmt(rel, sizeof(rel), "%s/%s", dir, files[i].file);
-        sim_fmt(text, sizeof(text), files[i].value ? "%s\n" : "%s", files[i].value ? files[i].value : "");
+        sim_fmt(text, sizeof(text), files[i].value ? "%s\n" : "%s",
+                files[i].value ? files[i].value : "");
         rc = sim_put(b->root, rel, text, files[i].mode);
     }
     char path[PATH_MAX];
@@ -278,7 +290,8 @@ static int sriov_line(struct build *b, struct word *w, size_t n, char *pending, 
     int rc = need_device(b, w, n, bdf), total = 0, num = 0;
     if (rc < 0)
         return rc;
-    const char *tv = find(w, n, "totalvfs"), *types = find(w, n, "types"), *nv = find(w, n, "numvfs");
+    const char *tv = find(w, n, "totalvfs"), *types = find(w, n, "types"),
+               *nv = find(w, n, "numvfs");
     if (!tv || !dec(tv, &total) || total > 64)
         return bad(b, "sriov needs totalvfs=N (at most 64) for", bdf);
     if (nv && (!dec(nv, &num) || num > total))
@@ -357,8 +370,8 @@ int gvsim_host_build(const char *root, const char *spec, struct gv_error *err)
 {
     struct build b = {.root = root, .err = err};
     char path[PATH_MAX], pending[2048] = "";
-    static const char *const dirs[] = {SIM_DEVS, SIM_DRIVERS, "sys/bus/pci/devices", SIM_GROUPS,
-                                       "sys/module", "dev", ".sim/native"};
+    static const char *const dirs[] = {SIM_DEVS,     SIM_DRIVERS, "sys/bus/pci/devices", SIM_GROUPS,
+                                       "sys/module", "dev",       ".sim/native"};
     if (!root || !root[0] || !spec)
         return gv_error_set(err, -EINVAL, "host spec: a root folder and a spec are needed");
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {

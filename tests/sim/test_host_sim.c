@@ -27,11 +27,11 @@
 
 #include "sim/host/hostsim.h"
 
-#define DEV(bdf)  "sys/devices/pci0000:40/" bdf
-#define BUS(bdf)  "sys/bus/pci/devices/" bdf
-#define GPU       "0000:41:00.0"
-#define AUDIO     "0000:41:00.1"
-#define UUID1     "c2177883-f1bb-47f0-914d-32a22e3a8804"
+#define DEV(bdf)    "sys/devices/pci0000:40/" bdf
+#define BUS(bdf)    "sys/bus/pci/devices/" bdf
+#define GPU         "0000:41:00.0"
+#define AUDIO       "0000:41:00.1"
+#define UUID1       "c2177883-f1bb-47f0-914d-32a22e3a8804"
 #define DEADLINE_MS 10000
 
 struct tree {
@@ -186,10 +186,12 @@ static void test_layout(void **state)
     assert_true(exists(t, "dev/dri/renderD128"));
     assert_true(exists(t, "dev/nvidia0") && exists(t, "dev/nvidia1"));
     assert_true(file_has(t, "proc/driver/nvidia/gpus/" GPU "/information", "Device Minor: \t 0\n"));
-    assert_true(file_has(t, "proc/driver/nvidia/gpus/0000:42:00.0/information", "Device Minor: \t 1\n"));
+    assert_true(
+        file_has(t, "proc/driver/nvidia/gpus/0000:42:00.0/information", "Device Minor: \t 1\n"));
     assert_true(exists(t, "sys/module/vfio_pci") && exists(t, "sys/bus/pci/drivers/vfio-pci/bind"));
     assert_true(exists(t, "dev/vfio/vfio"));
-    /* 44: already on vfio-pci, its group's node there; no nvidia proc entry off the nvidia driver */
+    /* 44: already on vfio-pci, its group's node there; no nvidia proc entry off the nvidia driver
+     */
     assert_string_equal(link_of(t, BUS("0000:44:00.0") "/driver"), "vfio-pci");
     expect_file(t, BUS("0000:44:00.0") "/driver_override", "vfio-pci\n");
     assert_true(exists(t, "dev/vfio/15"));
@@ -197,8 +199,10 @@ static void test_layout(void **state)
     assert_false(exists(t, "proc/driver/nvidia/gpus/0000:44:00.0"));
     /* mdev parent */
     expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/name", "GRID T4-1Q\n");
-    expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/available_instances", "16\n");
-    expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-230/available_instances", "0\n");
+    expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/available_instances",
+                "16\n");
+    expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-230/available_instances",
+                "0\n");
     expect_file(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/device_api", "vfio-pci\n");
     assert_true(file_has(t, BUS("0000:42:00.0") "/mdev_supported_types/nvidia-222/description",
                          "framebuffer=1024M"));
@@ -280,8 +284,9 @@ static void test_passthrough_sequence(void **state)
     /* the log, in order, paths as written */
     char log[8192];
     assert_true(gvsim_host_writes(t->root, log, sizeof(log)) > 0);
-    assert_non_null(strstr(log, BUS(GPU) "/driver_override vfio-pci\n" BUS(GPU) "/driver/unbind " GPU
-                                "\nsys/bus/pci/drivers_probe " GPU "\n"));
+    assert_non_null(
+        strstr(log, BUS(GPU) "/driver_override vfio-pci\n" BUS(
+                        GPU) "/driver/unbind " GPU "\nsys/bus/pci/drivers_probe " GPU "\n"));
     assert_non_null(strstr(log, BUS(AUDIO) "/driver_override \n"));
 
     /* refusals */
@@ -398,8 +403,9 @@ static void test_faults(void **state)
 {
     struct tree *t = *state;
     char spec[4096];
-    snprintf(spec, sizeof(spec), "%sfault busy sys/bus/pci/drivers/snd_hda_intel/unbind\n"
-                                 "fault nobind " GPU "\n",
+    snprintf(spec, sizeof(spec),
+             "%sfault busy sys/bus/pci/drivers/snd_hda_intel/unbind\n"
+             "fault nobind " GPU "\n",
              gvsim_host_scenario("t4-audio"));
     build(t, spec);
     assert_int_equal(w(t, BUS(AUDIO) "/driver/unbind", AUDIO "\n"), -EBUSY);
@@ -541,7 +547,7 @@ static void stop_kernel(pid_t pid)
 #define STEP(cond)                                                                                 \
     do {                                                                                           \
         if (ok && !(cond)) {                                                                       \
-            print_error("line %d: %s did not happen in time\n", __LINE__, #cond);                 \
+            print_error("line %d: %s did not happen in time\n", __LINE__, #cond);                  \
             ok = false;                                                                            \
         }                                                                                          \
     } while (0)
@@ -577,13 +583,15 @@ static void test_kernel_process(void **state)
     /* as the library does: a vGPU type on the VF as soon as it shows */
     if (ok)
         plain_write(t, BUS("0000:43:00.4") "/nvidia/current_vgpu_type", "1414\n");
-    STEP(wait_content(t, BUS("0000:43:00.4") "/nvidia/creatable_vgpu_types", "ID    : vGPU Name\n"));
+    STEP(
+        wait_content(t, BUS("0000:43:00.4") "/nvidia/creatable_vgpu_types", "ID    : vGPU Name\n"));
 
     stop_kernel(pid);
     assert_true(ok);
     assert_true(file_has(t, ".sim/writes.log", DEV(GPU) "/driver_override vfio-pci\n"));
     assert_true(file_has(t, ".sim/writes.log", "sys/bus/pci/drivers_probe " GPU "\n"));
-    assert_true(file_has(t, ".sim/writes.log", DEV("0000:43:00.4") "/nvidia/current_vgpu_type 1414\n"));
+    assert_true(
+        file_has(t, ".sim/writes.log", DEV("0000:43:00.4") "/nvidia/current_vgpu_type 1414\n"));
 }
 
 int main(void)
