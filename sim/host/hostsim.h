@@ -19,10 +19,11 @@
  *             device minor: dev/nvidiaN, proc/driver/nvidia/gpus/BDF/information while on
  *             nvidia; a `gpu` of vendor 10de gets the next free one by default)
  *             drm=card0,renderD128 (drm/ dirs while on its native driver, dev/dri/ nodes)
- *   module NAME                   sys/module/NAME; vfio_pci also makes drivers/vfio-pci,
- * dev/vfio/vfio driver NAME                   an extra sys/bus/pci/drivers/NAME mdev-type BDF TYPE
- * name=".." available=N [description=".."] sriov BDF totalvfs=N types="ID:NAME:CAPACITY,..."
- * [numvfs=N] VF k (from 0) is at devfn(PF) + 4 + k, on nvidia, in a new IOMMU group of its own.
+ *   module NAME                   sys/module/NAME (vfio_pci: drivers/vfio-pci, dev/vfio/vfio too)
+ *   driver NAME                   an extra sys/bus/pci/drivers/NAME
+ *   mdev-type BDF TYPE name=".." available=N [description=".."]
+ *   sriov BDF totalvfs=N types="ID:NAME:CAPACITY,..." [numvfs=N]
+ *       VF k (from 0) is at devfn(PF) + 4 + k, on nvidia, in a new IOMMU group of its own.
  *       CAPACITY: how many VFs of the PF may hold that type at once.
  *   fault busy RELPATH            writes to RELPATH fail with EBUSY (nothing happens)
  *   fault nobind BDF              bind and drivers_probe leave BDF unbound
@@ -34,8 +35,7 @@
  * returns. The inotify kernel (`gpuvisor-sim-host kernel`) reacts a moment after the writer closed
  * the file, so a reader may see a written value before the kernel's answer to it (a refused value
  * stays in the file until then); tests of refusals use gvsim_host_write. It makes new VFs last to
- * first, so that when virtfn0 shows every VF is whole, and writes the new sriov_numvfs before them.
- */
+ * first, so that every VF is whole when virtfn0 shows, and writes sriov_numvfs before them. */
 #ifndef GVSIM_HOSTSIM_H
 #define GVSIM_HOSTSIM_H
 
