@@ -31,6 +31,7 @@
 struct fixture {
     char root[64];
     char conf[80];
+    char sys[96];
     struct gvh_io io;
     struct gvh_ctx c;
 };
@@ -61,8 +62,8 @@ static struct fixture *setup_tree(const char *scenario)
     snprintf(f->root, sizeof(f->root), "/tmp/gvhost.XXXXXX");
     assert_non_null(mkdtemp(f->root));
     snprintf(f->conf, sizeof(f->conf), "%s/conf", f->root);
-    char sys[96];
-    snprintf(sys, sizeof(sys), "%s/tree", f->root);
+    char *sys = f->sys;
+    snprintf(sys, sizeof(f->sys), "%s/tree", f->root);
     assert_int_equal(mkdir(sys, 0755), 0);
     assert_int_equal(mkdir(f->conf, 0755), 0);
     struct gv_error err = {0};
@@ -73,7 +74,7 @@ static struct fixture *setup_tree(const char *scenario)
         fail_msg("build %s: %s", scenario, err.msg);
     gvh_ctx_init(&f->c, sys, f->conf);
     f->io.write = sim_write;
-    f->io.arg = f->c.root;
+    f->io.arg = f->sys;
     f->c.io = &f->io;
     f->c.bind_timeout_ms = 200;
     return f;
@@ -88,7 +89,7 @@ static void teardown_tree(struct fixture *f)
 static void driver_is(struct fixture *f, const char *bdf, const char *want)
 {
     char path[512], target[512];
-    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver", f->c.root, bdf);
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver", f->sys, bdf);
     ssize_t k = readlink(path, target, sizeof(target) - 1);
     if (!want[0]) {
         assert_true(k < 0);
@@ -103,7 +104,7 @@ static void driver_is(struct fixture *f, const char *bdf, const char *want)
 static void override_cleared(struct fixture *f, const char *bdf)
 {
     char path[512], v[64] = "";
-    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", f->c.root, bdf);
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", f->sys, bdf);
     FILE *fp = fopen(path, "r");
     assert_non_null(fp);
     size_t n = fread(v, 1, sizeof(v) - 1, fp);
@@ -115,14 +116,14 @@ static void override_cleared(struct fixture *f, const char *bdf)
 static char *writes(struct fixture *f)
 {
     static char buf[16384];
-    assert_true(gvsim_host_writes(f->c.root, buf, sizeof(buf)) >= 0);
+    assert_true(gvsim_host_writes(f->sys, buf, sizeof(buf)) >= 0);
     return buf;
 }
 
 static void add_fault(struct fixture *f, const char *line)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/.sim/faults", f->c.root);
+    snprintf(path, sizeof(path), "%s/.sim/faults", f->sys);
     FILE *fp = fopen(path, "a");
     assert_non_null(fp);
     fprintf(fp, "%s\n", line);
@@ -300,7 +301,7 @@ static void test_passthrough_refused(void **state)
     /* A process holding the GPU's device node: this one. */
     f = setup_tree("t4-audio");
     char node[512];
-    snprintf(node, sizeof(node), "%s/dev/nvidia0", f->c.root);
+    snprintf(node, sizeof(node), "%s/dev/nvidia0", f->sys);
     int fd = open(node, O_RDONLY);
     assert_true(fd >= 0);
     memset(&err, 0, sizeof(err));
@@ -336,7 +337,7 @@ static void test_passthrough_dry_run(void **state)
     assert_int_equal(gvh_passthrough(&f->c, GPU, &rec, &err), 0);
     fclose(out);
     char want[4096];
-    const char *r = f->c.root;
+    const char *r = f->sys;
     snprintf(want, sizeof(want),
              "write %s/sys/bus/pci/devices/" GPU "/driver_override vfio-pci\n"
              "write %s/sys/bus/pci/devices/" GPU "/driver/unbind " GPU "\n"
@@ -397,7 +398,7 @@ static void test_release_refused_while_vm(void **state)
     struct gv_error err = {0};
     assert_int_equal(gvh_passthrough(&f->c, GPU, &rec, &err), 0);
     char node[512];
-    snprintf(node, sizeof(node), "%s/dev/vfio/%d", f->c.root, rec.iommu_group);
+    snprintf(node, sizeof(node), "%s/dev/vfio/%d", f->sys, rec.iommu_group);
     int fd = open(node, O_RDONLY | O_CREAT, 0600);
     assert_true(fd >= 0);
     assert_int_equal(gvh_release(&f->c, &rec, &err), -EBUSY);
@@ -452,7 +453,7 @@ static void test_mdev(void **state)
     assert_string_equal(v.type, free_type->id);
     assert_false(v.sriov);
     char path[512];
-    snprintf(path, sizeof(path), "%s/sys/bus/mdev/devices/%s", f->c.root, uuid);
+    snprintf(path, sizeof(path), "%s/sys/bus/mdev/devices/%s", f->sys, uuid);
     assert_int_equal(access(path, F_OK), 0);
     /* mdevctl's definition. */
     snprintf(path, sizeof(path), "%s/etc/mdevctl.d/" GPU "/%s", f->conf, uuid);
@@ -521,7 +522,7 @@ static void test_sriov(void **state)
     assert_string_equal(v.type, "1414");
     assert_true(v.numvfs > 0);
     char cur[64], path[512];
-    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/nvidia/current_vgpu_type", f->c.root,
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/nvidia/current_vgpu_type", f->sys,
              v.id);
     FILE *fp = fopen(path, "r");
     assert_non_null(fp);
@@ -612,7 +613,7 @@ static void test_reboot_apply(void **state)
 
     /* Reboot: the tree comes back bare, as the kernel starts. */
     char sys[128];
-    snprintf(sys, sizeof(sys), "%s", f->c.root);
+    snprintf(sys, sizeof(sys), "%s", f->sys);
     rm_tree(sys);
     assert_int_equal(mkdir(sys, 0755), 0);
     assert_int_equal(gvsim_host_build(sys, gvsim_host_scenario("all"), &err), 0);
@@ -674,7 +675,7 @@ static void test_sriov_reboot(void **state)
     struct gvh_state s = {0};
     assert_int_equal(gvh_state_put_vgpu(&s, &v), 0);
     char sys[128];
-    snprintf(sys, sizeof(sys), "%s", f->c.root);
+    snprintf(sys, sizeof(sys), "%s", f->sys);
     rm_tree(sys);
     assert_int_equal(mkdir(sys, 0755), 0);
     assert_int_equal(gvsim_host_build(sys, gvsim_host_scenario("sriov"), &err), 0);
