@@ -137,8 +137,8 @@ int gvd_inventory_load(struct gvd *d, struct gv_error *err)
          * device numbers, not functions: a GPU is function 0 of its slot. */
         nvmlPciInfo_t pci;
         if (f.pci_info && f.pci_info(dev, &pci) == NVML_SUCCESS)
-            snprintf(g->pci, sizeof(g->pci), "%04x:%02x:%02x.0", pci.domain & 0xffffu,
-                     pci.bus & 0xffu, pci.device & 0x1fu);
+            snprintf(g->pci, sizeof(g->pci), "%04x:%02x:%02x.0", pci.domain, pci.bus & 0xffu,
+                     pci.device & 0x1fu);
         g->model = gv_model_find(g->product, NULL);
         if (!g->model)
             fprintf(stderr,
