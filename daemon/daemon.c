@@ -207,6 +207,7 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&d->lock, &ra);
+    pthread_mutex_init(&d->host_lock, NULL);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&d->listing_lock, NULL);
     pthread_mutex_init(&d->stop_lock, NULL);
@@ -297,6 +298,7 @@ void gvd_stop(struct gvd *d)
     if (d->state_fd >= 0)
         close(d->state_fd);
     pthread_rwlock_destroy(&d->lock);
+    pthread_mutex_destroy(&d->host_lock);
     pthread_mutex_destroy(&d->listing_lock);
     pthread_mutex_destroy(&d->stop_lock);
     pthread_cond_destroy(&d->stop_cond);

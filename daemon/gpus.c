@@ -17,7 +17,9 @@
 
 enum gvd_gpu_mode gvd_gpu_mode(const struct gvd_gpu *g)
 {
-    return g->host != GVD_MODE_SLICED ? g->host : g->mode;
+    return g->host_pending != GVD_MODE_SLICED ? g->host_pending
+           : g->host != GVD_MODE_SLICED       ? g->host
+                                              : g->mode;
 }
 
 static json_t *gpu_json(struct gvd *d, unsigned i)

@@ -79,6 +79,9 @@ struct gvd_gpu {
     char pci[GVH_BDF_LEN];  /* its PCI address ("0000:41:00.0"); "" when NVML does not say */
     enum gvd_gpu_mode mode; /* as the admin set it (PATCH /v1/gpus/{index}) */
     enum gvd_gpu_mode host; /* passthrough or vgpu-parent when the host says so, else sliced */
+    /* Passthrough or vgpu-parent while a change that makes it so is under way (host.c), so that no
+     * instance is placed on the GPU between the check and the change; else sliced. */
+    enum gvd_gpu_mode host_pending;
 };
 
 /* The mode that counts: the host's (a GPU given to VMs or carrying vGPUs) over the admin's. */
@@ -140,6 +143,10 @@ struct gvd {
     char admin_hash[GV_SHA256_HEX];
     struct gvh_ctx host;            /* the roots the host library works under */
     struct gvh_state host_state;    /* passthrough and vGPU definitions: the database's copy */
+    /* Held across each change of the host (a driver's unbind can take a second), without the
+     * model's lock, so that token grants and the API go on meanwhile. host_state changes only under
+     * both: holding this one alone, it can be read. */
+    pthread_mutex_t host_lock;
     struct gvd_host_gpu *host_gpus; /* GPUs only the host lists, as of the last refresh */
     size_t nhost_gpus;
     uint64_t generation; /* grows with every change of an instance: invalidates listings */

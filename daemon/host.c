@@ -259,6 +259,30 @@ static void changed(struct gvd *d)
     gvd_host_refresh(d);
 }
 
+/* --- Locking of the changes. A change holds host_lock throughout and the model's write lock only
+ * to check and to record: the kernel's part (an unbind can take a second) runs with neither
+ * lock of the model held, so that token grants and the rest of the API go on. */
+
+static void change_begin(struct gvd *d)
+{
+    pthread_mutex_lock(&d->host_lock);
+    pthread_rwlock_wrlock(&d->lock);
+}
+
+static void change_end(struct gvd *d)
+{
+    pthread_rwlock_unlock(&d->lock);
+    pthread_mutex_unlock(&d->host_lock);
+}
+
+/* Mark the GPU at pci (when NVML has it) as becoming mode, or as nothing (GVD_MODE_SLICED). */
+static void pending(struct gvd *d, const char *pci, enum gvd_gpu_mode mode)
+{
+    int g = gpu_by_pci(d, pci);
+    if (g >= 0)
+        d->gpus[g].host_pending = mode;
+}
+
 /* --- Handlers. */
 
 void gvd_api_host_gpus(struct gvd_req *q, struct gvd_resp *r)
@@ -308,54 +332,75 @@ void gvd_api_host_passthrough(struct gvd_req *q, struct gvd_resp *r)
     int rc = gvd_parse_host_passthrough(q->body, q->body_len, &p, &err);
     if (rc)
         return gvd_reply_err(r, rc, &err);
+    change_begin(d);
     if (has_instances(d, p.pci, "giving it to VMs", r))
-        return;
-    if (recorded_mode(&d->host_state, p.pci) == GVH_MODE_VGPU_PARENT)
-        return gvd_reply_error(r, 409,
-                               "%s carries vGPUs (GET /v1/host/vgpus): remove them before giving "
-                               "it to VMs",
-                               p.pci);
+        goto out;
+    if (recorded_mode(&d->host_state, p.pci) == GVH_MODE_VGPU_PARENT) {
+        gvd_reply_error(r, 409,
+                        "%s carries vGPUs (GET /v1/host/vgpus): remove them before giving it to VMs",
+                        p.pci);
+        goto out;
+    }
     int known = find_pt(&d->host_state, p.pci);
     struct gvh_passthrough rec;
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r))
-            return;
+            goto out;
         if (known >= 0)
             fprintf(plan.f, "# %s is given to VMs already: nothing to do\n", p.pci);
-        else if ((rc = gvh_passthrough(&plan.c, p.pci, &rec, &err)) != 0)
-            return plan_abort(&plan), host_err(r, rc, &err);
-        return gvd_reply_json(r, 200, plan_json(&plan));
+        else if ((rc = gvh_passthrough(&plan.c, p.pci, &rec, &err)) != 0) {
+            plan_abort(&plan);
+            host_err(r, rc, &err);
+            goto out;
+        }
+        gvd_reply_json(r, 200, plan_json(&plan));
+        goto out;
     }
     /* Given already: the record keeps the drivers the functions had before, which a second bind
      * (finding them on vfio-pci) would lose. */
-    if (known >= 0)
-        return gvd_reply_json(r, 200, gvh_passthrough_json(&d->host_state.pt[known]));
-    if ((rc = gvh_passthrough(&d->host, p.pci, &rec, &err)) != 0)
-        return host_err(r, rc, &err);
+    if (known >= 0) {
+        gvd_reply_json(r, 200, gvh_passthrough_json(&d->host_state.pt[known]));
+        goto out;
+    }
+    pending(d, p.pci, GVD_MODE_PASSTHROUGH);
+    pthread_rwlock_unlock(&d->lock);
+    rc = gvh_passthrough(&d->host, p.pci, &rec, &err);
+    pthread_rwlock_wrlock(&d->lock);
+    pending(d, p.pci, GVD_MODE_SLICED);
+    if (rc) {
+        host_err(r, rc, &err);
+        goto out;
+    }
     if ((rc = record(d, q->who, "host.passthrough", rec.gpu, gvh_passthrough_json(&rec), &rec, NULL,
                      NULL, &err)) != 0) {
         struct gv_error undo = {0};
         if (gvh_release(&d->host, &rec, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: %s stays on vfio-pci, unrecorded: %s\n", rec.gpu,
                     undo.msg);
-        return gvd_reply_err(r, -EIO, &err);
+        gvd_reply_err(r, -EIO, &err);
+        goto out;
     }
     gvh_state_put_passthrough(&d->host_state, &rec);
     changed(d);
     gvd_reply_json(r, 201, gvh_passthrough_json(&rec));
+out:
+    change_end(d);
 }
 
 void gvd_api_host_release(struct gvd_req *q, struct gvd_resp *r)
 {
     struct gvd *d = q->d;
     const char *bdf = q->path.param;
+    change_begin(d);
     int k = find_pt(&d->host_state, bdf);
-    if (k < 0)
-        return gvd_reply_error(r, 404,
-                               "%s: not given to VMs through gpuvisord (GET /v1/host/passthrough "
-                               "lists what is)",
-                               bdf);
+    if (k < 0) {
+        gvd_reply_error(r, 404,
+                        "%s: not given to VMs through gpuvisord (GET /v1/host/passthrough lists "
+                        "what is)",
+                        bdf);
+        goto out;
+    }
     struct gvh_passthrough rec = d->host_state.pt[k];
     struct gv_error err = {0};
     int rc;
@@ -368,15 +413,25 @@ void gvd_api_host_release(struct gvd_req *q, struct gvd_resp *r)
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r))
-            return;
+            goto out;
         if (gone)
             fprintf(plan.f, "# %s is not on this host: only its record goes\n", bdf);
-        else if ((rc = gvh_release(&plan.c, &rec, &err)) != 0)
-            return plan_abort(&plan), host_err(r, rc, &err);
-        return gvd_reply_json(r, 200, plan_json(&plan));
+        else if ((rc = gvh_release(&plan.c, &rec, &err)) != 0) {
+            plan_abort(&plan);
+            host_err(r, rc, &err);
+            goto out;
+        }
+        gvd_reply_json(r, 200, plan_json(&plan));
+        goto out;
     }
-    if (!gone && (rc = gvh_release(&d->host, &rec, &err)) != 0)
-        return host_err(r, rc, &err);
+    /* The GPU stays recorded as given to VMs while it moves: nothing is placed on it meanwhile. */
+    pthread_rwlock_unlock(&d->lock);
+    rc = gone ? 0 : gvh_release(&d->host, &rec, &err);
+    pthread_rwlock_wrlock(&d->lock);
+    if (rc) {
+        host_err(r, rc, &err);
+        goto out;
+    }
     if ((rc = record(d, q->who, "host.release", bdf, gvh_passthrough_json(&rec), NULL, NULL, bdf,
                      &err)) != 0) {
         struct gv_error undo = {0};
@@ -384,11 +439,14 @@ void gvd_api_host_release(struct gvd_req *q, struct gvd_resp *r)
         if (!gone && gvh_passthrough(&d->host, bdf, &again, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: %s is released but still recorded: %s\n", bdf,
                     undo.msg);
-        return gvd_reply_err(r, -EIO, &err);
+        gvd_reply_err(r, -EIO, &err);
+        goto out;
     }
     gvh_state_remove(&d->host_state, bdf);
     changed(d);
     gvd_reply_json(r, 200, json_pack("{ss}", "released", bdf));
+out:
+    change_end(d);
 }
 
 void gvd_api_host_vgpus_list(struct gvd_req *q, struct gvd_resp *r)
@@ -408,64 +466,95 @@ void gvd_api_host_vgpu_create(struct gvd_req *q, struct gvd_resp *r)
     int rc = gvd_parse_host_vgpu(q->body, q->body_len, &c, &err);
     if (rc)
         return gvd_reply_err(r, rc, &err);
+    change_begin(d);
     if (has_instances(d, c.parent, "making vGPUs on it", r))
-        return;
-    if (find_pt(&d->host_state, c.parent) >= 0)
-        return gvd_reply_error(r, 409,
-                               "%s is given to VMs whole: release it (DELETE "
-                               "/v1/host/passthrough/%s) before making vGPUs on it",
-                               c.parent, c.parent);
-    if (c.uuid[0] && find_vgpu(&d->host_state, c.uuid) >= 0)
-        return gvd_reply_error(r, 409, "vGPU %s exists already", c.uuid);
+        goto out;
+    if (find_pt(&d->host_state, c.parent) >= 0) {
+        gvd_reply_error(r, 409,
+                        "%s is given to VMs whole: release it (DELETE /v1/host/passthrough/%s) "
+                        "before making vGPUs on it",
+                        c.parent, c.parent);
+        goto out;
+    }
+    if (c.uuid[0] && find_vgpu(&d->host_state, c.uuid) >= 0) {
+        gvd_reply_error(r, 409, "vGPU %s exists already", c.uuid);
+        goto out;
+    }
     const char *uuid = c.uuid[0] ? c.uuid : NULL;
     struct gvh_vgpu v;
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r))
-            return;
-        if ((rc = gvh_vgpu_create(&plan.c, c.parent, c.type, uuid, &v, &err)) != 0)
-            return plan_abort(&plan), host_err(r, rc, &err);
-        return gvd_reply_json(r, 200, plan_json(&plan));
+            goto out;
+        if ((rc = gvh_vgpu_create(&plan.c, c.parent, c.type, uuid, &v, &err)) != 0) {
+            plan_abort(&plan);
+            host_err(r, rc, &err);
+            goto out;
+        }
+        gvd_reply_json(r, 200, plan_json(&plan));
+        goto out;
     }
-    if ((rc = gvh_vgpu_create(&d->host, c.parent, c.type, uuid, &v, &err)) != 0)
-        return host_err(r, rc, &err);
+    pending(d, c.parent, GVD_MODE_VGPU_PARENT);
+    pthread_rwlock_unlock(&d->lock);
+    rc = gvh_vgpu_create(&d->host, c.parent, c.type, uuid, &v, &err);
+    pthread_rwlock_wrlock(&d->lock);
+    pending(d, c.parent, GVD_MODE_SLICED);
+    if (rc) {
+        host_err(r, rc, &err);
+        goto out;
+    }
     if ((rc = record(d, q->who, "host.vgpu.create", v.id, gvh_vgpu_json(&v), NULL, &v, NULL,
                      &err)) != 0) {
         struct gv_error undo = {0};
         if (gvh_vgpu_remove(&d->host, &v, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: vGPU %s stays, unrecorded: %s\n", v.id, undo.msg);
-        return gvd_reply_err(r, -EIO, &err);
+        gvd_reply_err(r, -EIO, &err);
+        goto out;
     }
     gvh_state_put_vgpu(&d->host_state, &v);
     changed(d);
     gvd_reply_json(r, 201, gvh_vgpu_json(&v));
+out:
+    change_end(d);
 }
 
 void gvd_api_host_vgpu_remove(struct gvd_req *q, struct gvd_resp *r)
 {
     struct gvd *d = q->d;
     const char *id = q->path.param;
+    change_begin(d);
     int k = find_vgpu(&d->host_state, id);
     struct gvh_vgpu v;
     struct gv_error err = {0};
     /* What exists now; a recorded vGPU that a reboot took and no apply made again has only its
      * record to remove. */
     int found = gvh_vgpu_find(&d->host, id, &v, &err);
-    if (found != 0 && (found != -ENOENT || k < 0))
-        return host_err(r, found, &err);
     int rc;
+    if (found != 0 && (found != -ENOENT || k < 0)) {
+        host_err(r, found, &err);
+        goto out;
+    }
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r))
-            return;
+            goto out;
         if (found != 0)
             fprintf(plan.f, "# vGPU %s does not exist now: only its record goes\n", id);
-        else if ((rc = gvh_vgpu_remove(&plan.c, &v, &err)) != 0)
-            return plan_abort(&plan), host_err(r, rc, &err);
-        return gvd_reply_json(r, 200, plan_json(&plan));
+        else if ((rc = gvh_vgpu_remove(&plan.c, &v, &err)) != 0) {
+            plan_abort(&plan);
+            host_err(r, rc, &err);
+            goto out;
+        }
+        gvd_reply_json(r, 200, plan_json(&plan));
+        goto out;
     }
-    if (found == 0 && (rc = gvh_vgpu_remove(&d->host, &v, &err)) != 0)
-        return host_err(r, rc, &err);
+    pthread_rwlock_unlock(&d->lock);
+    rc = found == 0 ? gvh_vgpu_remove(&d->host, &v, &err) : 0;
+    pthread_rwlock_wrlock(&d->lock);
+    if (rc) {
+        host_err(r, rc, &err);
+        goto out;
+    }
     json_t *detail = found == 0 ? gvh_vgpu_json(&v) : gvh_vgpu_json(&d->host_state.vgpus[k]);
     if ((rc = record(d, q->who, "host.vgpu.remove", id, detail, NULL, NULL, k >= 0 ? id : NULL,
                      &err)) != 0) {
@@ -475,12 +564,15 @@ void gvd_api_host_vgpu_remove(struct gvd_req *q, struct gvd_resp *r)
             gvh_vgpu_create(&d->host, v.parent, v.type, v.sriov ? NULL : v.id, &again, &undo) != 0)
             fprintf(stderr, "gpuvisord: host: vGPU %s is removed but still recorded: %s\n", id,
                     undo.msg);
-        return gvd_reply_err(r, -EIO, &err);
+        gvd_reply_err(r, -EIO, &err);
+        goto out;
     }
     if (k >= 0)
         gvh_state_remove(&d->host_state, id);
     changed(d);
     gvd_reply_json(r, 200, json_pack("{ss}", "removed", id));
+out:
+    change_end(d);
 }
 
 void gvd_api_host_xml(struct gvd_req *q, struct gvd_resp *r)
@@ -507,6 +599,9 @@ void gvd_api_host_apply(struct gvd_req *q, struct gvd_resp *r)
     struct gvh_report *rep = calloc(1, sizeof(*rep));
     if (!rep)
         return gvd_reply_error(r, 500, "out of memory");
+    /* host_state changes only under host_lock, which this holds: it is read without the model's
+     * lock while the kernel works. Recorded GPUs are not sliced already (their mode says so). */
+    pthread_mutex_lock(&d->host_lock);
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r) == 0) {
@@ -518,20 +613,24 @@ void gvd_api_host_apply(struct gvd_req *q, struct gvd_resp *r)
                 gvd_reply_json(r, 200, plan_json(&plan));
             }
         }
+        pthread_mutex_unlock(&d->host_lock);
         free(rep);
         return;
     }
     rc = gvh_apply(&d->host, &d->host_state, rep, &err);
     if (rc && rc != -EIO) { /* -EIO: some record failed; the report says which */
+        pthread_mutex_unlock(&d->host_lock);
         free(rep);
         return host_err(r, rc, &err);
     }
+    pthread_rwlock_wrlock(&d->lock);
     json_t *counts = json_pack("{sisisi}", "done", (int)rep->done, "already", (int)rep->already,
                                "failed", (int)rep->failed);
     struct gv_error e = {0};
     if (record(d, q->who, "host.apply", "host", json_deep_copy(counts), NULL, NULL, NULL, &e) != 0)
         fprintf(stderr, "gpuvisord: host: apply not logged: %s\n", e.msg);
     gvd_host_refresh(d);
+    change_end(d);
     json_object_set_new(counts, "report", json_string(rep->text));
     free(rep);
     gvd_reply_json(r, 200, counts);

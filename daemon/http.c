@@ -72,45 +72,47 @@ void gvd_http_counts(void (*fn)(const char *route, const char *method, int statu
             }
 }
 
-/* --- The routing table: which handler, and whether only the admin may call it. */
+/* --- The routing table: which handler, whether only the admin may call it, and whether the handler
+ * takes the model's lock itself (the host's changes, which wait for the kernel: host.c). */
 
 static const struct {
     enum gvd_route route;
     enum gvd_method method;
     gvd_handler *fn;
     bool admin;
+    bool locks_itself;
 } table[] = {
-    {GVD_R_HEALTHZ, GVD_GET, gvd_api_healthz, false},
-    {GVD_R_METRICS, GVD_GET, gvd_api_metrics, false},
-    {GVD_R_GPUS, GVD_GET, gvd_api_gpus_list, false},
-    {GVD_R_GPU, GVD_GET, gvd_api_gpu_get, false},
-    {GVD_R_GPU, GVD_PATCH, gvd_api_gpu_patch, true},
-    {GVD_R_PROFILES, GVD_GET, gvd_api_profiles_list, false},
-    {GVD_R_PROFILES, GVD_POST, gvd_api_profile_create, true},
-    {GVD_R_PROFILE, GVD_GET, gvd_api_profile_get, false},
-    {GVD_R_PROFILE, GVD_DELETE, gvd_api_profile_delete, true},
-    {GVD_R_TENANTS, GVD_GET, gvd_api_tenants_list, false},
-    {GVD_R_TENANTS, GVD_POST, gvd_api_tenant_create, true},
-    {GVD_R_TENANT, GVD_GET, gvd_api_tenant_get, false},
-    {GVD_R_TENANT, GVD_PATCH, gvd_api_tenant_patch, true},
-    {GVD_R_TENANT, GVD_DELETE, gvd_api_tenant_delete, true},
-    {GVD_R_TENANT_TOKEN, GVD_POST, gvd_api_tenant_token, true},
-    {GVD_R_INSTANCES, GVD_GET, gvd_api_instances_list, false},
-    {GVD_R_INSTANCES, GVD_POST, gvd_api_instance_create, false},
-    {GVD_R_INSTANCE, GVD_GET, gvd_api_instance_get, false},
-    {GVD_R_INSTANCE, GVD_PATCH, gvd_api_instance_patch, false},
-    {GVD_R_INSTANCE, GVD_DELETE, gvd_api_instance_delete, false},
-    {GVD_R_EVENTS, GVD_GET, gvd_api_events, false},
-    {GVD_R_HOST_GPUS, GVD_GET, gvd_api_host_gpus, true},
-    {GVD_R_HOST_TYPES, GVD_GET, gvd_api_host_types, true},
-    {GVD_R_HOST_PASSTHROUGHS, GVD_GET, gvd_api_host_passthrough_list, true},
-    {GVD_R_HOST_PASSTHROUGHS, GVD_POST, gvd_api_host_passthrough, true},
-    {GVD_R_HOST_PASSTHROUGH, GVD_DELETE, gvd_api_host_release, true},
-    {GVD_R_HOST_VGPUS, GVD_GET, gvd_api_host_vgpus_list, true},
-    {GVD_R_HOST_VGPUS, GVD_POST, gvd_api_host_vgpu_create, true},
-    {GVD_R_HOST_VGPU, GVD_DELETE, gvd_api_host_vgpu_remove, true},
-    {GVD_R_HOST_XML, GVD_GET, gvd_api_host_xml, true},
-    {GVD_R_HOST_APPLY, GVD_POST, gvd_api_host_apply, true},
+    {GVD_R_HEALTHZ, GVD_GET, gvd_api_healthz, false, false},
+    {GVD_R_METRICS, GVD_GET, gvd_api_metrics, false, false},
+    {GVD_R_GPUS, GVD_GET, gvd_api_gpus_list, false, false},
+    {GVD_R_GPU, GVD_GET, gvd_api_gpu_get, false, false},
+    {GVD_R_GPU, GVD_PATCH, gvd_api_gpu_patch, true, false},
+    {GVD_R_PROFILES, GVD_GET, gvd_api_profiles_list, false, false},
+    {GVD_R_PROFILES, GVD_POST, gvd_api_profile_create, true, false},
+    {GVD_R_PROFILE, GVD_GET, gvd_api_profile_get, false, false},
+    {GVD_R_PROFILE, GVD_DELETE, gvd_api_profile_delete, true, false},
+    {GVD_R_TENANTS, GVD_GET, gvd_api_tenants_list, false, false},
+    {GVD_R_TENANTS, GVD_POST, gvd_api_tenant_create, true, false},
+    {GVD_R_TENANT, GVD_GET, gvd_api_tenant_get, false, false},
+    {GVD_R_TENANT, GVD_PATCH, gvd_api_tenant_patch, true, false},
+    {GVD_R_TENANT, GVD_DELETE, gvd_api_tenant_delete, true, false},
+    {GVD_R_TENANT_TOKEN, GVD_POST, gvd_api_tenant_token, true, false},
+    {GVD_R_INSTANCES, GVD_GET, gvd_api_instances_list, false, false},
+    {GVD_R_INSTANCES, GVD_POST, gvd_api_instance_create, false, false},
+    {GVD_R_INSTANCE, GVD_GET, gvd_api_instance_get, false, false},
+    {GVD_R_INSTANCE, GVD_PATCH, gvd_api_instance_patch, false, false},
+    {GVD_R_INSTANCE, GVD_DELETE, gvd_api_instance_delete, false, false},
+    {GVD_R_EVENTS, GVD_GET, gvd_api_events, false, false},
+    {GVD_R_HOST_GPUS, GVD_GET, gvd_api_host_gpus, true, false},
+    {GVD_R_HOST_TYPES, GVD_GET, gvd_api_host_types, true, false},
+    {GVD_R_HOST_PASSTHROUGHS, GVD_GET, gvd_api_host_passthrough_list, true, false},
+    {GVD_R_HOST_PASSTHROUGHS, GVD_POST, gvd_api_host_passthrough, true, true},
+    {GVD_R_HOST_PASSTHROUGH, GVD_DELETE, gvd_api_host_release, true, true},
+    {GVD_R_HOST_VGPUS, GVD_GET, gvd_api_host_vgpus_list, true, false},
+    {GVD_R_HOST_VGPUS, GVD_POST, gvd_api_host_vgpu_create, true, true},
+    {GVD_R_HOST_VGPU, GVD_DELETE, gvd_api_host_vgpu_remove, true, true},
+    {GVD_R_HOST_XML, GVD_GET, gvd_api_host_xml, true, false},
+    {GVD_R_HOST_APPLY, GVD_POST, gvd_api_host_apply, true, true},
 };
 
 /* --- Answers. */
@@ -261,21 +263,30 @@ static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool loca
         table[k].fn(&q, &r);
         goto out;
     }
-    if (q.method == GVD_GET)
+    bool self = table[k].locks_itself;
+    if (q.method == GVD_GET || self)
         pthread_rwlock_rdlock(&d->lock);
     else
         pthread_rwlock_wrlock(&d->lock);
     struct gvd_caller who;
+    bool go = false;
     if ((rc = authenticate(d, c, local, &who, &err)) != 0)
         gvd_reply_err(&r, rc, &err);
     else if (table[k].admin && who.role != GVD_ROLE_ADMIN)
         gvd_reply_error(&r, 403, "%s %s: only the admin may do this", gvd_method_name(q.method),
                         gvd_route_pattern(route));
-    else {
+    else
+        go = true;
+    if (go && !self) {
         q.who = &who;
         table[k].fn(&q, &r);
     }
     pthread_rwlock_unlock(&d->lock);
+    if (go && self) {
+        /* Admin only, so who names no tenant that could go while the lock is not held. */
+        q.who = &who;
+        table[k].fn(&q, &r);
+    }
 out:
     count(route, q.method, r.status);
     return send_resp(c, &r, allow);

@@ -14,10 +14,15 @@
  *                into its database and is applied; a definition that cannot be applied is
  *                logged and the daemon starts all the same
  *   errors       bad JSON, addresses, UUIDs and types give 400 and write nothing; a tenant gets
- *                403 on every host route */
+ *                403 on every host route
+ *   slow         while a passthrough waits for the kernel (a function that does not bind: the
+ *                library waits its bind timeout, then rolls back), the API answers, the GPU shows
+ *                passthrough and takes no instance; afterwards it is sliced again and takes one */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -643,6 +648,61 @@ static void case_errors(void)
     CHECK(!strcmp(driver_of(&h, "0000:41:00.0"), "nvidia"), "a tenant changed a driver");
 }
 
+/* ---------------------------------------------------------------- slow */
+
+static atomic_bool slow_done;
+static long slow_status;
+
+static void *slow_passthrough(void *arg)
+{
+    struct host *h = arg;
+    json_t *j = NULL;
+    struct dt_req rq = {.method = "POST", .path = "/v1/host/passthrough",
+                        .body = "{\"pci\":\"0000:41:00.0\"}"};
+    slow_status = dt_request(&h->t, &rq, &j);
+    json_decref(j);
+    atomic_store(&slow_done, true);
+    return NULL;
+}
+
+static bool shows_passthrough(void *arg)
+{
+    return !strcmp(mode_of(arg, "0000:41:00.0"), "passthrough");
+}
+
+static void no_bind(struct host *h)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/.sim/faults", h->tree);
+    FILE *f = fopen(path, "a");
+    CHECK(f && fputs("nobind 0000:41:00.1\n", f) >= 0 && fclose(f) == 0, "write %s", path);
+}
+
+static void case_slow(void)
+{
+    static struct host h;
+    start_with(&h, "hslow", no_bind);
+    CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "sliced"), "41:00.0 starts sliced");
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, slow_passthrough, &h) == 0, "pthread_create");
+    /* The kernel never binds the audio function: the change waits the library's bind timeout (3 s)
+     * with the GPU marked, and the API answers meanwhile. */
+    CHECK(dt_wait_for(shows_passthrough, &h, 3000), "41:00.0 never showed passthrough while changing");
+    refused(&h, 409, NULL, "POST", "/v1/instances", "{\"gpu\":0,\"memory\":\"1GiB\"}",
+            "passthrough");
+    json_t *j = dt_call(&h.t, 200, NULL, "GET", "/v1/instances", NULL);
+    json_decref(j);
+    CHECK(!atomic_load(&slow_done),
+          "the API answered only after the change ended: the change held the model's lock");
+    pthread_join(th, NULL);
+    CHECK(slow_status == 500, "the passthrough that could not bind answered %ld, want 500",
+          slow_status);
+    CHECK(!strcmp(driver_of(&h, "0000:41:00.0"), "nvidia"), "41:00.0 rolled back to nvidia");
+    CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "sliced"), "41:00.0 sliced again");
+    j = dt_call(&h.t, 201, NULL, "POST", "/v1/instances", "{\"gpu\":0,\"memory\":\"1GiB\"}");
+    json_decref(j);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -652,13 +712,14 @@ int main(int argc, char **argv)
                  {"vgpus", case_vgpus},
                  {"reboot", case_reboot},
                  {"import", case_import},
-                 {"errors", case_errors}};
+                 {"errors", case_errors},
+                 {"slow", case_slow}};
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {
             cases[i].fn();
             printf("ok %s\n", argv[1]);
             return 0;
         }
-    fprintf(stderr, "usage: %s passthrough|vgpus|reboot|import|errors\n", argv[0]);
+    fprintf(stderr, "usage: %s passthrough|vgpus|reboot|import|errors|slow\n", argv[0]);
     return 2;
 }
