@@ -19,7 +19,15 @@
  *
  * Errors are values (struct gv_error): a negative errno and one sentence naming the device, the
  * value and what to do. Bad input (a malformed address, an unknown type, a UUID that is not one, a
- * device that is not a GPU) is refused before anything is written. */
+ * device that is not a GPU) is refused before anything is written. The codes, for callers that
+ * map them (HTTP statuses, exit codes):
+ *   -EINVAL   bad input                     -ENODEV  no such PCI device
+ *   -ENOENT   no such vGPU or record        -EEXIST  that UUID exists already
+ *   -EBUSY    refused: a foreign member of the IOMMU group, processes or a VM holding the device
+ *   -ENOSPC   no instance of that type left -ENOTSUP no IOMMU group, no vGPU capability, no VFs
+ *   -ENOPKG   vfio-pci is not loaded        -EIO     a write failed or did not take (rolled back)
+ * A dry run prints each planned write as one line, `write <path> <value>` (`""` for an empty
+ * value), and anything it cannot know in advance as a line starting with "# ". */
 #ifndef GV_HOST_H
 #define GV_HOST_H
 
@@ -132,11 +140,11 @@ void gvh_gpus_free(struct gvh_gpu *g, size_t n);
 int gvh_gpu_get(const struct gvh_ctx *c, const char *bdf, struct gvh_gpu *out, struct gv_error *err);
 void gvh_gpu_clear(struct gvh_gpu *g);
 
-/* A process that holds one of a GPU's device nodes open (dev/nvidiaN, dev/dri/*, dev/vfio/N). */
+/* A process that holds one of a GPU's device nodes open (dev/nvidiaN, dev/dri/card0, dev/vfio/N). */
 struct gvh_user {
     int pid;
     char comm[32];
-    char node[64]; /* the node, as "/dev/nvidia0" */
+    char node[256]; /* the node, as "/dev/nvidia0" (under the root) */
 };
 /* The processes that hold bdf's device nodes open, at most max of them in users. *n gets the
  * number found (which may exceed max). Returns 0 or -errno. */
