@@ -160,12 +160,19 @@ static int do_types(const struct gvh_ctx *c, const char *bdf, json_t **doc, stru
 static int do_passthrough(const struct gvh_ctx *c, struct gvh_state *s, const char *bdf,
                           json_t **doc, struct gv_error *err)
 {
+    /* vGPUs on it, recorded or made by another tool: the GPU cannot also go whole to a VM. */
     const struct gvh_vgpu *v = vgpu_on(s, bdf);
-    if (v)
+    struct gvh_gpu g;
+    unsigned live = 0;
+    if (gvh_gpu_get(c, bdf, &g, NULL) == 0) {
+        live = g.mdevs + g.sriov_vgpus;
+        gvh_gpu_clear(&g);
+    }
+    if (v || live)
         return gv_error_set(err, -EBUSY,
-                            "%s has vGPUs (%s%s): a GPU goes to VMs whole or as vGPUs, not both; "
+                            "%s has vGPUs (%s): a GPU goes to VMs whole or as vGPUs, not both; "
                             "remove them first (gpuvisor host remove ID)",
-                            bdf, v->id, s->nvgpus > 1 ? ", ..." : "");
+                            bdf, v ? v->id : "see gpuvisor host list");
     struct gvh_passthrough rec;
     memset(&rec, 0, sizeof(rec));
     int rc = gvh_passthrough(c, bdf, &rec, err);
@@ -267,8 +274,10 @@ static int do_remove(const struct gvh_ctx *c, struct gvh_state *s, const char *i
     if (rc == -ENOENT && rec) {
         /* Defined but not there now (a reboot not yet applied): the definition goes. */
         v = *rec;
-        if (c->dry_run)
+        if (c->dry_run) {
+            fprintf(c->out, "# vGPU %s does not exist now: only its definition is removed\n", id);
             return 0;
+        }
         if (!v.sriov && (rc = gvh_mdevctl_remove(c, &v, err)) < 0)
             return rc;
         fprintf(stderr, "gpuvisor: vGPU %s did not exist; its definition is removed\n", id);

@@ -28,12 +28,12 @@ static const char *members(const json_t *g, char *buf, size_t len)
     buf[0] = '\0';
     size_t i;
     const json_t *m;
-    json_array_foreach(json_object_get(g, "members"), i, m)
+    json_array_foreach(json_object_get(g, "group"), i, m)
     {
         char one[GVH_BDF_LEN + GVH_NAME_LEN + 32];
         const char *drv = json_string_value(json_object_get(m, "driver"));
         const char *role = json_string_value(json_object_get(m, "role"));
-        snprintf(one, sizeof(one), "%s %s%s%s%s", cli_field_str(m, "bdf"),
+        snprintf(one, sizeof(one), "%s %s%s%s%s", cli_field_str(m, "pci"),
                  drv && *drv ? drv : "(no driver)", role && strcmp(role, "function") ? " (" : "",
                  role && strcmp(role, "function") ? role : "",
                  role && strcmp(role, "function") ? ")" : "");
@@ -43,21 +43,31 @@ static const char *members(const json_t *g, char *buf, size_t len)
 }
 
 /* What vGPUs the GPU can carry: "mdev: 4 types, 1 made", "SR-IOV: 2/16 VFs, 1 vGPU". */
-static const char *capability(const json_t *g, char *buf, size_t len)
+static const char *capability(const json_t *v, char *buf, size_t len)
 {
     buf[0] = '\0';
     char one[96];
-    if (num(g, "mdev_types") > 0) {
-        snprintf(one, sizeof(one), "mdev: %lld types, %lld made", num(g, "mdev_types"),
-                 num(g, "mdevs"));
+    if (num(v, "mdev_types") > 0) {
+        snprintf(one, sizeof(one), "mdev: %lld types, %lld made", num(v, "mdev_types"),
+                 num(v, "mdevs"));
         add(buf, len, "; ", one);
     }
-    if (num(g, "sriov_total") > 0) {
-        snprintf(one, sizeof(one), "SR-IOV: %lld/%lld VFs, %lld vGPUs", num(g, "sriov_vfs"),
-                 num(g, "sriov_total"), num(g, "sriov_vgpus"));
+    if (num(v, "sriov_total") > 0) {
+        snprintf(one, sizeof(one), "SR-IOV: %lld/%lld VFs, %lld vGPUs", num(v, "sriov_vfs"),
+                 num(v, "sriov_total"), num(v, "sriov_vgpus"));
         add(buf, len, "; ", one);
     }
     return buf[0] ? buf : "-";
+}
+
+/* "10de:2335" from the JSON's "0x10de" and "0x2335". */
+static const char *ids(const json_t *g, char *buf, size_t len)
+{
+    const char *v = json_string_value(json_object_get(g, "vendor"));
+    const char *d = json_string_value(json_object_get(g, "device"));
+    snprintf(buf, len, "%s:%s", v && !strncmp(v, "0x", 2) ? v + 2 : v ? v : "?",
+             d && !strncmp(d, "0x", 2) ? d + 2 : d ? d : "?");
+    return buf;
 }
 
 static void show_gpus(const json_t *doc, FILE *out)
@@ -70,8 +80,7 @@ static void show_gpus(const json_t *doc, FILE *out)
     const json_t *g;
     json_array_foreach(json_object_get(doc, "gpus"), i, g)
     {
-        char ids[32], group[16], mem[1024], cap[160];
-        snprintf(ids, sizeof(ids), "%04llx:%04llx", num(g, "vendor"), num(g, "device"));
+        char id[32], group[16], mem[1024], cap[160];
         const json_t *grp = json_object_get(g, "iommu_group");
         if (json_is_integer(grp) && json_integer_value(grp) >= 0)
             snprintf(group, sizeof(group), "%lld", json_integer_value(grp));
@@ -80,14 +89,14 @@ static void show_gpus(const json_t *doc, FILE *out)
         const char *drv = json_string_value(json_object_get(g, "driver"));
         const char *model = json_string_value(json_object_get(g, "model"));
         const char *row[] = {
-            cli_field_str(g, "bdf"),
-            ids,
+            cli_field_str(g, "pci"),
+            ids(g, id, sizeof(id)),
             model && *model ? model : "-",
             drv && *drv ? drv : "-",
             group,
             members(g, mem, sizeof(mem)),
             cli_field_str(g, "mode"),
-            capability(g, cap, sizeof(cap)),
+            capability(json_object_get(g, "vgpu"), cap, sizeof(cap)),
         };
         cli_table_row(&t, row);
     }
@@ -133,12 +142,12 @@ static void show_passthrough(const json_t *doc, FILE *out)
     json_array_foreach(json_object_get(doc, "functions"), i, f)
     {
         const char *drv = json_string_value(json_object_get(f, "driver"));
-        add(fns, sizeof(fns), ", ", cli_field_str(f, "bdf"));
-        add(was, sizeof(was), ", ", drv && *drv ? drv : "no driver");
+        add(fns, sizeof(fns), ", ", cli_field_str(f, "pci"));
+        add(was, sizeof(was), ", ", drv && *drv ? drv : "none recorded");
     }
-    fprintf(out, "%s on vfio-pci (IOMMU group %lld), for VMs; before: %s.\n",
-            fns[0] ? fns : cli_field_str(doc, "gpu"), num(doc, "iommu_group"), was[0] ? was : "-");
-    fprintf(out, "Attach it with the XML of: gpuvisor host xml %s\n", cli_field_str(doc, "gpu"));
+    fprintf(out, "%s on vfio-pci (IOMMU group %lld), for VMs; their drivers were: %s.\n",
+            fns[0] ? fns : cli_field_str(doc, "pci"), num(doc, "iommu_group"), was[0] ? was : "-");
+    fprintf(out, "Attach it with the XML of: gpuvisor host xml %s\n", cli_field_str(doc, "pci"));
 }
 
 static void show_writes(const json_t *doc, FILE *out)
@@ -190,7 +199,7 @@ void host_show(const struct host_args *a, const json_t *doc, FILE *out)
         n = strlen(xml);
         if (strcmp(xml, "-") != 0)
             fprintf(out, "%s%s", xml, n && xml[n - 1] == '\n' ? "" : "\n");
-        fprintf(out, "apply: %lld done, %lld already so, %lld failed.\n", num(doc, "done"),
+        fprintf(out, "apply: %lld done, %lld already in place, %lld failed.\n", num(doc, "done"),
                 num(doc, "already"), num(doc, "failed"));
         break;
     }
