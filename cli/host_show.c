@@ -4,7 +4,7 @@
  * Both ways of running the commands answer with the same JSON (the host library's forms, which the
  * daemon's API returns too), so one renderer per command serves both. `create` prints the vGPU's
  * id alone and `xml` the elements alone, so that scripts can take them as they come; a dry run
- * prints the writes in the library's own plan form, `write PATH VALUE`. */
+ * prints the writes in the library's own plan form, `write PATH VALUE`, then its notes ("# ..."). */
 #include <stdio.h>
 #include <string.h>
 
@@ -159,6 +159,8 @@ static void show_writes(const json_t *doc, FILE *out)
         const char *v = json_string_value(json_object_get(w, "value"));
         fprintf(out, "write %s %s\n", cli_field_str(w, "path"), v && *v ? v : "\"\"");
     }
+    json_array_foreach(json_object_get(doc, "notes"), i, w)
+        fprintf(out, "# %s\n", json_string_value(w) ? json_string_value(w) : "");
 }
 
 void host_show(const struct host_args *a, const json_t *doc, FILE *out)

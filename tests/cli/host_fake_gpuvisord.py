@@ -61,7 +61,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if p.endswith("?dry_run=1"):
             return self.answer(200, {"dry_run": True, "writes": [
                 {"path": "/sys/bus/pci/devices/0000:41:00.0/driver_override", "value": "vfio-pci"},
-                {"path": "/sys/bus/pci/devices/0000:41:00.0/driver/unbind", "value": ""}]})
+                {"path": "/sys/bus/pci/devices/0000:41:00.0/driver/unbind", "value": ""}],
+                "notes": ["and the definition /etc/mdevctl.d/0000:41:00.0/x"]})
         if p == "/v1/host/gpus" and m == "GET":
             return self.answer(200, {"gpus": [GPU]})
         if p == "/v1/host/gpus/0000%3A41%3A00.0/types" and m == "GET":

@@ -435,6 +435,7 @@ daemon)
     check_eq "passthrough request" "$(last "d['method'], d['path'], d['body']")" "('POST', '/v1/host/passthrough', {'pci': '0000:41:00.0'})"
     expect 0 "write /sys/bus/pci/devices/0000:41:00.0/driver_override vfio-pci" $D passthrough 41:00.0 --dry-run
     grep -qF 'driver/unbind ""' "$T/out" || fail "dry run: $(cat "$T/out")"
+    grep -qxF '# and the definition /etc/mdevctl.d/0000:41:00.0/x' "$T/out" || fail "dry run notes: $(cat "$T/out")"
     check_eq "dry-run request" "$(last "d['path']")" "/v1/host/passthrough?dry_run=1"
     expect 0 "Released 0000:41:00.0" $D release 41:00.0
     check_eq "release request" "$(last "d['method'], d['path']")" "('DELETE', '/v1/host/passthrough/0000%3A41%3A00.0')"
