@@ -108,7 +108,8 @@ int host_daemon(const struct host_args *a, json_t **doc, struct gv_error *err)
                          "%s; no token was sent: pass --token, set " CLI_ENV_TOKEN
                          ", or run as a user who can read the admin token (--state DIR)",
                          msg);
-        return CLI_EXIT_REFUSED;
+        /* 400 is bad input, a usage error as it is when the command runs here. */
+        return r.status == 400 ? CLI_EXIT_USAGE : CLI_EXIT_REFUSED;
     }
     *doc = r.doc;
     json_t *failed = json_object_get(r.doc, "failed");

@@ -6,7 +6,8 @@
 # left in the config root (the state file, mdevctl's files). Each case builds its own tree with
 # `gpuvisor-sim-host build ROOT SCENARIO` in a temporary directory and runs `gpuvisor-sim-host
 # kernel ROOT`, which plays the kernel's part after each write, until the case ends. CTest runs each
-# case as its own test (tests/cli/CMakeLists.txt), passing the built files in GV_BIN and GV_SIMHOST.
+# case as its own test (tests/cli/CMakeLists.txt), passing the built files in GV_BIN, GV_SIMHOST and,
+# for the case against the real daemon, GV_DAEMON and GV_SIMDIR.
 set -u
 CASE=$1
 T=$(mktemp -d)
@@ -443,7 +444,7 @@ daemon)
     check_eq "create prints the id" "$(cat "$T/out")" "c2177883-f1bb-47f0-914d-32a22e3a8804"
     check_eq "create request" "$(last "d['method'], d['path'], sorted(d['body'].items())")" \
         "('POST', '/v1/host/vgpus', [('parent', '0000:41:00.0'), ('type', 'nvidia-222'), ('uuid', 'c2177883-f1bb-47f0-914d-32a22e3a8804')])"
-    expect 1 'does not offer vGPU type "badtype"' $D create 41:00.0 badtype
+    expect 2 'does not offer vGPU type "badtype"' $D create 41:00.0 badtype
     expect 0 "Removed vGPU c2177883-f1bb-47f0-914d-32a22e3a8804" $D remove c2177883-f1bb-47f0-914d-32a22e3a8804
     check_eq "remove request" "$(last "d['method'], d['path']")" "('DELETE', '/v1/host/vgpus/c2177883-f1bb-47f0-914d-32a22e3a8804')"
     expect 0 "<hostdev mode='subsystem' type='mdev'" $D xml c2177883-f1bb-47f0-914d-32a22e3a8804
@@ -456,6 +457,46 @@ daemon)
     check_eq "nothing sent for bad input" "$(wc -l <"$LOG")" "$n"
     # The daemon's refusal, on stderr, exit 1.
     expect 1 "process 4242" $D create 41:00.0 refuse
+    ;;
+gpuvisord)
+    # The real daemon on the fake tree: the commands go to it, and it does the work.
+    [ -x "${GV_DAEMON:-}" ] && "$GV_DAEMON" --help 2>&1 | grep -q -- --sysfs-root ||
+        { echo "SKIP: gpuvisord with host routes not built (${GV_DAEMON:-unset})"; exit 77; }
+    tree all
+    export GPUVISOR_SIM_MACHINE="clih-$$" GPUVISOR_SIM_GPUS="T4,T4"
+    export LD_LIBRARY_PATH="${GV_SIMDIR:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    SOCK="$T/run/gpuvisord.sock"
+    "$GV_DAEMON" --sim T4,T4 --listen 127.0.0.1:0 --state "$T/state" --socket "$SOCK" \
+        --sysfs-root "$ROOT" --config-root "$CFG" >"$T/daemon.log" 2>&1 &
+    DPID=$!
+    BG="$BG $DPID"
+    i=0
+    while [ ! -S "$SOCK" ]; do
+        i=$((i + 1))
+        if [ $i -gt 400 ] || ! kill -0 "$DPID" 2>/dev/null; then
+            fail "gpuvisord did not start: $(cat "$T/daemon.log")"
+            exit 1
+        fi
+        sleep 0.05
+    done
+    export GPUVISOR_DAEMON="$SOCK"
+    D="$G host"
+    expect 0 "0000:40:01.1 pcieport (bridge), 0000:41:00.1 snd_hda_intel" $D list
+    expect 0 "write $ROOT/sys/bus/pci/devices/$GPU/driver_override vfio-pci" $D passthrough $GPU --dry-run
+    check_eq "dry run through gpuvisord writes" "$(nwrites)" 0
+    expect 0 "$GPU, $AUDIO on vfio-pci (IOMMU group 12)" $D passthrough $GPU
+    check_eq "GPU on vfio-pci" "$(driver $GPU)" vfio-pci
+    expect 0 "function='0x1'" $D xml $GPU
+    expect 2 '"41:00"' $D passthrough 41:00
+    expect 2 "is not a GPU" $D passthrough 0000:60:00.0
+    expect 0 "" $D create 0000:42:00.0 nvidia-222
+    U=$(cat "$T/out")
+    [ -L "$ROOT/sys/bus/mdev/devices/$U" ] || fail "no mdev $U made through gpuvisord"
+    expect 0 "Removed vGPU $U" $D remove "$U"
+    expect 0 "Released $GPU" $D release $GPU
+    check_eq "GPU back" "$(driver $GPU)" nvidia
+    expect 0 "already in place" $D apply
+    rm -f "/dev/shm/gvsim.$GPUVISOR_SIM_MACHINE"
     ;;
 *)
     echo "unknown case $CASE" >&2
