@@ -92,8 +92,7 @@ static int bad(struct gv_error *err, const char *name, const char *fmt, ...)
 }
 
 /* An address, canonical, or a usage error naming the command. */
-static int take_bdf(const char *name, const char *text, char out[GVH_BDF_LEN],
-                    struct gv_error *err)
+static int take_bdf(const char *name, const char *text, char out[GVH_BDF_LEN], struct gv_error *err)
 {
     int rc = gvh_bdf_parse(text, out, err);
     return rc < 0 ? gv_error_prefix(err, rc, "host %s", name) : 0;
@@ -164,14 +163,14 @@ static int parse(int argc, char **argv, struct host_args *a, struct gv_error *er
     if (npos < commands[k].npos)
         return bad(err, a->name, "missing %s", commands[k].what);
     if ((a->sysfs_root && !*a->sysfs_root) || (a->config_root && !*a->config_root))
-        return bad(err, a->name, "%s: empty value", a->sysfs_root && !*a->sysfs_root
-                                                        ? "--sysfs-root"
-                                                        : "--config-root");
+        return bad(err, a->name, "%s: empty value",
+                   a->sysfs_root && !*a->sysfs_root ? "--sysfs-root" : "--config-root");
     if (uuid && a->cmd != HOST_CREATE)
         return bad(err, a->name, "%s takes no --uuid (only create does)", a->name);
     if (a->dry_run && !host_cmd_changes(a->cmd))
-        return bad(err, a->name, "%s changes nothing: --dry-run is for passthrough, release, "
-                                 "create, remove and apply",
+        return bad(err, a->name,
+                   "%s changes nothing: --dry-run is for passthrough, release, "
+                   "create, remove and apply",
                    a->name);
 
     /* Where it runs: the roots are the local library's, the connection gpuvisord's. */

@@ -40,7 +40,7 @@ struct host_args {
     const char *sysfs_root;  /* --sysfs-root; NULL: the environment, else "/" */
     const char *config_root; /* --config-root; likewise */
     bool dry_run;
-    bool local; /* --local, or implied by --sysfs-root / --config-root */
+    bool local;           /* --local, or implied by --sysfs-root / --config-root */
     struct cli_conn conn; /* --socket, --url, --token, --state, --json */
 };
 

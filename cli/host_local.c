@@ -16,7 +16,7 @@
 #include "cli/host_cli.h"
 
 #define STATE_FILE "var/lib/gpuvisor/host.json" /* under the config root; for messages */
-#define XML_MAX    16384 /* a slot's functions, one <hostdev> each */
+#define XML_MAX    16384                        /* a slot's functions, one <hostdev> each */
 
 /* The outcome of a local command as an exit status. -EINVAL is the library's "bad input" (an
  * unknown type, a device that is not a GPU): a usage error, as a malformed address is. */
@@ -84,8 +84,10 @@ static int save(const struct gvh_ctx *c, const struct gvh_state *s, const char *
 {
     int rc = gvh_state_save(c, s, err);
     if (rc < 0)
-        gv_error_prefix(err, rc, "%s, but the record of it could not be saved (apply will not "
-                                 "redo it)", done);
+        gv_error_prefix(err, rc,
+                        "%s, but the record of it could not be saved (apply will not "
+                        "redo it)",
+                        done);
     return rc;
 }
 
@@ -128,10 +130,7 @@ static int do_list(const struct gvh_ctx *c, json_t **doc, struct gv_error *err)
         a = NULL;
     }
     *doc = a ? wrap("gpus", a) : NULL;
-    if (!*doc) {
-        return gv_error_set(err, -ENOMEM, "out of memory");
-    }
-    return 0;
+    return *doc ? 0 : gv_error_set(err, -ENOMEM, "out of memory");
 }
 
 static int do_types(const struct gvh_ctx *c, const char *bdf, json_t **doc, struct gv_error *err)
@@ -151,10 +150,7 @@ static int do_types(const struct gvh_ctx *c, const char *bdf, json_t **doc, stru
         a = NULL;
     }
     *doc = a ? wrap("types", a) : NULL;
-    if (!*doc) {
-        return gv_error_set(err, -ENOMEM, "out of memory");
-    }
-    return 0;
+    return *doc ? 0 : gv_error_set(err, -ENOMEM, "out of memory");
 }
 
 static int do_passthrough(const struct gvh_ctx *c, struct gvh_state *s, const char *bdf,
@@ -213,12 +209,12 @@ static int do_release(const struct gvh_ctx *c, struct gvh_state *s, const char *
             rec.nfn = 1;
             for (size_t i = 0; i < g.nmembers && rec.nfn < GVH_MAX_FUNCS; i++)
                 if (g.members[i].role == GVH_ROLE_FUNCTION)
-                    snprintf(rec.fn[rec.nfn++].bdf, sizeof(rec.fn[0].bdf), "%s",
-                             g.members[i].bdf);
+                    snprintf(rec.fn[rec.nfn++].bdf, sizeof(rec.fn[0].bdf), "%s", g.members[i].bdf);
             fprintf(stderr,
-                    "gpuvisor: %s: no record of the drivers it had (in CONFIG_ROOT/" STATE_FILE
-                    "): its functions go to the drivers the kernel picks\n",
-                    bdf);
+                    "gpuvisor: %s: no record of the drivers it had in %s%s" STATE_FILE
+                    ": its functions go to the drivers the kernel picks\n",
+                    bdf, c->config_root,
+                    c->config_root[strlen(c->config_root) - 1] == '/' ? "" : "/");
         } else {
             rc = gv_error_set(err, -ENOENT,
                               "%s is not given to VMs: it is on %s, and there is no record of "

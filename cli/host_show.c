@@ -4,7 +4,8 @@
  * Both ways of running the commands answer with the same JSON (the host library's forms, which the
  * daemon's API returns too), so one renderer per command serves both. `create` prints the vGPU's
  * id alone and `xml` the elements alone, so that scripts can take them as they come; a dry run
- * prints the writes in the library's own plan form, `write PATH VALUE`, then its notes ("# ..."). */
+ * prints the writes in the library's own plan form, `write PATH VALUE`, then its notes ("# ...").
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -65,14 +66,19 @@ static const char *ids(const json_t *g, char *buf, size_t len)
 {
     const char *v = json_string_value(json_object_get(g, "vendor"));
     const char *d = json_string_value(json_object_get(g, "device"));
-    snprintf(buf, len, "%s:%s", v && !strncmp(v, "0x", 2) ? v + 2 : v ? v : "?",
-             d && !strncmp(d, "0x", 2) ? d + 2 : d ? d : "?");
+    snprintf(buf, len, "%s:%s",
+             v && !strncmp(v, "0x", 2) ? v + 2
+             : v                       ? v
+                                       : "?",
+             d && !strncmp(d, "0x", 2) ? d + 2
+             : d                       ? d
+                                       : "?");
     return buf;
 }
 
 static void show_gpus(const json_t *doc, FILE *out)
 {
-    static const char *const head[] = {"ADDRESS", "IDS",  "MODEL", "DRIVER",
+    static const char *const head[] = {"ADDRESS", "IDS",           "MODEL", "DRIVER",
                                        "GROUP",   "OTHER MEMBERS", "MODE",  "VGPU"};
     struct cli_table t;
     cli_table_init(&t, 8, head, "llllrlll");
