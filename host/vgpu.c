@@ -107,7 +107,7 @@ static int mdev_types(const struct gvh_ctx *c, const char *bdf, struct gvh_type 
         }
         struct gvh_type *t = &list[count++];
         memset(t, 0, sizeof(*t));
-        snprintf(t->id, sizeof(t->id), "%s", e->d_name);
+        snprintf(t->id, sizeof(t->id), "%.*s", (int)sizeof(t->id) - 1, e->d_name);
 #define TYPE_ATTR "/sys/bus/pci/devices/%s/mdev_supported_types/%s/%s"
         gvh_read(c, t->name, sizeof(t->name), TYPE_ATTR, bdf, t->id, "name");
         gvh_read(c, t->description, sizeof(t->description), TYPE_ATTR, bdf, t->id, "description");

@@ -14,7 +14,11 @@
 #   5. nvidia-smi run inside a 4 GiB slice (NVML only, no CUDA) reports a 4 GiB GPU;
 #   6. where gpuvisord builds (libmicrohttpd, jansson, SQLite present): the daemon takes its
 #      inventory from the real NVML, and a 4 GiB instance it makes is what PyTorch sees when it
-#      runs there through `gpuvisor run --instance`.
+#      runs there through `gpuvisor run --instance`;
+#   7. where `gpuvisor host` builds (jansson present), on the real sysfs and without changing it:
+#      `host list` finds the GPU nvidia-smi reports, at the same PCI address, on the nvidia driver;
+#      `host passthrough --dry-run` either prints the writes for the GPU's functions or refuses
+#      with the reason (IOMMU off, a process holding the GPU); `host xml` prints its <hostdev>.
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -202,7 +206,7 @@ fi
 if cmake --build "$b" -j "$(nproc)" --target gpuvisord gpuvisor_cli_rest >>"$b.log" 2>&1; then
     d=$(mktemp -d /tmp/gpuvisor-gpucheck-daemon.XXXXXX)
     "$b/bin/gpuvisord" --listen 127.0.0.1:0 --state "$d/state" --socket "$d/run/gpuvisord.sock" \
-        2>"$d/log" &
+        --config-root "$d/conf" 2>"$d/log" &
     dpid=$!
     for _ in $(seq 100); do [ -S "$d/run/gpuvisord.sock" ] && break; sleep 0.1; done
     sock=(--socket "$d/run/gpuvisord.sock")
@@ -226,6 +230,43 @@ if cmake --build "$b" -j "$(nproc)" --target gpuvisord gpuvisor_cli_rest >>"$b.l
     rm -rf "$d"
 else
     note "SKIP gpuvisord: not built here (libmicrohttpd, jansson or SQLite missing: see $b.log)"
+fi
+
+# 7. The host's view of the GPU, read-only (a dry run writes nothing).
+if cmake --build "$b" -j "$(nproc)" --target gpuvisor_cli_rest >>"$b.log" 2>&1 &&
+    "$gv" host --help >/dev/null 2>&1; then
+    h=$(mktemp -d /tmp/gpuvisor-gpucheck-host.XXXXXX)
+    host=("$gv" host --local --config-root "$h")
+    want=$(nvidia-smi --query-gpu=pci.bus_id --format=csv,noheader 2>/dev/null | head -1 |
+        tr 'A-F' 'a-f')
+    "${host[@]}" list || true
+    got=$("${host[@]}" list --json 2>"$h/err" | "$py" -c '
+import json, sys
+want = sys.argv[1][-12:]
+for g in json.load(sys.stdin)["gpus"]:
+    if g["pci"] == want:
+        print(g["pci"], g["driver"], g["mode"], g["iommu_group"], g["model"])' "$want")
+    echo "host list: $got (nvidia-smi: $want)"
+    if [ -n "$got" ] && [ "$(cut -d' ' -f2 <<<"$got")" = nvidia ]; then
+        note "PASS host list: the GPU at ${want: -12} on nvidia, mode $(cut -d' ' -f3 <<<"$got"), IOMMU group $(cut -d' ' -f4 <<<"$got")"
+    else
+        note "FAIL host list does not show nvidia-smi's GPU ${want:-?} on nvidia: '${got}' $(head -c 300 "$h/err")"
+        fails=$((fails + 1))
+    fi
+    bdf=${want: -12}
+    "${host[@]}" passthrough "$bdf" --dry-run >"$h/plan" 2>&1
+    echo "host passthrough --dry-run (exit $?):"
+    cat "$h/plan"
+    if grep -q "^write .*driver_override vfio-pci" "$h/plan" || grep -qi "IOMMU\|has .* open\|vfio-pci is not loaded" "$h/plan"; then
+        note "PASS host passthrough --dry-run: $(grep -c '^write ' "$h/plan") writes planned, or refused: $(grep -v '^write\|^#' "$h/plan" | head -1 | cut -c1-120)"
+    else
+        note "FAIL host passthrough --dry-run: neither a plan nor a reason: $(head -c 300 "$h/plan")"
+        fails=$((fails + 1))
+    fi
+    "${host[@]}" xml "$bdf" || true
+    rm -rf "$h"
+else
+    note "SKIP gpuvisor host: not built here (jansson or libcurl missing: see $b.log)"
 fi
 
 echo
