@@ -172,15 +172,16 @@ passthrough)
     check_eq "audio back" "$(driver $AUDIO)" snd_hda_intel
     check_eq "record removed" "$(state "len(d['passthrough'])")" 0
     expect 1 "is not given to VMs: it is on nvidia" H release $GPU
-    kernel_stop
+    ;;
+unrecorded)
     # A GPU already on vfio-pci (by hand): nothing to write.
-    rm -rf "$ROOT" "$CFG"
     tree on-vfio
     expect 0 "on vfio-pci" H passthrough $GPU
     check_eq "on-vfio writes" "$(nwrites)" 0
     # Released without a record of its drivers: the kernel's choice (the native drivers).
     expect 0 "Released $GPU" H release $GPU
     check_eq "GPU to its native driver" "$(driver $GPU)" nvidia
+    check_eq "audio to its native driver" "$(driver $AUDIO)" snd_hda_intel
     ;;
 refuse)
     # A NIC in the GPU's IOMMU group: refused, naming the NIC, nothing written.
@@ -226,7 +227,6 @@ input)
     expect 2 'is not a GPU' H passthrough $AUDIO
     expect 2 'does not offer vGPU type "bogus"; it offers: nvidia-230 (GRID T4-16Q), nvidia-222 (GRID T4-1Q)' \
         H create 0000:42:00.0 bogus
-    expect 2 'does not offer vGPU type "1499"' H create 0000:43:00.0 1499
     expect 2 'UUID "not-a-uuid"' H create 0000:42:00.0 nvidia-222 --uuid not-a-uuid
     expect 2 'UUID "c2177883-f1bb-47f0-914d-32a22e3a880"' H create 0000:42:00.0 nvidia-222 --uuid c2177883-f1bb-47f0-914d-32a22e3a880
     expect 2 'neither a UUID' H remove 12345
@@ -237,6 +237,13 @@ input)
     expect 2 "an SR-IOV vGPU is named by its VF" H create 0000:43:00.0 1414 --uuid c2177883-f1bb-47f0-914d-32a22e3a8804
     check_eq "bad input writes" "$(nwrites)" 0
     [ -e "$CFG" ] && fail "bad input wrote under the config root: $(find "$CFG")"
+    ;;
+sriov_unknown)
+    # An unknown type on an SR-IOV GPU whose VFs are not enabled yet: refused, nothing left written.
+    tree sriov
+    expect 2 'does not offer vGPU type "1499"' H create 0000:43:00.0 1499
+    check_eq "VFs after a refused create" "$(cat "$ROOT/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs")" 0
+    [ -e "$CFG" ] && fail "a refused create wrote under the config root: $(find "$CFG")"
     ;;
 options)
     tree t4-audio
