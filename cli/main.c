@@ -36,6 +36,9 @@ static const struct {
     {"tenant", NULL, "cmd_tenant", "manage tenants: add, list, set, delete, token"},
     {"events", NULL, "cmd_events", "show gpuvisord's audit log"},
 #endif
+#ifdef GV_CLI_HOST
+    {"host", NULL, "cmd_host", "give GPUs to VMs: passthrough, vendor vGPUs, libvirt XML"},
+#endif
 };
 
 static void usage(FILE *f)
