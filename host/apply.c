@@ -82,21 +82,11 @@ static void apply_vgpu(const struct gvh_ctx *c, const struct gvh_vgpu *v, struct
     } else {
         /* The VF must exist (its address depends on the PF's VF count), and take the type. */
         uint64_t num = 0;
-        char path[PATH_MAX], value[24];
+        char path[PATH_MAX];
         gvh_read_u64(c, &num, "/sys/bus/pci/devices/%s/sriov_numvfs", v->parent);
         rc = 0;
-        if (num == 0 && v->numvfs > 0) {
-            snprintf(value, sizeof(value), "%u", v->numvfs);
-            if ((rc = gvh_path(c, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-                               v->parent)) != 0)
-                gv_error_set(&e, rc, "path too long");
-            else if ((rc = gvh_write(c, path, value, &e)) == 0 && !c->dry_run &&
-                     (rc = gvh_path(c, path, sizeof(path), "/sys/bus/pci/devices/%s/nvidia", v->id)) ==
-                         0 &&
-                     gvh_wait_path(c, path, true) != 0)
-                rc = gv_error_set(&e, -EIO, "%s did not appear after writing %s to sriov_numvfs",
-                                  v->id, value);
-        }
+        if (num == 0 && v->numvfs > 0)
+            rc = gvh_vfs_enable(c, v->parent, v->numvfs, &e);
         if (!rc && !c->dry_run && !gvh_exists(c, "/sys/bus/pci/devices/%s/physfn", v->id))
             rc = gv_error_set(&e, -ENODEV, "no VF at %s (the GPU has %llu VFs)", v->id,
                               (unsigned long long)num);

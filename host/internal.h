@@ -59,6 +59,10 @@ int gvh_fn_to_driver(const struct gvh_ctx *c, const char *bdf, const char *drive
  * are in its group), from a fresh read. */
 int gvh_gpu_functions(const struct gvh_gpu *g, char fns[GVH_MAX_FUNCS][GVH_BDF_LEN], size_t *n);
 
+/* vgpu.c: write n to the PF's sriov_numvfs and, unless n is 0 or this is a dry run, wait for every
+ * VF and its vGPU files to appear. */
+int gvh_vfs_enable(const struct gvh_ctx *c, const char *pf, unsigned n, struct gv_error *err);
+
 /* vgpu.c: random UUID (version 4) in canonical form. */
 int gvh_uuid_random(char out[GVH_ID_LEN]);
 

@@ -443,8 +443,8 @@ static int read_gpu(const struct gvh_ctx *c, const char *bdf, struct gvh_gpu *g,
         return gv_error_set(err, -ENODEV, "%s: its vendor, device and class cannot be read (%s)",
                             bdf, strerror(-rc));
     if ((g->class_code >> 16) != 0x03)
-        return gv_error_set(err, -EINVAL, "%s is not a GPU: it is a %s (class 0x%06x)", bdf,
-                            class_name(g->class_code), g->class_code);
+        return gv_error_set(err, -EINVAL, "%s is not a GPU: class 0x%06x (%s)", bdf,
+                            g->class_code, class_name(g->class_code));
     uint64_t v;
     if (gvh_read_u64(c, &v, "/sys/bus/pci/devices/%s/subsystem_vendor", bdf) == 0)
         g->subsystem_vendor = (uint16_t)v;

@@ -23,11 +23,23 @@ static bool override_set(const struct gvh_ctx *c, const char *bdf)
            v[0] && strcmp(v, "(null)") != 0;
 }
 
+/* Unbind, and see the driver let go before the next write: the kernel has by the time the write
+ * returns; a stand-in kernel may take a moment, and a probe written before it has would find the
+ * function still bound. */
 static int unbind(const struct gvh_ctx *c, const char *bdf, struct gv_error *err)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], link[PATH_MAX];
     int rc = gvh_path(c, path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-    return rc ? gv_error_set(err, rc, "%s: path too long", bdf) : gvh_write(c, path, bdf, err);
+    if (!rc)
+        rc = gvh_path(c, link, sizeof(link), "/sys/bus/pci/devices/%s/driver", bdf);
+    if (rc)
+        return gv_error_set(err, rc, "%s: path too long", bdf);
+    if ((rc = gvh_write(c, path, bdf, err)) != 0 || c->dry_run)
+        return rc;
+    if (gvh_wait_path(c, link, false) != 0)
+        return gv_error_set(err, -EIO, "%s is still bound to its driver after writing to %s", bdf,
+                            path);
+    return 0;
 }
 
 static int probe(const struct gvh_ctx *c, const char *bdf, struct gv_error *err)

@@ -316,48 +316,44 @@ static int create_mdev(const struct gvh_ctx *c, const char *bdf, const struct gv
     return 0;
 }
 
-static int create_vf(const struct gvh_ctx *c, const char *pf, const char *type,
-                     struct gvh_vgpu *out, struct gv_error *err)
+int gvh_vfs_enable(const struct gvh_ctx *c, const char *pf, unsigned n, struct gv_error *err)
+{
+    char path[PATH_MAX], num[24];
+    if (gvh_path(c, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", pf) != 0)
+        return gv_error_set(err, -ENAMETOOLONG, "%s: path too long", pf);
+    snprintf(num, sizeof(num), "%u", n);
+    int rc = gvh_write(c, path, num, err);
+    if (rc || c->dry_run || n == 0)
+        return rc;
+    /* Each VF's link, then the files its driver makes a moment after. */
+    char vfs[GVH_MAX_VFS][GVH_BDF_LEN];
+    for (unsigned k = 0; k < n; k++) {
+        char link[PATH_MAX];
+        if (gvh_path(c, link, sizeof(link), "/sys/bus/pci/devices/%s/virtfn%u", pf, k) != 0 ||
+            gvh_wait_path(c, link, true) != 0)
+            return gv_error_set(err, -EIO, "%s: VF %u did not appear after writing %s to %s", pf,
+                                k, num, path);
+    }
+    size_t nv = vfs_of(c, pf, vfs, GVH_MAX_VFS);
+    for (size_t k = 0; k < nv; k++) {
+        char f[PATH_MAX];
+        if (gvh_path(c, f, sizeof(f), "/sys/bus/pci/devices/%s/nvidia/current_vgpu_type",
+                     vfs[k]) != 0 ||
+            gvh_wait_path(c, f, true) != 0)
+            return gv_error_set(err, -EIO, "%s: VF %s came up without nvidia/current_vgpu_type", pf,
+                                vfs[k]);
+    }
+    return 0;
+}
+
+/* Pick a free VF of pf that offers type and set it; out gets the vGPU. */
+static int set_vf(const struct gvh_ctx *c, const char *pf, const char *type, struct gvh_vgpu *out,
+                  struct gv_error *err)
 {
     char vfs[GVH_MAX_VFS][GVH_BDF_LEN];
     size_t nv = vfs_of(c, pf, vfs, GVH_MAX_VFS);
     uint64_t numvfs = 0;
     int rc;
-    if (nv == 0) {
-        uint64_t total = 0;
-        char path[PATH_MAX], num[24];
-        if (gvh_read_u64(c, &total, "/sys/bus/pci/devices/%s/sriov_totalvfs", pf) != 0 || !total)
-            return gv_error_set(err, -ENOTSUP, "%s has no SR-IOV virtual functions", pf);
-        if (gvh_path(c, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", pf) != 0)
-            return gv_error_set(err, -ENAMETOOLONG, "%s: path too long", pf);
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)total);
-        if ((rc = gvh_write(c, path, num, err)) != 0)
-            return rc;
-        if (c->dry_run) {
-            gvh_note(c, "the VFs do not exist yet: type %s is checked, and its VF chosen, once "
-                        "they do",
-                     type);
-            memset(out, 0, sizeof(*out));
-            snprintf(out->parent, sizeof(out->parent), "%s", pf);
-            snprintf(out->type, sizeof(out->type), "%s", type);
-            out->sriov = out->start_auto = true;
-            out->numvfs = (unsigned)total;
-            return 0;
-        }
-        char first[PATH_MAX];
-        if (gvh_path(c, first, sizeof(first), "/sys/bus/pci/devices/%s/virtfn0", pf) != 0 ||
-            gvh_wait_path(c, first, true) != 0)
-            return gv_error_set(err, -EIO, "%s: no VF appeared after writing %s to sriov_numvfs",
-                                pf, num);
-        /* VFs come up with their driver's files a moment after the link. */
-        nv = vfs_of(c, pf, vfs, GVH_MAX_VFS);
-        for (size_t k = 0; k < nv; k++) {
-            char f[PATH_MAX];
-            if (gvh_path(c, f, sizeof(f),
-                         "/sys/bus/pci/devices/%s/nvidia/creatable_vgpu_types", vfs[k]) == 0)
-                gvh_wait_path(c, f, true);
-        }
-    }
     gvh_read_u64(c, &numvfs, "/sys/bus/pci/devices/%s/sriov_numvfs", pf);
     struct gvh_type *types = NULL, *all = NULL;
     size_t nt = 0, na = 0, cap = 0, cap_all = 0;
@@ -417,6 +413,41 @@ static int create_vf(const struct gvh_ctx *c, const char *pf, const char *type,
     out->sriov = out->start_auto = true;
     out->numvfs = (unsigned)numvfs;
     return 0;
+}
+
+static int create_vf(const struct gvh_ctx *c, const char *pf, const char *type,
+                     struct gvh_vgpu *out, struct gv_error *err)
+{
+    char vfs[1][GVH_BDF_LEN];
+    if (vfs_of(c, pf, vfs, 1) > 0)
+        return set_vf(c, pf, type, out, err);
+    /* No VFs: their types can be read only once they exist. Enable them, and disable them again
+     * if the vGPU cannot be made, so that a refusal leaves the GPU as it was. */
+    uint64_t total = 0;
+    if (gvh_read_u64(c, &total, "/sys/bus/pci/devices/%s/sriov_totalvfs", pf) != 0 || !total ||
+        total > GVH_MAX_VFS)
+        return gv_error_set(err, -ENOTSUP, "%s has no SR-IOV virtual functions", pf);
+    int rc = gvh_vfs_enable(c, pf, (unsigned)total, err);
+    if (rc == 0 && c->dry_run) {
+        gvh_note(c, "the VFs do not exist yet: type %s is checked, and its VF chosen, once they do",
+                 type);
+        memset(out, 0, sizeof(*out));
+        snprintf(out->parent, sizeof(out->parent), "%s", pf);
+        snprintf(out->type, sizeof(out->type), "%s", type);
+        out->sriov = out->start_auto = true;
+        out->numvfs = (unsigned)total;
+        return 0;
+    }
+    if (rc == 0 && (rc = set_vf(c, pf, type, out, err)) == 0)
+        return 0;
+    struct gv_error undo = {0};
+    char was[sizeof(err->msg)];
+    snprintf(was, sizeof(was), "%s", err ? err->msg : "");
+    if (gvh_vfs_enable(c, pf, 0, &undo) == 0)
+        gv_error_set(err, rc, "%s (the VFs enabled to read the types are disabled again)", was);
+    else
+        gv_error_set(err, rc, "%s; disabling the VFs again failed: %s", was, undo.msg);
+    return rc;
 }
 
 int gvh_vgpu_create(const struct gvh_ctx *c, const char *bdf, const char *type, const char *uuid,

@@ -657,8 +657,10 @@ static void *slow_passthrough(void *arg)
 {
     struct host *h = arg;
     json_t *j = NULL;
+    /* Over the local socket (as root: the admin), which takes a connection of its own: the
+     * test's TCP connection is the main thread's. */
     struct dt_req rq = {.method = "POST", .path = "/v1/host/passthrough",
-                        .body = "{\"pci\":\"0000:41:00.0\"}"};
+                        .body = "{\"pci\":\"0000:41:00.0\"}", .unix_socket = true};
     slow_status = dt_request(&h->t, &rq, &j);
     json_decref(j);
     atomic_store(&slow_done, true);
@@ -682,14 +684,16 @@ static void case_slow(void)
 {
     static struct host h;
     start_with(&h, "hslow", no_bind);
+    char tok[64];
+    tenant(&h, tok);
     CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "sliced"), "41:00.0 starts sliced");
     pthread_t th;
     CHECK(pthread_create(&th, NULL, slow_passthrough, &h) == 0, "pthread_create");
     /* The kernel never binds the audio function: the change waits the library's bind timeout (3 s)
      * with the GPU marked, and the API answers meanwhile. */
     CHECK(dt_wait_for(shows_passthrough, &h, 3000), "41:00.0 never showed passthrough while changing");
-    refused(&h, 409, NULL, "POST", "/v1/instances", "{\"gpu\":0,\"memory\":\"1GiB\"}",
-            "passthrough");
+    refused(&h, 409, NULL, "POST", "/v1/instances",
+            "{\"tenant\":\"lab\",\"gpu\":0,\"memory\":\"1GiB\"}", "passthrough");
     json_t *j = dt_call(&h.t, 200, NULL, "GET", "/v1/instances", NULL);
     json_decref(j);
     CHECK(!atomic_load(&slow_done),
@@ -699,7 +703,8 @@ static void case_slow(void)
           slow_status);
     CHECK(!strcmp(driver_of(&h, "0000:41:00.0"), "nvidia"), "41:00.0 rolled back to nvidia");
     CHECK(!strcmp(mode_of(&h, "0000:41:00.0"), "sliced"), "41:00.0 sliced again");
-    j = dt_call(&h.t, 201, NULL, "POST", "/v1/instances", "{\"gpu\":0,\"memory\":\"1GiB\"}");
+    j = dt_call(&h.t, 201, NULL, "POST", "/v1/instances",
+                "{\"tenant\":\"lab\",\"gpu\":0,\"memory\":\"1GiB\"}");
     json_decref(j);
 }
 
