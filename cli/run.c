@@ -26,6 +26,7 @@
 #include "cli/cli.h"
 #include "core/limits.h"
 #include "core/size.h"
+#include "core/timeslice.h"
 #include "launch/launch.h"
 
 extern char **environ;
@@ -54,6 +55,10 @@ static void usage(FILE *f)
         "  --compute PCT          share of each GPU's time: 25, 12.5% ... (takes effect with\n"
         "                         GPU-time limits)\n"
         "  --compute KEY=PCT,...  a share per GPU, keys as for --memory\n"
+        "  --timeslice T          the length of a turn on a GPU shared by time, 1ms to 30ms\n"
+        "                         (default 10ms; sets GPUVISOR_TIMESLICE): shorter turns wait\n"
+        "                         less for the GPU, longer ones lose less to hand-overs. With\n"
+        "                         gpuvisord, a turn is at most the GPU's own setting\n"
         "  --instance NAME        run in the shared instance NAME: every process started with the\n"
         "                         same NAME shares one slice (letters, digits, '_', '.', '-'; 1 "
         "to\n"
@@ -243,7 +248,8 @@ static int spawn_and_wait(char **argv, char *const *envp)
 
 /* Join instance key through the daemon at socket and run cmd in it. guessed: the daemon was not
  * asked for by name, only found; a refusal then says how to get a standalone instance instead. */
-static int run_joined(const char *socket, const char *key, bool guessed, char **cmd)
+static int run_joined(const char *socket, const char *key, bool guessed, const char *timeslice,
+                      char **cmd)
 {
     struct gv_error err = {0};
     /* The command may change directory before its interposer reads the path. */
@@ -268,7 +274,8 @@ static int run_joined(const char *socket, const char *key, bool guessed, char **
     struct gvl_env env;
     const struct gvl_join join = {
         .socket = sock, .instance = m.id, .region_fd = m.fd, .devices = m.uuid};
-    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_join(&env, shim, &join, &err) < 0) {
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_join(&env, shim, &join, &err) < 0 ||
+        (timeslice && gvl_env_set(&env, GV_TIMESLICE_ENV, timeslice, &err) < 0)) {
         gvl_env_free(&env);
         close(m.fd);
         fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
@@ -293,6 +300,8 @@ int cmd_run(int argc, char **argv)
     static struct cli_spec memory = {.option = "--memory", .parse = cli_parse_memory};
     static struct cli_spec compute = {.option = "--compute", .parse = cli_parse_share};
     const char *instance = NULL, *devices = NULL, *daemon = NULL;
+    char timeslice_text[GV_TIMESLICE_TEXT];
+    const char *timeslice = NULL;
     bool no_daemon = false;
     struct gv_error err = {0};
     int i = 1;
@@ -317,6 +326,15 @@ int cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             if (cli_spec_add(&compute, v, &err) < 0)
                 return usage_error(&err);
+        } else if ((m = cli_opt_value(argc, argv, &i, "--timeslice", &v)) != 0) {
+            uint64_t ns;
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (gv_timeslice_parse(v, &ns, &err) < 0) {
+                fprintf(stderr, "gpuvisor: --timeslice: %s\n", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            timeslice = gv_timeslice_format(ns, timeslice_text, sizeof(timeslice_text));
         } else if ((m = cli_opt_value(argc, argv, &i, "--instance", &v)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
@@ -374,10 +392,10 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "gpuvisor: --daemon: %s\n", why);
             return CLI_EXIT_USAGE;
         }
-        return run_joined(daemon, instance, false, cmd);
+        return run_joined(daemon, instance, false, timeslice, cmd);
     }
     if (instance && !limits && !no_daemon && gvl_socket_exists(gvl_daemon_socket()))
-        return run_joined(gvl_daemon_socket(), instance, true, cmd);
+        return run_joined(gvl_daemon_socket(), instance, true, timeslice, cmd);
 
     /* NVML only when a GPU is named: a plain limit needs no driver at all. */
     static struct cli_gpus gpus;
@@ -425,7 +443,8 @@ int cmd_run(int argc, char **argv)
         .compute = compute.given ? compute_env : NULL,
         .devices = devices ? devices_env : NULL,
     };
-    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_slice(&env, shim, &slice, &err) < 0) {
+    if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_slice(&env, shim, &slice, &err) < 0 ||
+        (timeslice && gvl_env_set(&env, GV_TIMESLICE_ENV, timeslice, &err) < 0)) {
         gvl_env_free(&env);
         fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;

@@ -19,6 +19,7 @@
 #define GV_TIMESLICE_MAX_NS     30000000ULL /* 30 ms: above, waiting for a turn is felt */
 #define GV_TIMESLICE_DEFAULT_NS 10000000ULL
 #define GV_TIMESLICE_TEXT       16 /* "29.999ms" and its NUL, with room */
+#define GV_TIMESLICE_ENV        "GPUVISOR_TIMESLICE" /* what the interposer reads */
 
 /* Parse text into *ns. Returns 0, or -EINVAL (not a time, a unit that is not ms, us or s, a part of
  * a microsecond) or -ERANGE (outside 1 ms to 30 ms) with a message quoting the text. */

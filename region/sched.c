@@ -65,7 +65,9 @@ struct record {
     _Atomic uint64_t holder_start;
     _Atomic uint64_t holder_ns;
     _Atomic uint64_t slice_end;
-    _Atomic uint32_t spare; /* was a drain flag that shielded the holder; no longer read */
+    /* The holder's slice length in microseconds, written with slice_end (0, as in a record of an
+     * earlier version: GVR_SCHED_SLICE_NS). A holder past its slice end by twice it is taken over. */
+    _Atomic uint32_t slice_us;
     _Atomic uint32_t seq;
     _Atomic uint64_t takes;
     _Atomic uint32_t want_pid[NWANT];
@@ -336,13 +338,28 @@ static bool holder_dead(const struct record *r, const struct gvr_sched_peer *p, 
     return gvr_proc_gone(pid, start);
 }
 
+/* Write the holder's slice end, the slice being from now to slice_end. */
+static void set_slice(struct record *r, uint64_t now, uint64_t slice_end)
+{
+    uint64_t us = slice_end > now ? (slice_end - now) / 1000 : 0;
+    atomic_store(&r->slice_us, (uint32_t)(us > UINT32_MAX ? UINT32_MAX : us));
+    atomic_store(&r->slice_end, slice_end);
+}
+
+uint64_t gvr_sched_grace(const struct gvr_sched *s)
+{
+    uint64_t us = s && s->map ? atomic_load(&REC(s)->slice_us) : 0;
+    return us ? 2 * us * 1000 : GVR_SCHED_GRACE_NS;
+}
+
 /* May the token be taken from holder h at `now`? */
 static bool takeable(const struct record *r, const struct gvr_sched_peer *p, uint64_t h,
                      uint64_t now, bool check_alive)
 {
     /* Live or dead, draining or not, in this pid namespace or another: a holder whose synchronize
      * does not finish must not keep the others waiting; it pays for its wait (shim/timeshare.c). */
-    if (now > atomic_load(&r->slice_end) + GVR_SCHED_GRACE_NS)
+    uint64_t us = atomic_load(&r->slice_us);
+    if (now > atomic_load(&r->slice_end) + (us ? 2 * us * 1000 : GVR_SCHED_GRACE_NS))
         return true;
     return check_alive && holder_dead(r, p, h);
 }
@@ -378,7 +395,7 @@ static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, ui
         uint64_t mine = (t & 0xffffffffULL) << 32 | (uint32_t)p->pid;
         if (!atomic_compare_exchange_strong(&r->holder, &h, mine))
             continue;
-        atomic_store(&r->slice_end, slice_end);
+        set_slice(r, now, slice_end);
         atomic_store(&r->holder_start, p->start);
         atomic_store(&r->holder_ns, p->pidns);
         p->mine = mine;
@@ -715,7 +732,7 @@ bool gvr_sched_extend(struct gvr_sched *s, uint64_t slice_end)
         return daemon_extend(s, slice_end);
     if (!gvr_sched_held(s))
         return false;
-    atomic_store(&REC(s)->slice_end, slice_end);
+    set_slice(REC(s), gv_now_ns(), slice_end);
     return true;
 }
 
@@ -857,7 +874,7 @@ bool gvr_sched_extend_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_
 {
     if (!held_by(REC(s), p))
         return false;
-    atomic_store(&REC(s)->slice_end, slice_end);
+    set_slice(REC(s), gv_now_ns(), slice_end);
     return true;
 }
 

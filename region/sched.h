@@ -45,12 +45,14 @@
 #include "core/error.h"
 #include "core/uuid.h"
 
-/* A turn on the GPU: what a holder takes the token for at a time (shim/timeshare.c). */
+/* A turn on the GPU: what a holder takes the token for at a time (shim/timeshare.c), unless
+ * GPUVISOR_TIMESLICE or gpuvisord's setting for the GPU says otherwise (core/timeslice.h). */
 #define GVR_SCHED_SLICE_NS 10000000ULL
 
 /* A live holder this far past its slice end loses the token. Long enough for a holder's drain of
  * the work it queued in its turn (about one slice's worth, shim/timeshare.c) to finish within it:
- * two slices. */
+ * two slices. The record keeps the holder's own slice length, and the grace is twice that; this is
+ * the grace of a default slice. */
 #define GVR_SCHED_GRACE_NS (2 * GVR_SCHED_SLICE_NS)
 
 /* In gpuvisord's mode a waiter stands in line for this long after each refused take: longer than
@@ -205,6 +207,9 @@ bool gvr_sched_extend_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_
 
 /* The slice end of the holder's tenure now. */
 uint64_t gvr_sched_slice_end(const struct gvr_sched *s);
+
+/* How long past its slice end the current holder keeps the token: twice its slice. */
+uint64_t gvr_sched_grace(const struct gvr_sched *s);
 
 /* Give p's tenure up, if it holds the token, and wake the waiters. Returns whether it held it. */
 bool gvr_sched_release_for(struct gvr_sched *s, struct gvr_sched_peer *p);

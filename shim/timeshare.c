@@ -9,7 +9,9 @@
  * token bucket refilled at the instance's share. Since no other limited work runs meanwhile, the
  * holding time is the device time of the holder's own work (plus the short gaps of a hand-over).
  *
- * A turn (slice) lasts SLICE_NS. It is paid for in advance when the token is taken and settled when
+ * A turn (slice) lasts GPUVISOR_TIMESLICE (core/timeslice.h; 10 ms when unset), or less when gpuvisord
+ * grants less (its setting for the GPU): the turn is what the token record says after the take. It
+ * is paid for in advance when the token is taken and settled when
  * it ends: the unused part is refunded when the holder gives the GPU up early, the overrun of a
  * drain is charged on top. The holder keeps the token into a new slice while its budget lasts and
  * nobody else waits; otherwise it drains its queued work (cuCtxSynchronize) and gives the token
@@ -47,18 +49,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/budget.h"
 #include "core/clock.h"
+#include "core/timeslice.h"
 #include "region/proc.h"
 #include "region/sched.h"
 #include "shim/shim.h"
 
 #define MAX_ORDINALS GV_MAX_GPUS
-#define SLICE_NS     GVR_SCHED_SLICE_NS
 #define WAIT_NS      2000000ULL /* a waiter looks at a silent holder this often (is it alive?) */
 #define YIELD_NS     1000000ULL /* after giving the GPU up to a waiter, leave it to them this long */
 #define MIN_HOLD_NS                                                                                \
@@ -103,6 +106,33 @@ struct tdev {
 
 static struct tdev devs[MAX_ORDINALS];
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The turn this process asks for (GPUVISOR_TIMESLICE), read at the first set-up. */
+static uint64_t slice_ns = GV_TIMESLICE_DEFAULT_NS;
+
+static void read_timeslice(void)
+{
+    const char *v = getenv(GV_TIMESLICE_ENV);
+    uint64_t ns;
+    struct gv_error err = {0};
+    if (!v || !*v)
+        return;
+    if (gv_timeslice_parse(v, &ns, &err) == 0) {
+        slice_ns = ns;
+    } else {
+        char def[GV_TIMESLICE_TEXT];
+        fprintf(stderr, "gpuvisor: GPUVISOR_TIMESLICE: %s; turns of %s are taken\n", err.msg,
+                gv_timeslice_format(GV_TIMESLICE_DEFAULT_NS, def, sizeof(def)));
+    }
+}
+
+/* The end of the turn just taken or renewed, asking for one to `asked`: what the record says, which
+ * is less when gpuvisord grants a shorter turn. */
+static uint64_t granted(const struct tdev *d, uint64_t now, uint64_t asked)
+{
+    uint64_t end = gvr_sched_slice_end(&d->sched);
+    return end > now && end < asked ? end : asked;
+}
 
 static void nap(uint64_t ns)
 {
@@ -189,6 +219,7 @@ static int setup(struct tdev *d, CUdevice dev)
     static bool atfork_set;
     if (!atfork_set) {
         pthread_atfork(NULL, NULL, forked_child);
+        read_timeslice();
         atfork_set = true;
     }
     if (atomic_load(&d->state) == UNKNOWN) {
@@ -307,7 +338,7 @@ static void drain(struct tdev *d)
     uint64_t end = gv_now_ns();
     if (n) {
         uint64_t per = (end - d->since) / n + 1;
-        uint64_t bound = SLICE_NS / per;
+        uint64_t bound = slice_ns / per;
         atomic_store(&d->bound, bound < 2 ? 2 : bound > MAX_BOUND ? MAX_BOUND : bound);
     }
     d->since = end;
@@ -365,7 +396,7 @@ static bool take(struct tdev *d)
             nap(50000);
             continue;
         }
-        if (gvr_sched_take(&d->sched, now, now + SLICE_NS, check)) {
+        if (gvr_sched_take(&d->sched, now, now + slice_ns, check)) {
             /* The holder taken over may have been of this instance, and its turn unsettled. */
             settle_ended_turn(d, now);
             if (gv_budget_wait(d->budget, now)) {
@@ -373,11 +404,12 @@ static bool take(struct tdev *d)
                 continue;
             }
             uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
-            gv_budget_turn_open(d->budget, tag, start, now + SLICE_NS);
+            uint64_t end = granted(d, now, now + slice_ns);
+            gv_budget_turn_open(d->budget, tag, start, end);
             d->held = true;
             d->took_at = d->since = now;
-            d->paid_until = now + SLICE_NS;
-            gv_budget_charge(d->budget, d->share, now, (int64_t)SLICE_NS);
+            d->paid_until = end;
+            gv_budget_charge(d->budget, d->share, now, (int64_t)(end - now));
             atomic_store(&d->launches, 0);
             gvs_count_wait(ordinal(d), now - began);
             return true;
@@ -421,9 +453,10 @@ static bool advance(struct tdev *d)
             settle(d, now);
             d->share = gvs_compute_share(ordinal(d));
             if (gv_budget_wait(d->budget, now) == 0 &&
-                gvr_sched_extend(&d->sched, now + SLICE_NS)) {
-                gv_budget_charge(d->budget, d->share, now, (int64_t)SLICE_NS);
-                d->paid_until = now + SLICE_NS;
+                gvr_sched_extend(&d->sched, now + slice_ns)) {
+                uint64_t end = granted(d, now, now + slice_ns);
+                gv_budget_charge(d->budget, d->share, now, (int64_t)(end - now));
+                d->paid_until = end;
                 uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
                 gv_budget_turn_paid(d->budget, tag, d->paid_until);
                 return true;
@@ -568,7 +601,7 @@ void gvs_sync_end(CUstream stream, bool whole_context)
             /* The caller's cuCtxSynchronize was a drain: learn from it as from ours. */
             uint64_t n = atomic_exchange(&d->launches, 0);
             atomic_fetch_add(&d->drains, 1);
-            uint64_t per = (now - d->since) / n + 1, bound = SLICE_NS / per;
+            uint64_t per = (now - d->since) / n + 1, bound = slice_ns / per;
             atomic_store(&d->bound, bound < 2 ? 2 : bound > MAX_BOUND ? MAX_BOUND : bound);
         }
         give_up(d, whole_context);

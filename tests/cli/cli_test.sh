@@ -115,6 +115,9 @@ bad_options)
     expect 2 'compute share "0"' "$G" run --compute 0 -- true
     expect 2 'at most 100' "$G" run --compute 150% -- true
     expect 2 '--compute: missing value' "$G" run --compute
+    expect 2 'time slice "0.5ms": out of range (1ms to 30ms)' "$G" run --timeslice 0.5ms -- true
+    expect 2 'time slice "fast": not a time' "$G" run --timeslice fast -- true
+    expect 2 '--timeslice: missing value' "$G" run --timeslice
     expect 2 'GPU index 2 is out of range' "$G" run --compute 2=50 -- true
     expect 2 '--instance: instance name "a/b"' "$G" run --instance a/b -- true
     expect 2 '--instance: instance name' "$G" run --instance "" -- true
@@ -216,6 +219,7 @@ env_memory)
     upper=$(echo "$U1" | tr a-f A-F)
     check_eq "UUID and *" "$(envof GPUVISOR_MEMORY --memory "*=1GiB,$upper=2GiB")" "*=1073741824,$U1=2147483648"
     check_eq "compute plain" "$(envof GPUVISOR_COMPUTE --compute 25)" 2500
+    check_eq "timeslice" "$(envof GPUVISOR_TIMESLICE --timeslice 2500us)" 2.5ms
     check_eq "compute keyed" "$(envof GPUVISOR_COMPUTE --compute 0=12.5%,1=50)" "$U0=1250,$U1=5000"
     check_eq "no --memory clears an inherited limit" "$(GPUVISOR_MEMORY=1 envof GPUVISOR_MEMORY)" ""
     check_eq "no --compute clears an inherited share" "$(GPUVISOR_COMPUTE=1 envof GPUVISOR_COMPUTE)" ""
