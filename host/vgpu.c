@@ -79,6 +79,15 @@ static uint64_t framebuffer_from_description(const char *d)
 
 /* --- mdev */
 
+static int cmp_type(const void *a, const void *b)
+{
+    const struct gvh_type *x = a, *y = b;
+    /* By frame buffer, then id: the order the vendor lists them in, smallest first. */
+    if (x->framebuffer != y->framebuffer)
+        return x->framebuffer < y->framebuffer ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
 static int mdev_types(const struct gvh_ctx *c, const char *bdf, struct gvh_type **out, size_t *n)
 {
     char dir[PATH_MAX];
@@ -119,6 +128,8 @@ static int mdev_types(const struct gvh_ctx *c, const char *bdf, struct gvh_type 
             t->framebuffer = framebuffer_from_name(t->name);
     }
     closedir(d);
+    if (count > 1)
+        qsort(list, count, sizeof(*list), cmp_type);
     *out = list;
     *n = count;
     return 0;
