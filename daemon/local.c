@@ -555,8 +555,8 @@ static uint64_t timeslice(const struct gvd_local *l, const uint8_t uuid[GV_UUID_
 
 /* The end of the slice granted to c for request q: what it asked, at most one time slice of its
  * GPU from now. */
-static uint64_t slice_end(const struct gvd_local *l, const struct conn *c,
-                          const struct gvr_dreq *q, uint64_t now)
+static uint64_t slice_end(const struct gvd_local *l, const struct conn *c, const struct gvr_dreq *q,
+                          uint64_t now)
 {
     uint64_t end = q->until, most = now + timeslice(l, l->gpus[c->gpu].uuid);
     if (end > most)
@@ -867,7 +867,9 @@ void gvd_local_set_timeslice(struct gvd_local *l, const uint8_t uuid[16], uint64
 {
     if (!l)
         return;
-    ns = ns < GV_TIMESLICE_MIN_NS ? GV_TIMESLICE_MIN_NS : ns > GV_TIMESLICE_MAX_NS ? GV_TIMESLICE_MAX_NS : ns;
+    ns = ns < GV_TIMESLICE_MIN_NS   ? GV_TIMESLICE_MIN_NS
+         : ns > GV_TIMESLICE_MAX_NS ? GV_TIMESLICE_MAX_NS
+                                    : ns;
     pthread_mutex_lock(&l->slices_lock);
     unsigned n = atomic_load_explicit(&l->nslices, memory_order_relaxed), i = 0;
     while (i < n && memcmp(l->slices[i].uuid, uuid, GV_UUID_LEN) != 0)

@@ -826,11 +826,11 @@ static int read_timeslice(const json_t *v, struct gvd_opt *out, struct gv_error 
     }
     if (!json_is_string(v)) {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        int rc = gv_error_set(err, -EINVAL,
-                              "timeslice: %.32s%s is %s: give a time as a string, such as "
-                              "\"5ms\" (1ms to 30ms), or null for the daemon's default",
-                              text ? text : "?", text && strlen(text) > 32 ? "..." : "",
-                              type_name(v));
+        int rc =
+            gv_error_set(err, -EINVAL,
+                         "timeslice: %.32s%s is %s: give a time as a string, such as "
+                         "\"5ms\" (1ms to 30ms), or null for the daemon's default",
+                         text ? text : "?", text && strlen(text) > 32 ? "..." : "", type_name(v));
         free(text);
         return rc;
     }

@@ -655,7 +655,8 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
         g->timeslice = 0;
         if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
             sqlite3_int64 ns = sqlite3_column_int64(st, 2);
-            if (ns >= (sqlite3_int64)GV_TIMESLICE_MIN_NS && ns <= (sqlite3_int64)GV_TIMESLICE_MAX_NS)
+            if (ns >= (sqlite3_int64)GV_TIMESLICE_MIN_NS &&
+                ns <= (sqlite3_int64)GV_TIMESLICE_MAX_NS)
                 g->timeslice = (uint64_t)ns;
             else
                 fprintf(stderr,

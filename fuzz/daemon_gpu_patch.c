@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(p.has_mode || p.timeslice.set);
         if (p.has_mode) {
             enum gvd_gpu_mode again;
-            fuzz_check(gvd_mode_parse(gvd_mode_name(p.mode), &again, NULL) == 0 &&
-                       again == p.mode);
+            fuzz_check(gvd_mode_parse(gvd_mode_name(p.mode), &again, NULL) == 0 && again == p.mode);
         }
         if (p.timeslice.set && !p.timeslice.null) {
             char text[GV_TIMESLICE_TEXT];

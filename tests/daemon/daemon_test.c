@@ -919,8 +919,8 @@ static void granted_at_most(int c, uint32_t op, uint64_t slice)
     struct gv_error err = {0};
     uint64_t before = gv_now_ns();
     q.until = before + 30 * 1000000ULL;
-    CHECK(gvr_daemon_call(c, &q, &p, NULL, GV_NS_PER_S, &err) == 0 && p.status == 0,
-          "op %u: %s %s", op, err.msg, p.msg);
+    CHECK(gvr_daemon_call(c, &q, &p, NULL, GV_NS_PER_S, &err) == 0 && p.status == 0, "op %u: %s %s",
+          op, err.msg, p.msg);
     uint64_t after = gv_now_ns();
     CHECK(p.until >= before + slice && p.until <= after + slice,
           "op %u: granted %.3f ms, the slice is %.3f ms", op, (double)(p.until - before) / 1e6,
@@ -950,7 +950,8 @@ static void case_timeslice(void)
     /* Mode and time slice together, and by UUID. */
     char path[128];
     snprintf(path, sizeof(path), "/v1/gpus/%s", uuid1);
-    json_decref(dt_call(&t, 200, NULL, "PATCH", path, "{\"mode\":\"sliced\",\"timeslice\":\"5ms\"}"));
+    json_decref(
+        dt_call(&t, 200, NULL, "PATCH", path, "{\"mode\":\"sliced\",\"timeslice\":\"5ms\"}"));
     slice_is(&t, 1, "5ms");
 
     /* Refusals name the value; nothing changes. */
@@ -1088,9 +1089,15 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } cases[] = {
-        {"api", case_api},       {"isolation", case_isolation}, {"instances", case_instances},
-        {"spread", case_spread}, {"errors", case_errors},       {"restart", case_restart},
-        {"local", case_local},   {"startup", case_startup},     {"shim", case_shim},
+        {"api", case_api},
+        {"isolation", case_isolation},
+        {"instances", case_instances},
+        {"spread", case_spread},
+        {"errors", case_errors},
+        {"restart", case_restart},
+        {"local", case_local},
+        {"startup", case_startup},
+        {"shim", case_shim},
         {"timeslice", case_timeslice},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)

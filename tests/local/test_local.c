@@ -9,9 +9,10 @@
  * deadline, and a user's connections are capped: one over the cap is told so. The token: taken,
  * renewed and released through the daemon, which keeps the instance's GPU time itself and refuses
  * a take or a renewal while it is spent, and a renewal while another instance waits; a deleted
- * instance's turns are refused for good. A daemon killed while a process holds the token: the process finds it lost, and takes it
- * from the next daemon, which reset the record in place. A take or a renewal is granted at most
- * the GPU's time slice, as the daemon core last set it; a holder keeps what it was granted. */
+ * instance's turns are refused for good. A daemon killed while a process holds the token: the
+ * process finds it lost, and takes it from the next daemon, which reset the record in place. A take
+ * or a renewal is granted at most the GPU's time slice, as the daemon core last set it; a holder
+ * keeps what it was granted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
