@@ -4,8 +4,8 @@
  * Defaults first, then the options, each checked here so that a mistake is reported before
  * anything starts: --listen HOST:PORT (an IPv6 host in brackets), --socket PATH, --state DIR,
  * --sim MODELS, --placement binpack|spread, --threads N, --timeslice T (the turn on a GPU that has
- * no time slice of its own), and the roots the host library works
- * under for passthrough and vGPUs, --sysfs-root DIR and --config-root DIR. The state directory
+ * no time slice of its own), and the roots the host library works under for passthrough and vGPUs,
+ * --sysfs-root DIR and --config-root DIR. The state directory
  * defaults to /var/lib/gpuvisor for root and to $XDG_STATE_HOME/gpuvisor (~/.local/state/gpuvisor)
  * for others, so that a user can try the daemon without privileges. */
 #include <errno.h>

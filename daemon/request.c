@@ -815,6 +815,15 @@ int gvd_mode_parse(const char *s, enum gvd_gpu_mode *m, struct gv_error *err)
         err, -EINVAL, "mode \"%.64s\": unknown (use sliced, whole, passthrough or vgpu-parent)", s);
 }
 
+/* "1ms to 30ms", as core writes the ends of the range. */
+static const char *timeslice_range(char *buf, size_t len)
+{
+    char lo[GV_TIMESLICE_TEXT], hi[GV_TIMESLICE_TEXT];
+    snprintf(buf, len, "%s to %s", gv_timeslice_format(GV_TIMESLICE_MIN_NS, lo, sizeof(lo)),
+             gv_timeslice_format(GV_TIMESLICE_MAX_NS, hi, sizeof(hi)));
+    return buf;
+}
+
 /* A time slice, as text (core/timeslice.h), or null. The message quotes what was sent, whatever
  * its type, so that a client sees which value was refused. */
 static int read_timeslice(const json_t *v, struct gvd_opt *out, struct gv_error *err)
@@ -825,12 +834,12 @@ static int read_timeslice(const json_t *v, struct gvd_opt *out, struct gv_error 
         return 0;
     }
     if (!json_is_string(v)) {
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        int rc =
-            gv_error_set(err, -EINVAL,
-                         "timeslice: %.32s%s is %s: give a time as a string, such as "
-                         "\"5ms\" (1ms to 30ms), or null for the daemon's default",
-                         text ? text : "?", text && strlen(text) > 32 ? "..." : "", type_name(v));
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), range[2 * GV_TIMESLICE_TEXT];
+        int rc = gv_error_set(err, -EINVAL,
+                              "timeslice: %.32s%s is %s: give a time as a string, such as "
+                              "\"5ms\" (%s), or null for the daemon's default",
+                              text ? text : "?", text && strlen(text) > 32 ? "..." : "",
+                              type_name(v), timeslice_range(range, sizeof(range)));
         free(text);
         return rc;
     }
@@ -867,10 +876,12 @@ int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
         if (rc)
             goto out;
     }
+    char range[2 * GV_TIMESLICE_TEXT];
     if (!p.has_mode && !p.timeslice.set)
         rc = gv_error_set(err, -EINVAL,
                           "nothing to change: give mode (sliced, whole, passthrough, "
-                          "vgpu-parent), timeslice (1ms to 30ms), or both");
+                          "vgpu-parent), timeslice (%s), or both",
+                          timeslice_range(range, sizeof(range)));
     if (!rc)
         *out = p;
 out:

@@ -661,8 +661,9 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
             else
                 fprintf(stderr,
                         "gpuvisord: GPU %s: time slice of %lld ns in the database is outside "
-                        "1ms to 30ms (ignored: the daemon's is used)\n",
-                        text, (long long)ns);
+                        "%llu to %llu ns (ignored: the daemon's is used)\n",
+                        text, (long long)ns, (unsigned long long)GV_TIMESLICE_MIN_NS,
+                        (unsigned long long)GV_TIMESLICE_MAX_NS);
         }
     }
     sqlite3_finalize(st);
