@@ -26,7 +26,8 @@ static const struct {
     {"run", cmd_run, NULL, "run a command in a GPU slice (memory and compute limits)"},
     {"smi", cmd_smi, NULL, "show GPUs and the instances using them, like nvidia-smi for slices"},
 #ifdef GV_CLI_REST
-    {"gpus", NULL, "cmd_gpus", "list the GPUs gpuvisord manages and what is handed out of each"},
+    {"gpus", NULL, "cmd_gpus",
+     "list the GPUs gpuvisord manages and what is handed out; set a GPU's mode or time slice"},
     {"profiles", NULL, "cmd_profiles", "list the profiles instances can be created with"},
     {"create", NULL, "cmd_create", "create an instance (a profile, or memory and compute)"},
     {"list", NULL, "cmd_list", "list instances"},

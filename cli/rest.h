@@ -166,9 +166,10 @@ void cli_instance_detail(const json_t *in, const char *indent, FILE *out);
 
 /* --- the subcommands' verbs, for the tests */
 
-extern const struct cli_verb cli_verb_gpus, cli_verb_profiles, cli_verb_create, cli_verb_list,
-    cli_verb_show, cli_verb_resize, cli_verb_delete, cli_verb_tenant_add, cli_verb_tenant_list,
-    cli_verb_tenant_set, cli_verb_tenant_delete, cli_verb_tenant_token, cli_verb_events;
+extern const struct cli_verb cli_verb_gpus, cli_verb_gpus_set, cli_verb_profiles, cli_verb_create,
+    cli_verb_list, cli_verb_show, cli_verb_resize, cli_verb_delete, cli_verb_tenant_add,
+    cli_verb_tenant_list, cli_verb_tenant_set, cli_verb_tenant_delete, cli_verb_tenant_token,
+    cli_verb_events;
 
 int cmd_gpus(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);

@@ -3,8 +3,9 @@
  *
  * Defaults first, then the options, each checked here so that a mistake is reported before
  * anything starts: --listen HOST:PORT (an IPv6 host in brackets), --socket PATH, --state DIR,
- * --sim MODELS, --placement binpack|spread, --threads N, and the roots the host library works
- * under for passthrough and vGPUs, --sysfs-root DIR and --config-root DIR. The state directory
+ * --sim MODELS, --placement binpack|spread, --threads N, --timeslice T (the turn on a GPU that has
+ * no time slice of its own), and the roots the host library works under for passthrough and vGPUs,
+ * --sysfs-root DIR and --config-root DIR. The state directory
  * defaults to /var/lib/gpuvisor for root and to $XDG_STATE_HOME/gpuvisor (~/.local/state/gpuvisor)
  * for others, so that a user can try the daemon without privileges. */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/timeslice.h"
 #include "daemon/gvd.h"
 #include "launch/launch.h" /* the default socket: tenants look for it there too */
 
@@ -26,6 +28,10 @@
 
 static void usage(FILE *f)
 {
+    char lo[GV_TIMESLICE_TEXT], hi[GV_TIMESLICE_TEXT], def[GV_TIMESLICE_TEXT];
+    gv_timeslice_format(GV_TIMESLICE_MIN_NS, lo, sizeof(lo));
+    gv_timeslice_format(GV_TIMESLICE_MAX_NS, hi, sizeof(hi));
+    gv_timeslice_format(GV_TIMESLICE_DEFAULT_NS, def, sizeof(def));
     fprintf(f,
             "Usage: gpuvisord [OPTIONS]\n"
             "\n"
@@ -41,11 +47,14 @@ static void usage(FILE *f)
             "  --sim MODELS         use the GPU simulator with these models (e.g. T4,T4)\n"
             "  --placement POLICY   binpack (default) or spread\n"
             "  --threads N          HTTP worker threads (default: the CPUs, 2 to 8)\n"
+            "  --timeslice T        the length of a turn on a GPU whose time instances share,\n"
+            "                       for GPUs without their own (%s to %s; default %s)\n"
             "  --sysfs-root DIR     where sysfs, /dev and /proc/driver are, for passthrough\n"
             "                       and vGPUs (default $" GVH_ENV_SYSFS_ROOT ", else /)\n"
             "  --config-root DIR    where mdevctl's definitions and the host state file are\n"
             "                       (default $" GVH_ENV_CONFIG_ROOT ", else /)\n"
-            "  --help, --version\n");
+            "  --help, --version\n",
+            lo, hi, def);
 }
 
 static int split_listen(const char *s, struct gvd_config *cfg, struct gv_error *err)
@@ -108,6 +117,7 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
     cfg->placement = GV_PLACE_BINPACK;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cpus < 2 ? 2 : cpus > 8 ? 8 : (unsigned)cpus;
+    cfg->timeslice = GV_TIMESLICE_DEFAULT_NS;
 
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -116,6 +126,7 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
         {"sim", required_argument, NULL, 'm'},
         {"placement", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'},
+        {"timeslice", required_argument, NULL, 'T'},
         {"sysfs-root", required_argument, NULL, 'R'},
         {"config-root", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
@@ -160,6 +171,10 @@ int gvd_config_parse(int argc, char **argv, struct gvd_config *cfg, struct gv_er
                 cfg->threads = (unsigned)n;
             break;
         }
+        case 'T':
+            if ((rc = gv_timeslice_parse(optarg, &cfg->timeslice, err)) != 0)
+                gv_error_prefix(err, rc, "--timeslice");
+            break;
         case 'R':
             rc = copy(cfg->sysfs_root, sizeof(cfg->sysfs_root), "--sysfs-root", optarg, err);
             break;

@@ -251,8 +251,16 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
         return rc;
     struct gvd_local_ops ops;
     gvd_local_ops_fill(d, &ops);
-    if ((rc = gvd_local_start(&d->local, d->unix_fd, d->run_dir, &ops, err)) != 0)
+    struct gvd_local *local;
+    if ((rc = gvd_local_start(&local, d->unix_fd, d->run_dir, &ops, err)) != 0)
         return rc;
+    /* Under the lock: a PATCH of a GPU's time slice, served already, passes it on through
+     * d->local too. */
+    pthread_rwlock_wrlock(&d->lock);
+    d->local = local;
+    for (unsigned i = 0; i < d->ngpus; i++)
+        gvd_gpu_timeslice_apply(d, &d->gpus[i]);
+    pthread_rwlock_unlock(&d->lock);
     fprintf(stderr, "gpuvisord: local socket %s; %u GPU%s, %zu tenant%s, %zu instance%s\n",
             cfg->socket, d->ngpus, d->ngpus == 1 ? "" : "s", d->ntenants,
             d->ntenants == 1 ? "" : "s", d->ninstances, d->ninstances == 1 ? "" : "s");
@@ -271,7 +279,11 @@ void gvd_stop(struct gvd *d)
     pthread_mutex_unlock(&d->stop_lock);
     if (d->reaper_started)
         pthread_join(d->reaper, NULL);
-    gvd_local_stop(d->local);
+    pthread_rwlock_wrlock(&d->lock); /* requests still served must not use it once stopped */
+    struct gvd_local *local = d->local;
+    d->local = NULL;
+    pthread_rwlock_unlock(&d->lock);
+    gvd_local_stop(local);
     gvd_http_stop(d->http);
     if (d->unix_fd >= 0) {
         close(d->unix_fd);

@@ -30,6 +30,7 @@
 #include "host/host.h"
 #include "region/region.h"
 
+struct gvd;
 struct gvd_store;
 struct gvd_http;
 struct gvd_local;
@@ -46,6 +47,7 @@ struct gvd_config {
     unsigned threads;           /* HTTP worker threads */
     char sysfs_root[PATH_MAX];  /* --sysfs-root; "": GPUVISOR_SYSFS_ROOT, else / */
     char config_root[PATH_MAX]; /* --config-root; "": GPUVISOR_CONFIG_ROOT, else / */
+    uint64_t timeslice;         /* --timeslice, ns: the turn on a GPU that has none of its own */
 };
 
 /* Fill *cfg from the command line (defaults first: see docs/daemon.md). Returns 0, 1 when --help
@@ -82,10 +84,18 @@ struct gvd_gpu {
     /* Passthrough or vgpu-parent while a change that makes it so is under way (host.c), so that no
      * instance is placed on the GPU between the check and the change; else sliced. */
     enum gvd_gpu_mode host_pending;
+    /* The length of a turn on it (ns), as the admin set it (PATCH); 0: the daemon's, --timeslice */
+    uint64_t timeslice;
 };
 
 /* The mode that counts: the host's (a GPU given to VMs or carrying vGPUs) over the admin's. */
 enum gvd_gpu_mode gvd_gpu_mode(const struct gvd_gpu *g);
+
+/* The time slice that counts on GPU g (ns): its own, else the daemon's default. */
+uint64_t gvd_gpu_timeslice(const struct gvd *d, const struct gvd_gpu *g);
+
+/* Tell the local socket's token grants GPU g's time slice (at start, after a change). */
+void gvd_gpu_timeslice_apply(const struct gvd *d, const struct gvd_gpu *g);
 
 /* A GPU the host shows on its PCI bus that NVML does not (it is on vfio-pci, given to VMs). */
 struct gvd_host_gpu {

@@ -17,7 +17,10 @@
  * a process of another instance stands in line. A token given up while a process of another
  * instance stands in line is kept for the one that has waited longest, for a few milliseconds, so
  * that a daemon slower to serve its wake-up than the releaser is to come back does not cost the
- * waiter its turn. An account outlives its connections (a process
+ * waiter its turn. A turn lasts at most the GPU's time slice, which the daemon core sets from
+ * another thread (gvd_local_set_timeslice): a table of its own, apart from the GPUs' records
+ * (which exist only once a process asks for a GPU), with one atomic length per GPU, so that a
+ * grant reads it without a lock. An account outlives its connections (a process
  * that connects anew must not find its instance's time refilled) and is dropped when nobody uses
  * it and its bucket is full again, which is what a new one would be. */
 #include "daemon/local.h"
@@ -43,6 +46,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/size.h"
+#include "core/timeslice.h"
 #include "region/daemon.h"
 #include "region/proc.h"
 #include "region/sched.h"
@@ -95,8 +99,19 @@ struct conn {
     uint64_t want_since; /* in line since then (while want_until is ahead) */
 };
 
+/* A GPU's time slice. Entries are added under slices_lock and never removed: the uuid is written
+ * before nslices counts the entry (a release store), so a reader that loads nslices (acquire) sees
+ * the uuids of the entries it counts. */
+struct slice {
+    uint8_t uuid[GV_UUID_LEN];
+    _Atomic uint64_t ns;
+};
+
 struct gvd_local {
     int listen_fd, ep, wake, sched_dir;
+    struct slice slices[GV_MAX_GPUS];
+    _Atomic unsigned nslices;
+    pthread_mutex_t slices_lock; /* writers of slices */
     struct gvd_local_ops ops;
     pthread_t thread;
     struct conn conns[GVD_LOCAL_MAX_CONNS];
@@ -528,11 +543,24 @@ static bool other_waits(const struct gvd_local *l, const struct conn *c, uint64_
     return false;
 }
 
-static uint64_t slice_end(const struct gvr_dreq *q, uint64_t now)
+/* The time slice of GPU uuid now. */
+static uint64_t timeslice(const struct gvd_local *l, const uint8_t uuid[GV_UUID_LEN])
 {
-    uint64_t end = q->until;
-    if (end > now + GVR_SCHED_SLICE_NS)
-        end = now + GVR_SCHED_SLICE_NS;
+    unsigned n = atomic_load_explicit(&l->nslices, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (!memcmp(l->slices[i].uuid, uuid, GV_UUID_LEN))
+            return atomic_load_explicit(&l->slices[i].ns, memory_order_relaxed);
+    return GV_TIMESLICE_DEFAULT_NS;
+}
+
+/* The end of the slice granted to c for request q: what it asked, at most one time slice of its
+ * GPU from now. */
+static uint64_t slice_end(const struct gvd_local *l, const struct conn *c, const struct gvr_dreq *q,
+                          uint64_t now)
+{
+    uint64_t end = q->until, most = now + timeslice(l, l->gpus[c->gpu].uuid);
+    if (end > most)
+        end = most;
     return end < now ? now : end;
 }
 
@@ -586,14 +614,14 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
             if (other_waits(l, c, now)) {
                 fail(&p, -EBUSY, "another instance waits for the GPU");
             } else {
-                p.until = slice_end(q, now);
+                p.until = slice_end(l, c, q, now);
                 gvr_sched_extend_for(&g->rec, &c->peer, p.until);
                 pay(l, c, now, p.until);
             }
         } else {
             uint64_t from;
             bool kept = g->reserved >= 0 && g->reserved != i && now < g->reserved_until;
-            p.until = slice_end(q, now);
+            p.until = slice_end(l, c, q, now);
             if (!kept && gvr_sched_take_for(&g->rec, &c->peer, now, p.until,
                                             q->flags & GVR_DFLAG_CHECK, &from)) {
                 if (g->holder >= 0 && g->holder != i)
@@ -768,6 +796,7 @@ static void release_all(struct gvd_local *l)
     if (l->sched_dir >= 0)
         close(l->sched_dir);
     free(l->acct);
+    pthread_mutex_destroy(&l->slices_lock);
     free(l);
 }
 
@@ -782,6 +811,7 @@ int gvd_local_start(struct gvd_local **out, int listen_fd, const char *run_dir,
         return gv_error_set(err, -ENOMEM, "gpuvisord local socket: out of memory");
     l->ops = *ops;
     l->listen_fd = listen_fd;
+    pthread_mutex_init(&l->slices_lock, NULL);
     l->ep = l->wake = -1;
     for (int i = 0; i < GVD_LOCAL_MAX_CONNS; i++)
         l->conns[i].fd = -1;
@@ -831,6 +861,27 @@ int gvd_local_start(struct gvd_local **out, int listen_fd, const char *run_dir,
     }
     *out = l;
     return 0;
+}
+
+void gvd_local_set_timeslice(struct gvd_local *l, const uint8_t uuid[16], uint64_t ns)
+{
+    if (!l)
+        return;
+    ns = ns < GV_TIMESLICE_MIN_NS   ? GV_TIMESLICE_MIN_NS
+         : ns > GV_TIMESLICE_MAX_NS ? GV_TIMESLICE_MAX_NS
+                                    : ns;
+    pthread_mutex_lock(&l->slices_lock);
+    unsigned n = atomic_load_explicit(&l->nslices, memory_order_relaxed), i = 0;
+    while (i < n && memcmp(l->slices[i].uuid, uuid, GV_UUID_LEN) != 0)
+        i++;
+    if (i < n) {
+        atomic_store_explicit(&l->slices[i].ns, ns, memory_order_relaxed);
+    } else if (n < GV_MAX_GPUS) {
+        memcpy(l->slices[n].uuid, uuid, GV_UUID_LEN);
+        atomic_store_explicit(&l->slices[n].ns, ns, memory_order_relaxed);
+        atomic_store_explicit(&l->nslices, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&l->slices_lock);
 }
 
 void gvd_local_stop(struct gvd_local *l)

@@ -59,6 +59,13 @@ struct gvd_local;
 int gvd_local_start(struct gvd_local **out, int listen_fd, const char *run_dir,
                     const struct gvd_local_ops *ops, struct gv_error *err);
 
+/* The length of a turn on GPU uuid from now on (ns; core/timeslice.h's range, which the caller
+ * checked): a take or a renewal is granted a slice ending at most this long after it. A holder
+ * keeps the slice it was granted; the new length counts from its next take or renewal. A GPU never
+ * set has GV_TIMESLICE_DEFAULT_NS. Safe from any thread, while the server runs; NULL l is a no-op
+ * (no local socket). */
+void gvd_local_set_timeslice(struct gvd_local *l, const uint8_t uuid[16], uint64_t ns);
+
 /* Stop the thread and close every connection (their tokens are released). NULL is a no-op. */
 void gvd_local_stop(struct gvd_local *l);
 

@@ -18,6 +18,7 @@
 
 #include "core/limits.h"
 #include "core/size.h"
+#include "core/timeslice.h"
 
 /* --- Methods and routes. */
 
@@ -814,6 +815,41 @@ int gvd_mode_parse(const char *s, enum gvd_gpu_mode *m, struct gv_error *err)
         err, -EINVAL, "mode \"%.64s\": unknown (use sliced, whole, passthrough or vgpu-parent)", s);
 }
 
+/* "1ms to 30ms", as core writes the ends of the range. */
+static const char *timeslice_range(char *buf, size_t len)
+{
+    char lo[GV_TIMESLICE_TEXT], hi[GV_TIMESLICE_TEXT];
+    snprintf(buf, len, "%s to %s", gv_timeslice_format(GV_TIMESLICE_MIN_NS, lo, sizeof(lo)),
+             gv_timeslice_format(GV_TIMESLICE_MAX_NS, hi, sizeof(hi)));
+    return buf;
+}
+
+/* A time slice, as text (core/timeslice.h), or null. The message quotes what was sent, whatever
+ * its type, so that a client sees which value was refused. */
+static int read_timeslice(const json_t *v, struct gvd_opt *out, struct gv_error *err)
+{
+    out->set = true;
+    if (json_is_null(v)) {
+        out->null = true;
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), range[2 * GV_TIMESLICE_TEXT];
+        int rc = gv_error_set(err, -EINVAL,
+                              "timeslice: %.32s%s is %s: give a time as a string, such as "
+                              "\"5ms\" (%s), or null for the daemon's default",
+                              text ? text : "?", text && strlen(text) > 32 ? "..." : "",
+                              type_name(v), timeslice_range(range, sizeof(range)));
+        free(text);
+        return rc;
+    }
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return gv_error_set(err, -EINVAL, "timeslice: contains a NUL character");
+    int rc = gv_timeslice_parse(s, &out->value, err);
+    return rc ? gv_error_prefix(err, rc, "timeslice") : 0;
+}
+
 int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
                         struct gv_error *err)
 {
@@ -822,7 +858,6 @@ int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
     if (rc)
         return rc;
     struct gvd_gpu_patch p = {0};
-    bool has_mode = false;
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v)
@@ -832,15 +867,21 @@ int gvd_parse_gpu_patch(const char *body, size_t len, struct gvd_gpu_patch *out,
                 rc = gv_error_set(err, -EINVAL, "mode: expected a string, got %s", type_name(v));
             else
                 rc = gvd_mode_parse(json_string_value(v), &p.mode, err);
-            has_mode = true;
+            p.has_mode = true;
+        } else if (strcmp(key, "timeslice") == 0) {
+            rc = read_timeslice(v, &p.timeslice, err);
         } else {
-            rc = unknown(key, "mode", err);
+            rc = unknown(key, "mode, timeslice", err);
         }
         if (rc)
             goto out;
     }
-    if (!has_mode)
-        rc = gv_error_set(err, -EINVAL, "mode: missing (sliced, whole, passthrough, vgpu-parent)");
+    char range[2 * GV_TIMESLICE_TEXT];
+    if (!p.has_mode && !p.timeslice.set)
+        rc = gv_error_set(err, -EINVAL,
+                          "nothing to change: give mode (sliced, whole, passthrough, "
+                          "vgpu-parent), timeslice (%s), or both",
+                          timeslice_range(range, sizeof(range)));
     if (!rc)
         *out = p;
 out:

@@ -190,9 +190,11 @@ enum gvd_gpu_mode { GVD_MODE_SLICED, GVD_MODE_WHOLE, GVD_MODE_PASSTHROUGH, GVD_M
 const char *gvd_mode_name(enum gvd_gpu_mode m);
 int gvd_mode_parse(const char *s, enum gvd_gpu_mode *m, struct gv_error *err);
 
-/* PATCH /v1/gpus/{index}: {"mode"}. */
+/* PATCH /v1/gpus/{index}: {"mode", "timeslice"}, at least one. */
 struct gvd_gpu_patch {
+    bool has_mode;
     enum gvd_gpu_mode mode;
+    struct gvd_opt timeslice; /* nanoseconds (core/timeslice.h); null: back to the daemon's */
 };
 
 /* POST /v1/host/passthrough: {"pci"}. */

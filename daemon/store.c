@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timeslice.h"
+
 /* Each entry brings the schema from version i to i + 1. Append only: never edit a released one. */
 static const char *const migrations[] = {
     /* 1: the first schema. */
@@ -46,6 +48,8 @@ static const char *const migrations[] = {
      * host library's JSON of the record, the one format of its state file and the API. */
     "CREATE TABLE host(id TEXT PRIMARY KEY,"
     "  kind TEXT NOT NULL CHECK(kind IN ('passthrough', 'vgpu')), definition TEXT NOT NULL);",
+    /* 3: each GPU's time slice, in nanoseconds; NULL: the daemon's (--timeslice). */
+    "ALTER TABLE gpus ADD COLUMN timeslice INTEGER;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -65,7 +69,7 @@ enum stmt {
     S_INSTANCE_DELETE,
     S_PROFILE_PUT,
     S_PROFILE_DELETE,
-    S_GPU_MODE,
+    S_GPU_PUT,
     S_HOST_PUT,
     S_HOST_DELETE,
     S_EVENT_INSERT,
@@ -96,8 +100,8 @@ static const char *const sql[S_COUNT] = {
     [S_INSTANCE_DELETE] = "DELETE FROM instances WHERE id = ?1",
     [S_PROFILE_PUT] = "INSERT INTO profiles(name, memory, share, created) VALUES(?1, ?2, ?3, ?4)",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?1",
-    [S_GPU_MODE] = "INSERT INTO gpus(uuid, mode) VALUES(?1, ?2) "
-                   "ON CONFLICT(uuid) DO UPDATE SET mode = ?2",
+    [S_GPU_PUT] = "INSERT INTO gpus(uuid, mode, timeslice) VALUES(?1, ?2, ?3) "
+                  "ON CONFLICT(uuid) DO UPDATE SET mode = ?2, timeslice = ?3",
     [S_HOST_PUT] = "INSERT INTO host(id, kind, definition) VALUES(?1, ?2, ?3) "
                    "ON CONFLICT(id) DO UPDATE SET kind = ?2, definition = ?3",
     [S_HOST_DELETE] = "DELETE FROM host WHERE id = ?1",
@@ -388,12 +392,13 @@ int gvd_store_profile_delete(struct gvd_store *s, const char *name, struct gv_er
     return run(s, S_PROFILE_DELETE, err);
 }
 
-int gvd_store_gpu_mode(struct gvd_store *s, const char *uuid, const char *mode,
-                       struct gv_error *err)
+int gvd_store_gpu_put(struct gvd_store *s, const char *uuid, const char *mode, uint64_t timeslice,
+                      struct gv_error *err)
 {
-    sqlite3_bind_text(s->st[S_GPU_MODE], 1, uuid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s->st[S_GPU_MODE], 2, mode, -1, SQLITE_TRANSIENT);
-    return run(s, S_GPU_MODE, err);
+    sqlite3_bind_text(s->st[S_GPU_PUT], 1, uuid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s->st[S_GPU_PUT], 2, mode, -1, SQLITE_TRANSIENT);
+    bind_opt(s->st[S_GPU_PUT], 3, timeslice != 0, timeslice);
+    return run(s, S_GPU_PUT, err);
 }
 
 /* The record as the host library writes it, under its kind. */
@@ -633,7 +638,8 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
     if (rc != SQLITE_DONE)
         return fail(s, err, "read profiles");
 
-    if (sqlite3_prepare_v2(s->db, "SELECT uuid, mode FROM gpus", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT uuid, mode, timeslice FROM gpus", -1, &st, NULL) !=
+        SQLITE_OK)
         return fail(s, err, "read gpus");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *text = col_text(st, 0);
@@ -643,8 +649,22 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
             gvd_mode_parse(col_text(st, 1), &mode, NULL) != 0)
             continue;
         struct gvd_gpu *g = gvd_gpu_by_uuid(d, uuid);
-        if (g)
-            g->mode = mode;
+        if (!g)
+            continue;
+        g->mode = mode;
+        g->timeslice = 0;
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+            sqlite3_int64 ns = sqlite3_column_int64(st, 2);
+            if (ns >= (sqlite3_int64)GV_TIMESLICE_MIN_NS &&
+                ns <= (sqlite3_int64)GV_TIMESLICE_MAX_NS)
+                g->timeslice = (uint64_t)ns;
+            else
+                fprintf(stderr,
+                        "gpuvisord: GPU %s: time slice of %lld ns in the database is outside "
+                        "%llu to %llu ns (ignored: the daemon's is used)\n",
+                        text, (long long)ns, (unsigned long long)GV_TIMESLICE_MIN_NS,
+                        (unsigned long long)GV_TIMESLICE_MAX_NS);
+        }
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)

@@ -50,8 +50,9 @@ int gvd_store_instance_put(struct gvd_store *s, const struct gvd_instance *inst,
 int gvd_store_instance_delete(struct gvd_store *s, const char *id, struct gv_error *err);
 int gvd_store_profile_put(struct gvd_store *s, const struct gvd_profile *p, struct gv_error *err);
 int gvd_store_profile_delete(struct gvd_store *s, const char *name, struct gv_error *err);
-int gvd_store_gpu_mode(struct gvd_store *s, const char *uuid, const char *mode,
-                       struct gv_error *err);
+/* A GPU's settings: its mode and its time slice (ns; 0 for none of its own). */
+int gvd_store_gpu_put(struct gvd_store *s, const char *uuid, const char *mode, uint64_t timeslice,
+                      struct gv_error *err);
 /* A host definition (host.c): put adds or replaces by id (the GPU's address, the vGPU's id). */
 int gvd_store_host_passthrough(struct gvd_store *s, const struct gvh_passthrough *p,
                                struct gv_error *err);

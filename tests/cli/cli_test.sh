@@ -478,6 +478,14 @@ rest_offline | rest_fake)
     expect 0 "" "$G" gpus --json
     python3 -c 'import json, sys; assert len(json.load(open(sys.argv[1]))["gpus"]) == 2' "$T/out" ||
         fail "gpus --json: $(cat "$T/out")"
+    expect 0 "Changed GPU 0." "$G" gpus set 0 --timeslice 5ms --mode sliced
+    check_eq "gpus set request" "$(last "d['method'], d['path'], sorted(d['body'].items())")" \
+        "('PATCH', '/v1/gpus/0', [('mode', 'sliced'), ('timeslice', '5ms')])"
+    expect 0 "" "$G" gpus set 0 --timeslice default --json
+    check_eq "gpus set default" "$(last "d['body']")" "{'timeslice': None}"
+    python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["timeslice"] == "5ms"' "$T/out" ||
+        fail "gpus set --json: $(cat "$T/out")"
+    expect 0 "Usage: gpuvisor gpus set GPU" "$G" gpus set --help
     expect 0 "T4-4C" "$G" profiles --token gvt_given
     check_eq "token sent" "$(last "d['auth']")" "Bearer gvt_given"
     GPUVISOR_TOKEN=gvt_env expect 0 "train" "$G" list --tenant lab-a

@@ -150,6 +150,20 @@ admin)
     grep -qE '^ +1 +T4 ' "$T/out" || fail "gpus: no GPU 1: $(cat "$T/out")"
     expect 0 "" "$G" gpus --json
     check_eq "gpus --json" "$(jget "$T/out" "len(d['gpus'])")" 2
+    # Time slices: the daemon's default, one set for GPU 1, then back to the default.
+    expect 0 "TIMESLICE" "$G" gpus
+    grep -qE '^ +0 +T4 .* sliced +10ms$' "$T/out" || fail "gpus: no time slice: $(cat "$T/out")"
+    expect 0 "Changed GPU 1." "$G" gpus set 1 --timeslice 2.5ms
+    grep -qE '^ +1 +T4 .* sliced +2.5ms$' "$T/out" || fail "gpus set: $(cat "$T/out")"
+    expect 0 "" "$G" gpus --json
+    check_eq "gpus set" "$(jget "$T/out" "[g['timeslice'] for g in d['gpus']]")" "['10ms', '2.5ms']"
+    expect 0 "" "$G" gpus set 1 --timeslice default --mode whole --json
+    check_eq "gpus set --json" "$(jget "$T/out" "(d['index'], d['mode'], d['timeslice'])")" "(1, 'whole', '10ms')"
+    expect 0 "Changed GPU 1." "$G" gpus set 1 --mode sliced
+    expect 1 'gpuvisor: mode "turbo": unknown' "$G" gpus set 1 --mode turbo
+    expect 1 "gpuvisor: GPU 7: no such GPU" "$G" gpus set 7 --timeslice 5ms
+    expect 2 'gpuvisor: --timeslice: time slice "31ms": out of range' "$G" gpus set 1 --timeslice 31ms
+    expect 2 "nothing to change" "$G" gpus set 1
     expect 0 "T4-4C" "$G" profiles
     grep -qE '^T4-4C +T4 .* 4 GiB +25% +4 +built-in' "$T/out" || fail "profiles: $(cat "$T/out")"
     expect 0 "" "$G" profiles --json
@@ -224,6 +238,7 @@ http)
     GPUVISOR_TOKEN="$tok_a" expect 0 "Instance $a1 \"one\"" "$G" show one $H
     GPUVISOR_TOKEN="$tok_a" expect 0 "Created instance" "$G" create --memory 1GiB $H
     GPUVISOR_TOKEN="$tok_a" expect 1 "gpuvisor: " "$G" tenant add evil $H
+    GPUVISOR_TOKEN="$tok_a" expect 1 "only the admin" "$G" gpus set 0 --timeslice 5ms $H
     GPUVISOR_TOKEN="$tok_a" expect 0 "lab-a" "$G" tenant list $H
     grep -q "lab-b" "$T/out" && fail "tenant lab-a sees tenant lab-b: $(cat "$T/out")"
     # --url and --socket are one or the other.

@@ -56,6 +56,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(204)
         if p == "/v1/gpus":
             return self.answer(200, fixture("gpus.json"))
+        if p.startswith("/v1/gpus/"):
+            return self.answer(200, fixture("gpu.json"))
         if p == "/v1/profiles":
             return self.answer(200, fixture("profiles.json"))
         if p.startswith("/v1/instances") and m == "GET" and p.count("/") == 2:

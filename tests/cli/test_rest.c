@@ -236,6 +236,31 @@ static void test_parse_tenant(void **state)
     PARSE_OK(&cli_verb_tenant_delete, "--force", "lab-a");
     assert_string_equal(rq.path, "/v1/tenants/lab-a?force=1");
     PARSE_BAD("missing tenant NAME", &cli_verb_tenant_delete, "--force");
+    /* gpus set: a GPU by index or UUID; a time slice checked and written as core writes it;
+     * "default" for the daemon's. */
+    PARSE_OK(&cli_verb_gpus_set, "1", "--timeslice", "5ms");
+    assert_string_equal(rq.method, "PATCH");
+    assert_string_equal(rq.path, "/v1/gpus/1");
+    assert_string_equal(body, "{\"timeslice\":\"5ms\"}");
+    PARSE_OK(&cli_verb_gpus_set, "--timeslice=2500us", "0", "--mode", "whole", "--json");
+    assert_string_equal(rq.path, "/v1/gpus/0");
+    assert_string_equal(body, "{\"mode\":\"whole\",\"timeslice\":\"2.5ms\"}");
+    assert_true(conn.json);
+    PARSE_OK(&cli_verb_gpus_set, "gpu-AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee", "--timeslice",
+             "default");
+    assert_string_equal(rq.path, "/v1/gpus/GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    assert_string_equal(body, "{\"timeslice\":null}");
+    PARSE_BAD("--timeslice: time slice \"31ms\": out of range", &cli_verb_gpus_set, "0",
+              "--timeslice", "31ms");
+    PARSE_BAD("--timeslice: time slice \"fast\"", &cli_verb_gpus_set, "0", "--timeslice", "fast");
+    PARSE_BAD("--timeslice: missing value", &cli_verb_gpus_set, "0", "--timeslice");
+    PARSE_BAD("gpus set: nothing to change", &cli_verb_gpus_set, "0");
+    PARSE_BAD("gpus set: missing GPU", &cli_verb_gpus_set, "--mode", "whole");
+    PARSE_BAD("\"x1\" is not a GPU index or UUID", &cli_verb_gpus_set, "x1", "--mode", "whole");
+    PARSE_BAD("\"-1\"", &cli_verb_gpus_set, "--mode", "whole", "-1");
+    PARSE_BAD("unexpected argument \"2\"", &cli_verb_gpus_set, "1", "2", "--mode", "whole");
+    PARSE_BAD("unknown option \"--speed\"", &cli_verb_gpus_set, "1", "--speed", "2");
+
     PARSE_OK(&cli_verb_tenant_token, "lab-a");
     assert_string_equal(rq.method, "POST");
     assert_string_equal(rq.path, "/v1/tenants/lab-a/token");
@@ -249,11 +274,16 @@ static void test_render_gpus(void **state)
     assert_string_equal(
         render(&cli_verb_gpus, "gpus.json", NULL),
         "GPU  MODEL  NAME      UUID                                              MEMORY  COMPUTE"
-        "  INSTANCES  MODE\n"
+        "  INSTANCES  MODE         TIMESLICE\n"
         "  0  T4     Tesla T4  GPU-11111111-2222-3333-4444-555555555555  4 GiB / 15 GiB      25%"
-        "          1  sliced\n"
+        "          1  sliced            10ms\n"
         "  1  T4     Tesla T4  GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee    0 B / 15 GiB       0%"
-        "          0  passthrough\n");
+        "          0  passthrough      2.5ms\n");
+    /* set: what changed, then the GPU as the daemon answers it. */
+    const char *s = render(&cli_verb_gpus_set, "gpu.json", "0");
+    contains(s, "Changed GPU 0.\n");
+    contains(s, "INSTANCES  MODE    TIMESLICE\n");
+    contains(s, "          1  sliced        5ms\n");
 }
 
 static void test_render_lists(void **state)
@@ -338,7 +368,8 @@ static void test_render_any_shape(void **state)
         "{\"events\": [{\"seq\": \"1\", \"detail\": [[[[[]]]]]}], \"next\": {}}",
     };
     const struct cli_verb *const verbs[] = {
-        &cli_verb_gpus,         &cli_verb_profiles,   &cli_verb_create,     &cli_verb_list,
+        &cli_verb_gpus,         &cli_verb_gpus_set,   &cli_verb_profiles,   &cli_verb_create,
+        &cli_verb_list,
         &cli_verb_show,         &cli_verb_resize,     &cli_verb_delete,     &cli_verb_tenant_add,
         &cli_verb_tenant_list,  &cli_verb_tenant_set, &cli_verb_tenant_delete,
         &cli_verb_tenant_token, &cli_verb_events,

@@ -13,6 +13,8 @@
  *   restart    kill -9 and SIGTERM: everything comes back; a member keeps its limit meanwhile
  *   local      identities on the local socket (SO_PEERCRED), joins by Unix user
  *   startup    refusals at start: no driver, a bad model, a state directory in use, bad options
+ *   timeslice  each GPU's time slice: --timeslice for all, PATCH for one, refusals that name the
+ *              value, kept across restarts, and the token grants on the local socket hold to it
  *   shim       a driver-API program under the interposer, started with an instance's "join"
  *              environment, gets the instance's memory limit through the daemon */
 #include <arpa/inet.h>
@@ -29,8 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/size.h"
 #include "daemontest.h"
+#include "region/daemon.h"
 #include "region/region.h"
 
 #define GiB (1024LL * 1024 * 1024)
@@ -870,6 +874,160 @@ static void case_startup(void)
     dt_kill(&t, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- timeslice */
+
+/* The time slice GET shows for GPU i. */
+static void slice_is(struct dt *t, int i, const char *want)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "/v1/gpus/%d", i);
+    json_t *j = dt_call(t, 200, NULL, "GET", path, NULL);
+    CHECK(!strcmp(str(j, "timeslice"), want), "GPU %d: timeslice \"%s\", want \"%s\"", i,
+          str(j, "timeslice"), want);
+    json_decref(j);
+    j = dt_call(t, 200, NULL, "GET", "/v1/gpus", NULL);
+    CHECK(!strcmp(str(json_array_get(json_object_get(j, "gpus"), (size_t)i), "timeslice"), want),
+          "GPU %d in the list: timeslice %s", i, want);
+    json_decref(j);
+}
+
+/* A connection to the local socket speaking for this process in instance id on GPU uuid. */
+static int token_conn(struct dt *t, const char *id, const char *uuid)
+{
+    struct gv_error err = {0};
+    struct gvr_dreq h = {.op = GVR_DOP_HELLO};
+    CHECK(gv_uuid_parse(uuid, strlen(uuid), GV_UUID_PREFIXED, h.uuid, &err) == 0, "uuid %s: %s",
+          uuid, err.msg);
+    snprintf(h.key, sizeof(h.key), "%s", id);
+    int c = gvr_daemon_connect(t->sock, &err);
+    CHECK(c >= 0, "connect: %s", err.msg);
+    struct gvr_drep p;
+    int fd = -1;
+    CHECK(gvr_daemon_call(c, &h, &p, &fd, GV_NS_PER_S, &err) == 0 && p.status == 0, "hello: %s %s",
+          err.msg, p.msg);
+    if (fd >= 0)
+        close(fd);
+    return c;
+}
+
+/* Ask for 30 ms (a take, or a renewal): granted no more than `slice` ns after the daemon served
+ * it, which was before the answer came. */
+static void granted_at_most(int c, uint32_t op, uint64_t slice)
+{
+    struct gvr_dreq q = {.op = op};
+    struct gvr_drep p;
+    struct gv_error err = {0};
+    uint64_t before = gv_now_ns();
+    q.until = before + 30 * 1000000ULL;
+    CHECK(gvr_daemon_call(c, &q, &p, NULL, GV_NS_PER_S, &err) == 0 && p.status == 0, "op %u: %s %s",
+          op, err.msg, p.msg);
+    uint64_t after = gv_now_ns();
+    CHECK(p.until >= before + slice && p.until <= after + slice,
+          "op %u: granted %.3f ms, the slice is %.3f ms", op, (double)(p.until - before) / 1e6,
+          (double)slice / 1e6);
+}
+
+static void case_timeslice(void)
+{
+    static struct dt t;
+    dt_init(&t, "timeslice");
+    const char *const bad[] = {"--timeslice", "31ms", NULL};
+    CHECK(dt_start(&t, bad) < 0 && has(dt_log(&t), "--timeslice: time slice \"31ms\""),
+          "bad --timeslice: %s", dt_log(&t));
+    const char *const four[] = {"--timeslice", "4ms", NULL};
+    CHECK(dt_start(&t, four) == 0, "start: %s", dt_log(&t));
+    slice_is(&t, 0, "4ms");
+    slice_is(&t, 1, "4ms");
+
+    json_t *j = dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"2.5ms\"}");
+    CHECK(!strcmp(str(j, "timeslice"), "2.5ms") && !strcmp(str(j, "mode"), "sliced"),
+          "PATCH answers the GPU");
+    char uuid1[64];
+    snprintf(uuid1, sizeof(uuid1), "%s", str(j, "uuid"));
+    json_decref(j);
+    slice_is(&t, 1, "2.5ms");
+    slice_is(&t, 0, "4ms");
+    /* Mode and time slice together, and by UUID. */
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/gpus/%s", uuid1);
+    json_decref(
+        dt_call(&t, 200, NULL, "PATCH", path, "{\"mode\":\"sliced\",\"timeslice\":\"5ms\"}"));
+    slice_is(&t, 1, "5ms");
+
+    /* Refusals name the value; nothing changes. */
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"0.5ms\"}", "\"0.5ms\"");
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"31ms\"}", "\"31ms\"");
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"fast\"}", "\"fast\"");
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":5}", "timeslice: 5 ");
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{\"mode\":\"whole\",\"timeslice\":\"40ms\"}",
+            "\"40ms\"");
+    refused(&t, 400, NULL, "PATCH", "/v1/gpus/1", "{}", "nothing to change");
+    refused(&t, 404, NULL, "PATCH", "/v1/gpus/7", "{\"timeslice\":\"5ms\"}", "no such GPU");
+    char tk[64], id[16];
+    tenant(&t, "{\"name\":\"lab\"}", tk);
+    refused(&t, 403, tk, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"5ms\"}", "only the admin");
+    slice_is(&t, 1, "5ms");
+    j = dt_call(&t, 200, tk, "GET", "/v1/gpus/1", NULL);
+    CHECK(!strcmp(str(j, "timeslice"), "5ms"), "a tenant sees the time slice");
+    json_decref(j);
+    /* Not the mode: a GPU with instances may have its time slice changed. */
+    CHECK(instance(&t, tk, "{\"memory\":\"1GiB\",\"gpu\":1}", id) == 1, "on GPU 1");
+    json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"5ms\"}"));
+
+    /* The audit log: who changed which GPU's time slice, from what to what. */
+    j = dt_call(&t, 200, NULL, "GET", "/v1/events", NULL);
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(json_object_get(j, "events"), i, e)
+    {
+        if (strcmp(str(e, "action"), "gpu.timeslice") != 0)
+            continue;
+        json_t *d = json_object_get(e, "detail");
+        if (seen == 0)
+            CHECK(json_is_null(json_object_get(d, "from")) && !strcmp(str(d, "to"), "2.5ms") &&
+                      num(d, "gpu") == 1 && !strcmp(str(e, "target"), uuid1) &&
+                      !strcmp(str(e, "actor"), "admin"),
+                  "first event");
+        if (seen == 1)
+            CHECK(!strcmp(str(d, "from"), "2.5ms") && !strcmp(str(d, "to"), "5ms"), "second");
+        seen++;
+    }
+    CHECK(seen == 3, "%d gpu.timeslice events", seen);
+    json_decref(j);
+
+    /* The token grants on the local socket hold to it, from the next take or renewal. */
+    int c = token_conn(&t, id, uuid1);
+    granted_at_most(c, GVR_DOP_TAKE, 5000000);
+    json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"2ms\"}"));
+    granted_at_most(c, GVR_DOP_EXTEND, 2000000);
+    json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"30ms\"}"));
+    granted_at_most(c, GVR_DOP_EXTEND, 30000000);
+    close(c);
+
+    /* Kept across a restart (kill -9 too); the default follows the new --timeslice. */
+    json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":\"7ms\"}"));
+    dt_kill(&t, SIGKILL);
+    CHECK(dt_start(&t, NULL) == 0, "restart: %s", dt_log(&t));
+    slice_is(&t, 1, "7ms");
+    slice_is(&t, 0, "10ms");
+    c = token_conn(&t, id, uuid1);
+    granted_at_most(c, GVR_DOP_TAKE, 7000000);
+    close(c);
+    /* null: back to the daemon's. */
+    j = dt_call(&t, 200, NULL, "PATCH", "/v1/gpus/1", "{\"timeslice\":null}");
+    CHECK(!strcmp(str(j, "timeslice"), "10ms"), "null: the default");
+    json_decref(j);
+    dt_kill(&t, SIGTERM);
+    const char *const twenty[] = {"--timeslice", "20ms", NULL};
+    CHECK(dt_start(&t, twenty) == 0, "restart: %s", dt_log(&t));
+    slice_is(&t, 1, "20ms");
+    c = token_conn(&t, id, uuid1);
+    granted_at_most(c, GVR_DOP_TAKE, 20000000);
+    close(c);
+    dt_kill(&t, SIGTERM);
+}
+
 /* ---------------------------------------------------------------- shim */
 
 /* Run GV_HOLD (tests/cli/cli_hold.c) allocating mib MiB on its device 0, preloaded with the
@@ -931,9 +1089,16 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } cases[] = {
-        {"api", case_api},       {"isolation", case_isolation}, {"instances", case_instances},
-        {"spread", case_spread}, {"errors", case_errors},       {"restart", case_restart},
-        {"local", case_local},   {"startup", case_startup},     {"shim", case_shim},
+        {"api", case_api},
+        {"isolation", case_isolation},
+        {"instances", case_instances},
+        {"spread", case_spread},
+        {"errors", case_errors},
+        {"restart", case_restart},
+        {"local", case_local},
+        {"startup", case_startup},
+        {"shim", case_shim},
+        {"timeslice", case_timeslice},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {

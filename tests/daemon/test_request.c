@@ -179,7 +179,39 @@ static void test_profile_gpu(void **state)
     ACCEPTED(gvd_parse_gpu_patch, &g, "{\"mode\":\"passthrough\"}");
     assert_int_equal(g.mode, GVD_MODE_PASSTHROUGH);
     REFUSED(gvd_parse_gpu_patch, &g, "{\"mode\":\"shared\"}", -EINVAL, "mode");
-    REFUSED(gvd_parse_gpu_patch, &g, "{}", -EINVAL, "mode: missing");
+    REFUSED(gvd_parse_gpu_patch, &g, "{}", -EINVAL, "nothing to change");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"mode\":\"whole\",\"speed\":1}", -EINVAL,
+            "known: mode, timeslice");
+
+    /* The time slice: text as core reads it, or null for the daemon's; the refusals quote the
+     * value sent. */
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"5ms\"}");
+    assert_false(g.has_mode);
+    assert_true(g.timeslice.set && !g.timeslice.null);
+    assert_int_equal(g.timeslice.value, 5000000);
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"2.5ms\",\"mode\":\"sliced\"}");
+    assert_true(g.has_mode);
+    assert_int_equal(g.mode, GVD_MODE_SLICED);
+    assert_int_equal(g.timeslice.value, 2500000);
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"30ms\"}");
+    assert_int_equal(g.timeslice.value, 30000000);
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"1000us\"}");
+    assert_int_equal(g.timeslice.value, 1000000);
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"timeslice\":null}");
+    assert_true(g.timeslice.set && g.timeslice.null);
+    ACCEPTED(gvd_parse_gpu_patch, &g, "{\"mode\":\"whole\"}");
+    assert_false(g.timeslice.set);
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"0.5ms\"}", -ERANGE, "\"0.5ms\"");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"31ms\"}", -ERANGE, "\"31ms\"");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"fast\"}", -EINVAL, "\"fast\"");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":5}", -EINVAL, "timeslice: 5 is an integer");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":[\"5ms\"]}", -EINVAL, "[\"5ms\"]");
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"timeslice\":\"1.0001ms\"}", -EINVAL, "microseconds");
+    /* A bad time slice leaves a good mode beside it unapplied: nothing is half-set. */
+    g.has_mode = false;
+    REFUSED(gvd_parse_gpu_patch, &g, "{\"mode\":\"whole\",\"timeslice\":\"40ms\"}", -ERANGE,
+            "timeslice");
+    assert_false(g.has_mode);
 }
 
 static void test_paths(void **state)

@@ -2,7 +2,9 @@
 /* test_store.c: gpuvisord's database: the schema is made and versioned, a newer schema is
  * refused, what one transaction writes is all there after a reopen or none of it after a
  * rollback, ids are never issued twice, and events page by sequence number; the host's
- * definitions come back as written, and a database of the first schema gains their table. */
+ * definitions come back as written, and a database of the first schema gains their table; a GPU's
+ * mode and time slice come back as written, and a database of the second schema keeps its GPUs'
+ * modes, with no time slice of their own. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,7 +228,7 @@ static void test_host_definitions(void **state)
 {
     struct fixture *f = *state;
     struct gvd_store *s = open_ok(f->path);
-    assert_int_equal(gvd_store_version(), 2);
+    assert_int_equal(gvd_store_version(), 3);
     struct gv_error err = {0};
     struct gvh_passthrough p = sample_pt();
     struct gvh_vgpu v = sample_vgpu();
@@ -276,7 +278,9 @@ static void test_migrate_from_1(void **state)
     gvd_store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE host; UPDATE schema_version SET version = 1",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE host; ALTER TABLE gpus DROP COLUMN timeslice; "
+                                  "UPDATE schema_version SET version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -295,10 +299,100 @@ static void test_migrate_from_1(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), gvd_store_version());
     assert_string_equal((const char *)sqlite3_column_text(st, 1), "v");
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+/* GPUs: what the store knows of those in the inventory (d->gpus), after a reopen. */
+static void load_gpus(const char *path, struct gvd *d)
+{
+    struct gvd_store *s = open_ok(path);
+    struct gv_error err = {0};
+    memset(d, 0, sizeof(*d));
+    d->ngpus = 2;
+    d->gpus[0].uuid[0] = 0x11;
+    d->gpus[1].uuid[0] = 0x22;
+    assert_int_equal(gvd_store_load(s, d, &err), 0);
+    free_model(d);
+    gvd_store_close(s);
+}
+
+static void test_gpus(void **state)
+{
+    struct fixture *f = *state;
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+    const char *u0 = "GPU-11000000-0000-0000-0000-000000000000";
+    const char *u1 = "GPU-22000000-0000-0000-0000-000000000000";
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_gpu_put(s, u0, "whole", 0, &err), 0);
+    assert_int_equal(gvd_store_gpu_put(s, u1, "sliced", 2500000, &err), 0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    gvd_store_close(s);
+    static struct gvd d;
+    load_gpus(f->path, &d);
+    assert_int_equal(d.gpus[0].mode, GVD_MODE_WHOLE);
+    assert_int_equal(d.gpus[0].timeslice, 0);
+    assert_int_equal(d.gpus[1].mode, GVD_MODE_SLICED);
+    assert_int_equal(d.gpus[1].timeslice, 2500000);
+
+    /* Put again: both replaced; a rolled-back put leaves the row as it was. */
+    s = open_ok(f->path);
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_gpu_put(s, u0, "sliced", 30000000, &err), 0);
+    assert_int_equal(gvd_store_gpu_put(s, u1, "sliced", 0, &err), 0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_gpu_put(s, u0, "whole", 1000000, &err), 0);
+    gvd_store_rollback(s);
+    gvd_store_close(s);
+    load_gpus(f->path, &d);
+    assert_int_equal(d.gpus[0].mode, GVD_MODE_SLICED);
+    assert_int_equal(d.gpus[0].timeslice, 30000000);
+    assert_int_equal(d.gpus[1].timeslice, 0);
+
+    /* A time slice outside the range (a database edited by hand) is ignored, not used. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE gpus SET timeslice = 5", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    load_gpus(f->path, &d);
+    assert_int_equal(d.gpus[0].mode, GVD_MODE_SLICED);
+    assert_int_equal(d.gpus[0].timeslice, 0);
+}
+
+/* A database of schema version 2 (GPUs without time slices) is migrated, and keeps its modes. */
+static void test_migrate_from_2(void **state)
+{
+    struct fixture *f = *state;
+    gvd_store_close(open_ok(f->path));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE gpus DROP COLUMN timeslice; "
+                                  "INSERT INTO gpus(uuid, mode) VALUES("
+                                  "'GPU-22000000-0000-0000-0000-000000000000', 'whole'); "
+                                  "UPDATE schema_version SET version = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    static struct gvd d;
+    load_gpus(f->path, &d);
+    assert_int_equal(d.gpus[1].mode, GVD_MODE_WHOLE);
+    assert_int_equal(d.gpus[1].timeslice, 0);
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(
+        gvd_store_gpu_put(s, "GPU-22000000-0000-0000-0000-000000000000", "whole", 7000000, &err),
+        0);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    gvd_store_close(s);
+    load_gpus(f->path, &d);
+    assert_int_equal(d.gpus[1].timeslice, 7000000);
 }
 
 int main(void)
@@ -310,6 +404,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_definitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

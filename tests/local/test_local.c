@@ -9,8 +9,10 @@
  * deadline, and a user's connections are capped: one over the cap is told so. The token: taken,
  * renewed and released through the daemon, which keeps the instance's GPU time itself and refuses
  * a take or a renewal while it is spent, and a renewal while another instance waits; a deleted
- * instance's turns are refused for good. A daemon killed while a process holds the token: the process finds it lost, and takes it
- * from the next daemon, which reset the record in place. */
+ * instance's turns are refused for good. A daemon killed while a process holds the token: the
+ * process finds it lost, and takes it from the next daemon, which reset the record in place. A take
+ * or a renewal is granted at most the GPU's time slice, as the daemon core last set it; a holder
+ * keeps what it was granted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +33,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
+#include "core/timeslice.h"
 #include "daemon/local.h"
 #include "region/daemon.h"
 #include "region/region.h"
@@ -606,6 +609,112 @@ static void test_start_stop(void **state)
     td_fini(&here);
 }
 
+/* Ask for a slice ending at `until` (a TAKE or an EXTEND) on connection c: the grant's end, with
+ * the times just before the request and just after the answer in *before and *after. */
+static uint64_t grant(int c, uint32_t op, uint64_t until, uint64_t *before, uint64_t *after)
+{
+    struct gvr_dreq q = {.op = op, .until = until};
+    struct gvr_drep p;
+    struct gv_error err = {0};
+    *before = gv_now_ns();
+    assert_int_equal(gvr_daemon_call(c, &q, &p, NULL, GV_NS_PER_S, &err), 0);
+    *after = gv_now_ns();
+    if (p.status != 0)
+        fail_msg("op %u refused: %s", op, p.msg);
+    return p.until;
+}
+
+/* A grant clamped to the time slice: it ends one slice after the daemon served the request, which
+ * was between before and after. */
+static void clamped(uint64_t end, uint64_t before, uint64_t after, uint64_t slice)
+{
+    printf("  granted %.3f ms of a slice of %.3f ms (request served within %.3f ms)\n",
+           (double)(end - before) / 1e6, (double)slice / 1e6, (double)(after - before) / 1e6);
+    assert_true(end >= before + slice);
+    assert_true(end <= after + slice);
+}
+
+static int hello(const char *sock, const char *key, const uint8_t uuid[16])
+{
+    struct gv_error err = {0};
+    int c = gvr_daemon_connect(sock, &err);
+    assert_true(c >= 0);
+    struct gvr_dreq h = {.op = GVR_DOP_HELLO};
+    memcpy(h.uuid, uuid, 16);
+    snprintf(h.key, sizeof(h.key), "%s", key);
+    struct gvr_drep p;
+    int fd = -1;
+    assert_int_equal(gvr_daemon_call(c, &h, &p, &fd, GV_NS_PER_S, &err), 0);
+    assert_int_equal(p.status, 0);
+    if (fd >= 0)
+        close(fd);
+    return c;
+}
+
+/* The daemon core sets each GPU's time slice (gvd_local_set_timeslice): takes and renewals are
+ * granted at most that much, whatever they ask; a holder keeps its grant when the slice changes,
+ * and the new one counts from its next renewal. A GPU never set has the default; a length out of
+ * range is brought into it. Instances without a compute limit, so that no budget refuses. */
+static void test_timeslice(void **state)
+{
+    (void)state;
+    struct td here;
+    struct gvd_local *l;
+    int fd;
+    const uint64_t ms = 1000000;
+    assert_int_equal(td_init(&here), 0);
+    assert_true(td_add(&here, ID_A, "alpha", USER_A, gpu0, GiB, 0) >= 0);
+    assert_true(td_add(&here, ID_B, "beta", USER_A, gpu1, GiB, 0) >= 0);
+    assert_int_equal(td_serve_here(&here, &l, &fd), 0);
+    gvd_local_set_timeslice(l, gpu0, 2 * ms);
+    int c = hello(here.sock, ID_A, gpu0);
+    uint64_t before, after, end;
+
+    end = grant(c, GVR_DOP_TAKE, gv_now_ns() + 10 * ms, &before, &after);
+    clamped(end, before, after, 2 * ms);
+    end = grant(c, GVR_DOP_EXTEND, gv_now_ns() + 10 * ms, &before, &after);
+    clamped(end, before, after, 2 * ms);
+    /* What is asked within the slice is granted as asked. */
+    uint64_t want = gv_now_ns() + ms;
+    assert_int_equal(grant(c, GVR_DOP_EXTEND, want, &before, &after), want);
+
+    /* Longer now: the holder keeps its grant (a take while holding answers it)... */
+    gvd_local_set_timeslice(l, gpu0, 30 * ms);
+    assert_int_equal(grant(c, GVR_DOP_TAKE, gv_now_ns() + 30 * ms, &before, &after), want);
+    /* ... and its next renewal gets the new length in full. */
+    want = gv_now_ns() + 30 * ms;
+    assert_int_equal(grant(c, GVR_DOP_EXTEND, want, &before, &after), want);
+    struct gvr_dreq rel = {.op = GVR_DOP_RELEASE};
+    struct gvr_drep p;
+    assert_int_equal(gvr_daemon_call(c, &rel, &p, NULL, GV_NS_PER_S, NULL), 0);
+    want = gv_now_ns() + 30 * ms;
+    assert_int_equal(grant(c, GVR_DOP_TAKE, want, &before, &after), want);
+    end = grant(c, GVR_DOP_EXTEND, gv_now_ns() + 60 * ms, &before, &after);
+    clamped(end, before, after, 30 * ms);
+    /* Shorter again: the next renewal is cut to it. */
+    gvd_local_set_timeslice(l, gpu0, 2500000);
+    end = grant(c, GVR_DOP_EXTEND, gv_now_ns() + 30 * ms, &before, &after);
+    clamped(end, before, after, 2500000);
+    close(c);
+
+    /* Another GPU, never set: the default; set out of range: the range's end. */
+    c = hello(here.sock, ID_B, gpu1);
+    end = grant(c, GVR_DOP_TAKE, gv_now_ns() + 60 * ms, &before, &after);
+    clamped(end, before, after, GV_TIMESLICE_DEFAULT_NS);
+    gvd_local_set_timeslice(l, gpu1, 100 * ms);
+    end = grant(c, GVR_DOP_EXTEND, gv_now_ns() + 100 * ms, &before, &after);
+    clamped(end, before, after, GV_TIMESLICE_MAX_NS);
+    gvd_local_set_timeslice(l, gpu1, 0);
+    end = grant(c, GVR_DOP_EXTEND, gv_now_ns() + 100 * ms, &before, &after);
+    clamped(end, before, after, GV_TIMESLICE_MIN_NS);
+    close(c);
+
+    gvd_local_set_timeslice(NULL, gpu0, ms); /* no local socket: nothing to do */
+    gvd_local_stop(l);
+    close(fd);
+    td_fini(&here);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test(test_start_stop),
+        cmocka_unit_test(test_timeslice),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
