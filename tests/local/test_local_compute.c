@@ -6,9 +6,11 @@
  * middling and long kernels; the time their launches waited is counted in their regions. A resize
  * of an instance's share holds within a second in its running process. The daemon killed with
  * SIGKILL while an instance computes: its launches stop (nobody grants turns), and resume within a
- * second of a new daemon's start. Device time is the simulator's own count, as in tests/shim. */
+ * second of a new daemon's start. The daemon's time slice for the GPU bounds the turns of a process
+ * that asks for longer ones. Device time is the simulator's own count, as in tests/shim. */
 #include "computetest.h"
 #include "testd.h"
+#include "region/sched.h"
 
 #define ID_30 "e3e3e3e3e3e3"
 #define ID_60 "e6e6e6e6e6e6"
@@ -129,6 +131,42 @@ static void t_restart(void)
     CHECK(back <= 1000 * MS_NS);
 }
 
+/* The daemon sets the GPU's slice to 2 ms; a worker asking for the default 10 ms holds turns of
+ * 2 ms: the record it was granted says so (its grace is twice it), and it still computes. */
+static uint8_t gpu_uuid[16];
+
+static void t_daemon_slice(void)
+{
+    memcpy(t.sh->timeslice_uuid, gpu_uuid, sizeof(gpu_uuid));
+    atomic_store(&t.sh->timeslice_ns, 2 * MS_NS);
+    ct_sleep_ns(20 * MS_NS); /* the server applies it within 2 ms */
+    pid_t pid = ct_spinner(ID_RE, "", MS_NS, K_LAUNCH, 0);
+    if (pid <= 0)
+        FAIL("the worker did not start");
+    struct gvr_sched s;
+    struct gv_error err = {0};
+    int rc = gvr_sched_open_daemon(&s, t.sock, ID_RE, gpu_uuid, &err);
+    uint64_t grace = 0;
+    for (int i = 0; rc == 0 && i < 2000 && grace != 4 * MS_NS; i++) {
+        if (gvr_sched_holder(&s) == pid)
+            grace = gvr_sched_grace(&s);
+        ct_sleep_ns(MS_NS);
+    }
+    uint64_t b0 = ct_busy(pid);
+    ct_sleep_ns(300 * MS_NS);
+    uint64_t ran = ct_busy(pid) - b0;
+    ct_stop(&pid, 1);
+    if (rc == 0)
+        gvr_sched_close(&s);
+    atomic_store(&t.sh->timeslice_ns, 10 * MS_NS);
+    printf("  the GPU's slice set to 2 ms: the worker's turns have a grace of %.1f ms; it ran %.0f "
+           "ms of device time in 300 ms\n",
+           (double)grace / 1e6, (double)ran / 1e6);
+    CHECK(rc == 0);
+    CHECK(grace == 4 * MS_NS);
+    CHECK(ran > 50 * MS_NS);
+}
+
 static void cleanup(void)
 {
     td_fini(&t);
@@ -146,6 +184,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const uint8_t *uuid = (const uint8_t *)u.bytes;
+    memcpy(gpu_uuid, uuid, sizeof(gpu_uuid));
     if (td_init(&t) < 0 || td_add(&t, ID_30, "", getuid(), uuid, GiB, 3000) < 0 ||
         td_add(&t, ID_60, "", getuid(), uuid, GiB, 6000) < 0 ||
         td_add(&t, ID_RS, "", getuid(), uuid, GiB, 3000) != I_RS ||
@@ -163,5 +202,6 @@ int main(int argc, char **argv)
     RUN(t_pair_1ms_sync);
     RUN(t_resize_share);
     RUN(t_restart);
+    RUN(t_daemon_slice);
     return st_summary();
 }

@@ -153,8 +153,15 @@ static void serve(struct td *t, int ready)
     if (write(ready, "y", 1) != 1)
         _exit(2);
     close(ready);
-    for (;;)
-        pause();
+    uint64_t applied = 0;
+    for (;;) {
+        uint64_t ns = atomic_load(&t->sh->timeslice_ns);
+        if (ns != applied) {
+            gvd_local_set_timeslice(l, t->sh->timeslice_uuid, ns);
+            applied = ns;
+        }
+        usleep(2000);
+    }
 }
 
 int td_start(struct td *t)

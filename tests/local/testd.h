@@ -32,6 +32,10 @@ struct td_shared {
     _Atomic unsigned n;
     struct td_instance inst[TD_MAX];
     _Atomic unsigned http; /* connections handed to "HTTP" */
+    /* The time slice the server gives the GPU timeslice_uuid (gvd_local_set_timeslice), as the
+     * daemon core does on a PATCH; 0: the server's default. Write the UUID first. */
+    uint8_t timeslice_uuid[16];
+    _Atomic uint64_t timeslice_ns;
 };
 
 struct td {
