@@ -2,8 +2,9 @@
 /* bench_compute.c: how exact the GPU-time shares are, and what the gate costs a launch.
  *
  * Shares: for each target share (10, 25, 50, 75%) and kernel length (0.1, 1, 10 ms), one process
- * under that compute limit, alone on a simulated GPU, launches spin kernels back to back; its
- * share is the device time the simulator counted for it over a window of wall time, the median of
+ * under that compute limit, alone on a simulated GPU, launches spin kernels back to back, or
+ * synchronizes after each one; beside it, the same work with no limit (what the program can use at
+ * all). Its share is the device time the simulator counted for it over a window of wall time, the median of
  * three consecutive 1 s windows (each a whole number of turns give or take one: at 10% a turn and
  * its wait take about 100 ms, so shorter windows would measure where in its cycle a window falls
  * rather than the share).
@@ -14,6 +15,7 @@
  * drains), which are rare among zero-length launches. Medians over rounds, differences and ratios
  * against the direct call measured in the same run. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,22 @@ static int child_spin(uint64_t ns)
         return 1;
     for (;;)
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+}
+
+/* Child "spinsync NS": the same, with a cuCtxSynchronize after each kernel (a program that waits
+ * for each result before the next step). */
+static int child_spinsync(uint64_t ns)
+{
+    CUfunction spin = bench_spin_fn();
+    void *params[] = {&ns};
+    CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+    CK(cuCtxSynchronize());
+    if (write(1, "y", 1) != 1)
+        return 1;
+    for (;;) {
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+        CK(cuCtxSynchronize());
+    }
 }
 
 /* Child "cost": time zero-length launches one by one; print the median in ns. */
@@ -100,15 +118,16 @@ static uint64_t busy_of(pid_t pid)
 
 enum { WINDOWS = 3, WINDOW_MS = 1000 };
 
-/* Achieved share (percent) of one process alone at `share` basis points with kernels of
- * `kernel` ns. */
-static double achieved(const char *self, const char *shim, unsigned share, uint64_t kernel)
+/* Achieved share (percent) of one process alone at `share` basis points (0: no limit) with kernels
+ * of `kernel` ns, back to back or each waited for. */
+static double achieved(const char *self, const char *shim, unsigned share, uint64_t kernel,
+                       bool sync)
 {
     char c[16], k[24];
     snprintf(c, sizeof(c), "%u", share);
     snprintf(k, sizeof(k), "%llu", (unsigned long long)kernel);
     int fd;
-    pid_t pid = start(self, shim, c, "spin", k, &fd);
+    pid_t pid = start(self, shim, share ? c : "", sync ? "spinsync" : "spin", k, &fd);
     char y = 0;
     if (pid < 0 || read(fd, &y, 1) != 1 || y != 'y') {
         fprintf(stderr, "bench_compute: a spinning child did not start\n");
@@ -149,6 +168,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "spin") == 0)
         return child_spin(strtoull(argv[2], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "spinsync") == 0)
+        return child_spinsync(strtoull(argv[2], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "cost") == 0)
         return child_cost();
     if (argc != 2) {
@@ -164,15 +185,26 @@ int main(int argc, char **argv)
 
     static const unsigned shares[] = {1000, 2500, 5000, 7500};
     static const uint64_t kernels[] = {100000, MS, 10 * MS};
-    printf("GPU-time shares on the simulator: one process alone under --compute, kernels back to "
-           "back\n(achieved = device time / wall time; median of 3 windows of 1 s)\n");
-    printf("  %8s %10s %10s %8s\n", "target", "kernel", "achieved", "error");
+    printf("GPU-time shares on the simulator: one process alone under --compute (fixed share)\n"
+           "(achieved = device time / wall time; median of 3 windows of 1 s; \"no limit\": the same "
+           "work\nwithout a share, what the program can use at all)\n");
+    printf("  %8s %8s | %-24s | %-24s\n", "", "", "kernels back to back", "a sync after each kernel");
+    printf("  %8s %8s | %10s %13s | %10s %13s\n", "target", "kernel", "achieved", "error", "achieved",
+           "error");
+    double free_run[2][sizeof(kernels) / sizeof(kernels[0])];
+    for (unsigned k = 0; k < sizeof(kernels) / sizeof(kernels[0]); k++)
+        for (int sync = 0; sync < 2; sync++)
+            free_run[sync][k] = achieved(self, argv[1], 0, kernels[k], sync);
+    for (unsigned k = 0; k < sizeof(kernels) / sizeof(kernels[0]); k++)
+        printf("  %8s %5.1f ms | %9.2f%% %13s | %9.2f%% %13s\n", "no limit",
+               (double)kernels[k] / 1e6, free_run[0][k], "", free_run[1][k], "");
     for (unsigned i = 0; i < sizeof(shares) / sizeof(shares[0]); i++)
         for (unsigned k = 0; k < sizeof(kernels) / sizeof(kernels[0]); k++) {
-            double a = achieved(self, argv[1], shares[i], kernels[k]);
-            double want = shares[i] / 100.0;
-            printf("  %7.0f%% %7.1f ms %9.2f%% %+7.2f\n", want, (double)kernels[k] / 1e6, a,
-                   a - want);
+            double want = shares[i] / 100.0, a[2];
+            for (int sync = 0; sync < 2; sync++)
+                a[sync] = achieved(self, argv[1], shares[i], kernels[k], sync);
+            printf("  %7.0f%% %5.1f ms | %9.2f%% %+13.2f | %9.2f%% %+13.2f\n", want,
+                   (double)kernels[k] / 1e6, a[0], a[0] - want, a[1], a[1] - want);
             fflush(stdout);
         }
 

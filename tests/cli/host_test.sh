@@ -225,7 +225,7 @@ input)
     expect 2 'host release' H release 0000:41:00.9
     expect 2 'is not a GPU' H passthrough 0000:60:00.0
     expect 2 'is not a GPU' H passthrough $AUDIO
-    expect 2 'does not offer vGPU type "bogus"; it offers: nvidia-230 (GRID T4-16Q), nvidia-222 (GRID T4-1Q)' \
+    expect 2 'does not offer vGPU type "bogus"; it offers: nvidia-222 (GRID T4-1Q), nvidia-230 (GRID T4-16Q)' \
         H create 0000:42:00.0 bogus
     expect 2 'UUID "not-a-uuid"' H create 0000:42:00.0 nvidia-222 --uuid not-a-uuid
     expect 2 'UUID "c2177883-f1bb-47f0-914d-32a22e3a880"' H create 0000:42:00.0 nvidia-222 --uuid c2177883-f1bb-47f0-914d-32a22e3a880
