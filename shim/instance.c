@@ -295,9 +295,9 @@ static void daemon_init(const char *socket, const char *key)
         return;
     }
     inst.member = true;
-    for (unsigned d = 0; d < gvr_device_count(&inst.region); d++)
-        if (gvr_share(&inst.region, d))
-            gvs_compute_on = true;
+    /* The daemon may give the instance a share later (a resize): launches go through the gate, which
+     * looks for one now and then while there is none (timeshare.c). */
+    gvs_compute_on = true;
     pthread_atfork(NULL, NULL, rejoin_after_fork);
 }
 
@@ -795,6 +795,11 @@ const char *gvs_daemon(const char **instance)
         return NULL;
     *instance = inst.region.name;
     return inst.socket;
+}
+
+bool gvs_compute_watch(CUdevice dev)
+{
+    return inst.member && inst.daemon && region_dev(dev) >= 0;
 }
 
 uint32_t gvs_compute_share(CUdevice dev)

@@ -160,6 +160,10 @@ const char *gvs_daemon(const char **instance);
  * resize by the daemon is followed within a turn. */
 uint32_t gvs_compute_share(CUdevice dev);
 
+/* Whether a share may be given to dev later, with none now: the instance is gpuvisord's, which
+ * resizes it, and dev is one of its GPUs. */
+bool gvs_compute_watch(CUdevice dev);
+
 /* Count ns that a launch on dev waited for the GPU (for `gpuvisor smi` and the daemon). */
 void gvs_count_wait(CUdevice dev, uint64_t ns);
 

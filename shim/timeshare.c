@@ -40,7 +40,9 @@
  * budget as the daemon books it: the holder then gives the GPU up as at the end of its budget),
  * and a daemon that refuses this process's turns for good (its instance was deleted) makes the
  * launches fail. The share is read from the region at every turn, so that a resize holds within a
- * turn; the time launches wait for the GPU is counted in the region (gvr_count_wait).
+ * turn; the time launches wait for the GPU is counted in the region (gvr_count_wait). A process of a
+ * daemon instance without a share on a GPU runs unlimited there, and looks for one every RECHECK_NS
+ * (a resize may give it one): then it takes turns from its next launch on.
  *
  * The holder's launch costs a cached look-up of its stream, an atomic load, a clock read and an
  * atomic add: its slice end is kept in process memory, and the shared record is read only when
@@ -70,6 +72,8 @@
 #define FIRST_BOUND 4 /* launches in a first turn, before any drain has measured them */
 #define MAX_BOUND   1000000
 #define MAX_CTXS    8 /* contexts per device that drains wait for */
+/* A process of a gpuvisord instance with no share on a GPU looks this often for one (a resize). */
+#define RECHECK_NS  100000000ULL
 /* A turn whose process ended before settling it is charged up to its end, which nobody saw: up to
  * when the instance's next process finds it, at most this far past what was paid. */
 #define UNSETTLED_MAX_NS (10 * GV_BUDGET_PERIOD_NS)
@@ -85,6 +89,8 @@ enum { UNKNOWN = 0, LIMITED, UNLIMITED, REFUSED };
  *   - While held, the instance has been charged for holding the token up to paid_until. */
 struct tdev {
     _Atomic int state;
+    bool watch;                   /* UNLIMITED for now: a resize may give a share (set by setup) */
+    _Atomic uint64_t recheck_at; /* watch: when to look for a share again */
     _Atomic uint64_t slice_end;
     _Atomic uint64_t launches;
     _Atomic uint64_t bound;
@@ -199,6 +205,7 @@ static int setup(struct tdev *d, CUdevice dev)
     uint8_t uuid[GV_UUID_LEN];
     int rc = gvs_compute_slot(dev, &budget, &share, uuid);
     int state = rc > 0 ? LIMITED : rc == 0 ? UNLIMITED : REFUSED;
+    bool watch = state == UNLIMITED && gvs_compute_watch(dev);
     struct gvr_sched s;
     if (state == LIMITED) {
         struct gv_error err = {0};
@@ -231,6 +238,8 @@ static int setup(struct tdev *d, CUdevice dev)
             d->share = share;
             atomic_store(&d->bound, FIRST_BOUND);
         }
+        d->watch = watch;
+        atomic_store(&d->recheck_at, gv_now_ns() + RECHECK_NS);
         atomic_store(&d->state, state);
     } else if (state == LIMITED) {
         gvr_sched_close(&s); /* another thread was first */
@@ -501,6 +510,16 @@ static CUresult slow(struct tdev *d)
     return ok ? CUDA_SUCCESS : CUDA_ERROR_NOT_PERMITTED;
 }
 
+/* A watched device found a share: set it up again, as limited now. */
+static int relimit(struct tdev *d, CUdevice dev)
+{
+    pthread_mutex_lock(&setup_lock);
+    int expect = UNLIMITED;
+    atomic_compare_exchange_strong(&d->state, &expect, UNKNOWN);
+    pthread_mutex_unlock(&setup_lock);
+    return setup(d, dev);
+}
+
 /* ---- the seams */
 
 /* The device that `stream` runs on, set up; NULL when it has no context (the driver will say so)
@@ -526,8 +545,16 @@ CUresult gvs_gate(CUstream stream)
     int state = atomic_load_explicit(&d->state, memory_order_acquire);
     if (__builtin_expect(state == UNKNOWN, 0))
         state = setup(d, dev);
-    if (state == UNLIMITED)
-        return CUDA_SUCCESS;
+    if (state == UNLIMITED) {
+        if (__builtin_expect(!d->watch, 1))
+            return CUDA_SUCCESS;
+        uint64_t now = gv_now_ns();
+        if (now < atomic_load_explicit(&d->recheck_at, memory_order_relaxed))
+            return CUDA_SUCCESS;
+        atomic_store_explicit(&d->recheck_at, now + RECHECK_NS, memory_order_relaxed);
+        if (!gvs_compute_share(dev) || (state = relimit(d, dev)) == UNLIMITED)
+            return CUDA_SUCCESS;
+    }
     if (state == REFUSED)
         return CUDA_ERROR_NOT_PERMITTED;
     if (__builtin_expect(atomic_load_explicit(&d->ctx_last, memory_order_relaxed) != ctx, 0))

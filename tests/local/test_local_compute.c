@@ -6,7 +6,8 @@
  * middling and long kernels; the time their launches waited is counted in their regions. A resize
  * of an instance's share holds within a second in its running process. The daemon killed with
  * SIGKILL while an instance computes: its launches stop (nobody grants turns), and resume within a
- * second of a new daemon's start. The daemon's time slice for the GPU bounds the turns of a process
+ * second of a new daemon's start. An instance made without a share runs unlimited until a resize
+ * gives it one, which then holds in its running process. The daemon's time slice for the GPU bounds the turns of a process
  * that asks for longer ones. Device time is the simulator's own count, as in tests/shim. */
 #include "computetest.h"
 #include "testd.h"
@@ -16,7 +17,9 @@
 #define ID_60 "e6e6e6e6e6e6"
 #define ID_RS "e5e5e5e5e5e5"
 #define ID_RE "e1e1e1e1e1e1"
+#define ID_ZE "e0e0e0e0e0e0"
 #define I_RS  2 /* td index of ID_RS */
+#define I_ZE  4 /* td index of ID_ZE */
 
 static struct td t;
 
@@ -94,6 +97,30 @@ static void t_resize_share(void)
     td_resize(&t, I_RS, GiB, 3000);
     CHECK_NEAR(before, 30.0, 3.0);
     CHECK_NEAR(after, 60.0, 3.0);
+}
+
+/* No share, then one: the running process is held to it from then on. It synchronizes every 10
+ * kernels: unlimited, a program that never waits can queue seconds of work ahead of the GPU, which
+ * runs (and is paid for, as debt) after the resize, and would hide it from a short window. */
+static void t_share_later(void)
+{
+    pid_t pids[1][8] = {{ct_spinner(ID_ZE, "", MS_NS, K_LAUNCH, 10)}};
+    int counts[1] = {1};
+    double before, after;
+    if (pids[0][0] <= 0)
+        FAIL("the worker did not start");
+    ct_sleep_ns(300 * MS_NS);
+    const double w100[1] = {100.0}, w30[1] = {30.0};
+    ct_measure_near(pids, counts, 1, 1000 * MS_NS, w100, 5.0, &before);
+    CHECK(td_resize(&t, I_ZE, GiB, 3000) == 0);
+    ct_sleep_ns(1000 * MS_NS);
+    ct_measure_near(pids, counts, 1, 2000 * MS_NS, w30, 3.0, &after);
+    ct_stop(pids[0], 1);
+    td_resize(&t, I_ZE, GiB, 0);
+    printf("  made without a share: %.1f%% of the GPU; after a resize to 30%%: %.1f%%\n", before,
+           after);
+    CHECK(before > 80.0);
+    CHECK_NEAR(after, 30.0, 3.0);
 }
 
 /* kill -9 of the daemon under load, then a new one: launches wait while none runs (at most the
@@ -188,7 +215,8 @@ int main(int argc, char **argv)
     if (td_init(&t) < 0 || td_add(&t, ID_30, "", getuid(), uuid, GiB, 3000) < 0 ||
         td_add(&t, ID_60, "", getuid(), uuid, GiB, 6000) < 0 ||
         td_add(&t, ID_RS, "", getuid(), uuid, GiB, 3000) != I_RS ||
-        td_add(&t, ID_RE, "", getuid(), uuid, GiB, 5000) < 0 || td_start(&t) < 0) {
+        td_add(&t, ID_RE, "", getuid(), uuid, GiB, 5000) < 0 ||
+        td_add(&t, ID_ZE, "", getuid(), uuid, GiB, 0) != I_ZE || td_start(&t) < 0) {
         fprintf(stderr, "cannot start the stand-in daemon\n");
         td_fini(&t);
         return 1;
@@ -201,6 +229,7 @@ int main(int argc, char **argv)
     RUN(t_pair_10ms);
     RUN(t_pair_1ms_sync);
     RUN(t_resize_share);
+    RUN(t_share_later);
     RUN(t_restart);
     RUN(t_daemon_slice);
     return st_summary();
