@@ -89,7 +89,7 @@ enum { UNKNOWN = 0, LIMITED, UNLIMITED, REFUSED };
  *   - While held, the instance has been charged for holding the token up to paid_until. */
 struct tdev {
     _Atomic int state;
-    bool watch;                   /* UNLIMITED for now: a resize may give a share (set by setup) */
+    _Atomic bool watch;          /* UNLIMITED for now: a resize may give a share (set by setup) */
     _Atomic uint64_t recheck_at; /* watch: when to look for a share again */
     _Atomic uint64_t slice_end;
     _Atomic uint64_t launches;
@@ -238,7 +238,7 @@ static int setup(struct tdev *d, CUdevice dev)
             d->share = share;
             atomic_store(&d->bound, FIRST_BOUND);
         }
-        d->watch = watch;
+        atomic_store(&d->watch, watch);
         atomic_store(&d->recheck_at, gv_now_ns() + RECHECK_NS);
         atomic_store(&d->state, state);
     } else if (state == LIMITED) {
@@ -546,7 +546,7 @@ CUresult gvs_gate(CUstream stream)
     if (__builtin_expect(state == UNKNOWN, 0))
         state = setup(d, dev);
     if (state == UNLIMITED) {
-        if (__builtin_expect(!d->watch, 1))
+        if (__builtin_expect(!atomic_load_explicit(&d->watch, memory_order_relaxed), 1))
             return CUDA_SUCCESS;
         uint64_t now = gv_now_ns();
         if (now < atomic_load_explicit(&d->recheck_at, memory_order_relaxed))
