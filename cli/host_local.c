@@ -27,32 +27,6 @@ static int status_of(int rc)
     return rc == -ENOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_REFUSED;
 }
 
-/* A dry run's plan, as the library prints it ("write PATH VALUE", "# note"), as the daemon's
- * answer to a dry run: {"dry_run": true, "writes": [{"path", "value"}], "notes": [...]}. */
-static json_t *plan_json(const char *plan)
-{
-    json_t *writes = json_array(), *notes = json_array();
-    json_t *doc = json_pack("{s:b,s:o,s:o}", "dry_run", 1, "writes", writes, "notes", notes);
-    if (!doc)
-        return NULL;
-    const char *line = plan;
-    while (*line) {
-        size_t n = strcspn(line, "\n");
-        char buf[PATH_MAX + GVH_NAME_LEN + 16];
-        snprintf(buf, sizeof(buf), "%.*s", (int)n, line);
-        line += n + (line[n] == '\n');
-        char *sp;
-        if (strncmp(buf, "write ", 6) == 0 && (sp = strchr(buf + 6, ' '))) {
-            *sp = '\0';
-            const char *v = strcmp(sp + 1, "\"\"") == 0 ? "" : sp + 1;
-            json_array_append_new(writes, json_pack("{s:s,s:s}", "path", buf + 6, "value", v));
-        } else if (strncmp(buf, "# ", 2) == 0) {
-            json_array_append_new(notes, json_string(buf + 2));
-        }
-    }
-    return doc;
-}
-
 static const struct gvh_passthrough *find_pt(const struct gvh_state *s, const char *gpu)
 {
     for (size_t i = 0; i < s->npt; i++)
@@ -372,7 +346,7 @@ int host_local(const struct host_args *a, json_t **doc, struct gv_error *err)
     }
     if (c.out != stdout) {
         fclose(c.out);
-        if (rc == 0 && !(*doc = plan_json(plan)))
+        if (rc == 0 && !(*doc = gvh_plan_json(plan)))
             rc = gv_error_set(err, -ENOMEM, "out of memory");
         free(plan);
     }

@@ -189,32 +189,13 @@ static int plan_open(struct gvd *d, struct plan *p, struct gvd_resp *r)
     return 0;
 }
 
-/* The plan's lines, "write PATH VALUE" (the value `""` when empty) and notes "# ...", as
- * {"dry_run": true, "writes": [{"path", "value"}], "notes": [...]}. Closes the plan. */
+/* The plan as the answer to a dry run (gvh_plan_json). Closes the plan. */
 static json_t *plan_json(struct plan *p)
 {
     fclose(p->f);
-    json_t *writes = json_array(), *notes = json_array();
-    char *save = NULL;
-    for (char *line = p->text ? strtok_r(p->text, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "write ", 6) == 0) {
-            /* The value has no spaces (drivers, addresses, UUIDs, numbers); a root may. */
-            char *path = line + 6, *sp = strrchr(path, ' ');
-            const char *value = "";
-            if (sp) {
-                *sp = '\0';
-                value = strcmp(sp + 1, "\"\"") == 0 ? "" : sp + 1;
-            }
-            json_array_append_new(writes, json_pack("{ssss}", "path", path, "value", value));
-        } else if (strncmp(line, "# ", 2) == 0) {
-            json_array_append_new(notes, json_string(line + 2));
-        } else if (*line) {
-            json_array_append_new(notes, json_string(line));
-        }
-    }
+    json_t *doc = gvh_plan_json(p->text);
     free(p->text);
-    return json_pack("{sbsoso}", "dry_run", 1, "writes", writes, "notes", notes);
+    return doc;
 }
 
 static void plan_abort(struct plan *p)

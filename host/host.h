@@ -226,6 +226,13 @@ int gvh_vgpu_remove(const struct gvh_ctx *c, const struct gvh_vgpu *v, struct gv
  * Returns the length, or -ENOENT / -EINVAL / -ENOSPC with a message. */
 int gvh_xml(const struct gvh_ctx *c, const char *id, char *buf, size_t len, struct gv_error *err);
 
+/* --- Dry runs */
+
+/* A dry run's plan as printed (see the top of this file), as JSON: {"dry_run": true, "writes":
+ * [{"path", "value"}], "notes": [...]}; the one reader of that text (the CLI and gpuvisord answer
+ * with it). A path may hold spaces; a value does not. NULL when out of memory. */
+json_t *gvh_plan_json(const char *text);
+
 /* --- Definitions, and applying them after a reboot */
 
 struct gvh_state {

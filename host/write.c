@@ -82,3 +82,36 @@ void gvh_note(const struct gvh_ctx *c, const char *fmt, ...)
     fputc('\n', f);
     va_end(ap);
 }
+
+json_t *gvh_plan_json(const char *text)
+{
+    json_t *writes = json_array(), *notes = json_array();
+    json_t *doc = json_pack("{sbsoso}", "dry_run", 1, "writes", writes, "notes", notes);
+    if (!doc)
+        return NULL;
+    for (const char *line = text ? text : ""; *line;) {
+        size_t n = strcspn(line, "\n");
+        char *l = strndup(line, n);
+        line += n + (line[n] == '\n');
+        if (!l) {
+            json_decref(doc);
+            return NULL;
+        }
+        if (strncmp(l, "write ", 6) == 0) {
+            /* The value has no spaces (drivers, addresses, UUIDs, numbers); the root may. */
+            char *path = l + 6, *sp = strrchr(path, ' ');
+            const char *value = "";
+            if (sp) {
+                *sp = '\0';
+                value = strcmp(sp + 1, "\"\"") == 0 ? "" : sp + 1;
+            }
+            json_array_append_new(writes, json_pack("{ssss}", "path", path, "value", value));
+        } else if (strncmp(l, "# ", 2) == 0) {
+            json_array_append_new(notes, json_string(l + 2));
+        } else if (*l) {
+            json_array_append_new(notes, json_string(l));
+        }
+        free(l);
+    }
+    return doc;
+}

@@ -347,7 +347,25 @@ static void test_passthrough_dry_run(void **state)
              "write %s/sys/bus/pci/drivers_probe " AUDIO "\n",
              r, r, r, r, r, r);
     assert_string_equal(plan, want);
+    /* The one reader of that text: six writes, in order. */
+    json_t *doc = gvh_plan_json(plan);
+    json_t *w = json_object_get(doc, "writes");
+    assert_int_equal(json_array_size(w), 6);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 2), "value")), GPU);
+    json_decref(doc);
     free(plan);
+    /* A root with a space in it, an empty value, a note. */
+    doc = gvh_plan_json("write /tmp/a b/sys/x vfio-pci\nwrite /tmp/a b/sys/y \"\"\n# and one note\n");
+    w = json_object_get(doc, "writes");
+    assert_int_equal(json_array_size(w), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "path")),
+                        "/tmp/a b/sys/x");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "value")),
+                        "vfio-pci");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 1), "value")), "");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "notes"), 0)),
+                        "and one note");
+    json_decref(doc);
     assert_string_equal(writes(f), "");
     driver_is(f, GPU, "nvidia");
     driver_is(f, AUDIO, "snd_hda_intel");
