@@ -11,7 +11,13 @@
  * daemon / standalone (target: a loss of at most 2%).
  *
  * Shares: one instance alone at 30%, and two instances at 30% and 60% at once, 1 ms kernels,
- * through the daemon and standalone: the median of five 1 s windows each. */
+ * through the daemon and standalone: the median of five 1 s windows each.
+ *
+ * Cost: per-launch time of cuLaunchKernel (zero-length kernels, one at a time; the median launch,
+ * which leaves out the launches that wait for a turn), in a process of a daemon instance without a
+ * share (its launches look for one that a resize may give) and of one with a 100% share, against
+ * the same launches without the interposer; median of COST_ROUNDS runs, alternating.
+ * BENCH_LOCAL_COST_ONLY=1 runs this last table alone. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +33,7 @@
 
 #define MS      1000000ULL
 #define ROUNDS  5
+#define COST_ROUNDS 9
 #define WINDOWS 3
 
 static struct td t;
@@ -42,6 +49,60 @@ static int child_spin(uint64_t ns)
         return 1;
     for (;;)
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+}
+
+enum { LAUNCHES = 20001 };
+
+/* Child "cost": time zero-length launches one by one; print the median in ns. */
+static int child_cost(void)
+{
+    CUfunction spin = bench_spin_fn();
+    uint64_t ns = 0;
+    void *params[] = {&ns};
+    static double tl[LAUNCHES];
+    for (int i = 0; i < LAUNCHES; i++) {
+        uint64_t t0 = bench_now_ns();
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+        tl[i] = (double)(bench_now_ns() - t0);
+        if (i % 1000 == 999)
+            CK(cuCtxSynchronize());
+    }
+    printf("%.1f\n", bench_median(tl, LAUNCHES));
+    return 0;
+}
+
+/* The median launch of a "cost" child: of daemon instance inst, or without the interposer (NULL). */
+static double cost(const char *inst)
+{
+    int p[2];
+    if (pipe(p))
+        exit(1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        if (inst) {
+            setenv("LD_PRELOAD", shim, 1);
+            setenv("GPUVISOR_INSTANCE", inst, 1);
+            setenv("GPUVISOR_DAEMON", t.sock, 1);
+        } else {
+            unsetenv("LD_PRELOAD");
+        }
+        execl(self, self, "cost", "", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[64] = {0};
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    close(p[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    double v;
+    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%lf", &v) != 1) {
+        fprintf(stderr, "bench_local: a measuring run failed\n");
+        exit(1);
+    }
+    return v;
 }
 
 /* A spinner of instance `inst`: the daemon's when daemon is set, else a standalone instance with
@@ -169,6 +230,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "spin") == 0)
         return child_spin(strtoull(argv[2], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "cost") == 0)
+        return child_cost();
     if (argc != 2) {
         fprintf(stderr, "usage: bench_local PATH/libgpuvisor.so\n");
         return 2;
@@ -187,12 +250,15 @@ int main(int argc, char **argv)
     if (td_init(&t) < 0 || td_add(&t, "f0f0f0f0f0f0", "", getuid(), uuid, mem, 10000) < 0 ||
         td_add(&t, "f1f1f1f1f1f1", "", getuid(), uuid, mem, 3000) < 0 ||
         td_add(&t, "f3f3f3f3f3f3", "", getuid(), uuid, mem, 3000) < 0 ||
-        td_add(&t, "f6f6f6f6f6f6", "", getuid(), uuid, mem, 6000) < 0 || td_start(&t) < 0) {
+        td_add(&t, "f6f6f6f6f6f6", "", getuid(), uuid, mem, 6000) < 0 ||
+        td_add(&t, "f7f7f7f7f7f7", "", getuid(), uuid, mem, 0) < 0 || td_start(&t) < 0) {
         fprintf(stderr, "bench_local: cannot start the stand-in daemon\n");
         td_fini(&t);
         return 1;
     }
 
+    if (getenv("BENCH_LOCAL_COST_ONLY"))
+        goto cost_only;
     printf("GPU time of one process alone at a 100%% share, kernels back to back, slice %llu ms\n"
            "(device time / wall time; median of %d runs, each the median of %d windows of 1 s)\n",
            (unsigned long long)(GVR_SCHED_SLICE_NS / MS), ROUNDS, WINDOWS);
@@ -211,6 +277,23 @@ int main(int argc, char **argv)
     pair(false);
     pair(true);
     printf("  target: each within 3 points\n");
+
+cost_only:;
+    double direct[COST_ROUNDS], none[COST_ROUNDS], full[COST_ROUNDS];
+    for (int r = 0; r < COST_ROUNDS; r++) {
+        direct[r] = cost(NULL);
+        none[r] = cost("f7f7f7f7f7f7");
+        full[r] = cost("f0f0f0f0f0f0");
+    }
+    double d = bench_median(direct, COST_ROUNDS), z = bench_median(none, COST_ROUNDS),
+           f = bench_median(full, COST_ROUNDS);
+    printf("\ncuLaunchKernel in a process of a daemon instance, per launch (median launch, median "
+           "of %d runs)\n",
+           COST_ROUNDS);
+    printf("  %-36s %10s %10s %8s\n", "", "time", "added", "ratio");
+    printf("  %-36s %7.1f ns\n", "direct (no interposer)", d);
+    printf("  %-36s %7.1f ns %7.1f ns %8.3f\n", "instance without a share", z, z - d, z / d);
+    printf("  %-36s %7.1f ns %7.1f ns %8.3f\n", "instance with a 100% share", f, f - d, f / d);
 
     td_fini(&t);
     return bench_world_end(&w) == 0 ? 0 : 1;
