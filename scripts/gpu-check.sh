@@ -236,25 +236,26 @@ fi
 if cmake --build "$b" -j "$(nproc)" --target gpuvisor_cli_rest >>"$b.log" 2>&1 &&
     "$gv" host --help >/dev/null 2>&1; then
     h=$(mktemp -d /tmp/gpuvisor-gpucheck-host.XXXXXX)
-    host=("$gv" host --local --config-root "$h")
+    # host COMMAND ARGS...: on this machine's sysfs, definitions in a scratch folder.
+    host() { "$gv" host "$@" --local --config-root "$h"; }
     want=$(nvidia-smi --query-gpu=pci.bus_id --format=csv,noheader 2>/dev/null | head -1 |
         tr 'A-F' 'a-f')
-    "${host[@]}" list || true
-    got=$("${host[@]}" list --json 2>"$h/err" | "$py" -c '
+    bdf=${want: -12}
+    host list || true
+    got=$(host list --json 2>"$h/err" | "$py" -c '
 import json, sys
-want = sys.argv[1][-12:]
+want = sys.argv[1]
 for g in json.load(sys.stdin)["gpus"]:
     if g["pci"] == want:
-        print(g["pci"], g["driver"], g["mode"], g["iommu_group"], g["model"])' "$want")
+        print(g["pci"], g["driver"], g["mode"], g["iommu_group"], g["model"])' "$bdf")
     echo "host list: $got (nvidia-smi: $want)"
     if [ -n "$got" ] && [ "$(cut -d' ' -f2 <<<"$got")" = nvidia ]; then
-        note "PASS host list: the GPU at ${want: -12} on nvidia, mode $(cut -d' ' -f3 <<<"$got"), IOMMU group $(cut -d' ' -f4 <<<"$got")"
+        note "PASS host list: the GPU at $bdf on nvidia, mode $(cut -d' ' -f3 <<<"$got"), IOMMU group $(cut -d' ' -f4 <<<"$got")"
     else
         note "FAIL host list does not show nvidia-smi's GPU ${want:-?} on nvidia: '${got}' $(head -c 300 "$h/err")"
         fails=$((fails + 1))
     fi
-    bdf=${want: -12}
-    "${host[@]}" passthrough "$bdf" --dry-run >"$h/plan" 2>&1
+    host passthrough "$bdf" --dry-run >"$h/plan" 2>&1
     echo "host passthrough --dry-run (exit $?):"
     cat "$h/plan"
     if grep -q "^write .*driver_override vfio-pci" "$h/plan" || grep -qi "IOMMU\|has .* open\|vfio-pci is not loaded" "$h/plan"; then
@@ -263,7 +264,7 @@ for g in json.load(sys.stdin)["gpus"]:
         note "FAIL host passthrough --dry-run: neither a plan nor a reason: $(head -c 300 "$h/plan")"
         fails=$((fails + 1))
     fi
-    "${host[@]}" xml "$bdf" || true
+    host xml "$bdf" || true
     rm -rf "$h"
 else
     note "SKIP gpuvisor host: not built here (jansson or libcurl missing: see $b.log)"
