@@ -20,7 +20,6 @@ unset LD_PRELOAD GPUVISOR_SHIM GPUVISOR_NVML GPUVISOR_MEMORY GPUVISOR_COMPUTE GP
 export GPUVISOR_DAEMON="$T/no-gpuvisord.sock" GPUVISOR_URL="http://127.0.0.1:1"
 mkdir -p "$GPUVISOR_REGION_DIR"
 BG=""
-FAILED=0
 
 TD=""
 cleanup() {
@@ -33,24 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    FAILED=1
-}
+. "$(dirname "$0")/lib.sh"
 
-# expect RC SUBSTRING CMD...: run CMD, check its exit status and that SUBSTRING is in its stderr
-# (or stdout); an empty SUBSTRING checks the status only.
-expect() {
-    want=$1 text=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "$* -> exit $rc, want $want; stderr: $(cat "$T/err")"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" "$T/err" "$T/out"; then
-        fail "$* -> no \"$text\" in: $(cat "$T/err" "$T/out")"
-    fi
-}
 
 # envof VAR ARGS...: the value of VAR in the environment `gpuvisor run ARGS -- env` gives its command.
 envof() {
@@ -60,9 +43,6 @@ envof() {
     grep "^$var=" "$T/env" | head -n 1 | cut -d= -f2-
 }
 
-check_eq() { # what got want
-    [ "$2" = "$3" ] || fail "$1: got \"$2\", want \"$3\""
-}
 
 # wait_ready FILE: wait (up to 10 s) for a background helper to print "ready".
 wait_ready() {

@@ -33,7 +33,6 @@ SOCK="$T/run/gpuvisord.sock"
 export GPUVISOR_DAEMON="$SOCK"
 DPID=""
 BG=""
-FAILED=0
 G=$GV_BIN
 USER_A=gpuvisor-test-a
 USER_B=gpuvisor-test-b
@@ -47,28 +46,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    FAILED=1
-}
+. "$(dirname "$0")/lib.sh"
 
-# expect RC SUBSTRING CMD...: run CMD, check its exit status and that SUBSTRING is in its stdout or
-# stderr (an empty SUBSTRING checks the status only).
-expect() {
-    want=$1 text=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "$* -> exit $rc, want $want; stdout: $(cat "$T/out"); stderr: $(cat "$T/err")"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" "$T/err" "$T/out"; then
-        fail "$* -> no \"$text\" in: $(cat "$T/out" "$T/err")"
-    fi
-}
 
-check_eq() { # what got want
-    [ "$2" = "$3" ] || fail "$1: got \"$2\", want \"$3\""
-}
 
 # jget FILE EXPR: a value of the JSON in FILE, EXPR in Python over `d` ("d['id']").
 jget() {

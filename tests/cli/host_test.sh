@@ -18,7 +18,6 @@ unset GPUVISOR_URL GPUVISOR_TOKEN GPUVISOR_STATE_DIR GPUVISOR_SYSFS_ROOT GPUVISO
 export GPUVISOR_DAEMON="$T/no-gpuvisord.sock"
 KERNEL=""
 BG=""
-FAILED=0
 
 cleanup() {
     [ -n "$KERNEL" ] && kill -TERM "$KERNEL" 2>/dev/null
@@ -28,28 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    FAILED=1
-}
+. "$(dirname "$0")/lib.sh"
 
-# expect RC SUBSTRING CMD...: run CMD, check its exit status and that SUBSTRING is in its stderr
-# (or stdout); an empty SUBSTRING checks the status only.
-expect() {
-    want=$1 text=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "$* -> exit $rc, want $want; stdout: $(cat "$T/out"); stderr: $(cat "$T/err")"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" "$T/err" "$T/out"; then
-        fail "$* -> no \"$text\" in: $(cat "$T/err" "$T/out")"
-    fi
-}
 
-check_eq() { # what got want
-    [ "$2" = "$3" ] || fail "$1: got \"$2\", want \"$3\""
-}
 
 G=$GV_BIN
 "$G" help | grep -q '^  host ' || { echo "SKIP: gpuvisor built without \`host\` (no jansson)"; exit 77; }
