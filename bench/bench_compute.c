@@ -26,7 +26,7 @@
 #include "bench_cuda.h"
 #include "sim/sim.h"
 
-enum { ROUNDS = 7, LAUNCHES = 20001 };
+enum { ROUNDS = 7 };
 #define MS 1000000ULL
 
 /* Child "spin NS": launch NS-long kernels back to back until killed; 'y' on stdout once going. */
@@ -55,24 +55,6 @@ static int child_spinsync(uint64_t ns)
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
         CK(cuCtxSynchronize());
     }
-}
-
-/* Child "cost": time zero-length launches one by one; print the median in ns. */
-static int child_cost(void)
-{
-    CUfunction spin = bench_spin_fn();
-    uint64_t ns = 0;
-    void *params[] = {&ns};
-    static double t[LAUNCHES];
-    for (int i = 0; i < LAUNCHES; i++) {
-        uint64_t t0 = bench_now_ns();
-        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
-        t[i] = (double)(bench_now_ns() - t0);
-        if (i % 1000 == 999)
-            CK(cuCtxSynchronize());
-    }
-    printf("%.1f\n", bench_median(t, LAUNCHES));
-    return 0;
 }
 
 /* Start this program as a child with the interposer (shim != NULL) and a compute share in basis
@@ -151,17 +133,7 @@ static double cost(const char *self, const char *shim, const char *compute)
 {
     int fd;
     pid_t pid = start(self, shim, compute, "cost", "", &fd);
-    char buf[64] = {0};
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    int st;
-    waitpid(pid, &st, 0);
-    double v;
-    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%lf", &v) != 1) {
-        fprintf(stderr, "bench_compute: a measuring run failed\n");
-        exit(1);
-    }
-    return v;
+    return bench_child_value(pid, fd);
 }
 
 int main(int argc, char **argv)
@@ -171,7 +143,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "spinsync") == 0)
         return child_spinsync(strtoull(argv[2], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "cost") == 0)
-        return child_cost();
+        return bench_launch_cost_child();
     if (argc != 2) {
         fprintf(stderr, "usage: bench_compute PATH/libgpuvisor.so\n");
         return 2;

@@ -7,7 +7,9 @@
  *   - each child's start: a context on device 0 and the simulator's spin kernel, which runs for as
  *     many nanoseconds as its one parameter says;
  *   - a check that ends the program on a failed call: a benchmark has nothing sensible to measure
- *     after one. */
+ *     after one;
+ *   - the launch-cost child (zero-length launches timed one by one) and the reading of the one
+ *     figure a child prints. */
 #ifndef GV_BENCH_CUDA_H
 #define GV_BENCH_CUDA_H
 
@@ -15,6 +17,7 @@
 #include <errno.h> /* program_invocation_short_name (GNU) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -41,6 +44,45 @@ static inline CUfunction bench_spin_fn(void)
     CK(cuModuleLoadData(&mod, "gvsim-module spin_ns"));
     CK(cuModuleGetFunction(&spin, mod, "spin_ns"));
     return spin;
+}
+
+enum { BENCH_LAUNCHES = 20001 };
+
+/* The child that measures a launch: BENCH_LAUNCHES zero-length launches timed one by one (a
+ * synchronize every 1000, off the clock), the median printed in ns. The median leaves out the few
+ * launches that wait for a turn on the GPU. */
+static inline int bench_launch_cost_child(void)
+{
+    CUfunction spin = bench_spin_fn();
+    uint64_t ns = 0;
+    void *params[] = {&ns};
+    static double t[BENCH_LAUNCHES];
+    for (int i = 0; i < BENCH_LAUNCHES; i++) {
+        uint64_t t0 = bench_now_ns();
+        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
+        t[i] = (double)(bench_now_ns() - t0);
+        if (i % 1000 == 999)
+            CK(cuCtxSynchronize());
+    }
+    printf("%.1f\n", bench_median(t, BENCH_LAUNCHES));
+    return 0;
+}
+
+/* The number child pid printed on fd (its stdout), once it has exited with 0; the program ends with
+ * a message otherwise. Closes fd. */
+static inline double bench_child_value(pid_t pid, int fd)
+{
+    char buf[64] = {0};
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    int st;
+    waitpid(pid, &st, 0);
+    double v;
+    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%lf", &v) != 1) {
+        fprintf(stderr, "%s: a measuring run failed\n", program_invocation_short_name);
+        exit(1);
+    }
+    return v;
 }
 
 struct bench_world {

@@ -51,26 +51,6 @@ static int child_spin(uint64_t ns)
         CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
 }
 
-enum { LAUNCHES = 20001 };
-
-/* Child "cost": time zero-length launches one by one; print the median in ns. */
-static int child_cost(void)
-{
-    CUfunction spin = bench_spin_fn();
-    uint64_t ns = 0;
-    void *params[] = {&ns};
-    static double tl[LAUNCHES];
-    for (int i = 0; i < LAUNCHES; i++) {
-        uint64_t t0 = bench_now_ns();
-        CK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
-        tl[i] = (double)(bench_now_ns() - t0);
-        if (i % 1000 == 999)
-            CK(cuCtxSynchronize());
-    }
-    printf("%.1f\n", bench_median(tl, LAUNCHES));
-    return 0;
-}
-
 /* The median launch of a "cost" child: of daemon instance inst, or without the interposer (NULL). */
 static double cost(const char *inst)
 {
@@ -92,17 +72,7 @@ static double cost(const char *inst)
         _exit(127);
     }
     close(p[1]);
-    char buf[64] = {0};
-    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-    close(p[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    double v;
-    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%lf", &v) != 1) {
-        fprintf(stderr, "bench_local: a measuring run failed\n");
-        exit(1);
-    }
-    return v;
+    return bench_child_value(pid, p[0]);
 }
 
 /* A spinner of instance `inst`: the daemon's when daemon is set, else a standalone instance with
@@ -231,7 +201,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "spin") == 0)
         return child_spin(strtoull(argv[2], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "cost") == 0)
-        return child_cost();
+        return bench_launch_cost_child();
     if (argc != 2) {
         fprintf(stderr, "usage: bench_local PATH/libgpuvisor.so\n");
         return 2;
