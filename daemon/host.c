@@ -189,18 +189,15 @@ static int plan_open(struct gvd *d, struct plan *p, struct gvd_resp *r)
     return 0;
 }
 
-/* The plan as the answer to a dry run (gvh_plan_json). Closes the plan. */
-static json_t *plan_json(struct plan *p)
+/* Close the plan and answer with it (gvh_plan_json), or, when the library refused (rc), with its
+ * refusal. */
+static void plan_end(struct plan *p, struct gvd_resp *r, int rc, const struct gv_error *err)
 {
     fclose(p->f);
-    json_t *doc = gvh_plan_json(p->text);
-    free(p->text);
-    return doc;
-}
-
-static void plan_abort(struct plan *p)
-{
-    fclose(p->f);
+    if (rc)
+        host_err(r, rc, err);
+    else
+        gvd_reply_json(r, 200, gvh_plan_json(p->text));
     free(p->text);
 }
 
@@ -326,16 +323,13 @@ void gvd_api_host_passthrough(struct gvd_req *q, struct gvd_resp *r)
     struct gvh_passthrough rec;
     if (q->query.dry_run) {
         struct plan plan;
-        if (plan_open(d, &plan, r))
-            goto out;
-        if (known >= 0)
-            fprintf(plan.f, "# %s is given to VMs already: nothing to do\n", p.pci);
-        else if ((rc = gvh_passthrough(&plan.c, p.pci, &rec, &err)) != 0) {
-            plan_abort(&plan);
-            host_err(r, rc, &err);
-            goto out;
+        if (plan_open(d, &plan, r) == 0) {
+            if (known >= 0)
+                fprintf(plan.f, "# %s is given to VMs already: nothing to do\n", p.pci);
+            else
+                rc = gvh_passthrough(&plan.c, p.pci, &rec, &err);
+            plan_end(&plan, r, rc, &err);
         }
-        gvd_reply_json(r, 200, plan_json(&plan));
         goto out;
     }
     /* Given already: the record keeps the drivers the functions had before, which a second bind
@@ -393,16 +387,14 @@ void gvd_api_host_release(struct gvd_req *q, struct gvd_resp *r)
         gvh_gpu_clear(&g);
     if (q->query.dry_run) {
         struct plan plan;
-        if (plan_open(d, &plan, r))
-            goto out;
-        if (gone)
-            fprintf(plan.f, "# %s is not on this host: only its record goes\n", bdf);
-        else if ((rc = gvh_release(&plan.c, &rec, &err)) != 0) {
-            plan_abort(&plan);
-            host_err(r, rc, &err);
-            goto out;
+        if (plan_open(d, &plan, r) == 0) {
+            rc = 0;
+            if (gone)
+                fprintf(plan.f, "# %s is not on this host: only its record goes\n", bdf);
+            else
+                rc = gvh_release(&plan.c, &rec, &err);
+            plan_end(&plan, r, rc, &err);
         }
-        gvd_reply_json(r, 200, plan_json(&plan));
         goto out;
     }
     /* The GPU stays recorded as given to VMs while it moves: nothing is placed on it meanwhile. */
@@ -465,14 +457,8 @@ void gvd_api_host_vgpu_create(struct gvd_req *q, struct gvd_resp *r)
     struct gvh_vgpu v;
     if (q->query.dry_run) {
         struct plan plan;
-        if (plan_open(d, &plan, r))
-            goto out;
-        if ((rc = gvh_vgpu_create(&plan.c, c.parent, c.type, uuid, &v, &err)) != 0) {
-            plan_abort(&plan);
-            host_err(r, rc, &err);
-            goto out;
-        }
-        gvd_reply_json(r, 200, plan_json(&plan));
+        if (plan_open(d, &plan, r) == 0)
+            plan_end(&plan, r, gvh_vgpu_create(&plan.c, c.parent, c.type, uuid, &v, &err), &err);
         goto out;
     }
     pending(d, c.parent, GVD_MODE_VGPU_PARENT);
@@ -517,16 +503,14 @@ void gvd_api_host_vgpu_remove(struct gvd_req *q, struct gvd_resp *r)
     }
     if (q->query.dry_run) {
         struct plan plan;
-        if (plan_open(d, &plan, r))
-            goto out;
-        if (found != 0)
-            fprintf(plan.f, "# vGPU %s does not exist now: only its record goes\n", id);
-        else if ((rc = gvh_vgpu_remove(&plan.c, &v, &err)) != 0) {
-            plan_abort(&plan);
-            host_err(r, rc, &err);
-            goto out;
+        if (plan_open(d, &plan, r) == 0) {
+            rc = 0;
+            if (found != 0)
+                fprintf(plan.f, "# vGPU %s does not exist now: only its record goes\n", id);
+            else
+                rc = gvh_vgpu_remove(&plan.c, &v, &err);
+            plan_end(&plan, r, rc, &err);
         }
-        gvd_reply_json(r, 200, plan_json(&plan));
         goto out;
     }
     pthread_rwlock_unlock(&d->lock);
@@ -586,13 +570,9 @@ void gvd_api_host_apply(struct gvd_req *q, struct gvd_resp *r)
     if (q->query.dry_run) {
         struct plan plan;
         if (plan_open(d, &plan, r) == 0) {
+            /* -EIO: some record failed; the plan's notes say which. */
             rc = gvh_apply(&plan.c, &d->host_state, rep, &err);
-            if (rc && rc != -EIO) {
-                plan_abort(&plan);
-                host_err(r, rc, &err);
-            } else {
-                gvd_reply_json(r, 200, plan_json(&plan));
-            }
+            plan_end(&plan, r, rc == -EIO ? 0 : rc, &err);
         }
         pthread_mutex_unlock(&d->host_lock);
         free(rep);
