@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "core/policy.h"
 #include "core/size.h"
 
 #define STEP_NS_BITS 40
@@ -66,6 +67,36 @@ static void account(struct gv_budget *b, uint64_t now, int64_t ns)
     } while (!atomic_compare_exchange_weak(&b->charged_ns, &total, next));
 }
 
+/* Move the virtual time by ns of device time at `share` (back, for a refund; never below 0). */
+static void advance(struct gv_budget *b, uint32_t share, int64_t ns)
+{
+    uint64_t v = gv_vtime_of(ns > 0 ? (uint64_t)ns : (uint64_t)-ns, share);
+    uint64_t t = atomic_load(&b->vtime), next;
+    do {
+        next = ns > 0 ? (t + v > GV_KEY_VTIME_MAX ? GV_KEY_VTIME_MAX : t + v) : t > v ? t - v : 0;
+    } while (!atomic_compare_exchange_weak(&b->vtime, &t, next));
+}
+
+void gv_budget_count(struct gv_budget *b, uint32_t share, uint64_t now, int64_t ns)
+{
+    if (ns == 0)
+        return;
+    uint64_t mag = ns > 0 ? (uint64_t)ns : (uint64_t)-ns;
+    if (mag > MAX_CHARGE)
+        mag = MAX_CHARGE;
+    ns = ns > 0 ? (int64_t)mag : -(int64_t)mag;
+    advance(b, share, ns);
+    account(b, now, ns);
+}
+
+uint64_t gv_budget_vtime(struct gv_budget *b, uint64_t floor)
+{
+    uint64_t t = atomic_load(&b->vtime);
+    while (t < floor && !atomic_compare_exchange_weak(&b->vtime, &t, floor))
+        ;
+    return t < floor ? floor : t;
+}
+
 void gv_budget_charge(struct gv_budget *b, uint32_t share, uint64_t now, int64_t ns)
 {
     if (ns == 0)
@@ -84,6 +115,7 @@ void gv_budget_charge(struct gv_budget *b, uint32_t share, uint64_t now, int64_t
         else
             next = base - (shift < base - f ? shift : base - f); /* a refund stops at the cap */
     } while (!atomic_compare_exchange_weak(&b->empty_at, &e, next));
+    advance(b, share, ns > 0 ? (int64_t)mag : -(int64_t)mag);
     account(b, now, ns > 0 ? (int64_t)mag : -(int64_t)mag);
 }
 

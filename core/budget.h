@@ -55,6 +55,9 @@ struct gv_budget {
     _Atomic uint64_t turn_tag;
     _Atomic uint64_t turn_start;
     _Atomic uint64_t turn_paid;
+    /* The instance's virtual time on the GPU (core/policy.h): the device time charged over its
+     * share, raised to the GPU's virtual clock when it comes back from idling. */
+    _Atomic uint64_t vtime;
 };
 _Static_assert(sizeof(struct gv_budget) == 128, "the budget's size is part of the region's layout");
 
@@ -72,6 +75,13 @@ uint64_t gv_budget_wait(const struct gv_budget *b, uint64_t now);
 /* Charge ns of device time at `now` (a negative ns refunds time charged before and not used). A
  * share of 0 or more than GV_SHARE_FULL is treated as GV_SHARE_FULL. */
 void gv_budget_charge(struct gv_budget *b, uint32_t share, uint64_t now, int64_t ns);
+
+/* The same without the bucket: device time counted (usage, virtual time) for an instance whose
+ * policy does not hold it to its share (guaranteed, best-effort), whose bucket is left full. */
+void gv_budget_count(struct gv_budget *b, uint32_t share, uint64_t now, int64_t ns);
+
+/* The instance's virtual time, raised first to at least `floor` (0: as it is). */
+uint64_t gv_budget_vtime(struct gv_budget *b, uint64_t floor);
 
 /* Device time charged over the last second (the current 100 ms step and the nine before it). */
 uint64_t gv_budget_recent(const struct gv_budget *b, uint64_t now);

@@ -65,7 +65,7 @@ struct header {
 struct shared_device {
     uint8_t uuid[GVR_UUID_LEN];
     _Atomic uint32_t share; /* basis points; 0 = no compute limit */
-    uint32_t reserved;
+    _Atomic uint32_t sched; /* enum gv_policy | enum gv_priority << 8 (0: guaranteed, normal) */
     struct gv_budget budget;
     _Atomic uint64_t waited_ns; /* time members' launches waited for the GPU, for tools */
 };
@@ -130,6 +130,11 @@ _Static_assert(offsetof(struct shared, hdr) == 0, "the header comes first");
 static struct shared *SH(const struct gvr_region *r)
 {
     return (struct shared *)r->map;
+}
+
+static uint32_t sched_word(const struct gvr_device_limit *lim)
+{
+    return (uint32_t)lim->policy | (uint32_t)lim->priority << 8;
 }
 
 /* The number of GPUs in the region. The file is shared and may be damaged, so the count read from
@@ -406,6 +411,7 @@ static int init_region(int fd, const char *name, const struct gvr_device_limit *
     for (unsigned i = 0; i < n; i++) {
         memcpy(sh->dev[i].uuid, lim[i].uuid, GVR_UUID_LEN);
         atomic_init(&sh->dev[i].share, lim[i].share);
+        atomic_init(&sh->dev[i].sched, sched_word(&lim[i]));
         gv_ledger_set_limit(&sh->ledger, i, lim[i].memory);
     }
     atomic_init(&sh->ndev, n);
@@ -730,6 +736,9 @@ int gvr_device_get(const struct gvr_region *r, unsigned dev, struct gvr_device_l
     memcpy(out->uuid, sh->dev[dev].uuid, GVR_UUID_LEN);
     out->memory = gv_ledger_limit(&sh->ledger, dev);
     out->share = atomic_load(&sh->dev[dev].share);
+    uint32_t w = atomic_load(&sh->dev[dev].sched);
+    out->policy = (uint8_t)(w & 0xff);
+    out->priority = (uint8_t)(w >> 8 & 0xff);
     return 0;
 }
 
@@ -759,6 +768,7 @@ int gvr_device_add(struct gvr_region *r, const struct gvr_device_limit *lim, boo
              * written again by the next add. */
             memcpy(sh->dev[n].uuid, lim->uuid, GVR_UUID_LEN);
             atomic_store(&sh->dev[n].share, lim->share);
+            atomic_store(&sh->dev[n].sched, sched_word(lim));
             gv_ledger_set_limit(&sh->ledger, n, lim->memory);
             atomic_store_explicit(&sh->ndev, n + 1, memory_order_release);
             unlock_region(sh);
@@ -768,7 +778,8 @@ int gvr_device_add(struct gvr_region *r, const struct gvr_device_limit *lim, boo
     }
     if (differs)
         *differs = gv_ledger_limit(&sh->ledger, (unsigned)i) != lim->memory ||
-                   atomic_load(&sh->dev[i].share) != lim->share;
+                   atomic_load(&sh->dev[i].share) != lim->share ||
+                   atomic_load(&sh->dev[i].sched) != sched_word(lim);
     return i;
 }
 
@@ -781,6 +792,29 @@ int gvr_device_set(struct gvr_region *r, unsigned dev, uint64_t memory, uint32_t
     gv_ledger_set_limit(&SH(r)->ledger, dev, memory);
     atomic_store(&SH(r)->dev[dev].share, share);
     return 0;
+}
+
+int gvr_policy_set(struct gvr_region *r, unsigned dev, enum gv_policy policy,
+                   enum gv_priority priority)
+{
+    if (r->readonly)
+        return -EROFS;
+    if (dev >= gvr_device_count(r) || (unsigned)policy > GV_POLICY_BEST_EFFORT ||
+        (unsigned)priority > GV_PRIORITY_LOW)
+        return -EINVAL;
+    atomic_store(&SH(r)->dev[dev].sched, (uint32_t)policy | (uint32_t)priority << 8);
+    return 0;
+}
+
+void gvr_policy(const struct gvr_region *r, unsigned dev, enum gv_policy *policy,
+                enum gv_priority *priority)
+{
+    uint32_t w = dev < gvr_device_count(r) ? atomic_load(&SH(r)->dev[dev].sched) : 0;
+    /* The file is shared: a value this code does not know reads as the default. */
+    *policy = (w & 0xff) <= GV_POLICY_BEST_EFFORT ? (enum gv_policy)(w & 0xff)
+                                                  : GV_POLICY_GUARANTEED;
+    *priority = (w >> 8 & 0xff) <= GV_PRIORITY_LOW ? (enum gv_priority)(w >> 8 & 0xff)
+                                                   : GV_PRIORITY_NORMAL;
 }
 
 uint64_t gvr_used(const struct gvr_region *r, unsigned dev)
@@ -1166,6 +1200,11 @@ int gvr_snapshot(const struct gvr_region *r, struct gvr_snapshot *s)
         s->dev[d].limit = gv_ledger_limit(&sh->ledger, d);
         s->dev[d].used = gv_ledger_used(&sh->ledger, d);
         s->dev[d].share = atomic_load(&sh->dev[d].share);
+        enum gv_policy pol;
+        enum gv_priority pri;
+        gvr_policy(r, d, &pol, &pri);
+        s->dev[d].policy = pol;
+        s->dev[d].priority = pri;
         s->dev[d].busy_recent_ns = gv_budget_recent(&sh->dev[d].budget, mono);
         s->dev[d].busy_total_ns = gv_budget_total(&sh->dev[d].budget);
         s->dev[d].waited_total_ns = atomic_load(&sh->dev[d].waited_ns);

@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "core/budget.h"
+#include "core/policy.h"
 #include "core/error.h"
 #include "core/ledger.h"
 #include "core/uuid.h"
@@ -61,6 +62,8 @@ struct gvr_device_limit {
     uint8_t uuid[GVR_UUID_LEN];
     uint64_t memory;
     uint32_t share;
+    uint8_t policy;   /* enum gv_policy (0: guaranteed) */
+    uint8_t priority; /* enum gv_priority (0: normal) */
 };
 
 /* gvr_open flags */
@@ -158,6 +161,13 @@ int gvr_device_get(const struct gvr_region *r, unsigned dev, struct gvr_device_l
 uint64_t gvr_used(const struct gvr_region *r, unsigned dev);
 uint64_t gvr_limit(const struct gvr_region *r, unsigned dev);
 uint64_t gvr_available(const struct gvr_region *r, unsigned dev);
+
+/* How the instance's share on dev is kept, and its priority there (core/policy.h). Set: 0,
+ * -EROFS or -EINVAL. A value the reader does not know reads as the default. Lock-free. */
+int gvr_policy_set(struct gvr_region *r, unsigned dev, enum gv_policy policy,
+                   enum gv_priority priority);
+void gvr_policy(const struct gvr_region *r, unsigned dev, enum gv_policy *policy,
+                enum gv_priority *priority);
 
 /* The instance's compute share on dev (basis points; 0 = no compute limit). Lock-free. */
 uint32_t gvr_share(const struct gvr_region *r, unsigned dev);
@@ -266,6 +276,8 @@ struct gvr_snapshot {
         uint64_t limit;          /* bytes, 0 = unlimited */
         uint64_t used;           /* bytes charged by all members */
         uint32_t share;          /* basis points, 0 = no compute limit */
+        enum gv_policy policy;
+        enum gv_priority priority;
         uint64_t busy_recent_ns; /* GPU time charged over the last second (in 100 ms steps) */
         uint64_t busy_total_ns;  /* GPU time charged since the instance was made */
         uint64_t waited_total_ns; /* time members' launches waited for the GPU (gvr_count_wait) */
