@@ -41,10 +41,14 @@ static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_reques
     struct {
         const char *option;
         const char **value;
-    } opts[] = {{"--profile", &profile}, {"--memory", &memory},
-                {"--compute", &compute}, {"--gpu", &gpu},
-                {"--name", &name},       {"--tenant", &tenant},
-                {"--compute-policy", &policy}, {"--priority", &priority}};
+    } opts[] = {{"--profile", &profile},
+                {"--memory", &memory},
+                {"--compute", &compute},
+                {"--gpu", &gpu},
+                {"--name", &name},
+                {"--tenant", &tenant},
+                {"--compute-policy", &policy},
+                {"--priority", &priority}};
     for (int i = 1; i < argc; i++) {
         int m = cli_conn_opt(argc, argv, &i, conn, err);
         for (size_t k = 0; m == 0 && k < sizeof(opts) / sizeof(opts[0]); k++) {

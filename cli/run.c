@@ -412,8 +412,8 @@ int cmd_run(int argc, char **argv)
     /* A gpuvisord instance's policy and priority are the daemon's, like its limits: run only joins
      * instances, so it has nothing to set them on. Said before anything is joined. */
     const char *sched_option = policy ? "--compute-policy" : priority ? "--priority" : NULL;
-    bool joins = daemon || (instance && !limits && !no_daemon &&
-                            gvl_socket_exists(gvl_daemon_socket()));
+    bool joins =
+        daemon || (instance && !limits && !no_daemon && gvl_socket_exists(gvl_daemon_socket()));
     if (joins && sched_option && instance && !no_daemon) {
         fprintf(stderr,
                 "gpuvisor: %s: instance \"%s\" is gpuvisord's, and its compute policy and "

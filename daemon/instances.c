@@ -567,12 +567,12 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
      * only the defaults of a new instance. */
     if (memory != in->memory || share != in->share)
         next.profile[0] = '\0';
-    json_t *detail = json_pack(
-        "{s{sIsI}s{soso}s{ssss}s{ssss}}", "memory", "from", (json_int_t)in->memory, "to",
-        (json_int_t)memory, "compute", "from", gvd_json_share(in->share), "to",
-        gvd_json_share(share), "policy", "from", gv_policy_name(in->policy), "to",
-        gv_policy_name(policy), "priority", "from", gv_priority_name(in->priority), "to",
-        gv_priority_name(priority));
+    json_t *detail =
+        json_pack("{s{sIsI}s{soso}s{ssss}s{ssss}}", "memory", "from", (json_int_t)in->memory, "to",
+                  (json_int_t)memory, "compute", "from", gvd_json_share(in->share), "to",
+                  gvd_json_share(share), "policy", "from", gv_policy_name(in->policy), "to",
+                  gv_policy_name(policy), "priority", "from", gv_priority_name(in->priority), "to",
+                  gv_priority_name(priority));
     if ((rc = gvd_store_begin(d->store, &err)) != 0) {
         json_decref(detail);
         return gvd_reply_err(r, -EIO, &err);

@@ -186,8 +186,7 @@ static enum gv_priority col_priority(sqlite3_stmt *st, int i, const char *what, 
 {
     enum gv_priority p = GV_PRIORITY_NORMAL;
     if (gv_priority_parse(col_text(st, i), &p, NULL) != 0)
-        fprintf(stderr,
-                "gpuvisord: %s %s: priority \"%s\" in the database is unknown (%s used)\n",
+        fprintf(stderr, "gpuvisord: %s %s: priority \"%s\" in the database is unknown (%s used)\n",
                 what, name, col_text(st, i), gv_priority_name(p));
     return p;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon_instance_create.c (fuzz): POST /v1/instances bodies (gvd_parse_instance_create).
  * Accepted: a profile or memory (not both kinds), names valid and never shaped like an id, a
- * share of at most 100%, a GPU index below GV_MAX_GPUS, a policy and a priority among their names. */
+ * share of at most 100%, a GPU index below GV_MAX_GPUS, a policy and a priority among their
+ * names. */
 #include "core/limits.h"
 #include "fuzz/daemon_fuzz.h"
 

@@ -187,8 +187,8 @@ static void test_parse_create(void **state)
               &cli_verb_create, "--memory", "1GiB", "--compute-policy", "greedy");
     PARSE_BAD("--priority: priority \"top\": not one of high, normal or low", &cli_verb_create,
               "--memory", "1GiB", "--priority", "top");
-    PARSE_BAD("--priority \"low\": already given as \"high\"", &cli_verb_create, "--memory",
-              "1GiB", "--priority", "high", "--priority", "low");
+    PARSE_BAD("--priority \"low\": already given as \"high\"", &cli_verb_create, "--memory", "1GiB",
+              "--priority", "high", "--priority", "low");
 }
 
 static void test_parse_resize(void **state)
@@ -311,16 +311,18 @@ static void test_render_lists(void **state)
     (void)state;
     const char *p = render(&cli_verb_profiles, "profiles.json", NULL);
     contains(p, "NAME   MODEL  KIND        MEMORY  COMPUTE  POLICY       PRIORITY  MAX  ORIGIN\n");
-    contains(p, "T4-1C  T4     timesliced   1 GiB    6.25%  guaranteed   normal     16  built-in\n");
+    contains(p,
+             "T4-1C  T4     timesliced   1 GiB    6.25%  guaranteed   normal     16  built-in\n");
     contains(p, "small  -      custom       2 GiB        -  best-effort  low         -  custom\n");
 
-    assert_string_equal(render(&cli_verb_list, "instances.json", NULL),
-                        "ID            NAME   TENANT  GPU   MEMORY  COMPUTE  POLICY       PRIORITY  "
-                        "PROFILE  CREATED\n"
-                        "0123456789ab  train  lab-a     0    4 GiB      25%  guaranteed   normal    "
-                        "T4-4C    2025-01-02T03:04:05Z\n"
-                        "ba9876543210  -      lab-b     1  1.5 GiB        -  best-effort  low       "
-                        "-        2025-01-02T03:04:06Z\n");
+    assert_string_equal(
+        render(&cli_verb_list, "instances.json", NULL),
+        "ID            NAME   TENANT  GPU   MEMORY  COMPUTE  POLICY       PRIORITY  "
+        "PROFILE  CREATED\n"
+        "0123456789ab  train  lab-a     0    4 GiB      25%  guaranteed   normal    "
+        "T4-4C    2025-01-02T03:04:05Z\n"
+        "ba9876543210  -      lab-b     1  1.5 GiB        -  best-effort  low       "
+        "-        2025-01-02T03:04:06Z\n");
     contains(render(&cli_verb_list, NULL, NULL), "No instances");
 
     const char *t = render(&cli_verb_tenant_list, "tenants.json", NULL);

@@ -1179,8 +1179,9 @@ static void case_policy(void)
     policy_is(&t, fromprof, "guaranteed", "low");
     json_decref(dt_call(&t, 200, NULL, "PATCH", path, "{\"priority\":\"HIGH\"}"));
     policy_is(&t, fromprof, "guaranteed", "high");
-    json_decref(dt_call(&t, 200, tk, "PATCH", "/v1/instances/fx",
-                        "{\"memory\":\"2GiB\",\"policy\":\"best-effort\",\"priority\":\"normal\"}"));
+    json_decref(
+        dt_call(&t, 200, tk, "PATCH", "/v1/instances/fx",
+                "{\"memory\":\"2GiB\",\"policy\":\"best-effort\",\"priority\":\"normal\"}"));
     policy_is(&t, fixed, "best-effort", "normal");
 
     /* Refusals name the field and the names it takes; nothing changes. */

@@ -209,8 +209,8 @@ static void test_profile_gpu(void **state)
              "{\"name\":\"b\",\"memory\":1,\"policy\":\"fixed\",\"priority\":\"low\"}");
     assert_int_equal(p.policy, GV_POLICY_FIXED);
     assert_int_equal(p.priority, GV_PRIORITY_LOW);
-    REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"b\",\"memory\":1,\"policy\":\"x\"}",
-            -EINVAL, "policy: compute policy \"x\"");
+    REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"b\",\"memory\":1,\"policy\":\"x\"}", -EINVAL,
+            "policy: compute policy \"x\"");
     REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"b\",\"memory\":1,\"priority\":\"x\"}",
             -EINVAL, "priority: priority \"x\"");
 

@@ -307,12 +307,12 @@ static void test_migrate_from_1(void **state)
     gvd_store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE host; ALTER TABLE gpus DROP COLUMN timeslice; "
-                                  DROP_POLICY
-                                  "UPDATE schema_version SET version = 1",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE host; ALTER TABLE gpus DROP COLUMN timeslice; " DROP_POLICY
+                     "UPDATE schema_version SET version = 1",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
 
     s = open_ok(f->path);
@@ -435,14 +435,15 @@ static void test_migrate_from_3(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db,
-                     DROP_POLICY "INSERT INTO tenants(name, token_hash, created) VALUES('t', 'h', 1);"
-                                 "INSERT INTO instance_ids(id) VALUES('0123456789ab');"
-                                 "INSERT INTO instances(id, tenant, gpu_uuid, memory, share, created)"
-                                 " VALUES('0123456789ab', 't', "
-                                 "'GPU-22000000-0000-0000-0000-000000000000', 1024, 2500, 3);"
-                                 "INSERT INTO profiles(name, memory, share, created)"
-                                 " VALUES('small', 1024, 2500, 4);"
-                                 "UPDATE schema_version SET version = 3",
+                     DROP_POLICY
+                     "INSERT INTO tenants(name, token_hash, created) VALUES('t', 'h', 1);"
+                     "INSERT INTO instance_ids(id) VALUES('0123456789ab');"
+                     "INSERT INTO instances(id, tenant, gpu_uuid, memory, share, created)"
+                     " VALUES('0123456789ab', 't', "
+                     "'GPU-22000000-0000-0000-0000-000000000000', 1024, 2500, 3);"
+                     "INSERT INTO profiles(name, memory, share, created)"
+                     " VALUES('small', 1024, 2500, 4);"
+                     "UPDATE schema_version SET version = 3",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
