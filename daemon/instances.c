@@ -416,6 +416,9 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
         policy = c.policy;
     if (c.has_priority)
         priority = c.priority;
+    if (c.has_priority && priority == GV_PRIORITY_HIGH && q->who->role == GVD_ROLE_TENANT)
+        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
+                                       "for normal or low, or use a profile that says high)");
 
     struct gvd_usage u;
     gvd_tenant_usage(d, t->name, &u);
@@ -532,6 +535,10 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
     enum gv_policy policy = p.has_policy ? p.policy : in->policy;
     enum gv_priority priority = p.has_priority ? p.priority : in->priority;
     char a[32], b[32];
+    if (p.has_priority && priority == GV_PRIORITY_HIGH && priority != in->priority &&
+        q->who->role == GVD_ROLE_TENANT)
+        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
+                                       "for normal or low)");
 
     struct gvd_tenant *t = gvd_tenant_find(d, in->tenant);
     struct gvd_usage u;

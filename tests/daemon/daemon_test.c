@@ -1137,9 +1137,12 @@ static void case_policy(void)
     /* Defaults: guaranteed, normal. */
     instance(&t, tk, "{\"memory\":\"1GiB\",\"compute\":10}", plain);
     policy_is(&t, plain, "guaranteed", "normal");
-    json_t *j = dt_call(&t, 201, tk, "POST", "/v1/instances",
+    /* High priority is the admin's to give. */
+    refused(&t, 403, tk, "POST", "/v1/instances",
+            "{\"memory\":\"1GiB\",\"priority\":\"high\"}", "priority: high is given by the admin");
+    json_t *j = dt_call(&t, 201, NULL, "POST", "/v1/instances",
                         "{\"memory\":\"1GiB\",\"compute\":10,\"policy\":\"fixed\","
-                        "\"priority\":\"high\",\"name\":\"fx\"}");
+                        "\"priority\":\"high\",\"name\":\"fx\",\"tenant\":\"lab\"}");
     CHECK(!strcmp(str(j, "policy"), "fixed") && !strcmp(str(j, "priority"), "high"),
           "the create's answer: %s/%s", str(j, "policy"), str(j, "priority"));
     snprintf(fixed, sizeof(fixed), "%s", str(j, "id"));
@@ -1163,7 +1166,8 @@ static void case_policy(void)
     json_decref(j);
     instance(&t, tk, "{\"profile\":\"batch\"}", fromprof);
     policy_is(&t, fromprof, "best-effort", "low");
-    instance(&t, tk, "{\"profile\":\"batch\",\"priority\":\"high\"}", override);
+    instance(&t, NULL, "{\"profile\":\"batch\",\"priority\":\"high\",\"tenant\":\"lab\"}",
+             override);
     policy_is(&t, override, "best-effort", "high");
     instance(&t, tk, "{\"profile\":\"T4-4C\",\"policy\":\"fixed\"}", builtin);
     policy_is(&t, builtin, "fixed", "normal");
@@ -1176,6 +1180,9 @@ static void case_policy(void)
           "PATCH policy: %s/%s profile %s", str(j, "policy"), str(j, "priority"),
           str(j, "profile"));
     json_decref(j);
+    policy_is(&t, fromprof, "guaranteed", "low");
+    refused(&t, 403, tk, "PATCH", path, "{\"priority\":\"high\"}",
+            "priority: high is given by the admin");
     policy_is(&t, fromprof, "guaranteed", "low");
     json_decref(dt_call(&t, 200, NULL, "PATCH", path, "{\"priority\":\"HIGH\"}"));
     policy_is(&t, fromprof, "guaranteed", "high");
