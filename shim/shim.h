@@ -147,6 +147,11 @@ bool gvs_context_nvml(const uint8_t uuid[GV_UUID_LEN], uint64_t *bytes);
  */
 extern bool gvs_compute_on;
 
+/* A compute limit was asked for, or this process's instance has one, or the instance is gpuvisord's
+ * (which may give it one): set once by gvs_instance_init. Without it, a process takes turns only
+ * once its user has a token for the GPU (timeshare.c), which its launches look for now and then. */
+extern bool gvs_compute_asked;
+
 /* The instance's budget and share on CUDA device dev, and the GPU's UUID: 1 when dev has a compute
  * limit, 0 when it has none, -1 when this process must not launch at all (it was asked to be
  * limited but is not in its instance). */

@@ -95,6 +95,9 @@
 /* A process with no share on a GPU looks this often for one (a resize by gpuvisord), or for the
  * token of its user's limited processes. */
 #define RECHECK_NS 100000000ULL
+/* A process without any compute limit looks at its devices this often (a coarse clock's reading),
+ * and its launches cost a clock read in between. */
+#define LOOK_NS 10000000ULL
 /* A turn whose process ended before settling it is charged up to its end, which nobody saw: up to
  * when the instance's next process finds it, at most this far past what was paid. */
 #define UNSETTLED_MAX_NS (10 * GV_BUDGET_PERIOD_NS)
@@ -155,6 +158,10 @@ struct tdev {
 };
 
 static struct tdev devs[MAX_ORDINALS];
+/* A process without any compute limit: whether one of its devices takes turns now (a token of its
+ * user was found), and when its launches next look at their device. */
+static _Atomic bool spare_any;
+static _Atomic uint64_t look_at;
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 static const _Atomic uint64_t no_cut; /* the cut word of a device without a record */
 
@@ -274,6 +281,7 @@ static bool look_for_token(struct tdev *d)
         atomic_store(&d->cut, gvr_sched_cut_word(&d->sched));
         atomic_store(&d->spare, true);
         atomic_store(&d->lookout, false);
+        atomic_store(&spare_any, true);
     }
     pthread_mutex_unlock(&setup_lock);
     if (!first)
@@ -827,6 +835,12 @@ static bool unlimited_pass(struct tdev *d, CUdevice dev, int *state)
 
 CUresult gvs_gate(CUstream stream)
 {
+    if (!gvs_compute_asked && !atomic_load_explicit(&spare_any, memory_order_relaxed)) {
+        uint64_t t = gv_clock_ns(CLOCK_MONOTONIC_COARSE);
+        if (t < atomic_load_explicit(&look_at, memory_order_relaxed))
+            return CUDA_SUCCESS;
+        atomic_store_explicit(&look_at, t + LOOK_NS, memory_order_relaxed);
+    }
     CUdevice dev;
     uintptr_t ctx;
     struct tdev *d = device(stream, &dev, &ctx);
