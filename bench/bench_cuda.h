@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "core/policy.h"
 
 #define CK(call)                                                                                   \
     do {                                                                                           \
@@ -108,6 +109,8 @@ static inline int bench_world_start(struct bench_world *w)
     unsetenv("GPUVISOR_INSTANCE");
     unsetenv("GPUVISOR_MEMORY");
     unsetenv("GPUVISOR_COMPUTE");
+    unsetenv(GV_POLICY_ENV);
+    unsetenv(GV_PRIORITY_ENV);
     return 0;
 }
 
