@@ -68,6 +68,7 @@ enum {
 #define ARRIVAL_KERNEL (100 * US) /* E: the arriving instance's first kernel */
 
 static const uint64_t kernels[] = {100 * US, MS, 10 * MS};
+static const unsigned half = 5000; /* D and F: instances at 50% (basis points) */
 
 /* ---- the workers (children) */
 
@@ -379,8 +380,8 @@ static void sc_guaranteed_alone(const void *arg, double *out)
 static void sc_beside(const void *arg, double *out)
 {
     const uint64_t *kernel = arg;
-    struct who who[] = {limited(5000, GV_POLICY_GUARANTEED, -1), unlimited,
-                        limited(5000, GV_POLICY_BEST_EFFORT, -1)};
+    struct who who[] = {limited(half, GV_POLICY_GUARANTEED, -1), unlimited,
+                        limited(half, GV_POLICY_BEST_EFFORT, -1)};
     pid_t pids[COUNT(who)];
     for (unsigned i = 0; i < COUNT(who); i++)
         pids[i] = spinner(&who[i], *kernel, false);
@@ -421,7 +422,7 @@ static struct who cost_who(unsigned i)
 {
     static const enum gv_policy policies[] = {GV_POLICY_FIXED, GV_POLICY_GUARANTEED,
                                               GV_POLICY_BEST_EFFORT};
-    return i == 0 ? direct : i == 1 ? unlimited : limited(5000, policies[i - 2], -1);
+    return i == 0 ? direct : i == 1 ? unlimited : limited(half, policies[i - 2], -1);
 }
 
 /* out[i]: the median over ROUNDS of each configuration's median launch (ns), rounds interleaved. */
@@ -453,11 +454,12 @@ static bool within(double err, double points)
 static void table_a(void)
 {
     static const unsigned shares[] = {1000, 2500, 5000, 7500};
-    printf("A. Accuracy: one fixed instance alone (%s=%s), beside the same work with no limit\n"
-           "   (share = device time / wall time, median of %d windows of %d ms; expected: the share,\n"
-           "   or what no limit achieves when that is less; error = achieved - expected, points)\n",
-           GV_POLICY_ENV, gv_policy_name(GV_POLICY_FIXED), WINDOWS, WINDOW_MS);
-    printf("  %8s %8s | %-30s | %-30s\n", "", "", "kernels back to back", "a sync after each kernel");
+    printf("A. Accuracy: one fixed instance alone (%s=%s), beside the same work\n"
+           "   with no limit (share = device time / wall time, median of %d windows of %d ms;\n"
+           "   expected: the share, or what no limit achieves when that is less; error = achieved -\n"
+           "   expected, points; target: each error within %.0f points)\n",
+           GV_POLICY_ENV, gv_policy_name(GV_POLICY_FIXED), WINDOWS, WINDOW_MS, SHARE_POINTS);
+    printf("  %8s %8s | %-28s | %-28s\n", "", "", "kernels back to back", "a sync after each kernel");
     printf("  %8s %8s | %9s %9s %8s | %9s %9s %8s\n", "target", "kernel", "achieved", "expected",
            "error", "achieved", "expected", "error");
     double free_run[2][COUNT(kernels)];
@@ -491,7 +493,8 @@ static void table_a(void)
 static void table_b(void)
 {
     printf("B. Two fixed instances at 30%% and 60%% at once: each one's share of the GPU's time\n"
-           "   (error = share - target, points)\n");
+           "   (error = share - target, points; target: each within %.0f points)\n",
+           SHARE_POINTS);
     printf("  %8s %-5s | %8s %8s | %8s %8s | %8s\n", "kernel", "sync", "30%", "error", "60%",
            "error", "GPU busy");
     int missed = 0;
@@ -513,8 +516,9 @@ static void table_c(void)
 {
     double t0 = 100.0 * pair_shares[0] / (pair_shares[0] + pair_shares[1]), t1 = 100.0 - t0;
     printf("C. Two guaranteed instances at 30%% and 60%%, both busy (kernels back to back): each\n"
-           "   one's part of the device time both used (target %.1f / %.1f; error in points)\n",
-           t0, t1);
+           "   one's part of the device time both used (target %.1f / %.1f within %.0f points;\n"
+           "   error in points)\n",
+           t0, t1, SHARE_POINTS);
     printf("  %8s | %8s %8s | %8s %8s | %8s\n", "kernel", "30%", "error", "60%", "error",
            "GPU busy");
     int missed = 0;
