@@ -284,9 +284,8 @@ static bool read_full(int fd, void *buf, size_t len)
 static void scenario(scenario_fn *fn, const void *arg, double *out, size_t n)
 {
     static int serial;
-    char machine[sizeof(world.machine) + 16], path[sizeof(machine) + 16];
+    char machine[sizeof(world.machine) + 16];
     snprintf(machine, sizeof(machine), "%s-%d", world.machine, serial++);
-    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", machine);
     int p[2];
     fflush(stdout);
     if (pipe(p)) {
@@ -311,7 +310,7 @@ static void scenario(scenario_fn *fn, const void *arg, double *out, size_t n)
         waitpid(pid, &st, 0);
         kill(-pid, SIGKILL); /* workers a failed scenario left */
     }
-    unlink(path);
+    bench_machine_remove(machine);
     if (!ok || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "bench_compute: a scenario failed\n");
         bench_world_end(&world);
