@@ -47,8 +47,8 @@
 #include "core/timeslice.h"
 #include "sim/sim.h"
 
-#define MS      1000000ULL
-#define US      1000ULL
+#define MS       1000000ULL
+#define US       1000ULL
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 enum {
@@ -64,7 +64,7 @@ enum {
 #define SHARE_POINTS   3.0  /* A, B, C busy, E shares: each within this of its target */
 #define ALONE_MIN      95.0 /* C: a guaranteed instance with the GPU to itself */
 #define BESIDE_MIN     47.0 /* D: a guaranteed 50% instance beside unlimited and best-effort work */
-#define ADDED_MAX_NS   300.0 /* F: what the interposer adds to a launch */
+#define ADDED_MAX_NS   300.0      /* F: what the interposer adds to a launch */
 #define ARRIVAL_KERNEL (100 * US) /* E: the arriving instance's first kernel */
 
 static const uint64_t kernels[] = {100 * US, MS, 10 * MS};
@@ -453,12 +453,14 @@ static bool within(double err, double points)
 static void table_a(void)
 {
     static const unsigned shares[] = {1000, 2500, 5000, 7500};
-    printf("A. Accuracy: one fixed instance alone (%s=%s), beside the same work\n"
-           "   with no limit (share = device time / wall time, median of %d windows of %d ms;\n"
-           "   expected: the share, or what no limit achieves when that is less; error = achieved -\n"
-           "   expected, points; target: each error within %.0f points)\n",
-           GV_POLICY_ENV, gv_policy_name(GV_POLICY_FIXED), WINDOWS, WINDOW_MS, SHARE_POINTS);
-    printf("  %8s %8s | %-28s | %-28s\n", "", "", "kernels back to back", "a sync after each kernel");
+    printf(
+        "A. Accuracy: one fixed instance alone (%s=%s), beside the same work\n"
+        "   with no limit (share = device time / wall time, median of %d windows of %d ms;\n"
+        "   expected: the share, or what no limit achieves when that is less; error = achieved -\n"
+        "   expected, points; target: each error within %.0f points)\n",
+        GV_POLICY_ENV, gv_policy_name(GV_POLICY_FIXED), WINDOWS, WINDOW_MS, SHARE_POINTS);
+    printf("  %8s %8s | %-28s | %-28s\n", "", "", "kernels back to back",
+           "a sync after each kernel");
     printf("  %8s %8s | %9s %9s %8s | %9s %9s %8s\n", "target", "kernel", "achieved", "expected",
            "error", "achieved", "expected", "error");
     double free_run[2][COUNT(kernels)];
@@ -526,18 +528,20 @@ static void table_c(void)
         double o[5];
         scenario(sc_pair, &a, o, COUNT(o));
         missed += !within(o[2] - t0, SHARE_POINTS) + !within(o[3] - t1, SHARE_POINTS);
-        printf("  %5.1f ms | %7.2f%% %+8.2f | %7.2f%% %+8.2f | %7.2f%%\n",
-               (double)kernels[k] / 1e6, o[2], o[2] - t0, o[3], o[3] - t1, o[4]);
+        printf("  %5.1f ms | %7.2f%% %+8.2f | %7.2f%% %+8.2f | %7.2f%%\n", (double)kernels[k] / 1e6,
+               o[2], o[2] - t0, o[3], o[3] - t1, o[4]);
     }
-    printf("  the 30%% one alone, 1 ms kernels back to back: its share of the GPU (target >= %.0f%%)\n",
+    printf("  the 30%% one alone, 1 ms kernels back to back: its share of the GPU (target >= "
+           "%.0f%%)\n",
            ALONE_MIN);
     for (int asleep = 0; asleep < 2; asleep++) {
         bool a = asleep;
         double o;
         scenario(sc_guaranteed_alone, &a, &o, 1);
         missed += o < ALONE_MIN;
-        printf("  %-32s %7.2f%% %+8.2f\n", asleep ? "the 60% one started and asleep" :
-               "the 60% one not started", o, o - ALONE_MIN);
+        printf("  %-32s %7.2f%% %+8.2f\n",
+               asleep ? "the 60% one started and asleep" : "the 60% one not started", o,
+               o - ALONE_MIN);
     }
     printf("  table C: targets %s: %d of %d figures out\n\n", verdict(missed), missed,
            (int)(2 * COUNT(kernels) + 2));
@@ -545,10 +549,11 @@ static void table_c(void)
 
 static void table_d(void)
 {
-    printf("D. A guaranteed 50%% instance beside an unlimited process (interposer, no limit) and a\n"
-           "   best-effort instance at 50: each one's share of the GPU (target: the guaranteed one\n"
-           "   >= %.0f%%; error = its share - target, points)\n",
-           BESIDE_MIN);
+    printf(
+        "D. A guaranteed 50%% instance beside an unlimited process (interposer, no limit) and a\n"
+        "   best-effort instance at 50: each one's share of the GPU (target: the guaranteed one\n"
+        "   >= %.0f%%; error = its share - target, points)\n",
+        BESIDE_MIN);
     printf("  %8s | %10s %8s | %10s | %11s\n", "kernel", "guaranteed", "error", "unlimited",
            "best-effort");
     int missed = 0;
@@ -556,8 +561,8 @@ static void table_d(void)
         double o[3];
         scenario(sc_beside, &kernels[k], o, COUNT(o));
         missed += o[0] < BESIDE_MIN;
-        printf("  %5.1f ms | %9.2f%% %+8.2f | %9.2f%% | %10.2f%%\n", (double)kernels[k] / 1e6,
-               o[0], o[0] - BESIDE_MIN, o[1], o[2]);
+        printf("  %5.1f ms | %9.2f%% %+8.2f | %9.2f%% | %10.2f%%\n", (double)kernels[k] / 1e6, o[0],
+               o[0] - BESIDE_MIN, o[1], o[2]);
     }
     printf("  table D: targets %s: %d of %d figures out\n\n", verdict(missed), missed,
            (int)COUNT(kernels));
@@ -570,12 +575,13 @@ static void table_e(void)
     double t[3] = {pair_shares[0] / 100.0, 0, 0};
     t[1] = (100.0 - t[0]) * pair_shares[0] / (pair_shares[0] + pair_shares[1]);
     t[2] = 100.0 - t[0] - t[1];
-    printf("E. Priority: normal guaranteed instances at 30%% and 60%% run; a high fixed 30%% one\n"
-           "   arrives: the wait of its first %.1f ms kernel (host time from its first launch to the\n"
-           "   end of that kernel, less its length; median and longest of %d arrivals) against a\n"
-           "   turn (%.0f ms) plus the kernel running; then each one's share while all three run\n"
-           "   (target %.1f / %.1f / %.1f, within %.0f points)\n",
-           (double)ARRIVAL_KERNEL / 1e6, ARRIVALS, slice / 1e6, t[0], t[1], t[2], SHARE_POINTS);
+    printf(
+        "E. Priority: normal guaranteed instances at 30%% and 60%% run; a high fixed 30%% one\n"
+        "   arrives: the wait of its first %.1f ms kernel (host time from its first launch to the\n"
+        "   end of that kernel, less its length; median and longest of %d arrivals) against a\n"
+        "   turn (%.0f ms) plus the kernel running; then each one's share while all three run\n"
+        "   (target %.1f / %.1f / %.1f, within %.0f points)\n",
+        (double)ARRIVAL_KERNEL / 1e6, ARRIVALS, slice / 1e6, t[0], t[1], t[2], SHARE_POINTS);
     printf("  %8s | %8s %8s %8s %8s | %8s %8s %8s %8s %8s %8s\n", "running", "wait", "longest",
            "bound", "error", "high", "error", "30%", "error", "60%", "error");
     int missed = 0;
@@ -671,8 +677,9 @@ int main(int argc, char **argv)
         return 1;
     snprintf(self, sizeof(self), "%s", world.self);
     unsetenv(GV_TIMESLICE_ENV); /* turns of the default length: table E's bound */
-    printf("GPU-time shares and policies on the simulator (one T4 per scenario; device time as the\n"
-           "simulator counts it per process)\n\n");
+    printf(
+        "GPU-time shares and policies on the simulator (one T4 per scenario; device time as the\n"
+        "simulator counts it per process)\n\n");
     for (unsigned i = 0; i < COUNT(tables); i++)
         if (mask & (1 << i))
             tables[i].run();
