@@ -11,11 +11,15 @@
  * the others. A JOIN is answered and the connection closed.
  *
  * Tokens: per GPU the record of region/sched.h, served (written) only here, and the connection
- * that holds it. The holder's instance is charged the holding time this thread sees, from the
- * grant to the release, the takeover or the close, in a budget per instance and GPU kept here
- * (struct account); a take or a renewal is refused while that budget is spent, and a renewal while
- * a process of another instance stands in line. A token given up while a process of another
- * instance stands in line is kept for the one that has waited longest, for a few milliseconds, so
+ * that holds it. The holder's instance is charged the device time its process reports with each
+ * renewal, release and idling, at most the time it held the token (a process that reports more
+ * than it held is not believed), in a budget per instance and GPU kept here (struct account); a
+ * holder that goes without a report (its process died, or it was taken over) is charged the time
+ * it held. Keys (core/policy.h) are this thread's to judge: each waiter is stood in line with its
+ * instance's key (priority, class, virtual time from the account's budget), a take is left to a
+ * waiter with a lower key, and a renewal is refused while one waits. A fixed instance's take or
+ * renewal is also refused while its budget is spent. A token given up while a process of another
+ * instance stands in line is kept for the waiter that goes first, for a few milliseconds, so
  * that a daemon slower to serve its wake-up than the releaser is to come back does not cost the
  * waiter its turn. A turn lasts at most the GPU's time slice, which the daemon core sets from
  * another thread (gvd_local_set_timeslice): a table of its own, apart from the GPUs' records
@@ -68,6 +72,8 @@ struct account {
     char id[GVR_DAEMON_ID_LEN];
     uint8_t uuid[GV_UUID_LEN];
     uint32_t share;    /* basis points, 0 = no compute limit */
+    enum gv_policy policy;
+    enum gv_priority priority;
     uint64_t share_at; /* when ops->share was last asked */
     unsigned refs;     /* connections booked to it */
     struct gv_budget budget;
@@ -95,6 +101,10 @@ struct conn {
     int gpu, account;
     struct gvr_sched_peer peer;
     uint64_t paid_until;
+    uint64_t took_at; /* the token was granted (taken, or taken back from idle) then */
+    int64_t charged;  /* charged for this tenure so far, the advance included */
+    uint64_t used;    /* device time reported for this tenure, at most its holding time */
+    bool idle;        /* holds the token idle (GVR_DOP_IDLE): settled, nothing more to charge */
     uint64_t want_until;
     uint64_t want_since; /* in line since then (while want_until is ahead) */
 };
@@ -127,6 +137,17 @@ struct gvd_local {
 
 /* ---- accounts and GPUs */
 
+/* Ask the daemon core how account a's instance keeps its share, and its priority. */
+static void read_policy(struct gvd_local *l, struct account *a)
+{
+    enum gv_policy pol = GV_POLICY_GUARANTEED;
+    enum gv_priority pri = GV_PRIORITY_NORMAL;
+    if (!l->ops.policy || l->ops.policy(l->ops.ctx, a->id, a->uuid, &pol, &pri) == 0) {
+        a->policy = pol;
+        a->priority = pri;
+    }
+}
+
 static void refresh_share(struct gvd_local *l, struct account *a, uint64_t now)
 {
     if (a->gone || now < a->share_at + GVD_LOCAL_SHARE_NS)
@@ -138,6 +159,23 @@ static void refresh_share(struct gvd_local *l, struct account *a, uint64_t now)
         a->gone = true;
     else if (rc == 0)
         a->share = share;
+    if (rc == 0)
+        read_policy(l, a);
+}
+
+/* Must account a wait for its budget before it takes the GPU (a fixed share that is spent)? */
+static uint64_t budget_wait(const struct account *a, uint64_t now)
+{
+    return a->share && a->policy == GV_POLICY_FIXED ? gv_budget_wait(&a->budget, now) : 0;
+}
+
+/* Book ns of device time to account a (negative: a refund) as its policy says. */
+static void book(struct account *a, uint64_t now, int64_t ns)
+{
+    if (a->policy == GV_POLICY_FIXED)
+        gv_budget_charge(&a->budget, a->share, now, ns);
+    else
+        gv_budget_count(&a->budget, a->share, now, ns);
 }
 
 /* The account of instance id on GPU uuid, made when missing. Returns its index or -ENOMEM. */
@@ -203,29 +241,50 @@ static int gpu_for(struct gvd_local *l, const uint8_t uuid[GV_UUID_LEN], struct 
     return (int)l->ngpu++;
 }
 
-/* Charge connection c's holding time so that it is paid up to `until` from now on: a slice is paid
- * in advance when granted, and settled (the unused part refunded, an overrun charged) when it
- * ends, as the interposer books it in the region (shim/timeshare.c). Paid in advance, a turn taken
- * with a full bucket is charged before the bucket's cap holds back the refill during the turn;
- * charged only afterwards it would be charged more than the interposer charges, and the two books
- * would part. */
-static void pay(struct gvd_local *l, struct conn *c, uint64_t now, uint64_t until)
+/* Bring connection c's charge for its tenure to its use (what it reported, or with `held` the time
+ * it held the token when it reports nothing) plus the slice paid in advance up to `until`: a slice
+ * is paid when granted and settled when it ends, as the interposer books it in the region
+ * (shim/timeshare.c). Paid in advance, a turn taken with a full bucket is charged before the
+ * bucket's cap holds back the refill during the turn; charged only afterwards it would be charged
+ * more than the interposer charges, and the two books would part. */
+static void pay(struct gvd_local *l, struct conn *c, uint64_t now, uint64_t until, bool held)
 {
     struct account *a = &l->acct[c->account];
-    int64_t ns = until >= c->paid_until ? (int64_t)(until - c->paid_until)
-                                        : -(int64_t)(c->paid_until - until);
-    gv_budget_charge(&a->budget, a->share, now, ns);
+    uint64_t use = held && !c->idle ? now - c->took_at : c->used;
+    int64_t target = (int64_t)(use + (until > now ? until - now : 0));
+    book(a, now, target - c->charged);
+    c->charged = target;
     c->paid_until = until;
 }
 
-/* Settle connection c's holding time up to now. */
+/* Add device time a process reported for its tenure: at most the time it held the token. */
+static void reported(struct conn *c, uint64_t now, uint64_t used)
+{
+    uint64_t held = now - c->took_at;
+    c->used = used > held || c->used + used > held ? held : c->used + used;
+}
+
+/* Settle connection c's tenure up to now at the time it held the token (no report to go by). */
 static void charge(struct gvd_local *l, struct conn *c, uint64_t now)
 {
-    pay(l, c, now, now);
+    pay(l, c, now, now, true);
+}
+
+/* The key of connection c's instance on its GPU: its virtual time raised to the GPU's clock less
+ * one time slice of its own (core/policy.h). */
+static uint64_t timeslice(const struct gvd_local *l, const uint8_t uuid[GV_UUID_LEN]);
+static uint64_t key_of(struct gvd_local *l, const struct conn *c)
+{
+    struct account *a = &l->acct[c->account];
+    const struct gpu *g = &l->gpus[c->gpu];
+    uint64_t clock = gvr_sched_vclock(&g->rec, gv_sched_key(a->priority, a->policy, 0));
+    uint64_t lag = gv_vtime_of(timeslice(l, g->uuid), a->share);
+    return gv_sched_key(a->priority, a->policy,
+                        gv_budget_vtime(&a->budget, clock > lag ? clock - lag : 0));
 }
 
 /* Keep the token of GPU gi, just given up by a process of account `from`, for the process of
- * another instance that has stood in line longest: it is woken now and comes to take it, and
+ * another instance that goes first (the lowest key; of equal keys, the one in line longest): it is woken now and comes to take it, and
  * meanwhile the process that gave it up, which runs already, must not take it back first. The
  * interposer's holder waits a moment for that too (shim/timeshare.c), but a daemon's wake-up can
  * take longer than a waiter's own compare-and-swap. A waiter that does not come loses the place
@@ -234,11 +293,17 @@ static void reserve(struct gvd_local *l, int gi, int from, uint64_t now)
 {
     struct gpu *g = &l->gpus[gi];
     int best = -1;
+    uint64_t best_key = 0;
     for (int k = 0; k < GVD_LOCAL_MAX_CONNS; k++) {
         const struct conn *o = &l->conns[k];
-        if (o->state == TOKEN && o->gpu == gi && o->account != from && o->want_until > now &&
-            (best < 0 || o->want_since < l->conns[best].want_since))
+        if (o->state != TOKEN || o->gpu != gi || o->account == from || o->want_until <= now)
+            continue;
+        uint64_t key = key_of(l, o);
+        if (best < 0 || key < best_key ||
+            (key == best_key && o->want_since < l->conns[best].want_since)) {
             best = k;
+            best_key = key;
+        }
     }
     g->reserved = best;
     g->reserved_until = best >= 0 ? now + RESERVE_NS : 0;
@@ -252,6 +317,7 @@ static void let_go(struct gvd_local *l, int i, uint64_t now)
     if (g->holder != i)
         return;
     charge(l, c, now);
+    c->idle = false;
     gvr_sched_release_for(&g->rec, &c->peer);
     g->holder = -1;
     reserve(l, c->gpu, c->account, now);
@@ -267,7 +333,7 @@ static void drop(struct gvd_local *l, int i)
     if (c->state == TOKEN) {
         let_go(l, i, gv_now_ns());
         if (c->want_until)
-            gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, 0);
+            gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, 0, 0);
         if (l->gpus[c->gpu].reserved == i)
             l->gpus[c->gpu].reserved = -1;
         l->acct[c->account].refs--;
@@ -518,6 +584,7 @@ static void do_hello(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
     a->share = p.share;
     a->share_at = now;
     a->gone = false;
+    read_policy(l, a);
     a->refs++;
     c->state = TOKEN;
     c->gpu = gi;
@@ -531,13 +598,14 @@ refused:
         drop(l, i);
 }
 
-/* Does a process of another instance than c's stand in line for c's GPU? */
-static bool other_waits(const struct gvd_local *l, const struct conn *c, uint64_t now)
+/* Does a process of another instance than c's, with a lower key, stand in line for c's GPU? */
+static bool other_waits(struct gvd_local *l, const struct conn *c, uint64_t now)
 {
+    uint64_t key = key_of(l, c);
     for (unsigned i = 0; i < GVD_LOCAL_MAX_CONNS; i++) {
         const struct conn *o = &l->conns[i];
         if (o->state == TOKEN && o->gpu == c->gpu && o->account != c->account &&
-            o->want_until > now)
+            o->want_until > now && key_of(l, o) < key)
             return true;
     }
     return false;
@@ -564,12 +632,21 @@ static uint64_t slice_end(const struct gvd_local *l, const struct conn *c, const
     return end < now ? now : end;
 }
 
+/* A process of a limited instance wants or holds c's GPU: processes without a limit take turns. */
+static void demand(struct gvd_local *l, const struct conn *c, uint64_t now)
+{
+    if (l->acct[c->account].share)
+        gvr_sched_demand(&l->gpus[c->gpu].rec,
+                         now + 2 * timeslice(l, l->gpus[c->gpu].uuid) + WANT_MAX_NS / 50);
+}
+
 static void stand_in_line(struct gvd_local *l, struct conn *c, uint64_t want, uint64_t now)
 {
     if (c->want_until <= now)
         c->want_since = now;
     c->want_until = want > now + WANT_MAX_NS ? now + WANT_MAX_NS : want;
-    gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, c->want_until);
+    gvr_sched_want_for(&l->gpus[c->gpu].rec, &c->peer, c->want_until, key_of(l, c));
+    demand(l, c, now);
 }
 
 static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint64_t now)
@@ -581,13 +658,28 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
     bool holds = g->holder == i && gvr_sched_holds(&g->rec, &c->peer);
     uint64_t wait;
     if (q->op == GVR_DOP_RELEASE) {
+        if (holds) { /* settled at what it used: let_go then charges nothing more */
+            reported(c, now, q->used);
+            pay(l, c, now, now, false);
+            c->idle = true;
+        }
         let_go(l, i, now);
         c->peer.mine = 0;
+    } else if (q->op == GVR_DOP_IDLE) {
+        if (!holds) {
+            fail(&p, -EPERM, "this process does not hold the GPU's token (taken over)");
+        } else {
+            reported(c, now, q->used);
+            pay(l, c, now, now, false);
+            c->idle = true;
+            gvr_sched_idle_for(&g->rec, &c->peer);
+            reserve(l, c->gpu, c->account, now);
+        }
     } else if (q->op == GVR_DOP_WANT) {
         /* An instance whose time is spent waits for its budget, not in line: its place there
          * would only make the holder give the GPU up for nothing. */
         refresh_share(l, a, now);
-        if (q->want && a->share && (wait = gv_budget_wait(&a->budget, now))) {
+        if (q->want && (wait = budget_wait(a, now))) {
             fail(&p, -EAGAIN, "instance %s has used its share of the GPU's time", a->id);
             p.until = wait;
         } else {
@@ -599,37 +691,47 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
         p.word = c->peer.mine;
         p.until = gvr_sched_slice_end(&g->rec);
     } else {
-        if (holds)
-            charge(l, c, now);
+        if (holds) {
+            reported(c, now, q->used);
+            pay(l, c, now, now, false);
+        }
         refresh_share(l, a, now);
         if (a->gone) {
             let_go(l, i, now);
             fail(&p, -ESHUTDOWN, "instance %s was deleted by gpuvisord", a->id);
-        } else if (a->share && (wait = gv_budget_wait(&a->budget, now))) {
+        } else if ((wait = budget_wait(a, now))) {
             fail(&p, -EAGAIN, "instance %s has used its share of the GPU's time", a->id);
             p.until = wait;
             if (g->reserved == i)
                 g->reserved = -1; /* it cannot take the place kept for it */
         } else if (q->op == GVR_DOP_EXTEND) {
             if (other_waits(l, c, now)) {
-                fail(&p, -EBUSY, "another instance waits for the GPU");
+                fail(&p, -EBUSY, "an instance that goes first waits for the GPU");
             } else {
                 p.until = slice_end(l, c, q, now);
                 gvr_sched_extend_for(&g->rec, &c->peer, p.until);
-                pay(l, c, now, p.until);
+                pay(l, c, now, p.until, false);
+                gvr_sched_clock_to(&g->rec, key_of(l, c));
+                demand(l, c, now);
             }
         } else {
             uint64_t from;
             bool kept = g->reserved >= 0 && g->reserved != i && now < g->reserved_until;
             p.until = slice_end(l, c, q, now);
+            uint64_t key = key_of(l, c);
             if (!kept && gvr_sched_take_for(&g->rec, &c->peer, now, p.until,
-                                            q->flags & GVR_DFLAG_CHECK, &from)) {
+                                            q->flags & GVR_DFLAG_CHECK, key, &from)) {
                 if (g->holder >= 0 && g->holder != i)
                     charge(l, &l->conns[g->holder], now); /* taken over: paid up to now */
                 g->holder = i;
                 g->reserved = -1;
-                c->paid_until = now;
-                pay(l, c, now, p.until);
+                c->took_at = now;
+                c->charged = 0;
+                c->used = 0;
+                c->idle = false;
+                pay(l, c, now, p.until, false);
+                gvr_sched_clock_to(&g->rec, key);
+                demand(l, c, now);
                 c->want_until = 0;
                 p.word = c->peer.mine;
             } else {

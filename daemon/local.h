@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "core/error.h"
+#include "core/policy.h"
 #include "core/uuid.h"
 
 #define GVD_LOCAL_MAX_CONNS   1024 /* binary and not-yet-known connections at once */
@@ -42,6 +43,10 @@ struct gvd_local_ops {
                 uint8_t uuid[16], uint32_t *share, struct gv_error *err);
     /* The instance's share on that GPU now (after a resize), or -ENOENT once deleted. */
     int (*share)(void *ctx, const char *id, const uint8_t uuid[16], uint32_t *share);
+    /* How the instance keeps its share on that GPU, and its priority (core/policy.h), or -ENOENT
+     * once deleted. NULL: guaranteed, normal. */
+    int (*policy)(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
+                  enum gv_priority *priority);
     /* An accepted connection on the socket whose first bytes are not the binary magic: hand it
      * to the HTTP server (MHD_add_connection); the callee owns fd from then on. NULL: such a
      * connection is closed. */

@@ -65,6 +65,9 @@ enum gvr_dop {
     /* want: stand in line until then (0: leave the line). Reply 0; -EAGAIN with until = ns to
      * wait when the instance's GPU time is spent (it waits for that, not in line). */
     GVR_DOP_WANT = 6,
+    /* The holder has no work on the GPU: anyone may take the token at once; a TAKE gets it back
+     * while nobody did. Reply 0; -EPERM (not the holder). */
+    GVR_DOP_IDLE = 7,
 };
 
 #define GVR_DFLAG_CHECK 0x1 /* TAKE: judge whether a live-looking holder's process is gone */
@@ -75,7 +78,10 @@ struct gvr_dreq {
     uint32_t op;
     uint32_t flags;
     uint64_t until;
-    uint64_t want;
+    union {
+        uint64_t want; /* TAKE, WANT */
+        uint64_t used; /* EXTEND, RELEASE, IDLE: device time used since the last report, ns */
+    };
     uint8_t uuid[GV_UUID_LEN];
     char key[GVR_DAEMON_KEY_LEN];
 };

@@ -40,6 +40,7 @@
 
 #include "core/clock.h"
 #include "core/futex.h"
+#include "core/policy.h"
 #include "core/uuid.h"
 #include "region/daemon.h"
 #include "region/proc.h"
@@ -50,15 +51,29 @@
 #define WANT_NS 1000000ULL /* a want stamp outlives its wait by this much */
 
 /* The shared record. Invariants:
- *   - holder == 0: free. Otherwise bits 0-31 are the holder's pid and bits 32-63 the low bits of
- *     a number drawn from `takes` for its take (unique among recent takes); holder_start /
- * holder_ns / slice_end describe that holder and are written by it (or by a taker, right after its
- * compare-and-swap), so a reader that finds them inconsistent for a moment only delays a
- * takeover.
- *   - seq changes on every release and takeover (the futex word waiters sleep on).
+ *   - holder == 0: free. Otherwise bits 0-31 are the holder's pid, bits 32-62 the low bits of a
+ *     number drawn from `takes` for its take (unique among recent takes), and bit 63 (IDLE) is set
+ *     while the holder has no work on the GPU: then anyone may take the token at once, and the
+ *     holder gets it back only by a compare-and-swap of the same word without the bit. holder_start
+ * / holder_ns / slice_end describe that holder and are written by it (or by a taker, right after
+ *     its compare-and-swap), so a reader that finds them inconsistent for a moment only delays a
+ *     takeover.
+ *   - seq changes on every release, takeover and idling (the futex word waiters sleep on).
  *   - takes grows by one for every attempt to take the token (successful or not).
- *   - want_pid[i] / want_until[i]: a process that waits for the token, and until when; stale
- *     entries (until in the past) mean nothing. */
+ *   - want_pid[i] / want_key[i] / want_until[i]: a process that waits for the token, its key
+ *     (core/policy.h: lower goes first), and until when; stale entries (until in the past) mean
+ *     nothing.
+ *   - vclock[c]: per class of keys (priority and policy class, CLASS(key)), the virtual time of the
+ *     latest take or renewal of that class, never going back: an instance that comes back from
+ *     idling starts no further behind it than one turn (core/policy.h). Per class, since virtual
+ *     times of different classes do not compare: a higher priority's would drag the lower ones'.
+ *   - demand_until: until when a process with a compute limit wants or holds the token; processes
+ *     without one take turns only while it is ahead.
+ *   - holder_key: the holder's key (written at its take); cut: when it equals the holder word, a
+ *     waiter of a higher priority or a better class stands in line, and the holder gives the token
+ *     up at its next launch rather than at the end of its slice.
+ * The fields after `want_until` came later: a record of the earlier layout, which ends there, is
+ * grown by the next opener and reads as zero (no key, no clock, no demand). */
 struct record {
     _Atomic uint64_t magic; /* 0 in a new file, MAGIC once used; anything else: not ours */
     _Atomic uint64_t holder;
@@ -72,7 +87,19 @@ struct record {
     _Atomic uint64_t takes;
     _Atomic uint32_t want_pid[NWANT];
     _Atomic uint64_t want_until[NWANT];
+    _Atomic uint64_t want_key[NWANT];
+    _Atomic uint64_t vclock[8];
+    _Atomic uint64_t demand_until;
+    _Atomic uint64_t holder_key; /* the holder's key at its take */
+    _Atomic uint64_t cut;        /* a holder word: that holder ends its turn at its next launch */
 };
+
+/* Keys whose priority and class (bits 61-63) differ: a waiter of a better class need not wait for
+ * the holder's slice to end. */
+#define CLASS(key) ((key) >> 61)
+
+#define IDLE      (1ULL << 63)
+#define TAKE_MASK 0x7fffffffULL
 
 static struct record *REC(const struct gvr_sched *s)
 {
@@ -218,8 +245,10 @@ static int map_record(int fd, const char *what, void **out, struct gv_error *err
     return 0;
 }
 
-int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
-                   struct gv_error *err)
+/* Open the token file of GPU uuid in gvr_dir(dir): made when `create`, and claimed (the user's
+ * claim on the GPU's time) when `claim`. */
+static int open_token(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
+                      bool create, bool claim, struct gv_error *err)
 {
     handle_init(s);
     const char *d = gvr_dir(dir);
@@ -229,17 +258,18 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
         return gv_error_set(err, -ENAMETOOLONG, "GPU token in %.200s: path too long", d);
     /* The token is the user's, in the user's directory, as the instances are: processes of
      * other users take turns on the GPU only through gpuvisord. */
-    int dfd = gvr_dir_open(d, true, true, err);
+    int dfd = gvr_dir_open(d, create, true, err);
     if (dfd < 0)
         return dfd;
-    int fd = openat(dfd, path + strlen(d) + 1, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = openat(dfd, path + strlen(d) + 1,
+                    O_RDWR | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW, 0600);
     int open_errno = errno;
     close(dfd);
     if (fd < 0)
         return gv_error_set(err, -open_errno, "open GPU token %s: %s", path, strerror(open_errno));
     /* Every opener reserves the record's space (creators race harmlessly: the zero record is a
      * free token), so that one that made the file and could not fill it leaves no hole behind
-     * that would be a SIGBUS in the next. */
+     * that would be a SIGBUS in the next; a record of an earlier, shorter layout grows. */
     int rc = gvr_file_owned(fd, "GPU token", path, err);
     if (rc == 0)
         rc = gvr_file_reserve(fd, sizeof(struct record), "GPU token", path, err);
@@ -250,17 +280,29 @@ int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_U
         close(fd);
         return rc;
     }
-    int claim = claim_gpu(u, s->claim_path, err);
-    if (claim < -1) {
+    int c = claim ? claim_gpu(u, s->claim_path, err) : -1;
+    if (c < -1) {
         munmap(map, sizeof(struct record));
         close(fd);
-        return claim;
+        return c;
     }
     s->map = map;
     s->fd = fd;
-    s->claim = claim;
+    s->claim = c;
     identify(&s->self);
     return 0;
+}
+
+int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
+                   struct gv_error *err)
+{
+    return open_token(s, dir, uuid, true, true, err);
+}
+
+int gvr_sched_open_existing(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
+                            struct gv_error *err)
+{
+    return open_token(s, dir, uuid, false, false, err);
 }
 
 void gvr_sched_close(struct gvr_sched *s)
@@ -358,6 +400,8 @@ static bool takeable(const struct record *r, const struct gvr_sched_peer *p, uin
 {
     /* Live or dead, draining or not, in this pid namespace or another: a holder whose synchronize
      * does not finish must not keep the others waiting; it pays for its wait (shim/timeshare.c). */
+    if (h & IDLE) /* the holder has no work on the GPU */
+        return true;
     uint64_t us = atomic_load(&r->slice_us);
     if (now > atomic_load(&r->slice_end) + (us ? 2 * us * 1000 : GVR_SCHED_GRACE_NS))
         return true;
@@ -371,44 +415,89 @@ static void clear_want(struct record *r, pid_t pid)
         atomic_store(&r->want_until[i], 0);
 }
 
+/* Does a fresh want stamp of another process than pid carry a key below `key`? */
+static bool better_waits(const struct record *r, uint32_t pid, uint64_t key, uint64_t now)
+{
+    for (unsigned i = 0; i < NWANT; i++)
+        if (atomic_load(&r->want_until[i]) > now && atomic_load(&r->want_pid[i]) != pid &&
+            atomic_load(&r->want_key[i]) < key)
+            return true;
+    return false;
+}
+
+static void bump(struct record *r)
+{
+    atomic_fetch_add(&r->seq, 1);
+    gv_futex_wake(&r->seq);
+}
+
 /* The take of gvr_sched_take, for p. `sole`: the caller is the record's only writer (the daemon),
- * so what it reads is consistent and a holder word need not be seen twice before a takeover. */
+ * so what it reads is consistent and a holder word need not be seen twice before a takeover. A
+ * take, free token or not, is left to a waiter whose key is lower: it comes for the token. */
 static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, uint64_t slice_end,
-                    bool check_alive, bool sole, uint64_t *taken_from)
+                    bool check_alive, bool sole, uint64_t key, uint64_t *taken_from)
 {
     *taken_from = 0;
     if (p->mine) {
-        if (atomic_load(&r->holder) == p->mine)
+        uint64_t h = atomic_load(&r->holder);
+        if (h == p->mine)
             return true;
-        p->mine = 0; /* taken over while this process was silent: it must wait its turn again */
+        /* Idle: take it back, unless a waiter that goes first has it or is about to. */
+        if (h == (p->mine | IDLE) && !better_waits(r, (uint32_t)p->pid, key, now) &&
+            atomic_compare_exchange_strong(&r->holder, &h, p->mine)) {
+            set_slice(r, now, slice_end);
+            atomic_store(&r->holder_key, key);
+            return true;
+        }
+        p->mine = 0; /* taken over, or left to a waiter: it waits its turn again */
     }
     for (int tries = 0; tries < 4; tries++) {
         uint64_t h = atomic_load(&r->holder);
         /* A taker writes its slice end and start time just after its compare-and-swap, so a
          * holder word seen for the first time may still carry its predecessor's: a takeover
-         * needs the same word seen on an earlier call too (before this waiter's last wait). */
-        bool seen = h && (sole || h == p->seen);
+         * needs the same word seen on an earlier call too (before this waiter's last wait). An
+         * idle holder wrote its bit itself, after its fields. */
+        bool seen = h && (sole || h == p->seen || (h & IDLE));
         p->seen = h;
         if (h && !(seen && takeable(r, p, h, now, check_alive)))
             return false;
+        if (better_waits(r, (uint32_t)p->pid, key, now))
+            return false;
         uint64_t t = atomic_fetch_add(&r->takes, 1) + 1;
-        uint64_t mine = (t & 0xffffffffULL) << 32 | (uint32_t)p->pid;
+        uint64_t mine = (t & TAKE_MASK) << 32 | (uint32_t)p->pid;
         if (!atomic_compare_exchange_strong(&r->holder, &h, mine))
             continue;
         set_slice(r, now, slice_end);
+        atomic_store(&r->holder_key, key);
         atomic_store(&r->holder_start, p->start);
         atomic_store(&r->holder_ns, p->pidns);
         p->mine = mine;
         p->seen = 0;
         clear_want(r, p->pid);
         if (h) { /* taken over: the waiters judge afresh */
-            *taken_from = h;
-            atomic_fetch_add(&r->seq, 1);
-            gv_futex_wake(&r->seq);
+            *taken_from = h & ~IDLE;
+            bump(r);
         }
         return true;
     }
     return false;
+}
+
+/* p holds the token and has no work on the GPU: anyone may take it now. */
+static bool idle_as(struct record *r, const struct gvr_sched_peer *p)
+{
+    uint64_t h = p->mine;
+    if (!h || !atomic_compare_exchange_strong(&r->holder, &h, p->mine | IDLE))
+        return false;
+    bump(r);
+    return true;
+}
+
+static void raise_to(_Atomic uint64_t *w, uint64_t v)
+{
+    uint64_t have = atomic_load(w);
+    while (have < v && !atomic_compare_exchange_weak(w, &have, v))
+        ;
 }
 
 static bool held_by(const struct record *r, const struct gvr_sched_peer *p)
@@ -418,20 +507,29 @@ static bool held_by(const struct record *r, const struct gvr_sched_peer *p)
 
 static bool release_as(struct record *r, struct gvr_sched_peer *p)
 {
-    uint64_t h = p->mine;
+    uint64_t mine = p->mine, h = mine;
     p->mine = 0;
-    if (!h || !atomic_compare_exchange_strong(&r->holder, &h, 0))
+    if (!mine)
         return false;
-    atomic_fetch_add(&r->seq, 1);
-    gv_futex_wake(&r->seq);
+    if (!atomic_compare_exchange_strong(&r->holder, &h, 0)) {
+        h = mine | IDLE; /* given up while idle */
+        if (!atomic_compare_exchange_strong(&r->holder, &h, 0))
+            return false;
+    }
+    bump(r);
     return true;
 }
 
-static void stamp(struct record *r, pid_t pid, uint64_t until)
+static void stamp(struct record *r, pid_t pid, uint64_t until, uint64_t key)
 {
     unsigned i = (unsigned)pid % NWANT;
+    atomic_store(&r->want_until[i], 0);
     atomic_store(&r->want_pid[i], (uint32_t)pid);
+    atomic_store(&r->want_key[i], key);
     atomic_store(&r->want_until[i], until);
+    uint64_t h = atomic_load(&r->holder);
+    if (h && !(h & IDLE) && CLASS(key) < CLASS(atomic_load(&r->holder_key)))
+        atomic_store(&r->cut, h);
 }
 
 /* Sleep on the sequence word while the token is held, at most timeout_ns from now. Returns false
@@ -647,7 +745,7 @@ static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
 {
     lock_io(s);
     bool ok = false;
-    struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end};
+    struct gvr_dreq q = {.op = GVR_DOP_EXTEND, .until = slice_end, .used = s->report};
     if (s->conn < 0 || renewal_answer(s) < 0)
         goto out;
     if (s->renewal_refused) { /* the last one: this process had a slice more than granted */
@@ -660,6 +758,7 @@ static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
         disconnect(s, gv_now_ns());
         goto out;
     }
+    s->report = 0;
     s->renewing = ok = true;
 out:
     unlock_io(s);
@@ -670,13 +769,28 @@ static void daemon_release(struct gvr_sched *s)
 {
     lock_io(s);
     if (s->self.mine && s->conn >= 0) {
-        struct gvr_dreq q = {.op = GVR_DOP_RELEASE};
+        struct gvr_dreq q = {.op = GVR_DOP_RELEASE, .used = s->report};
         struct gvr_drep p;
         request(s, &q, &p, NULL);
     }
+    s->report = 0;
     s->self.mine = 0;
     s->renewal_refused = false;
     unlock_io(s);
+}
+
+static bool daemon_idle(struct gvr_sched *s)
+{
+    lock_io(s);
+    bool ok = false;
+    if (s->self.mine && s->conn >= 0 && held_by(REC(s), &s->self)) {
+        struct gvr_dreq q = {.op = GVR_DOP_IDLE, .used = s->report};
+        struct gvr_drep p;
+        ok = request(s, &q, &p, NULL) == 0 && p.status == 0;
+        s->report = 0;
+    }
+    unlock_io(s);
+    return ok;
 }
 
 static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
@@ -711,12 +825,52 @@ static bool daemon_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
 
 /* ---- the functions of both modes */
 
-bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive)
+bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive,
+                    uint64_t key)
 {
     if (s->daemon)
         return daemon_take(s, now, slice_end, check_alive);
     uint64_t was;
-    return take_as(REC(s), &s->self, now, slice_end, check_alive, false, &was);
+    return take_as(REC(s), &s->self, now, slice_end, check_alive, false, key, &was);
+}
+
+bool gvr_sched_idle(struct gvr_sched *s)
+{
+    if (s->daemon)
+        return daemon_idle(s);
+    return idle_as(REC(s), &s->self);
+}
+
+void gvr_sched_report(struct gvr_sched *s, uint64_t used)
+{
+    s->report += used;
+}
+
+const _Atomic uint64_t *gvr_sched_cut_word(const struct gvr_sched *s)
+{
+    return s->map ? &REC(s)->cut : NULL;
+}
+
+uint64_t gvr_sched_vclock(const struct gvr_sched *s, uint64_t key)
+{
+    return s->map ? atomic_load(&REC(s)->vclock[CLASS(key)]) : 0;
+}
+
+void gvr_sched_clock_to(struct gvr_sched *s, uint64_t key)
+{
+    if (s->map && (!s->daemon || s->reader >= 0))
+        raise_to(&REC(s)->vclock[CLASS(key)], key & GV_KEY_VTIME_MAX);
+}
+
+void gvr_sched_demand(struct gvr_sched *s, uint64_t until)
+{
+    if (s->map && (!s->daemon || s->reader >= 0))
+        raise_to(&REC(s)->demand_until, until);
+}
+
+bool gvr_sched_demanded(const struct gvr_sched *s, uint64_t now)
+{
+    return s->map && atomic_load(&REC(s)->demand_until) > now;
 }
 
 bool gvr_sched_held(const struct gvr_sched *s)
@@ -755,24 +909,21 @@ void gvr_sched_release(struct gvr_sched *s)
         release_as(REC(s), &s->self);
 }
 
-bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns)
+bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns, uint64_t key)
 {
     if (s->daemon)
         return daemon_wait(s, now, timeout_ns);
-    stamp(REC(s), s->self.pid, now + timeout_ns + WANT_NS);
+    stamp(REC(s), s->self.pid, now + timeout_ns + WANT_NS, key);
     return sleep_on(REC(s), now, timeout_ns);
 }
 
-bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now)
+bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now, uint64_t key)
 {
     const struct record *r = REC(s);
     if (!r)
         return false;
     uint32_t me = (uint32_t)(s->daemon ? s->wire_pid : s->self.pid);
-    for (unsigned i = 0; i < NWANT; i++)
-        if (atomic_load(&r->want_until[i]) > now && atomic_load(&r->want_pid[i]) != me)
-            return true;
-    return false;
+    return better_waits(r, me, key, now);
 }
 
 pid_t gvr_sched_holder(const struct gvr_sched *s)
@@ -843,7 +994,13 @@ int gvr_sched_serve(struct gvr_sched *s, int dirfd, const uint8_t uuid[GV_UUID_L
     for (unsigned i = 0; i < NWANT; i++) {
         atomic_store(&r->want_until[i], 0);
         atomic_store(&r->want_pid[i], 0);
+        atomic_store(&r->want_key[i], 0);
     }
+    for (unsigned i = 0; i < 8; i++)
+        atomic_store(&r->vclock[i], 0);
+    atomic_store(&r->demand_until, 0);
+    atomic_store(&r->holder_key, 0);
+    atomic_store(&r->cut, 0);
     atomic_store(&r->magic, MAGIC);
     atomic_fetch_add(&r->seq, 1);
     gv_futex_wake(&r->seq);
@@ -860,9 +1017,14 @@ int gvr_sched_reader(const struct gvr_sched *s)
 }
 
 bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t now,
-                        uint64_t slice_end, bool check_alive, uint64_t *taken_from)
+                        uint64_t slice_end, bool check_alive, uint64_t key, uint64_t *taken_from)
 {
-    return take_as(REC(s), p, now, slice_end, check_alive, true, taken_from);
+    return take_as(REC(s), p, now, slice_end, check_alive, true, key, taken_from);
+}
+
+bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p)
+{
+    return idle_as(REC(s), p);
 }
 
 bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p)
@@ -888,10 +1050,11 @@ bool gvr_sched_release_for(struct gvr_sched *s, struct gvr_sched_peer *p)
     return release_as(REC(s), p);
 }
 
-void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until)
+void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until,
+                        uint64_t key)
 {
     if (until)
-        stamp(REC(s), p->pid, until);
+        stamp(REC(s), p->pid, until, key);
     else
         clear_want(REC(s), p->pid);
 }

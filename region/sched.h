@@ -98,6 +98,7 @@ struct gvr_sched {
     char socket[108];
     char key[72];
     char why[192];
+    uint64_t report; /* device time used, not yet reported to gpuvisord (gvr_sched_report) */
     /* gpuvisord's own handle (gvr_sched_serve): a read-only descriptor of the record, for peers */
     int reader;
 };
@@ -113,6 +114,13 @@ struct gvr_sched {
  * user's own, or all as root). Returns 0, or a negative errno with a message. */
 int gvr_sched_open(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
                    struct gv_error *err);
+
+/* Open the token of GPU uuid in gvr_dir(dir) only if a process with a compute limit made it, and
+ * without a claim on the GPU's time: for a process without a compute limit, which takes turns only
+ * while limited processes want the GPU (gvr_sched_demanded) and must not keep another user's out.
+ * Returns 0, -ENOENT (no such token yet), or another negative errno with a message. */
+int gvr_sched_open_existing(struct gvr_sched *s, const char *dir, const uint8_t uuid[GV_UUID_LEN],
+                            struct gv_error *err);
 
 /* Open the token of GPU uuid through gpuvisord at `socket`, for this process's turns as a member
  * of instance `instance` (an id, or a name within the caller's tenant). The functions below then
@@ -138,11 +146,15 @@ void gvr_sched_unclaim(struct gvr_sched *s);
  * program that starts processes which may leave theirs behind (a test killing its children). */
 void gvr_sched_tidy(void);
 
-/* Take the token for a slice ending at slice_end. A holder that is past its slice plus the grace
+/* Take the token for a slice ending at slice_end, as a contender with `key` (core/policy.h): a
+ * take is left to a waiter with a lower key, which comes for it. A holder that made the token idle
+ * (gvr_sched_idle) takes it back this way unless it was taken meanwhile. Without gpuvisord; with it
+ * the daemon judges keys itself, and `key` is not used. A holder that is past its slice plus the grace
  * is taken over; with check_alive, a holder whose process is gone is too (costs
  * a read of /proc: waiters do it after each timed-out wait). Returns true when this process now
  * holds the token. */
-bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive);
+bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool check_alive,
+                    uint64_t key);
 
 /* Still the holder? (false after the token was taken over, or the daemon's connection lost). */
 bool gvr_sched_held(const struct gvr_sched *s);
@@ -163,12 +175,37 @@ uint64_t gvr_sched_holder_word(const struct gvr_sched *s);
 /* Give the token up (if still held) and wake the waiters. */
 void gvr_sched_release(struct gvr_sched *s);
 
-/* Wait until the token changes hands or timeout_ns passes, stamped as wanting the token (until
- * the timeout, plus a margin). Returns false on timeout. */
-bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns);
+/* Wait until the token changes hands or timeout_ns passes, stamped as wanting the token with `key`
+ * (until the timeout, plus a margin). Returns false on timeout. */
+bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns, uint64_t key);
 
-/* Does another process want the token now (a fresh want stamp)? */
-bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now);
+/* Does another process with a key below `key` want the token now (a fresh want stamp)? UINT64_MAX:
+ * does anybody? */
+bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now, uint64_t key);
+
+/* The holder has no work on the GPU: anyone may take the token at once, and waiters are woken. The
+ * holder takes it back with gvr_sched_take. Returns false when it did not hold it. */
+bool gvr_sched_idle(struct gvr_sched *s);
+
+/* Device time the holder's work used, to report to gpuvisord with the next renewal, release or
+ * idling (it charges that, at most the time the token was held). Without gpuvisord: kept, unused. */
+void gvr_sched_report(struct gvr_sched *s, uint64_t used);
+
+/* A word in the record that equals the holder word once a waiter of a higher priority or a better
+ * class (core/policy.h) stands in line: the holder then ends its turn at its next launch. For the
+ * interposer's launch path, which reads it without a call. NULL while the record is not mapped. */
+const _Atomic uint64_t *gvr_sched_cut_word(const struct gvr_sched *s);
+
+/* The GPU's virtual clock for the class of `key` (its priority and policy class: the virtual time
+ * of the latest take or renewal of that class), and raising it to key's virtual time
+ * (core/policy.h). gpuvisord keeps its records' clocks itself: a process's raise is then ignored. */
+uint64_t gvr_sched_vclock(const struct gvr_sched *s, uint64_t key);
+void gvr_sched_clock_to(struct gvr_sched *s, uint64_t key);
+
+/* A process with a compute limit wants or holds the token until `until`; processes without one
+ * take turns only while that is ahead (gvr_sched_demanded). As gvr_sched_clock_to with gpuvisord. */
+void gvr_sched_demand(struct gvr_sched *s, uint64_t until);
+bool gvr_sched_demanded(const struct gvr_sched *s, uint64_t now);
 
 /* The holder's pid (0 when free), for tools and tests. */
 pid_t gvr_sched_holder(const struct gvr_sched *s);
@@ -197,7 +234,10 @@ void gvr_sched_file(const uint8_t uuid[GV_UUID_LEN], char out[GV_UUID_TEXT + 8])
 /* Take the token for peer p, as gvr_sched_take; *taken_from is the holder word taken over (0 when
  * the token was free or p held it already). */
 bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t now,
-                        uint64_t slice_end, bool check_alive, uint64_t *taken_from);
+                        uint64_t slice_end, bool check_alive, uint64_t key, uint64_t *taken_from);
+
+/* p holds the token and has no work on the GPU (gvr_sched_idle). */
+bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p);
 
 /* Does peer p hold the token? */
 bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p);
@@ -214,7 +254,8 @@ uint64_t gvr_sched_grace(const struct gvr_sched *s);
 /* Give p's tenure up, if it holds the token, and wake the waiters. Returns whether it held it. */
 bool gvr_sched_release_for(struct gvr_sched *s, struct gvr_sched_peer *p);
 
-/* Stand p in line until `until` (0: take it out of the line). */
-void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until);
+/* Stand p in line until `until` with `key` (0: take it out of the line). */
+void gvr_sched_want_for(struct gvr_sched *s, const struct gvr_sched_peer *p, uint64_t until,
+                        uint64_t key);
 
 #endif

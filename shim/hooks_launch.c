@@ -34,7 +34,7 @@
         if (__builtin_expect(!gvs_init() || !gvs_real.abi, 0))                                     \
             return CUDA_ERROR_NOT_INITIALIZED;                                                     \
         if (gvs_compute_on)                                                                        \
-            gvs_sync_begin(stream);                                                                \
+            gvs_sync_begin(stream, whole);                                                                \
         CUresult r_ = gvs_real.abi(__VA_ARGS__);                                                   \
         if (gvs_compute_on)                                                                        \
             gvs_sync_end(stream, whole &&r_ == CUDA_SUCCESS);                                      \

@@ -12,6 +12,9 @@
  *                       HAMi-core's names for the same; the cache path names the instance
  *   CUDA_DEVICE_SM_LIMIT, CUDA_DEVICE_SM_LIMIT_<ordinal>
  *                       HAMi-core's compute share, in percent (0 and 100 mean no limit)
+ *   GPUVISOR_COMPUTE_POLICY, GPUVISOR_PRIORITY
+ *                       how the compute share is kept (fixed, guaranteed, best-effort) and the
+ *                       instance's priority (high, normal, low), core/policy.h
  *   GPUVISOR_CONTEXT_MEMORY
  *                       the device memory this process's context takes, as for GPUVISOR_MEMORY;
  *                       where unset, it is measured (context.c)
@@ -89,6 +92,9 @@ static struct {
     /* Bytes this process ever charged per region device: never decreases, so that a context
      * measurement can subtract whatever was charged while it ran (context.c). */
     uint64_t charged_ever[GVR_MAX_DEVICES];
+    /* GPUVISOR_COMPUTE_POLICY and GPUVISOR_PRIORITY, for the GPUs this process adds (standalone) */
+    enum gv_policy policy;
+    enum gv_priority priority;
 } inst = {.map_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Longest wait of a charge for another thread's context measurement on the same GPU; past it the
@@ -308,6 +314,9 @@ static void instance_init(void)
         daemon_init(daemon, getenv("GPUVISOR_INSTANCE"));
         return;
     }
+    /* Every launch passes the gate: a process without a compute limit takes turns as best-effort
+     * while limited processes of its user want the GPU (timeshare.c). */
+    gvs_compute_on = true;
     const char *name = getenv("GPUVISOR_INSTANCE");
     const char *mem = getenv("GPUVISOR_MEMORY");
     const char *compute = getenv("GPUVISOR_COMPUTE");
@@ -324,6 +333,17 @@ static void instance_init(void)
         compute_ok = parse_hami_sm(&hami_sm);
     if (context && *context)
         context_ok = parse_spec(LIMIT_CONTEXT, context);
+    const char *policy = getenv(GV_POLICY_ENV), *priority = getenv(GV_PRIORITY_ENV);
+    struct gv_error perr = {0};
+    const char *bad = NULL;
+    if (policy && *policy && gv_policy_parse(policy, &inst.policy, &perr) < 0)
+        bad = GV_POLICY_ENV;
+    else if (priority && *priority && gv_priority_parse(priority, &inst.priority, &perr) < 0)
+        bad = GV_PRIORITY_ENV;
+    if (bad) { /* as a share that cannot be read: launches are refused */
+        fprintf(stderr, "gpuvisor: %s: %s\n", bad, perr.msg);
+        compute_ok = false;
+    }
     hami = hami || hami_sm;
     if (!name || !*name) {
         const char *cache = getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE");
@@ -401,6 +421,8 @@ static int add_device(CUdevice dev)
     struct gvr_device_limit lim = {
         .memory = limit_for(LIMIT_MEMORY, dev, (const uint8_t *)uuid.bytes),
         .share = (uint32_t)limit_for(LIMIT_COMPUTE, dev, (const uint8_t *)uuid.bytes),
+        .policy = (uint8_t)inst.policy,
+        .priority = (uint8_t)inst.priority,
     };
     memcpy(lim.uuid, uuid.bytes, GV_UUID_LEN);
     struct gv_error err = {0};
@@ -800,6 +822,15 @@ const char *gvs_daemon(const char **instance)
 bool gvs_compute_watch(CUdevice dev)
 {
     return inst.member && inst.daemon && region_dev(dev) >= 0;
+}
+
+void gvs_compute_policy(CUdevice dev, enum gv_policy *policy, enum gv_priority *priority)
+{
+    int idx = inst.member ? region_dev(dev) : -1;
+    *policy = GV_POLICY_BEST_EFFORT; /* no instance: no share to keep */
+    *priority = GV_PRIORITY_NORMAL;
+    if (idx >= 0)
+        gvr_policy(&inst.region, (unsigned)idx, policy, priority);
 }
 
 uint32_t gvs_compute_share(CUdevice dev)

@@ -23,6 +23,7 @@
 #include <cudaTypedefs.h>
 
 #include "core/limits.h"
+#include "core/policy.h"
 
 #define GVS_EXPORT __attribute__((visibility("default")))
 
@@ -42,6 +43,7 @@
     X(cuEventRecord, PFN_cuEventRecord_v2000)                                                      \
     X(cuEventQuery, PFN_cuEventQuery_v2000)                                                        \
     X(cuEventElapsedTime_v2, PFN_cuEventElapsedTime_v12080)                                        \
+    X(cuEventElapsedTime, PFN_cuEventElapsedTime_v2000)                                            \
     X(cuEventDestroy_v2, PFN_cuEventDestroy_v4000)                                                 \
     X(cuMemPoolGetAttribute, PFN_cuMemPoolGetAttribute_v11020)
 
@@ -160,6 +162,10 @@ const char *gvs_daemon(const char **instance);
  * resize by the daemon is followed within a turn. */
 uint32_t gvs_compute_share(CUdevice dev);
 
+/* How the instance keeps its share on dev, and its priority there (read each turn; a process in no
+ * instance: best-effort, normal). */
+void gvs_compute_policy(CUdevice dev, enum gv_policy *policy, enum gv_priority *priority);
+
 /* Whether a share may be given to dev later, with none now: the instance is gpuvisord's, which
  * resizes it, and dev is one of its GPUs. */
 bool gvs_compute_watch(CUdevice dev);
@@ -175,7 +181,7 @@ CUresult gvs_gate(CUstream stream);
 /* Around the driver's synchronizing calls on `stream` (a default stream: the current context):
  * after, with nothing of this thread's queued, the holder may give the GPU up early; a holder whose
  * turn was taken over while it waited pays for the wait. */
-void gvs_sync_begin(CUstream stream);
+void gvs_sync_begin(CUstream stream, bool whole_context);
 void gvs_sync_end(CUstream stream, bool whole_context);
 
 /* ---- stream.c: where a stream's work runs ---- */

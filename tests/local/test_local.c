@@ -396,7 +396,7 @@ static void test_capped_per_user(void **state)
 static bool take_now(struct gvr_sched *s)
 {
     uint64_t now = gv_now_ns();
-    return gvr_sched_take(s, now, now + GVR_SCHED_SLICE_NS, true);
+    return gvr_sched_take(s, now, now + GVR_SCHED_SLICE_NS, true, 0);
 }
 
 static void test_token(void **state)
@@ -432,11 +432,11 @@ static void test_token(void **state)
             _exit(3);
         uint64_t end = gv_now_ns() + 5 * GV_NS_PER_S;
         bool check = false;
-        while (!gvr_sched_take(&o, gv_now_ns(), gv_now_ns() + GVR_SCHED_SLICE_NS, check))
+        while (!gvr_sched_take(&o, gv_now_ns(), gv_now_ns() + GVR_SCHED_SLICE_NS, check, 0))
             if (gv_now_ns() > end)
                 _exit(4);
             else
-                check = !gvr_sched_wait(&o, gv_now_ns(), 2000000);
+                check = !gvr_sched_wait(&o, gv_now_ns(), 2000000, 0);
         gvr_sched_release(&o);
         gvr_sched_close(&o);
         _exit(0);
@@ -448,6 +448,7 @@ static void test_token(void **state)
     while (gvr_sched_extend(&s, gv_now_ns() + GVR_SCHED_SLICE_NS)) {
         assert_true(gv_now_ns() < end);
         nap_ms(1);
+        gvr_sched_report(&s, 1000000); /* its work used the GPU all along */
     }
     gvr_sched_release(&s);
     assert_false(gvr_sched_held(&s));
@@ -472,12 +473,12 @@ static void test_token(void **state)
          * child there (bounded only in case the parent failed). */
         uint64_t stop = gv_now_ns() + 10 * GV_NS_PER_S;
         while (gv_now_ns() < stop && !take_now(&s))
-            gvr_sched_wait(&s, gv_now_ns(), 2000000);
+            gvr_sched_wait(&s, gv_now_ns(), 2000000, 0);
         _exit(0);
     }
     assert_int_equal(read(p[0], &c, 1), 1);
     end = gv_now_ns() + 2 * GV_NS_PER_S;
-    while (!gvr_sched_wanted(&s, gv_now_ns())) {
+    while (!gvr_sched_wanted(&s, gv_now_ns(), UINT64_MAX)) {
         assert_true(gv_now_ns() < end);
         nap_ms(1);
     }
@@ -504,6 +505,7 @@ static void test_budget(void **state)
     assert_int_equal(gvr_sched_open_daemon(&s, t.sock, ID_B, gpu0, NULL), 0);
     assert_true(take_now(&s));
     nap_ms(60);
+    gvr_sched_report(&s, 60000000); /* its work used the GPU all along */
     /* A renewal's answer is read at the next call: the refusal shows there. */
     assert_true(gvr_sched_extend(&s, gv_now_ns() + GVR_SCHED_SLICE_NS));
     assert_false(gvr_sched_extend(&s, gv_now_ns() + GVR_SCHED_SLICE_NS));
@@ -512,7 +514,7 @@ static void test_budget(void **state)
     assert_false(take_now(&s));
     while (!take_now(&s)) {
         assert_true(gv_now_ns() - t0 < 3 * GV_NS_PER_S);
-        gvr_sched_wait(&s, gv_now_ns(), 2000000);
+        gvr_sched_wait(&s, gv_now_ns(), 2000000, 0);
     }
     uint64_t waited = gv_now_ns() - t0;
     printf("  waited %.0f ms for the budget (about 500 expected)\n", (double)waited / 1e6);
@@ -568,9 +570,9 @@ static void test_restart(void **state)
     assert_int_equal(gvr_sched_holder_word(&s), 0); /* reset in place, seen through the old map */
     uint64_t t0 = gv_now_ns();
     bool check = false;
-    while (!gvr_sched_take(&s, gv_now_ns(), gv_now_ns() + GVR_SCHED_SLICE_NS, check)) {
+    while (!gvr_sched_take(&s, gv_now_ns(), gv_now_ns() + GVR_SCHED_SLICE_NS, check, 0)) {
         assert_true(gv_now_ns() - t0 < 2 * GV_NS_PER_S); /* within 1 s: test_local_compute */
-        check = !gvr_sched_wait(&s, gv_now_ns(), 2000000);
+        check = !gvr_sched_wait(&s, gv_now_ns(), 2000000, 0);
     }
     printf("  token again %.0f ms after the restart\n", (double)(gv_now_ns() - t0) / 1e6);
     assert_int_equal(gvr_sched_holder(&s), getpid());

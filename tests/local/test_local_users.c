@@ -131,7 +131,7 @@ static char hear(int fd)
 static bool take_now(struct gvr_sched *s, bool check)
 {
     uint64_t now = gv_now_ns();
-    return gvr_sched_take(s, now, now + GVR_SCHED_SLICE_NS, check);
+    return gvr_sched_take(s, now, now + GVR_SCHED_SLICE_NS, check, 0);
 }
 
 /* Wait for the token as the interposer does; the time it took, or UINT64_MAX after 5 s. */
@@ -142,7 +142,7 @@ static uint64_t time_to_take(struct gvr_sched *s)
     while (!take_now(s, check)) {
         if (gv_now_ns() - t0 > 5 * GV_NS_PER_S)
             return UINT64_MAX;
-        check = !gvr_sched_wait(s, gv_now_ns(), 2 * MS);
+        check = !gvr_sched_wait(s, gv_now_ns(), 2 * MS, 0);
     }
     return gv_now_ns() - t0;
 }

@@ -62,6 +62,18 @@ static int op_share(void *ctx, const char *id, const uint8_t uuid[16], uint32_t 
     return 0;
 }
 
+static int op_policy(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
+                     enum gv_priority *priority)
+{
+    struct td *t = ctx;
+    struct td_instance *in = find(t, id, NULL);
+    if (!in || memcmp(in->uuid, uuid, 16) != 0)
+        return -ENOENT;
+    *policy = (enum gv_policy)atomic_load(&in->policy);
+    *priority = (enum gv_priority)atomic_load(&in->priority);
+    return 0;
+}
+
 static int op_http(void *ctx, int fd)
 {
     struct td *t = ctx;
@@ -106,7 +118,9 @@ int td_add(struct td *t, const char *id, const char *name, uid_t uid, const uint
     memcpy(in->uuid, uuid, 16);
     in->memory = memory;
     atomic_store(&in->share, share);
-    struct gvr_device_limit lim = {.memory = memory, .share = share};
+    atomic_store(&in->policy, GV_POLICY_FIXED);
+    atomic_store(&in->priority, GV_PRIORITY_NORMAL);
+    struct gvr_device_limit lim = {.memory = memory, .share = share, .policy = GV_POLICY_FIXED};
     memcpy(lim.uuid, uuid, 16);
     struct gvr_region r;
     struct gv_error err = {0};
@@ -132,7 +146,8 @@ int td_serve_here(struct td *t, struct gvd_local **l, int *fd)
             close(s);
         return -1;
     }
-    struct gvd_local_ops ops = {.ctx = t, .join = op_join, .share = op_share, .http = op_http};
+    struct gvd_local_ops ops = {.ctx = t, .join = op_join, .share = op_share, .policy = op_policy,
+                              .http = op_http};
     struct gv_error err = {0};
     if (gvd_local_start(l, s, t->run, &ops, &err) < 0) {
         fprintf(stderr, "testd: %s\n", err.msg);
@@ -209,6 +224,20 @@ int td_resize(struct td *t, int i, uint64_t memory, uint32_t share)
     gvr_close(&r);
     in->memory = memory;
     atomic_store(&in->share, share);
+    return rc;
+}
+
+int td_set_policy(struct td *t, int i, enum gv_policy policy, enum gv_priority priority)
+{
+    struct td_instance *in = &t->sh->inst[i];
+    struct gvr_region r;
+    if (gvr_open(&r, t->instances, in->id, 0, NULL, 0, NULL) < 0)
+        return -1;
+    int dev = gvr_device_find(&r, in->uuid);
+    int rc = dev < 0 ? -1 : gvr_policy_set(&r, (unsigned)dev, policy, priority);
+    gvr_close(&r);
+    atomic_store(&in->policy, (int)policy);
+    atomic_store(&in->priority, (int)priority);
     return rc;
 }
 

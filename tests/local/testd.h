@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/policy.h"
+
 #define TD_MAX 16
 
 struct td_instance {
@@ -25,6 +27,8 @@ struct td_instance {
     uint8_t uuid[16];
     uint64_t memory;
     _Atomic uint32_t share;
+    _Atomic int policy; /* enum gv_policy: fixed unless td_set_policy says otherwise */
+    _Atomic int priority;
     _Atomic bool deleted;
 };
 
@@ -70,6 +74,10 @@ void td_kill(struct td *t);
 
 /* Resize instance i (its region and what the ops answer), as a PATCH would. */
 int td_resize(struct td *t, int i, uint64_t memory, uint32_t share);
+
+/* Instance i's compute policy and priority (the test daemon's instances are fixed and normal until
+ * this is called), in the daemon's books and its region. Returns 0 or -1. */
+int td_set_policy(struct td *t, int i, enum gv_policy policy, enum gv_priority priority);
 
 /* Delete instance i: the ops forget it and its region is retired, as a DELETE would. */
 int td_delete(struct td *t, int i);

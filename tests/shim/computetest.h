@@ -133,6 +133,11 @@ static inline int ct_worker_spin(char **argv)
     }
 }
 
+/* The compute policy and priority of the workers started next (GPUVISOR_COMPUTE_POLICY and
+ * GPUVISOR_PRIORITY; NULL: unset). The tests of exact shares use fixed ones. */
+static const char *ct_policy = "fixed";
+static const char *ct_priority;
+
 /* Start this program again as a worker of instance `inst` with GPUVISOR_COMPUTE=`compute`
  * ("" for none): argv is "MODE ARG..." and the worker's ready pipe is appended. Returns the pid
  * once the worker said it runs, or -1. */
@@ -150,6 +155,14 @@ static inline pid_t ct_spawn(const char *inst, const char *compute, const char *
             setenv("GPUVISOR_COMPUTE", compute, 1);
         else
             unsetenv("GPUVISOR_COMPUTE");
+        if (ct_policy)
+            setenv("GPUVISOR_COMPUTE_POLICY", ct_policy, 1);
+        else
+            unsetenv("GPUVISOR_COMPUTE_POLICY");
+        if (ct_priority)
+            setenv("GPUVISOR_PRIORITY", ct_priority, 1);
+        else
+            unsetenv("GPUVISOR_PRIORITY");
         char *argv[16];
         int n = 0;
         argv[n++] = (char *)"worker";

@@ -78,6 +78,7 @@ static void t_blocked_holder(void)
         snprintf(f, sizeof(f), "%d", ready[1]);
         setenv("GPUVISOR_INSTANCE", "blk-a", 1);
         setenv("GPUVISOR_COMPUTE", "2000", 1);
+        setenv("GPUVISOR_COMPUTE_POLICY", "fixed", 1);
         execl("/proc/self/exe", "worker", "block", r, f, (char *)NULL);
         _exit(127);
     }

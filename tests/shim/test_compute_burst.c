@@ -39,6 +39,7 @@ static void t_burst_30(void)
         snprintf(fd, sizeof(fd), "%d", p[1]);
         setenv("GPUVISOR_INSTANCE", "burst", 1);
         setenv("GPUVISOR_COMPUTE", "3000", 1);
+        setenv("GPUVISOR_COMPUTE_POLICY", "fixed", 1);
         execl("/proc/self/exe", "worker", "burst", "1000", "1000000", fd, (char *)NULL);
         _exit(127);
     }

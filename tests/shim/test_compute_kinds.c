@@ -105,6 +105,7 @@ static void t_gated_without_driver_support(void)
         snprintf(fd, sizeof(fd), "%d", p[1]);
         setenv("GPUVISOR_INSTANCE", "graph", 1);
         setenv("GPUVISOR_COMPUTE", "1000", 1);
+        setenv("GPUVISOR_COMPUTE_POLICY", "fixed", 1);
         execl("/proc/self/exe", "worker", "gated", fd, (char *)NULL);
         _exit(127);
     }

@@ -56,6 +56,7 @@ static pid_t start(const char *inst, const char *mode, int *rfd)
         snprintf(fd, sizeof(fd), "%d", p[1]);
         setenv("GPUVISOR_INSTANCE", inst, 1);
         setenv("GPUVISOR_COMPUTE", "2500", 1);
+        setenv("GPUVISOR_COMPUTE_POLICY", "fixed", 1);
         execl("/proc/self/exe", "worker", mode, fd, (char *)NULL);
         _exit(127);
     }

@@ -171,6 +171,7 @@ static void t_unsupported_forms(void)
             snprintf(inst, sizeof(inst), "nosup-%d", mode);
             setenv("GPUVISOR_INSTANCE", inst, 1);
             setenv("GPUVISOR_COMPUTE", "1000", 1);
+            setenv("GPUVISOR_COMPUTE_POLICY", "fixed", 1);
             execl("/proc/self/exe", "worker", "nosup", m, fd, (char *)NULL);
             _exit(127);
         }
