@@ -3,12 +3,13 @@
  *
  * An instance is a profile (a shape the GPU's catalogue defines, or the admin's) or a memory size
  * with an optional compute share; the daemon picks the GPU unless one is named, and refuses what
- * does not fit with the reason. Sizes and shares are checked here with core's parsers, so a typo is
- * reported against the option before anything is sent. */
+ * does not fit with the reason. Sizes, shares, policies and priorities are checked here with core's
+ * parsers, so a typo is reported against the option before anything is sent. */
 #include "cli/rest.h"
 
 static const char usage[] =
     "Usage: gpuvisor create (--profile NAME | --memory SIZE [--compute PCT]) [--gpu GPU]\n"
+    "                       [--compute-policy POLICY] [--priority PRIORITY]\n"
     "                       [--name NAME] [--tenant TENANT] [OPTIONS]\n"
     "\n"
     "Create an instance: a slice of one GPU with a memory limit and a share of its time. The\n"
@@ -19,6 +20,14 @@ static const char usage[] =
     "  --profile NAME   a profile (see gpuvisor profiles), e.g. T4-4C\n"
     "  --memory SIZE    the memory limit: 4GiB, 512MiB, 16GB ...\n"
     "  --compute PCT    the share of the GPU's time: 25, 12.5% ... (default: no limit)\n"
+    "  --compute-policy POLICY\n"
+    "                   how the share is kept: fixed (exactly the share, even alone on the\n"
+    "                   GPU), guaranteed (at least the share; time others leave goes to those\n"
+    "                   that want it) or best-effort (only what the others leave). Default: the\n"
+    "                   profile's, else guaranteed\n"
+    "  --priority PRIORITY\n"
+    "                   high, normal or low: a waiting instance of a higher priority gets the\n"
+    "                   GPU at the next turn. Default: the profile's, else normal\n"
     "  --gpu GPU        this GPU, by index or UUID (see gpuvisor gpus)\n"
     "  --name NAME      a name, unique within the tenant, usable wherever the id is\n"
     "  --tenant TENANT  the tenant it belongs to (admin only: it must be given then; a tenant\n"
@@ -28,12 +37,18 @@ static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_reques
                  struct gv_error *err)
 {
     const char *profile = NULL, *memory = NULL, *compute = NULL, *gpu = NULL, *name = NULL,
-               *tenant = NULL;
+               *tenant = NULL, *policy = NULL, *priority = NULL;
     struct {
         const char *option;
         const char **value;
-    } opts[] = {{"--profile", &profile}, {"--memory", &memory}, {"--compute", &compute},
-                {"--gpu", &gpu},         {"--name", &name},     {"--tenant", &tenant}};
+    } opts[] = {{"--profile", &profile},
+                {"--memory", &memory},
+                {"--compute", &compute},
+                {"--gpu", &gpu},
+                {"--name", &name},
+                {"--tenant", &tenant},
+                {"--compute-policy", &policy},
+                {"--priority", &priority}};
     for (int i = 1; i < argc; i++) {
         int m = cli_conn_opt(argc, argv, &i, conn, err);
         for (size_t k = 0; m == 0 && k < sizeof(opts) / sizeof(opts[0]); k++) {
@@ -70,6 +85,10 @@ static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_reques
         rc = cli_body_share(rq->body, "compute", "--compute", compute, false, err);
     if (rc == 0 && gpu)
         rc = cli_body_gpu(rq->body, "gpu", gpu, err);
+    if (rc == 0 && policy)
+        rc = cli_body_policy(rq->body, "policy", "--compute-policy", policy, err);
+    if (rc == 0 && priority)
+        rc = cli_body_priority(rq->body, "priority", "--priority", priority, err);
     if (rc == 0 && name)
         rc = cli_body_string(rq->body, "name", name, err);
     if (rc == 0 && tenant)
@@ -96,6 +115,9 @@ static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
                 : "no compute limit");
     if (profile[0] != '-')
         fprintf(out, " (profile %s)", profile);
+    if (json_is_string(json_object_get(doc, "policy")))
+        fprintf(out, "; policy %s, priority %s", cli_field_str(doc, "policy"),
+                cli_field_str(doc, "priority"));
     fprintf(out, ".\n");
     const json_t *join = json_object_get(json_object_get(doc, "join"), "command");
     if (json_is_string(join))

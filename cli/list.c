@@ -41,21 +41,23 @@ void cli_instance_row(struct cli_table *t, const json_t *in)
         cli_field_int(in, "gpu", gpu, sizeof(gpu)),
         cli_field_size(in, "memory", mem, sizeof(mem)),
         cli_field_share(in, "compute", comp, sizeof(comp)),
+        cli_field_str(in, "policy"),
+        cli_field_str(in, "priority"),
         cli_field_str(in, "profile"),
         cli_field_str(in, "created"),
     };
     cli_table_row(t, row);
 }
 
-const char *const cli_instance_head[8] = {"ID",      "NAME",    "TENANT", "GPU",
-                                          "MEMORY",  "COMPUTE", "PROFILE", "CREATED"};
-const char cli_instance_align[] = "lllrrrll";
+const char *const cli_instance_head[CLI_INSTANCE_COLS] = {
+    "ID", "NAME", "TENANT", "GPU", "MEMORY", "COMPUTE", "POLICY", "PRIORITY", "PROFILE", "CREATED"};
+const char cli_instance_align[] = "lllrrrllll";
 
 static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
 {
     (void)rq;
     struct cli_table t;
-    cli_table_init(&t, 8, cli_instance_head, cli_instance_align);
+    cli_table_init(&t, CLI_INSTANCE_COLS, cli_instance_head, cli_instance_align);
     size_t i;
     const json_t *in;
     json_array_foreach(json_object_get(doc, "instances"), i, in) cli_instance_row(&t, in);

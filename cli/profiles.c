@@ -10,7 +10,8 @@ static const char usage[] =
     "\n"
     "List the profiles instances can be created with (gpuvisor create --profile NAME): the\n"
     "built-in ones of the GPU models gpuvisord manages, then custom ones. MAX is how many\n"
-    "instances of the profile one GPU holds.\n";
+    "instances of the profile one GPU holds; POLICY and PRIORITY are what its instances get\n"
+    "unless gpuvisor create says otherwise.\n";
 
 static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_request *rq,
                  struct gv_error *err)
@@ -23,10 +24,10 @@ static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_reques
 static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
 {
     (void)rq;
-    static const char *const head[] = {"NAME",    "MODEL", "KIND",  "MEMORY",
-                                       "COMPUTE", "MAX",   "ORIGIN"};
+    static const char *const head[] = {"NAME",   "MODEL",    "KIND", "MEMORY", "COMPUTE",
+                                       "POLICY", "PRIORITY", "MAX",  "ORIGIN"};
     struct cli_table t;
-    cli_table_init(&t, 7, head, "lllrrrl");
+    cli_table_init(&t, 9, head, "lllrrllrl");
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(doc, "profiles"), i, p)
@@ -39,6 +40,8 @@ static void render(const json_t *doc, const struct cli_request *rq, FILE *out)
             cli_field_str(p, "kind"),
             cli_field_size(p, "memory", mem, sizeof(mem)),
             cli_field_share(p, "compute", comp, sizeof(comp)),
+            cli_field_str(p, "policy"),
+            cli_field_str(p, "priority"),
             json_is_integer(max_v) && json_integer_value(max_v) > 0
                 ? cli_field_int(p, "max_instances", max, sizeof(max))
                 : "-",

@@ -134,6 +134,12 @@ int cli_body_count(json_t *body, const char *key, const char *option, const char
 /* A GPU: an index (a number) or a UUID (a string). */
 int cli_body_gpu(json_t *body, const char *key, const char *text, struct gv_error *err);
 int cli_body_string(json_t *body, const char *key, const char *text, struct gv_error *err);
+/* A compute policy or a priority (core/policy.h), sent by its name as core writes it; the message
+ * names the option. */
+int cli_body_policy(json_t *body, const char *key, const char *option, const char *text,
+                    struct gv_error *err);
+int cli_body_priority(json_t *body, const char *key, const char *option, const char *text,
+                      struct gv_error *err);
 /* Append text to the array body[key], creating it. */
 int cli_body_append(json_t *body, const char *key, const char *text, struct gv_error *err);
 
@@ -156,7 +162,8 @@ const char *cli_field_json(const json_t *v, char *buf, size_t len);
 
 /* --- list.c: instances as table rows, for every verb that shows instances */
 
-extern const char *const cli_instance_head[8];
+#define CLI_INSTANCE_COLS 10
+extern const char *const cli_instance_head[CLI_INSTANCE_COLS];
 extern const char cli_instance_align[];
 void cli_instance_row(struct cli_table *t, const json_t *in);
 

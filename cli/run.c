@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "core/limits.h"
+#include "core/policy.h"
 #include "core/size.h"
 #include "core/timeslice.h"
 #include "launch/launch.h"
@@ -55,6 +56,14 @@ static void usage(FILE *f)
         "  --compute PCT          share of each GPU's time: 25, 12.5% ... (takes effect with\n"
         "                         GPU-time limits)\n"
         "  --compute KEY=PCT,...  a share per GPU, keys as for --memory\n"
+        "  --compute-policy P     how the share is kept (sets GPUVISOR_COMPUTE_POLICY): fixed\n"
+        "                         (exactly the share, even alone on the GPU), guaranteed (the\n"
+        "                         default: at least the share, and time the others leave) or\n"
+        "                         best-effort (only what the others leave)\n"
+        "  --priority Q           high, normal (the default) or low (sets GPUVISOR_PRIORITY): a\n"
+        "                         waiting slice of a higher priority gets the GPU at the next\n"
+        "                         turn. For a gpuvisord instance both are the instance's: set\n"
+        "                         them with gpuvisor create or gpuvisor resize\n"
         "  --timeslice T          the length of a turn on a GPU shared by time, 1ms to 30ms\n"
         "                         (default 10ms; sets GPUVISOR_TIMESLICE): shorter turns wait\n"
         "                         less for the GPU, longer ones lose less to hand-overs. With\n"
@@ -302,6 +311,7 @@ int cmd_run(int argc, char **argv)
     const char *instance = NULL, *devices = NULL, *daemon = NULL;
     char timeslice_text[GV_TIMESLICE_TEXT];
     const char *timeslice = NULL;
+    const char *policy = NULL, *priority = NULL; /* as core names them, once checked */
     bool no_daemon = false;
     struct gv_error err = {0};
     int i = 1;
@@ -335,6 +345,24 @@ int cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             timeslice = gv_timeslice_format(ns, timeslice_text, sizeof(timeslice_text));
+        } else if ((m = cli_opt_value(argc, argv, &i, "--compute-policy", &v)) != 0) {
+            enum gv_policy p;
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (gv_policy_parse(v, &p, &err) < 0) {
+                fprintf(stderr, "gpuvisor: --compute-policy: %s\n", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            policy = gv_policy_name(p);
+        } else if ((m = cli_opt_value(argc, argv, &i, "--priority", &v)) != 0) {
+            enum gv_priority p;
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (gv_priority_parse(v, &p, &err) < 0) {
+                fprintf(stderr, "gpuvisor: --priority: %s\n", err.msg);
+                return CLI_EXIT_USAGE;
+            }
+            priority = gv_priority_name(p);
         } else if ((m = cli_opt_value(argc, argv, &i, "--instance", &v)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
@@ -381,6 +409,20 @@ int cmd_run(int argc, char **argv)
     char **cmd = argv + i;
 
     bool limits = memory.given || compute.given || devices;
+    /* A gpuvisord instance's policy and priority are the daemon's, like its limits: run only joins
+     * instances, so it has nothing to set them on. Said before anything is joined. */
+    const char *sched_option = policy ? "--compute-policy" : priority ? "--priority" : NULL;
+    bool joins =
+        daemon || (instance && !limits && !no_daemon && gvl_socket_exists(gvl_daemon_socket()));
+    if (joins && sched_option && instance && !no_daemon) {
+        fprintf(stderr,
+                "gpuvisor: %s: instance \"%s\" is gpuvisord's, and its compute policy and "
+                "priority are the daemon's: change them with gpuvisor resize %s "
+                "--compute-policy P --priority Q (or add --no-daemon for a standalone "
+                "instance)\n",
+                sched_option, instance, instance);
+        return CLI_EXIT_USAGE;
+    }
     if (daemon) {
         const char *why = no_daemon  ? "--no-daemon asks for the opposite"
                           : !instance ? "name the instance with --instance ID"
@@ -443,8 +485,11 @@ int cmd_run(int argc, char **argv)
         .compute = compute.given ? compute_env : NULL,
         .devices = devices ? devices_env : NULL,
     };
+    /* Like the limits, a policy or priority not asked for is cleared rather than inherited. */
     if (gvl_env_init(&env, environ, &err) < 0 || gvl_env_slice(&env, shim, &slice, &err) < 0 ||
-        (timeslice && gvl_env_set(&env, GV_TIMESLICE_ENV, timeslice, &err) < 0)) {
+        (timeslice && gvl_env_set(&env, GV_TIMESLICE_ENV, timeslice, &err) < 0) ||
+        gvl_env_set(&env, GV_POLICY_ENV, policy, &err) < 0 ||
+        gvl_env_set(&env, GV_PRIORITY_ENV, priority, &err) < 0) {
         gvl_env_free(&env);
         fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
         return CLI_EXIT_INTERNAL;

@@ -10,9 +10,9 @@
 static const char usage[] =
     "Usage: gpuvisor show ID [OPTIONS]\n"
     "\n"
-    "Show instance ID (its id, or its name within your tenant): GPU, profile, limits, memory\n"
-    "used, the share of the GPU's time used over the last second, refused allocations, the\n"
-    "processes that joined it, and how to join it.\n";
+    "Show instance ID (its id, or its name within your tenant): GPU, profile, limits, compute\n"
+    "policy and priority, memory used, the share of the GPU's time used over the last second,\n"
+    "refused allocations, the processes that joined it, and how to join it.\n";
 
 static int parse(int argc, char **argv, struct cli_conn *conn, struct cli_request *rq,
                  struct gv_error *err)
@@ -61,6 +61,9 @@ void cli_instance_detail(const json_t *in, const char *indent, FILE *out)
         fprintf(out, "; %s of the GPU's time used over the last second",
                 cli_percent_text(json_number_value(recent) * 100.0, b, sizeof(b)));
     fputc('\n', out);
+    if (json_is_string(json_object_get(in, "policy")))
+        fprintf(out, "%s  Policy:    %s, priority %s\n", indent, cli_field_str(in, "policy"),
+                cli_field_str(in, "priority"));
     if (usage_v) {
         fprintf(out, "%s  GPU time:  %s in all, %s waiting for a turn\n", indent,
                 seconds(json_object_get(usage_v, "gpu_time_total_ns"), a, sizeof(a)),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/rest.h"
+#include "core/policy.h"
 #include "core/size.h"
 
 #define REQUEST_TIMEOUT_MS 30000L
@@ -234,6 +235,26 @@ int cli_body_string(json_t *body, const char *key, const char *text, struct gv_e
     if (!s)
         return gv_error_set(err, -EINVAL, "\"%s\": not valid UTF-8", text);
     return put(body, key, s, err);
+}
+
+int cli_body_policy(json_t *body, const char *key, const char *option, const char *text,
+                    struct gv_error *err)
+{
+    enum gv_policy p;
+    int rc = gv_policy_parse(text, &p, err);
+    if (rc < 0)
+        return gv_error_prefix(err, rc, "%s", option);
+    return put(body, key, json_string(gv_policy_name(p)), err);
+}
+
+int cli_body_priority(json_t *body, const char *key, const char *option, const char *text,
+                      struct gv_error *err)
+{
+    enum gv_priority p;
+    int rc = gv_priority_parse(text, &p, err);
+    if (rc < 0)
+        return gv_error_prefix(err, rc, "%s", option);
+    return put(body, key, json_string(gv_priority_name(p)), err);
 }
 
 int cli_body_append(json_t *body, const char *key, const char *text, struct gv_error *err)

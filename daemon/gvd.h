@@ -108,6 +108,8 @@ struct gvd_profile {
     char name[GVD_NAME_MAX + 1];
     uint64_t memory;
     uint32_t share;
+    enum gv_policy policy; /* what instances made from it get unless they say otherwise */
+    enum gv_priority priority;
     int64_t created;
 };
 
@@ -120,6 +122,8 @@ struct gvd_instance {
     char profile[GVD_NAME_MAX + 1]; /* "" when made from memory and compute */
     uint64_t memory;
     uint32_t share;     /* basis points; 0 = no compute limit */
+    enum gv_policy policy;
+    enum gv_priority priority;
     int64_t created_ns; /* CLOCK_REALTIME */
     struct gvr_region region;
     bool mapped;

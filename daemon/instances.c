@@ -69,11 +69,12 @@ static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
     json_t *join = join_json(d, in, uuid);
     if (!join)
         return NULL;
-    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss s:o}", "id", in->id, "name",
+    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss ss ss s:o}", "id", in->id, "name",
                      gvd_json_str_or_null(in->name), "tenant", in->tenant, "gpu",
                      in->gpu >= 0 ? json_integer(in->gpu) : json_null(), "uuid", uuid, "profile",
                      gvd_json_str_or_null(in->profile), "memory", (json_int_t)in->memory, "compute",
-                     gvd_json_share(in->share), "created", created, "join", join);
+                     gvd_json_share(in->share), "policy", gv_policy_name(in->policy), "priority",
+                     gv_priority_name(in->priority), "created", created, "join", join);
 }
 
 int gvd_instance_render(struct gvd *d, struct gvd_instance *in)
@@ -353,14 +354,18 @@ static void new_id(char id[GVD_ID_LEN + 1])
     gv_hex(raw, sizeof(raw), id);
 }
 
-/* Resolve a profile name: a custom profile, or a built-in of the catalogue. */
+/* Resolve a profile name: a custom profile, or a built-in of the catalogue (whose instances get
+ * the default policy and priority: *policy and *priority are left as they are). */
 static int profile_resolve(struct gvd *d, const char *name, uint64_t *memory, uint32_t *share,
+                           enum gv_policy *policy, enum gv_priority *priority,
                            const struct gv_model **model, uint32_t *max, struct gv_error *err)
 {
     const struct gvd_profile *p = gvd_profile_find(d, name);
     if (p) {
         *memory = p->memory;
         *share = p->share;
+        *policy = p->policy;
+        *priority = p->priority;
         *model = NULL;
         *max = 0;
         return 0;
@@ -401,10 +406,19 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
 
     uint64_t memory = c.memory;
     uint32_t share = c.has_compute ? c.share : 0, max = 0;
+    enum gv_policy policy = GV_POLICY_GUARANTEED;
+    enum gv_priority priority = GV_PRIORITY_NORMAL;
     const struct gv_model *model = NULL;
-    if (c.profile[0] &&
-        (rc = profile_resolve(d, c.profile, &memory, &share, &model, &max, &err)) != 0)
+    if (c.profile[0] && (rc = profile_resolve(d, c.profile, &memory, &share, &policy, &priority,
+                                              &model, &max, &err)) != 0)
         return gvd_reply_err(r, rc, &err);
+    if (c.has_policy)
+        policy = c.policy;
+    if (c.has_priority)
+        priority = c.priority;
+    if (c.has_priority && priority == GV_PRIORITY_HIGH && q->who->role == GVD_ROLE_TENANT)
+        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
+                                       "for normal or low, or use a profile that says high)");
 
     struct gvd_usage u;
     gvd_tenant_usage(d, t->name, &u);
@@ -447,6 +461,8 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
     memcpy(in->uuid, d->gpus[g].uuid, GV_UUID_LEN);
     in->memory = memory;
     in->share = share;
+    in->policy = policy;
+    in->priority = priority;
     in->created_ns = gvd_now_ns();
 
     /* An id never issued before: claimed in the same transaction as the row. */
@@ -463,15 +479,17 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
     }
     if (rc)
         goto rollback;
-    struct gvr_device_limit lim = {.memory = memory, .share = share};
+    struct gvr_device_limit lim = {
+        .memory = memory, .share = share, .policy = (uint8_t)policy, .priority = (uint8_t)priority};
     memcpy(lim.uuid, in->uuid, GV_UUID_LEN);
     rc = gvr_open(&in->region, d->instances_dir, in->id, GVR_CREATE, &lim, 1, &err);
     if (rc < 0)
         goto rollback;
     in->mapped = true;
-    json_t *detail = json_pack("{s:o si s:o sI s:o}", "name", gvd_json_str_or_null(in->name), "gpu",
-                               g, "profile", gvd_json_str_or_null(in->profile), "memory",
-                               (json_int_t)memory, "compute", gvd_json_share(share));
+    json_t *detail = json_pack("{s:o si s:o sI s:o ss ss}", "name", gvd_json_str_or_null(in->name),
+                               "gpu", g, "profile", gvd_json_str_or_null(in->profile), "memory",
+                               (json_int_t)memory, "compute", gvd_json_share(share), "policy",
+                               gv_policy_name(policy), "priority", gv_priority_name(priority));
     if ((rc = gvd_store_instance_put(d->store, in, true, &err)) != 0 ||
         (rc = gvd_event(d, q->who, t->name, "instance.create", in->id, detail, &err)) != 0)
         goto rollback;
@@ -514,7 +532,13 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
         return;
     uint64_t memory = p.has_memory ? p.memory : in->memory;
     uint32_t share = p.has_compute ? p.share : in->share;
+    enum gv_policy policy = p.has_policy ? p.policy : in->policy;
+    enum gv_priority priority = p.has_priority ? p.priority : in->priority;
     char a[32], b[32];
+    if (p.has_priority && priority == GV_PRIORITY_HIGH && priority != in->priority &&
+        q->who->role == GVD_ROLE_TENANT)
+        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
+                                       "for normal or low)");
 
     struct gvd_tenant *t = gvd_tenant_find(d, in->tenant);
     struct gvd_usage u;
@@ -543,13 +567,19 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
     struct gvd_instance next = *in;
     next.memory = memory;
     next.share = share;
+    next.policy = policy;
+    next.priority = priority;
     /* Limits of its own: it is no longer an instance of its profile (nor counts against the
-     * profile's cap per GPU). */
+     * profile's cap per GPU). A policy or priority of its own keeps the profile: the profile's are
+     * only the defaults of a new instance. */
     if (memory != in->memory || share != in->share)
         next.profile[0] = '\0';
-    json_t *detail = json_pack("{s{sIsI}s{soso}}", "memory", "from", (json_int_t)in->memory, "to",
-                               (json_int_t)memory, "compute", "from", gvd_json_share(in->share),
-                               "to", gvd_json_share(share));
+    json_t *detail =
+        json_pack("{s{sIsI}s{soso}s{ssss}s{ssss}}", "memory", "from", (json_int_t)in->memory, "to",
+                  (json_int_t)memory, "compute", "from", gvd_json_share(in->share), "to",
+                  gvd_json_share(share), "policy", "from", gv_policy_name(in->policy), "to",
+                  gv_policy_name(policy), "priority", "from", gv_priority_name(in->priority), "to",
+                  gv_priority_name(priority));
     if ((rc = gvd_store_begin(d->store, &err)) != 0) {
         json_decref(detail);
         return gvd_reply_err(r, -EIO, &err);
@@ -563,9 +593,15 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
         return gvd_reply_err(r, -EIO, &err);
     in->memory = memory;
     in->share = share;
+    in->policy = policy;
+    in->priority = priority;
     memcpy(in->profile, next.profile, sizeof(in->profile));
-    if (dev >= 0)
+    /* Members read the policy from the region at their next turn; the local socket asks the daemon
+     * (its policy op), since a tenant can write its own region file. */
+    if (dev >= 0) {
         gvr_device_set(&in->region, (unsigned)dev, memory, share);
+        gvr_policy_set(&in->region, (unsigned)dev, policy, priority);
+    }
     gvd_instance_render(d, in);
     gvd_reply_json(r, 200, instance_json(d, in));
 }
@@ -614,7 +650,10 @@ void gvd_api_instance_delete(struct gvd_req *q, struct gvd_resp *r)
 
 int gvd_region_attach(struct gvd *d, struct gvd_instance *in, struct gv_error *err)
 {
-    struct gvr_device_limit lim = {.memory = in->memory, .share = in->share};
+    struct gvr_device_limit lim = {.memory = in->memory,
+                                   .share = in->share,
+                                   .policy = (uint8_t)in->policy,
+                                   .priority = (uint8_t)in->priority};
     memcpy(lim.uuid, in->uuid, GV_UUID_LEN);
     int rc = gvr_open(&in->region, d->instances_dir, in->id, 0, &lim, 1, err);
     if (rc == -ENOENT) {
@@ -634,6 +673,11 @@ int gvd_region_attach(struct gvd *d, struct gvd_instance *in, struct gv_error *e
     if (gvr_limit(&in->region, (unsigned)dev) != in->memory ||
         gvr_share(&in->region, (unsigned)dev) != in->share)
         gvr_device_set(&in->region, (unsigned)dev, in->memory, in->share);
+    enum gv_policy policy;
+    enum gv_priority priority;
+    gvr_policy(&in->region, (unsigned)dev, &policy, &priority);
+    if (policy != in->policy || priority != in->priority)
+        gvr_policy_set(&in->region, (unsigned)dev, in->policy, in->priority);
     return 0;
 }
 

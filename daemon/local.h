@@ -43,8 +43,9 @@ struct gvd_local_ops {
                 uint8_t uuid[16], uint32_t *share, struct gv_error *err);
     /* The instance's share on that GPU now (after a resize), or -ENOENT once deleted. */
     int (*share)(void *ctx, const char *id, const uint8_t uuid[16], uint32_t *share);
-    /* How the instance keeps its share on that GPU, and its priority (core/policy.h), or -ENOENT
-     * once deleted. NULL: guaranteed, normal. */
+    /* The instance's compute policy and priority on that GPU now (core/policy.h; after a change),
+     * or -ENOENT once deleted. As authoritative as its share: the region says the same, but a
+     * tenant can write its own region file. */
     int (*policy)(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
                   enum gv_priority *priority);
     /* An accepted connection on the socket whose first bytes are not the binary magic: hand it

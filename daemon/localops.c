@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* localops.c: what the local socket (local.c) asks the daemon core: may this Unix user join that
- * instance, what is an instance's share now, and serve this HTTP connection.
+ * instance, what are an instance's share, compute policy and priority now, and serve this HTTP
+ * connection.
  *
  * The answer to "may it join" never tells an outsider more than "no such instance": an instance
  * of a tenant the user does not belong to gets the same -ENOENT and the same message as a name
@@ -88,6 +89,22 @@ static int op_share(void *ctx, const char *id, const uint8_t uuid[16], uint32_t 
     return rc;
 }
 
+static int op_policy(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
+                     enum gv_priority *priority)
+{
+    struct gvd *d = ctx;
+    int rc = -ENOENT;
+    pthread_rwlock_rdlock(&d->lock);
+    struct gvd_instance *in = gvd_is_id(id) ? gvd_instance_find(d, id, NULL) : NULL;
+    if (in && strcmp(in->id, id) == 0 && memcmp(in->uuid, uuid, GV_UUID_LEN) == 0) {
+        *policy = in->policy;
+        *priority = in->priority;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&d->lock);
+    return rc;
+}
+
 static int op_http(void *ctx, int fd)
 {
     struct gvd *d = ctx;
@@ -100,5 +117,6 @@ void gvd_local_ops_fill(struct gvd *d, struct gvd_local_ops *ops)
     ops->ctx = d;
     ops->join = op_join;
     ops->share = op_share;
+    ops->policy = op_policy;
     ops->http = op_http;
 }

@@ -30,17 +30,20 @@ static json_t *builtin_json(const struct gv_model *m, const struct gv_profile *p
 {
     char name[GVD_NAME_MAX + 1];
     snprintf(name, sizeof(name), "%s-%s", m->name, p->name);
-    return json_pack("{ss ss ss sI s:o si sb}", "name", name, "model", m->name, "kind",
+    /* A built-in profile gives its instances the defaults. */
+    return json_pack("{ss ss ss sI s:o ss ss si sb}", "name", name, "model", m->name, "kind",
                      kind_name(p->kind), "memory", (json_int_t)p->memory, "compute",
-                     gvd_json_share(p->share), "max_instances", (int)p->max_instances, "builtin",
-                     1);
+                     gvd_json_share(p->share), "policy", gv_policy_name(GV_POLICY_GUARANTEED),
+                     "priority", gv_priority_name(GV_PRIORITY_NORMAL), "max_instances",
+                     (int)p->max_instances, "builtin", 1);
 }
 
 static json_t *custom_json(const struct gvd_profile *p)
 {
-    return json_pack("{ss s:o ss sI s:o s:o sb}", "name", p->name, "model", json_null(), "kind",
-                     "custom", "memory", (json_int_t)p->memory, "compute", gvd_json_share(p->share),
-                     "max_instances", json_null(), "builtin", 0);
+    return json_pack("{ss s:o ss sI s:o ss ss s:o sb}", "name", p->name, "model", json_null(),
+                     "kind", "custom", "memory", (json_int_t)p->memory, "compute",
+                     gvd_json_share(p->share), "policy", gv_policy_name(p->policy), "priority",
+                     gv_priority_name(p->priority), "max_instances", json_null(), "builtin", 0);
 }
 
 /* Each catalogue model present in the inventory, once, in inventory order. */
@@ -103,6 +106,8 @@ void gvd_api_profile_create(struct gvd_req *q, struct gvd_resp *r)
     snprintf(p->name, sizeof(p->name), "%s", c.name);
     p->memory = c.memory;
     p->share = c.share;
+    p->policy = c.policy;
+    p->priority = c.priority;
     p->created = gvd_now();
     if ((rc = gvd_store_begin(q->d->store, &err)) != 0)
         goto fail;

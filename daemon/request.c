@@ -579,6 +579,31 @@ static int unknown(const char *key, const char *known, struct gv_error *err)
     return gv_error_set(err, -EINVAL, "unknown field \"%.64s\" (known: %s)", key, known);
 }
 
+/* A compute policy or a priority: a string core/policy.c reads ("best-effort", "high"). */
+static int read_policy(const char *field, const json_t *v, enum gv_policy *out,
+                       struct gv_error *err)
+{
+    if (!json_is_string(v))
+        return gv_error_set(err, -EINVAL, "%s: expected a string (%s), got %s", field,
+                            GV_POLICY_NAMES, type_name(v));
+    struct gv_error e = {0};
+    if (gv_policy_parse(json_string_value(v), out, &e) != 0)
+        return gv_error_set(err, -EINVAL, "%s: %s", field, e.msg);
+    return 0;
+}
+
+static int read_priority(const char *field, const json_t *v, enum gv_priority *out,
+                         struct gv_error *err)
+{
+    if (!json_is_string(v))
+        return gv_error_set(err, -EINVAL, "%s: expected a string (%s), got %s", field,
+                            GV_PRIORITY_NAMES, type_name(v));
+    struct gv_error e = {0};
+    if (gv_priority_parse(json_string_value(v), out, &e) != 0)
+        return gv_error_set(err, -EINVAL, "%s: %s", field, e.msg);
+    return 0;
+}
+
 /* --- Bodies. Each: load, walk the keys into a local struct, check what needs all of them, copy
  * out. */
 
@@ -630,8 +655,14 @@ int gvd_parse_instance_create(const char *body, size_t len, struct gvd_instance_
                                   c.name);
         } else if (strcmp(key, "tenant") == 0) {
             rc = read_name("tenant", v, c.tenant, err);
+        } else if (strcmp(key, "policy") == 0) {
+            rc = read_policy("policy", v, &c.policy, err);
+            c.has_policy = true;
+        } else if (strcmp(key, "priority") == 0) {
+            rc = read_priority("priority", v, &c.priority, err);
+            c.has_priority = true;
         } else {
-            rc = unknown(key, "profile, memory, compute, gpu, name, tenant", err);
+            rc = unknown(key, "profile, memory, compute, gpu, name, tenant, policy, priority", err);
         }
         if (rc)
             goto out;
@@ -668,14 +699,21 @@ int gvd_parse_instance_patch(const char *body, size_t len, struct gvd_instance_p
         } else if (strcmp(key, "compute") == 0) {
             rc = read_share("compute", v, 10000, true, &p.share, err);
             p.has_compute = true;
+        } else if (strcmp(key, "policy") == 0) {
+            rc = read_policy("policy", v, &p.policy, err);
+            p.has_policy = true;
+        } else if (strcmp(key, "priority") == 0) {
+            rc = read_priority("priority", v, &p.priority, err);
+            p.has_priority = true;
         } else {
-            rc = unknown(key, "memory, compute", err);
+            rc = unknown(key, "memory, compute, policy, priority", err);
         }
         if (rc)
             goto out;
     }
-    if (!p.has_memory && !p.has_compute)
-        rc = gv_error_set(err, -EINVAL, "nothing to change: give memory, compute or both");
+    if (!p.has_memory && !p.has_compute && !p.has_policy && !p.has_priority)
+        rc = gv_error_set(err, -EINVAL,
+                          "nothing to change: give memory, compute, policy or priority");
     if (!rc)
         *out = p;
 out:
@@ -780,8 +818,12 @@ int gvd_parse_profile_create(const char *body, size_t len, struct gvd_profile_cr
             has_memory = true;
         } else if (strcmp(key, "compute") == 0) {
             rc = read_share("compute", v, 10000, true, &p.share, err);
+        } else if (strcmp(key, "policy") == 0) {
+            rc = read_policy("policy", v, &p.policy, err);
+        } else if (strcmp(key, "priority") == 0) {
+            rc = read_priority("priority", v, &p.priority, err);
         } else {
-            rc = unknown(key, "name, memory, compute", err);
+            rc = unknown(key, "name, memory, compute, policy, priority", err);
         }
         if (rc)
             goto out;

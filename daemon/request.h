@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/policy.h"
 #include "core/uuid.h"
 #include "host/host.h"
 
@@ -140,13 +141,18 @@ struct gvd_members_req {
     char name[GVD_MEMBERS_MAX][GVD_NAME_MAX + 1];
 };
 
-/* POST /v1/instances: {"profile"} or {"memory", "compute"}; "gpu", "name", "tenant" optional. */
+/* POST /v1/instances: {"profile"} or {"memory", "compute"}; "gpu", "name", "tenant", "policy",
+ * "priority" optional. */
 struct gvd_instance_create {
     char profile[GVD_NAME_MAX + 1]; /* "" when none */
     bool has_memory;
     uint64_t memory;
     bool has_compute;
     uint32_t share; /* basis points; 0 = no compute limit */
+    bool has_policy; /* absent: the profile's, else guaranteed */
+    enum gv_policy policy;
+    bool has_priority; /* absent: the profile's, else normal */
+    enum gv_priority priority;
     bool has_gpu;
     bool gpu_by_uuid;
     uint32_t gpu_index;
@@ -155,12 +161,16 @@ struct gvd_instance_create {
     char tenant[GVD_NAME_MAX + 1]; /* "" when none */
 };
 
-/* PATCH /v1/instances/{id}: {"memory", "compute"}, at least one. */
+/* PATCH /v1/instances/{id}: {"memory", "compute", "policy", "priority"}, at least one. */
 struct gvd_instance_patch {
     bool has_memory;
     uint64_t memory;
     bool has_compute;
     uint32_t share;
+    bool has_policy;
+    enum gv_policy policy;
+    bool has_priority;
+    enum gv_priority priority;
 };
 
 /* POST /v1/tenants: {"name", "users", "groups", "quota"}. */
@@ -177,11 +187,13 @@ struct gvd_tenant_patch {
     struct gvd_quota_req quota;
 };
 
-/* POST /v1/profiles: {"name", "memory", "compute"}. */
+/* POST /v1/profiles: {"name", "memory", "compute", "policy", "priority"}. */
 struct gvd_profile_create {
     char name[GVD_NAME_MAX + 1];
     uint64_t memory;
-    uint32_t share; /* 0 = no compute limit */
+    uint32_t share;            /* 0 = no compute limit */
+    enum gv_policy policy;     /* absent: guaranteed */
+    enum gv_priority priority; /* absent: normal */
 };
 
 enum gvd_gpu_mode { GVD_MODE_SLICED, GVD_MODE_WHOLE, GVD_MODE_PASSTHROUGH, GVD_MODE_VGPU_PARENT };

@@ -50,6 +50,17 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL CHECK(kind IN ('passthrough', 'vgpu')), definition TEXT NOT NULL);",
     /* 3: each GPU's time slice, in nanoseconds; NULL: the daemon's (--timeslice). */
     "ALTER TABLE gpus ADD COLUMN timeslice INTEGER;",
+    /* 4: each instance's and custom profile's compute policy and priority, by the names the API
+     * uses (core/policy.h), so that a `sqlite3` shell reads them; rows from before get the
+     * defaults. */
+    "ALTER TABLE instances ADD COLUMN policy TEXT NOT NULL DEFAULT 'guaranteed'"
+    "  CHECK(policy IN ('fixed', 'guaranteed', 'best-effort'));"
+    "ALTER TABLE instances ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'"
+    "  CHECK(priority IN ('high', 'normal', 'low'));"
+    "ALTER TABLE profiles ADD COLUMN policy TEXT NOT NULL DEFAULT 'guaranteed'"
+    "  CHECK(policy IN ('fixed', 'guaranteed', 'best-effort'));"
+    "ALTER TABLE profiles ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'"
+    "  CHECK(priority IN ('high', 'normal', 'low'));",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -94,11 +105,13 @@ static const char *const sql[S_COUNT] = {
                         "VALUES(?1, ?2, ?3, ?4)",
     [S_ID_CLAIM] = "INSERT INTO instance_ids(id) VALUES(?1)",
     [S_INSTANCE_INSERT] = "INSERT INTO instances(id, name, tenant, gpu_uuid, profile, memory, "
-                          "share, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_INSTANCE_UPDATE] =
-        "UPDATE instances SET memory = ?2, share = ?3, profile = ?4 WHERE id = ?1",
+                          "share, created, policy, priority) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_INSTANCE_UPDATE] = "UPDATE instances SET memory = ?2, share = ?3, profile = ?4, "
+                          "policy = ?5, priority = ?6 WHERE id = ?1",
     [S_INSTANCE_DELETE] = "DELETE FROM instances WHERE id = ?1",
-    [S_PROFILE_PUT] = "INSERT INTO profiles(name, memory, share, created) VALUES(?1, ?2, ?3, ?4)",
+    [S_PROFILE_PUT] = "INSERT INTO profiles(name, memory, share, created, policy, priority) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?1",
     [S_GPU_PUT] = "INSERT INTO gpus(uuid, mode, timeslice) VALUES(?1, ?2, ?3) "
                   "ON CONFLICT(uuid) DO UPDATE SET mode = ?2, timeslice = ?3",
@@ -150,6 +163,32 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(st, i);
+}
+
+/* A name of core/policy.c's (static text). */
+static void bind_name(sqlite3_stmt *st, int i, const char *name)
+{
+    sqlite3_bind_text(st, i, name, -1, SQLITE_STATIC);
+}
+
+/* A policy or priority as the database holds it; the default, said once, for one it does not know
+ * (the CHECK constraint keeps such a value out, unless the file was edited by hand). */
+static enum gv_policy col_policy(sqlite3_stmt *st, int i, const char *what, const char *name)
+{
+    enum gv_policy p = GV_POLICY_GUARANTEED;
+    if (gv_policy_parse(col_text(st, i), &p, NULL) != 0)
+        fprintf(stderr, "gpuvisord: %s %s: policy \"%s\" in the database is unknown (%s used)\n",
+                what, name, col_text(st, i), gv_policy_name(p));
+    return p;
+}
+
+static enum gv_priority col_priority(sqlite3_stmt *st, int i, const char *what, const char *name)
+{
+    enum gv_priority p = GV_PRIORITY_NORMAL;
+    if (gv_priority_parse(col_text(st, i), &p, NULL) != 0)
+        fprintf(stderr, "gpuvisord: %s %s: priority \"%s\" in the database is unknown (%s used)\n",
+                what, name, col_text(st, i), gv_priority_name(p));
+    return p;
 }
 
 static void bind_opt(sqlite3_stmt *st, int i, bool has, uint64_t v)
@@ -354,6 +393,8 @@ int gvd_store_instance_put(struct gvd_store *s, const struct gvd_instance *inst,
         sqlite3_bind_int64(st, 2, (sqlite3_int64)inst->memory);
         sqlite3_bind_int64(st, 3, inst->share);
         bind_text(st, 4, inst->profile);
+        bind_name(st, 5, gv_policy_name(inst->policy));
+        bind_name(st, 6, gv_priority_name(inst->priority));
         return run(s, S_INSTANCE_UPDATE, err);
     }
     char uuid[GV_UUID_TEXT];
@@ -367,6 +408,8 @@ int gvd_store_instance_put(struct gvd_store *s, const struct gvd_instance *inst,
     sqlite3_bind_int64(st, 6, (sqlite3_int64)inst->memory);
     sqlite3_bind_int64(st, 7, inst->share);
     sqlite3_bind_int64(st, 8, inst->created_ns);
+    bind_name(st, 9, gv_policy_name(inst->policy));
+    bind_name(st, 10, gv_priority_name(inst->priority));
     return run(s, S_INSTANCE_INSERT, err);
 }
 
@@ -383,6 +426,8 @@ int gvd_store_profile_put(struct gvd_store *s, const struct gvd_profile *p, stru
     sqlite3_bind_int64(st, 2, (sqlite3_int64)p->memory);
     sqlite3_bind_int64(st, 3, p->share);
     sqlite3_bind_int64(st, 4, p->created);
+    bind_name(st, 5, gv_policy_name(p->policy));
+    bind_name(st, 6, gv_priority_name(p->priority));
     return run(s, S_PROFILE_PUT, err);
 }
 
@@ -581,8 +626,8 @@ static int load_instances(struct gvd_store *s, struct gvd *d, struct gv_error *e
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, name, tenant, gpu_uuid, profile, memory, share, created "
-                           "FROM instances ORDER BY created, id",
+                           "SELECT id, name, tenant, gpu_uuid, profile, memory, share, created, "
+                           "policy, priority FROM instances ORDER BY created, id",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, err, "read instances");
     int rc;
@@ -601,6 +646,8 @@ static int load_instances(struct gvd_store *s, struct gvd *d, struct gv_error *e
         in->memory = (uint64_t)sqlite3_column_int64(st, 5);
         in->share = (uint32_t)sqlite3_column_int64(st, 6);
         in->created_ns = sqlite3_column_int64(st, 7);
+        in->policy = col_policy(st, 8, "instance", in->id);
+        in->priority = col_priority(st, 9, "instance", in->id);
         if (gvd_instance_add(d, in) < 0) {
             free(in);
             break;
@@ -618,8 +665,9 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
     sqlite3_stmt *st;
     int rc;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT name, memory, share, created FROM profiles ORDER BY rowid", -1,
-                           &st, NULL) != SQLITE_OK)
+                           "SELECT name, memory, share, created, policy, priority FROM profiles "
+                           "ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK)
         return fail(s, err, "read profiles");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct gvd_profile *p = calloc(1, sizeof(*p));
@@ -629,6 +677,8 @@ static int load_rest(struct gvd_store *s, struct gvd *d, struct gv_error *err)
         p->memory = (uint64_t)sqlite3_column_int64(st, 1);
         p->share = (uint32_t)sqlite3_column_int64(st, 2);
         p->created = sqlite3_column_int64(st, 3);
+        p->policy = col_policy(st, 4, "profile", p->name);
+        p->priority = col_priority(st, 5, "profile", p->name);
         if (gvd_profile_add(d, p) < 0) {
             free(p);
             break;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* daemon_instance_create.c (fuzz): POST /v1/instances bodies (gvd_parse_instance_create).
  * Accepted: a profile or memory (not both kinds), names valid and never shaped like an id, a
- * share of at most 100%, a GPU index below GV_MAX_GPUS. */
+ * share of at most 100%, a GPU index below GV_MAX_GPUS, a policy and a priority among their
+ * names. */
 #include "core/limits.h"
 #include "fuzz/daemon_fuzz.h"
 
@@ -22,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_name_ok(c.name, true);
         fuzz_name_ok(c.tenant, true);
         fuzz_check(!c.name[0] || !gvd_is_id(c.name));
+        fuzz_check((unsigned)c.policy <= GV_POLICY_BEST_EFFORT);
+        fuzz_check((unsigned)c.priority <= GV_PRIORITY_LOW);
     }
     free(body);
     return 0;

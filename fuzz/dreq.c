@@ -48,9 +48,11 @@ static bool expect(const struct gvr_dreq *q)
         flags = GVR_DFLAG_CHECK;
         break;
     case GVR_DOP_EXTEND:
-        until = true;
+        until = want = true; /* want: the device time used */
         break;
     case GVR_DOP_RELEASE:
+    case GVR_DOP_IDLE:
+        want = true;
         break;
     case GVR_DOP_WANT:
         want = true;

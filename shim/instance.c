@@ -78,6 +78,10 @@ enum limit_kind { LIMIT_MEMORY, LIMIT_COMPUTE, LIMIT_CONTEXT, LIMIT_KINDS };
 #define MAP_REFUSED   0x40000
 
 bool gvs_compute_on;
+/* A compute limit was asked for (or the instance has one): a process that could not join its
+ * instance must then not launch at all. Launches pass the gate in every process (gvs_compute_on),
+ * limited or not: the unlimited ones take turns as best-effort when limited ones want the GPU. */
+static bool compute_asked;
 
 static struct {
     bool configured; /* a limit or an instance was asked for */
@@ -127,7 +131,7 @@ static bool took(enum limit_kind what, const char *var, int rc, const struct gv_
         return false;
     }
     if (what == LIMIT_COMPUTE && any_share())
-        gvs_compute_on = true;
+        compute_asked = gvs_compute_on = true;
     return true;
 }
 
@@ -293,7 +297,7 @@ static void daemon_init(const char *socket, const char *key)
         gvr_close(&inst.region);
     if (rc < 0) {
         /* Without its instance a process of gpuvisord's would run without limits. */
-        gvs_compute_on = true;
+        compute_asked = gvs_compute_on = true;
         fprintf(stderr,
                 "gpuvisor: instance \"%s\" of gpuvisord (%s): %s; device memory is refused, and "
                 "so are launches\n",
@@ -303,7 +307,7 @@ static void daemon_init(const char *socket, const char *key)
     inst.member = true;
     /* The daemon may give the instance a share later (a resize): launches go through the gate, which
      * looks for one now and then while there is none (timeshare.c). */
-    gvs_compute_on = true;
+    compute_asked = gvs_compute_on = true;
     pthread_atfork(NULL, NULL, rejoin_after_fork);
 }
 
@@ -358,7 +362,7 @@ static void instance_init(void)
          * instance this process then does not join). */
         inst.configured = true;
         if (!compute_ok || (compute && *compute) || hami_sm)
-            gvs_compute_on = true;
+            compute_asked = gvs_compute_on = true;
         return;
     }
     if (!name) {
@@ -376,9 +380,9 @@ static void instance_init(void)
         /* Outside its instance a process with a compute share would run unlimited: its launches
          * are refused too (timeshare.c says so per device). */
         if (any_share())
-            gvs_compute_on = true;
+            compute_asked = gvs_compute_on = true;
         fprintf(stderr, "gpuvisor: instance \"%s\": %s; device memory is refused%s\n", name,
-                err.msg, gvs_compute_on ? ", and so are launches" : "");
+                err.msg, compute_asked ? ", and so are launches" : "");
         return;
     }
     inst.member = true;
@@ -386,7 +390,7 @@ static void instance_init(void)
      * of: the instance's share binds every member. */
     for (unsigned d = 0; d < gvr_device_count(&inst.region); d++)
         if (gvr_share(&inst.region, d))
-            gvs_compute_on = true;
+            compute_asked = gvs_compute_on = true;
     pthread_atfork(NULL, NULL, rejoin_after_fork);
 }
 
@@ -701,7 +705,7 @@ int gvs_compute_slot(CUdevice dev, struct gv_budget **budget, uint32_t *share,
     /* A process asked to be limited that could not join its instance (or whose configuration
      * could not be read) must not run unlimited. */
     if (!inst.member)
-        return inst.configured ? -1 : 0;
+        return inst.configured && compute_asked ? -1 : 0;
     int idx = region_dev(dev);
     if (idx < 0) /* not a GPU of the daemon's instance; or not one the driver knows: it says so */
         return inst.daemon ? -1 : 0;

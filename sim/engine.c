@@ -18,8 +18,12 @@
  * device loses it within a few milliseconds.
  *
  * Events carry device timestamps: a record completes at the end of the work ahead of it on its
- * stream or, if the stream had caught up when it was queued, when the device reaches it (as a GPU
- * stamps it just before the next work starts, however late the host thread that queued it is). */
+ * stream or, if the stream had caught up when it was queued, when the device reaches it: as a GPU's
+ * front end takes a record and the launch behind it together and stamps the record just before the
+ * work starts, however late the host thread that queued it is. A record on a caught-up stream with
+ * work queued behind it is stamped when that work starts; with nothing behind it yet, the worker
+ * waits up to RECORD_WAIT_NS for the work the host is about to queue (the launch that follows a
+ * record), and stamps it then, or at once. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "sim/sim.h"
 
@@ -47,6 +51,8 @@
  * most this far in the past: a worker woken late by a busy host catches up instead of losing the
  * time, so device time does not stretch with the host's load. */
 #define CONTINUE_NS (20 * MS)
+/* How long a record on a caught-up stream waits for the work queued behind it (see above). */
+#define RECORD_WAIT_NS 200000ull
 
 /* The scheduler record, in the machine file (GVSIM_SCHED_BYTES, zero at creation). Changed only
  * under gvsim_sched_lock; atomics so that waiters may peek without it. */
@@ -74,6 +80,10 @@ struct op {
     /* OP_RECORD, OP_WAIT */
     struct gvsim_event *ev;
     uint64_t ev_seq;
+    bool held; /* OP_RECORD: already waited for the work that follows it */
+    /* OP_WORK: an event recorded just before it on its caught-up stream, stamped when it starts */
+    struct gvsim_event *stamp_ev;
+    uint64_t stamp_seq;
     /* OP_CALLBACK */
     CUstreamCallback cb;
     CUstream cb_stream;
@@ -400,6 +410,21 @@ static bool ready(const struct gvsim_stream *s, const struct op *op)
 }
 
 /* The ready head op queued earliest among the process's streams on `dev`. */
+/* Stamp the event recorded just before work op, which starts at `start` (eng not held). */
+static void stamp_at(struct op *op, uint64_t start)
+{
+    pthread_mutex_lock(&eng);
+    struct gvsim_event *e = op->stamp_ev;
+    if (op->stamp_seq > e->completed) {
+        e->completed = op->stamp_seq;
+        e->ts_ns = start;
+    }
+    op->stamp_ev = NULL;
+    event_unref(e);
+    wake_all_locked();
+    pthread_mutex_unlock(&eng);
+}
+
 static struct op *pick(int dev, struct gvsim_stream **from)
 {
     struct op *best = NULL;
@@ -439,9 +464,30 @@ static void *worker_main(void *arg)
         switch (op->kind) {
         case OP_RECORD: {
             struct gvsim_event *e = op->ev;
+            bool caught_up = s->last_end_ns <= op->enq_ns;
+            if (caught_up && !op->next && !op->held && op->ev_seq > e->completed) {
+                /* The launch that follows a record may be on its way: wait for it a moment. */
+                op->held = true;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+                             RECORD_WAIT_NS;
+                ts.tv_sec = (time_t)(t / 1000000000ull);
+                ts.tv_nsec = (long)(t % 1000000000ull);
+                pthread_cond_timedwait(&w->cv, &eng, &ts);
+                continue;
+            }
             if (op->ev_seq > e->completed) {
-                e->completed = op->ev_seq;
-                e->ts_ns = s->last_end_ns > op->enq_ns ? s->last_end_ns : now;
+                struct op *next = op->next;
+                if (caught_up && next && next->kind == OP_WORK && !next->started &&
+                    !next->stamp_ev) {
+                    next->stamp_ev = e; /* stamped when the work starts */
+                    next->stamp_seq = op->ev_seq;
+                    e->refs++;
+                } else {
+                    e->completed = op->ev_seq;
+                    e->ts_ns = caught_up ? now : s->last_end_ns;
+                }
             }
             complete(s, op, 0);
             break;
@@ -469,6 +515,8 @@ static void *worker_main(void *arg)
             uint64_t want = op->remaining_ns;
             pthread_mutex_unlock(&eng);
             if (want == 0) {
+                if (first && op->stamp_ev)
+                    stamp_at(op, now);
                 if (first && op->fn)
                     op->fn(op->arg);
                 pthread_mutex_lock(&eng);
@@ -477,6 +525,8 @@ static void *worker_main(void *arg)
             }
             uint64_t start, chunk;
             sched_acquire(w, dev, want, &start, &chunk);
+            if (first && op->stamp_ev)
+                stamp_at(op, start);
             if (first && op->fn)
                 op->fn(op->arg);
             sleep_until(start + chunk);

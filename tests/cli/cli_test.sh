@@ -98,6 +98,11 @@ bad_options)
     expect 2 'time slice "0.5ms": out of range (1ms to 30ms)' "$G" run --timeslice 0.5ms -- true
     expect 2 'time slice "fast": not a time' "$G" run --timeslice fast -- true
     expect 2 '--timeslice: missing value' "$G" run --timeslice
+    expect 2 '--compute-policy: compute policy "shared": not one of fixed, guaranteed or best-effort' \
+        "$G" run --compute-policy shared -- true
+    expect 2 '--priority: priority "top": not one of high, normal or low' "$G" run --priority top -- true
+    expect 2 '--compute-policy: missing value' "$G" run --compute-policy
+    expect 2 '--priority: missing value' "$G" run --priority
     expect 2 'GPU index 2 is out of range' "$G" run --compute 2=50 -- true
     expect 2 '--instance: instance name "a/b"' "$G" run --instance a/b -- true
     expect 2 '--instance: instance name' "$G" run --instance "" -- true
@@ -203,6 +208,11 @@ env_memory)
     check_eq "compute keyed" "$(envof GPUVISOR_COMPUTE --compute 0=12.5%,1=50)" "$U0=1250,$U1=5000"
     check_eq "no --memory clears an inherited limit" "$(GPUVISOR_MEMORY=1 envof GPUVISOR_MEMORY)" ""
     check_eq "no --compute clears an inherited share" "$(GPUVISOR_COMPUTE=1 envof GPUVISOR_COMPUTE)" ""
+    check_eq "compute policy" "$(envof GPUVISOR_COMPUTE_POLICY --compute 25 --compute-policy Best-Effort)" best-effort
+    check_eq "priority" "$(envof GPUVISOR_PRIORITY --priority=high)" high
+    check_eq "no --compute-policy clears an inherited one" \
+        "$(GPUVISOR_COMPUTE_POLICY=fixed envof GPUVISOR_COMPUTE_POLICY)" ""
+    check_eq "no --priority clears an inherited one" "$(GPUVISOR_PRIORITY=low envof GPUVISOR_PRIORITY)" ""
     check_eq "named instance" "$(envof GPUVISOR_INSTANCE --instance team-a.1)" "team-a.1"
     inst=$(envof GPUVISOR_INSTANCE)
     case "$inst" in run-[0-9]*) ;; *) fail "private instance name \"$inst\"" ;; esac
@@ -349,6 +359,8 @@ daemon_choice)
     expect 2 'leave out --memory' "$G" run --daemon --instance a --devices 0 -- true
     expect 2 '--no-daemon asks for the opposite' "$G" run --daemon --no-daemon --instance a -- true
     expect 2 'empty socket path' "$G" run --daemon= --instance a -- true
+    expect 2 'change them with gpuvisor resize a --compute-policy' "$G" run --daemon --instance a --compute-policy fixed -- true
+    expect 2 '--priority: instance "a" is gpuvisord' "$G" run --daemon --instance a --priority high -- true
     expect 125 "$T/none.sock" "$G" run --daemon="$T/none.sock" --instance a -- true
     check_eq "no socket: standalone" "$(envof GPUVISOR_INSTANCE --instance solo)" solo
     check_eq "no socket: no daemon variable" "$(envof GPUVISOR_DAEMON --instance solo)" ""
@@ -358,6 +370,11 @@ daemon_choice)
     expect 125 "--no-daemon" "$G" run --instance solo -- true
     check_eq "--no-daemon: standalone" "$(envof GPUVISOR_INSTANCE --no-daemon --instance solo)" solo
     check_eq "limits: standalone" "$(envof GPUVISOR_INSTANCE --memory 1GiB --instance solo)" solo
+    # A policy or priority is no standalone option: with the socket there it would join, so it is
+    # refused, saying where the instance's are set; --no-daemon or a limit makes it standalone.
+    expect 2 'is gpuvisord' "$G" run --instance solo --priority low -- true
+    check_eq "--no-daemon: a priority" "$(envof GPUVISOR_PRIORITY --no-daemon --instance solo --priority low)" low
+    check_eq "limits: a policy" "$(envof GPUVISOR_COMPUTE_POLICY --compute 10 --instance solo --compute-policy fixed)" fixed
     check_eq "no --instance: private" "$(envof GPUVISOR_DAEMON)" ""
     # A standalone run inside a joined one leaves the daemon's variables behind.
     check_eq "inherited daemon variables cleared" \
@@ -434,6 +451,14 @@ rest_offline | rest_fake)
         expect 2 'not an http:// or https:// URL' "$G" list --url 127.0.0.1:1
         expect 2 'create: give --profile NAME' "$G" create
         expect 2 '--memory: size "2XB": unknown unit' "$G" create --memory 2XB
+        expect 2 '--compute-policy: compute policy "greedy": not one of fixed, guaranteed or best-effort' \
+            "$G" create --memory 1GiB --compute-policy greedy
+        expect 2 '--priority: priority "urgent": not one of high, normal or low' \
+            "$G" resize train --priority urgent
+        expect 2 'give --memory SIZE, --compute PCT, --compute-policy POLICY or --priority PRIORITY' \
+            "$G" resize train
+        expect 0 '--compute-policy POLICY' "$G" create --help
+        expect 0 '--priority PRIORITY' "$G" resize --help
         expect 2 'tenant: unknown command "bogus"' "$G" tenant bogus
         expect 2 'Usage: gpuvisor tenant' "$G" tenant
         expect 0 'Usage: gpuvisor tenant delete NAME [--force]' "$G" tenant delete --help
@@ -475,8 +500,16 @@ rest_offline | rest_fake)
     check_eq "create request" "$(last "d['method'], d['type'], sorted(d['body'].items())")" \
         "('POST', 'application/json', [('compute', '25%'), ('gpu', 0), ('memory', 4294967296), ('name', 'train'), ('tenant', 'lab-a')])"
     expect 0 "Instance 0123456789ab \"train\", tenant lab-a" "$G" show train
-    expect 0 "Instance train now has 4 GiB, 25%." "$G" resize train --memory 4GiB
+    expect 0 "Instance train now has 4 GiB, 25%; policy fixed, priority high." "$G" resize train --memory 4GiB
     check_eq "resize request" "$(last "d['method'], d['body']")" "('PATCH', {'memory': 4294967296})"
+    expect 0 "policy fixed, priority high" "$G" resize train --compute-policy FIXED --priority high
+    check_eq "resize policy request" "$(last "sorted(d['body'].items())")" "[('policy', 'fixed'), ('priority', 'high')]"
+    expect 0 "; policy fixed, priority high." "$G" create --profile T4-4C --compute-policy best-effort --priority low
+    check_eq "create policy request" "$(last "sorted(d['body'].items())")" \
+        "[('policy', 'best-effort'), ('priority', 'low'), ('profile', 'T4-4C')]"
+    expect 0 "  Policy:    fixed, priority high" "$G" show train
+    expect 0 "POLICY       PRIORITY" "$G" list
+    expect 0 "best-effort  low" "$G" profiles
     expect 0 "Deleted instance train." "$G" delete train
     expect 0 "" "$G" delete train --json
     check_eq "delete --json prints nothing" "$(cat "$T/out")" ""

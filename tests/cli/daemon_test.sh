@@ -145,7 +145,7 @@ admin)
     expect 2 'gpuvisor: --timeslice: time slice "31ms": out of range' "$G" gpus set 1 --timeslice 31ms
     expect 2 "nothing to change" "$G" gpus set 1
     expect 0 "T4-4C" "$G" profiles
-    grep -qE '^T4-4C +T4 .* 4 GiB +25% +4 +built-in' "$T/out" || fail "profiles: $(cat "$T/out")"
+    grep -qE '^T4-4C +T4 .* 4 GiB +25% +guaranteed +normal +4 +built-in' "$T/out" || fail "profiles: $(cat "$T/out")"
     expect 0 "" "$G" profiles --json
     check_eq "profiles --json" "$(jget "$T/out" "[p['max_instances'] for p in d['profiles'] if p['name'] == 'T4-4C'][0]")" 4
 
@@ -175,14 +175,25 @@ admin)
     grep -qF "for tenant lab-b on GPU 1" "$T/out" || fail "create: $(cat "$T/out")"
     grep -qF "1.5 GiB, 12.5%" "$T/out" || fail "create: $(cat "$T/out")"
     expect 0 "$id" "$G" list
-    grep -qE "^$id +train +lab-a +0 +4 GiB +25% +T4-4C " "$T/out" || fail "list: $(cat "$T/out")"
+    grep -qE "^$id +train +lab-a +0 +4 GiB +25% +guaranteed +normal +T4-4C " "$T/out" || fail "list: $(cat "$T/out")"
     expect 0 "" "$G" list --tenant lab-b --json
     check_eq "list --tenant" "$(jget "$T/out" "[i['tenant'] for i in d['instances']]")" "['lab-b']"
     expect 0 "Instance $id \"train\", tenant lab-a" "$G" show "$id"
     grep -qF "Memory:    0 B used of 4 GiB" "$T/out" || fail "show: $(cat "$T/out")"
     expect 0 "" "$G" show "$id" --json
     check_eq "show --json" "$(jget "$T/out" "d['usage']['members']")" "[]"
-    expect 0 "Instance $id now has 6 GiB, 25%." "$G" resize "$id" --memory 6GiB
+    expect 0 "Instance $id now has 6 GiB, 25%; policy guaranteed, priority normal." "$G" resize "$id" --memory 6GiB
+    # Compute policy and priority: set at create and by resize, shown by list and show; a bad name
+    # is refused before anything is sent.
+    expect 0 "policy best-effort, priority low" "$G" create --memory 1GiB --tenant lab-b \
+        --compute-policy best-effort --priority low
+    expect 0 "policy fixed, priority normal." "$G" resize "$id" --compute-policy fixed
+    expect 0 "" "$G" resize "$id" --priority HIGH --json
+    check_eq "resize --json" "$(jget "$T/out" "(d['policy'], d['priority'])")" "('fixed', 'high')"
+    expect 0 "  Policy:    fixed, priority high" "$G" show "$id"
+    expect 0 "$id" "$G" list
+    grep -qE "^$id +train +lab-a +0 +6 GiB +25% +fixed +high " "$T/out" || fail "list: $(cat "$T/out")"
+    expect 2 'compute policy "fast"' "$G" resize "$id" --compute-policy fast
     expect 0 "no compute limit" "$G" resize "$id" --compute none
     expect 1 "gpuvisor: " "$G" resize "$id" --memory 64GiB
     expect 1 "gpuvisor: " "$G" show 000000000000

@@ -177,6 +177,18 @@ static void test_parse_create(void **state)
     PARSE_BAD("--name \"b\": already given as \"a\"", &cli_verb_create, "--profile", "p",
               "--name", "a", "--name", "b");
     PARSE_BAD("create: unexpected argument \"x\"", &cli_verb_create, "--profile", "p", "x");
+    /* A policy and a priority, by core's names whatever the case they were written in. */
+    PARSE_OK(&cli_verb_create, "--profile", "T4-4C", "--compute-policy", "Best-Effort",
+             "--priority=HIGH");
+    assert_string_equal(body,
+                        "{\"policy\":\"best-effort\",\"priority\":\"high\",\"profile\":\"T4-4C\"}");
+    PARSE_BAD("--compute-policy: compute policy \"greedy\": not one of fixed, guaranteed or "
+              "best-effort",
+              &cli_verb_create, "--memory", "1GiB", "--compute-policy", "greedy");
+    PARSE_BAD("--priority: priority \"top\": not one of high, normal or low", &cli_verb_create,
+              "--memory", "1GiB", "--priority", "top");
+    PARSE_BAD("--priority \"low\": already given as \"high\"", &cli_verb_create, "--memory", "1GiB",
+              "--priority", "high", "--priority", "low");
 }
 
 static void test_parse_resize(void **state)
@@ -190,7 +202,15 @@ static void test_parse_resize(void **state)
     assert_string_equal(body, "{\"compute\":0}");
     PARSE_OK(&cli_verb_resize, "train", "--compute", "50%", "--memory=1g");
     assert_string_equal(body, "{\"compute\":\"50%\",\"memory\":1073741824}");
-    PARSE_BAD("give --memory SIZE, --compute PCT, or both", &cli_verb_resize, "train");
+    PARSE_OK(&cli_verb_resize, "train", "--compute-policy", "fixed");
+    assert_string_equal(body, "{\"policy\":\"fixed\"}");
+    PARSE_OK(&cli_verb_resize, "train", "--priority", "low", "--memory", "1GiB");
+    assert_string_equal(body, "{\"memory\":1073741824,\"priority\":\"low\"}");
+    PARSE_BAD("--compute-policy: compute policy \"x\"", &cli_verb_resize, "train",
+              "--compute-policy", "x");
+    PARSE_BAD("--priority: priority \"\"", &cli_verb_resize, "train", "--priority", "");
+    PARSE_BAD("give --memory SIZE, --compute PCT, --compute-policy POLICY or --priority PRIORITY",
+              &cli_verb_resize, "train");
     PARSE_BAD("missing instance ID", &cli_verb_resize, "--memory", "1GiB");
     PARSE_BAD("unexpected argument \"b\"", &cli_verb_resize, "a", "b", "--memory", "1GiB");
     PARSE_BAD("--memory", &cli_verb_resize, "a", "--memory", "none");
@@ -290,16 +310,19 @@ static void test_render_lists(void **state)
 {
     (void)state;
     const char *p = render(&cli_verb_profiles, "profiles.json", NULL);
-    contains(p, "NAME   MODEL  KIND        MEMORY  COMPUTE  MAX  ORIGIN\n");
-    contains(p, "T4-1C  T4     timesliced   1 GiB    6.25%   16  built-in\n");
-    contains(p, "small  -      custom       2 GiB        -    -  custom\n");
+    contains(p, "NAME   MODEL  KIND        MEMORY  COMPUTE  POLICY       PRIORITY  MAX  ORIGIN\n");
+    contains(p,
+             "T4-1C  T4     timesliced   1 GiB    6.25%  guaranteed   normal     16  built-in\n");
+    contains(p, "small  -      custom       2 GiB        -  best-effort  low         -  custom\n");
 
-    assert_string_equal(render(&cli_verb_list, "instances.json", NULL),
-                        "ID            NAME   TENANT  GPU   MEMORY  COMPUTE  PROFILE  CREATED\n"
-                        "0123456789ab  train  lab-a     0    4 GiB      25%  T4-4C    "
-                        "2025-01-02T03:04:05Z\n"
-                        "ba9876543210  -      lab-b     1  1.5 GiB        -  -        "
-                        "2025-01-02T03:04:06Z\n");
+    assert_string_equal(
+        render(&cli_verb_list, "instances.json", NULL),
+        "ID            NAME   TENANT  GPU   MEMORY  COMPUTE  POLICY       PRIORITY  "
+        "PROFILE  CREATED\n"
+        "0123456789ab  train  lab-a     0    4 GiB      25%  guaranteed   normal    "
+        "T4-4C    2025-01-02T03:04:05Z\n"
+        "ba9876543210  -      lab-b     1  1.5 GiB        -  best-effort  low       "
+        "-        2025-01-02T03:04:06Z\n");
     contains(render(&cli_verb_list, NULL, NULL), "No instances");
 
     const char *t = render(&cli_verb_tenant_list, "tenants.json", NULL);
@@ -324,6 +347,7 @@ static void test_render_instance(void **state)
     contains(s, "  GPU:       0 (GPU-11111111-2222-3333-4444-555555555555)\n");
     contains(s, "  Memory:    1.5 GiB used of 4 GiB\n");
     contains(s, "  Compute:   25%; 23% of the GPU's time used over the last second\n");
+    contains(s, "  Policy:    fixed, priority high\n");
     contains(s, "  GPU time:  12.3 s in all, 0.5 s waiting for a turn\n");
     contains(s, "  Refused:   2 allocations (slice full), 0 (GPU full)\n");
     contains(s, "  Join:      gpuvisor run --instance 0123456789ab -- CMD\n");
@@ -333,10 +357,11 @@ static void test_render_instance(void **state)
 
     const char *c = render(&cli_verb_create, "instance.json", NULL);
     contains(c, "Created instance 0123456789ab \"train\" for tenant lab-a on GPU 0 "
-                "(GPU-11111111-2222-3333-4444-555555555555): 4 GiB, 25% (profile T4-4C).\n");
+                "(GPU-11111111-2222-3333-4444-555555555555): 4 GiB, 25% (profile T4-4C); "
+                "policy fixed, priority high.\n");
     contains(c, "Run a command in it with: gpuvisor run --instance 0123456789ab -- CMD\n");
     contains(render(&cli_verb_resize, "instance.json", "train"),
-             "Instance train now has 4 GiB, 25%.\n");
+             "Instance train now has 4 GiB, 25%; policy fixed, priority high.\n");
     assert_string_equal(render(&cli_verb_delete, NULL, "train"), "Deleted instance train.\n");
     assert_string_equal(render(&cli_verb_tenant_delete, NULL, "lab-b"), "Deleted tenant lab-b.\n");
 

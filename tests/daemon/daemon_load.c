@@ -266,7 +266,7 @@ int main(int argc, char **argv)
                         "{\"tenant\":\"lab-a\",\"name\":\"mem\",\"memory\":\"2GiB\"}");
     json_t *b = dt_call(&t, 201, NULL, "POST", "/v1/instances",
                         "{\"tenant\":\"lab-b\",\"name\":\"share\",\"memory\":\"1GiB\","
-                        "\"compute\":30}");
+                        "\"compute\":30,\"policy\":\"fixed\"}");
     char ida[16], idb[16];
     snprintf(ida, sizeof(ida), "%s", str(a, "id"));
     snprintf(idb, sizeof(idb), "%s", str(b, "id"));

@@ -16,7 +16,10 @@
  *   timeslice  each GPU's time slice: --timeslice for all, PATCH for one, refusals that name the
  *              value, kept across restarts, and the token grants on the local socket hold to it
  *   shim       a driver-API program under the interposer, started with an instance's "join"
- *              environment, gets the instance's memory limit through the daemon */
+ *              environment, gets the instance's memory limit through the daemon
+ *   policy     instances' and profiles' compute policy and priority: defaults, a profile's as
+ *              an instance's default, PATCH, refusals that name the field (nothing changes), the
+ *              region's copy, the audit log, kept across restarts (and a region made again) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1083,6 +1086,172 @@ static void case_shim(void)
     dt_kill(&t, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- policy */
+
+/* GET instance id: its policy and priority must be these, in the listing too, and in its region
+ * file (which running members read). */
+static void policy_is(struct dt *t, const char *id, const char *policy, const char *priority)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/instances/%s", id);
+    json_t *j = dt_call(t, 200, NULL, "GET", path, NULL);
+    CHECK(!strcmp(str(j, "policy"), policy) && !strcmp(str(j, "priority"), priority),
+          "%s: %s/%s, want %s/%s", id, str(j, "policy"), str(j, "priority"), policy, priority);
+    json_decref(j);
+    j = dt_call(t, 200, NULL, "GET", "/v1/instances", NULL);
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(json_object_get(j, "instances"), i, e)
+    {
+        if (strcmp(str(e, "id"), id) != 0)
+            continue;
+        CHECK(!strcmp(str(e, "policy"), policy) && !strcmp(str(e, "priority"), priority),
+              "%s in the listing: %s/%s", id, str(e, "policy"), str(e, "priority"));
+        seen++;
+    }
+    CHECK(seen == 1, "%s listed %d times", id, seen);
+    json_decref(j);
+
+    char dir[200];
+    snprintf(dir, sizeof(dir), "%s/instances", t->run);
+    struct gvr_region r;
+    struct gv_error err = {0};
+    CHECK(gvr_open(&r, dir, id, GVR_READONLY, NULL, 0, &err) >= 0, "region %s: %s", id, err.msg);
+    enum gv_policy rp;
+    enum gv_priority rq;
+    gvr_policy(&r, 0, &rp, &rq);
+    gvr_close(&r);
+    CHECK(!strcmp(gv_policy_name(rp), policy) && !strcmp(gv_priority_name(rq), priority),
+          "%s: region says %s/%s, want %s/%s", id, gv_policy_name(rp), gv_priority_name(rq), policy,
+          priority);
+}
+
+static void case_policy(void)
+{
+    static struct dt t;
+    start(&t, "policy", NULL);
+    char tk[64], plain[16], fixed[16], fromprof[16], override[16], builtin[16], path[64];
+    tenant(&t, "{\"name\":\"lab\"}", tk);
+
+    /* Defaults: guaranteed, normal. */
+    instance(&t, tk, "{\"memory\":\"1GiB\",\"compute\":10}", plain);
+    policy_is(&t, plain, "guaranteed", "normal");
+    /* High priority is the admin's to give. */
+    refused(&t, 403, tk, "POST", "/v1/instances",
+            "{\"memory\":\"1GiB\",\"priority\":\"high\"}", "priority: high is given by the admin");
+    json_t *j = dt_call(&t, 201, NULL, "POST", "/v1/instances",
+                        "{\"memory\":\"1GiB\",\"compute\":10,\"policy\":\"fixed\","
+                        "\"priority\":\"high\",\"name\":\"fx\",\"tenant\":\"lab\"}");
+    CHECK(!strcmp(str(j, "policy"), "fixed") && !strcmp(str(j, "priority"), "high"),
+          "the create's answer: %s/%s", str(j, "policy"), str(j, "priority"));
+    snprintf(fixed, sizeof(fixed), "%s", str(j, "id"));
+    json_decref(j);
+    policy_is(&t, fixed, "fixed", "high");
+
+    /* A custom profile's are the defaults of its instances; a built-in's are the defaults. */
+    j = dt_call(&t, 201, NULL, "POST", "/v1/profiles",
+                "{\"name\":\"batch\",\"memory\":\"1GiB\",\"compute\":5,"
+                "\"policy\":\"best-effort\",\"priority\":\"low\"}");
+    CHECK(!strcmp(str(j, "policy"), "best-effort") && !strcmp(str(j, "priority"), "low"),
+          "profile answer");
+    json_decref(j);
+    j = dt_call(&t, 201, NULL, "POST", "/v1/profiles", "{\"name\":\"plain\",\"memory\":\"1GiB\"}");
+    CHECK(!strcmp(str(j, "policy"), "guaranteed") && !strcmp(str(j, "priority"), "normal"),
+          "a profile's defaults");
+    json_decref(j);
+    j = dt_call(&t, 200, NULL, "GET", "/v1/profiles/T4-4C", NULL);
+    CHECK(!strcmp(str(j, "policy"), "guaranteed") && !strcmp(str(j, "priority"), "normal"),
+          "a built-in profile's");
+    json_decref(j);
+    instance(&t, tk, "{\"profile\":\"batch\"}", fromprof);
+    policy_is(&t, fromprof, "best-effort", "low");
+    instance(&t, NULL, "{\"profile\":\"batch\",\"priority\":\"high\",\"tenant\":\"lab\"}",
+             override);
+    policy_is(&t, override, "best-effort", "high");
+    instance(&t, tk, "{\"profile\":\"T4-4C\",\"policy\":\"fixed\"}", builtin);
+    policy_is(&t, builtin, "fixed", "normal");
+
+    /* PATCH: either, both, with limits; a tenant may change its own; the profile stays. */
+    snprintf(path, sizeof(path), "/v1/instances/%s", fromprof);
+    j = dt_call(&t, 200, tk, "PATCH", path, "{\"policy\":\"guaranteed\"}");
+    CHECK(!strcmp(str(j, "policy"), "guaranteed") && !strcmp(str(j, "priority"), "low") &&
+              !strcmp(str(j, "profile"), "batch"),
+          "PATCH policy: %s/%s profile %s", str(j, "policy"), str(j, "priority"),
+          str(j, "profile"));
+    json_decref(j);
+    policy_is(&t, fromprof, "guaranteed", "low");
+    refused(&t, 403, tk, "PATCH", path, "{\"priority\":\"high\"}",
+            "priority: high is given by the admin");
+    policy_is(&t, fromprof, "guaranteed", "low");
+    json_decref(dt_call(&t, 200, NULL, "PATCH", path, "{\"priority\":\"HIGH\"}"));
+    policy_is(&t, fromprof, "guaranteed", "high");
+    json_decref(
+        dt_call(&t, 200, tk, "PATCH", "/v1/instances/fx",
+                "{\"memory\":\"2GiB\",\"policy\":\"best-effort\",\"priority\":\"normal\"}"));
+    policy_is(&t, fixed, "best-effort", "normal");
+
+    /* Refusals name the field and the names it takes; nothing changes. */
+    refused(&t, 400, tk, "PATCH", path, "{\"policy\":\"greedy\"}",
+            "policy: compute policy \"greedy\": not one of fixed, guaranteed or best-effort");
+    refused(&t, 400, tk, "PATCH", path, "{\"priority\":\"urgent\"}",
+            "priority: priority \"urgent\": not one of high, normal or low");
+    refused(&t, 400, tk, "PATCH", path, "{\"priority\":1}", "priority: expected a string");
+    refused(&t, 400, tk, "PATCH", path, "{\"policy\":null}", "policy: expected a string");
+    refused(&t, 400, tk, "PATCH", path, "{\"memory\":\"2GiB\",\"policy\":\"fast\"}", "\"fast\"");
+    policy_is(&t, fromprof, "guaranteed", "high");
+    j = dt_call(&t, 200, tk, "GET", path, NULL);
+    CHECK(num(j, "memory") == GiB, "a refused PATCH changes nothing");
+    json_decref(j);
+    refused(&t, 400, tk, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"policy\":\"\"}",
+            "policy: compute policy \"\"");
+    refused(&t, 400, tk, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"priority\":\"top\"}",
+            "priority: priority \"top\"");
+    refused(&t, 400, NULL, "POST", "/v1/profiles",
+            "{\"name\":\"bad\",\"memory\":\"1GiB\",\"policy\":\"shared\"}",
+            "policy: compute policy \"shared\"");
+    refused(&t, 404, NULL, "GET", "/v1/profiles/bad", NULL, "no such profile");
+    j = dt_call(&t, 200, tk, "GET", "/v1/instances", NULL);
+    CHECK(json_array_size(json_object_get(j, "instances")) == 5, "no instance made by a refusal");
+    json_decref(j);
+
+    /* The audit log: the create says the policy, a resize says from what to what. */
+    j = dt_call(&t, 200, NULL, "GET", "/v1/events", NULL);
+    size_t i;
+    json_t *e;
+    int creates = 0, resizes = 0;
+    json_array_foreach(json_object_get(j, "events"), i, e)
+    {
+        json_t *d = json_object_get(e, "detail");
+        if (!strcmp(str(e, "action"), "instance.create") && !strcmp(str(e, "target"), fixed))
+            creates += !strcmp(str(d, "policy"), "fixed") && !strcmp(str(d, "priority"), "high");
+        if (!strcmp(str(e, "action"), "instance.resize") && !strcmp(str(e, "target"), fixed)) {
+            json_t *pol = json_object_get(d, "policy");
+            resizes += !strcmp(str(pol, "from"), "fixed") && !strcmp(str(pol, "to"), "best-effort");
+        }
+    }
+    CHECK(creates == 1 && resizes == 1, "events: %d creates, %d resizes", creates, resizes);
+    json_decref(j);
+
+    /* Kept across a restart (kill -9), and written again into a region made again. */
+    json_decref(dt_call(&t, 200, NULL, "PATCH", "/v1/instances/fx", "{\"policy\":\"fixed\"}"));
+    dt_kill(&t, SIGKILL);
+    char file[256];
+    snprintf(file, sizeof(file), "%s/instances/%s", t.run, override);
+    CHECK(unlink(file) == 0, "remove %s", file);
+    CHECK(dt_start(&t, NULL) == 0, "restart: %s", dt_log(&t));
+    policy_is(&t, plain, "guaranteed", "normal");
+    policy_is(&t, fixed, "fixed", "normal");
+    policy_is(&t, fromprof, "guaranteed", "high");
+    policy_is(&t, override, "best-effort", "high");
+    policy_is(&t, builtin, "fixed", "normal");
+    j = dt_call(&t, 200, NULL, "GET", "/v1/profiles/batch", NULL);
+    CHECK(!strcmp(str(j, "policy"), "best-effort") && !strcmp(str(j, "priority"), "low"),
+          "the profile's back");
+    json_decref(j);
+    dt_kill(&t, SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -1099,6 +1268,7 @@ int main(int argc, char **argv)
         {"startup", case_startup},
         {"shim", case_shim},
         {"timeslice", case_timeslice},
+        {"policy", case_policy},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {

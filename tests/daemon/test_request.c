@@ -95,6 +95,24 @@ static void test_instance_create(void **state)
             "not both");
     REFUSED(gvd_parse_instance_create, &c, "{\"compute\":5}", -EINVAL, "memory: missing");
     REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"tenant\":7}", -EINVAL, "tenant");
+
+    /* Compute policy and priority: absent says so (the profile's, or the defaults, apply). */
+    ACCEPTED(gvd_parse_instance_create, &c, "{\"memory\":1}");
+    assert_false(c.has_policy);
+    assert_false(c.has_priority);
+    ACCEPTED(gvd_parse_instance_create, &c,
+             "{\"profile\":\"T4-4C\",\"policy\":\"Best-Effort\",\"priority\":\"high\"}");
+    assert_true(c.has_policy && c.has_priority);
+    assert_int_equal(c.policy, GV_POLICY_BEST_EFFORT);
+    assert_int_equal(c.priority, GV_PRIORITY_HIGH);
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"policy\":\"greedy\"}", -EINVAL,
+            "policy: compute policy \"greedy\": not one of fixed, guaranteed or best-effort");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"priority\":\"max\"}", -EINVAL,
+            "priority: priority \"max\": not one of high, normal or low");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"policy\":2}", -EINVAL,
+            "policy: expected a string (fixed, guaranteed or best-effort), got an integer");
+    REFUSED(gvd_parse_instance_create, &c, "{\"memory\":1,\"priority\":null}", -EINVAL,
+            "priority: expected a string (high, normal or low), got null");
 }
 
 static void test_instance_patch(void **state)
@@ -111,6 +129,17 @@ static void test_instance_patch(void **state)
     REFUSED(gvd_parse_instance_patch, &p, "{}", -EINVAL, "nothing to change");
     REFUSED(gvd_parse_instance_patch, &p, "{\"profile\":\"x\"}", -EINVAL, "\"profile\"");
     REFUSED(gvd_parse_instance_patch, &p, "{\"memory\":null}", -EINVAL, "memory");
+
+    ACCEPTED(gvd_parse_instance_patch, &p, "{\"priority\":\"low\"}");
+    assert_false(p.has_memory || p.has_compute || p.has_policy);
+    assert_true(p.has_priority);
+    assert_int_equal(p.priority, GV_PRIORITY_LOW);
+    ACCEPTED(gvd_parse_instance_patch, &p, "{\"policy\":\"fixed\",\"memory\":1}");
+    assert_true(p.has_policy && p.has_memory);
+    assert_int_equal(p.policy, GV_POLICY_FIXED);
+    REFUSED(gvd_parse_instance_patch, &p, "{\"policy\":\"\"}", -EINVAL, "policy: ");
+    REFUSED(gvd_parse_instance_patch, &p, "{\"priority\":[\"high\"]}", -EINVAL, "priority: ");
+    REFUSED(gvd_parse_instance_patch, &p, "{}", -EINVAL, "memory, compute, policy or priority");
 }
 
 static void test_tenant(void **state)
@@ -172,8 +201,18 @@ static void test_profile_gpu(void **state)
     assert_string_equal(p.name, "small");
     assert_int_equal(p.memory, 2 * GV_GiB);
     assert_int_equal(p.share, 2500);
+    assert_int_equal(p.policy, GV_POLICY_GUARANTEED);
+    assert_int_equal(p.priority, GV_PRIORITY_NORMAL);
     REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"x\"}", -EINVAL, "memory: missing");
     REFUSED(gvd_parse_profile_create, &p, "{\"memory\":1}", -EINVAL, "name: missing");
+    ACCEPTED(gvd_parse_profile_create, &p,
+             "{\"name\":\"b\",\"memory\":1,\"policy\":\"fixed\",\"priority\":\"low\"}");
+    assert_int_equal(p.policy, GV_POLICY_FIXED);
+    assert_int_equal(p.priority, GV_PRIORITY_LOW);
+    REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"b\",\"memory\":1,\"policy\":\"x\"}", -EINVAL,
+            "policy: compute policy \"x\"");
+    REFUSED(gvd_parse_profile_create, &p, "{\"name\":\"b\",\"memory\":1,\"priority\":\"x\"}",
+            -EINVAL, "priority: priority \"x\"");
 
     struct gvd_gpu_patch g;
     ACCEPTED(gvd_parse_gpu_patch, &g, "{\"mode\":\"passthrough\"}");

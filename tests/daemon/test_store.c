@@ -4,7 +4,8 @@
  * rollback, ids are never issued twice, and events page by sequence number; the host's
  * definitions come back as written, and a database of the first schema gains their table; a GPU's
  * mode and time slice come back as written, and a database of the second schema keeps its GPUs'
- * modes, with no time slice of their own. */
+ * modes, with no time slice of their own; instances' and profiles' compute policies and priorities
+ * come back as written, and those of a database of the third schema get the defaults. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,20 +89,37 @@ static void test_round_trip(void **state)
                               .memory = 1 << 30,
                               .share = 2500,
                               .created_ns = 7,
-                              .profile = "T4-4C"};
+                              .profile = "T4-4C",
+                              .policy = GV_POLICY_FIXED,
+                              .priority = GV_PRIORITY_LOW};
     in.uuid[0] = 0x2f;
-    struct gvd_profile p = {.name = "small", .memory = 2ULL << 30, .share = 2500, .created = 9};
+    struct gvd_instance in2 = {
+        .id = "0123456789ac", .tenant = "lab-a", .memory = 1 << 30, .created_ns = 8};
+    struct gvd_profile p = {.name = "small",
+                            .memory = 2ULL << 30,
+                            .share = 2500,
+                            .created = 9,
+                            .policy = GV_POLICY_BEST_EFFORT,
+                            .priority = GV_PRIORITY_HIGH};
 
     assert_int_equal(gvd_store_begin(s, &err), 0);
     assert_int_equal(gvd_store_tenant_put(s, &t, true, &err), 0);
     assert_int_equal(gvd_store_id_claim(s, in.id, &err), 0);
     assert_int_equal(gvd_store_instance_put(s, &in, true, &err), 0);
+    assert_int_equal(gvd_store_id_claim(s, in2.id, &err), 0);
+    assert_int_equal(gvd_store_instance_put(s, &in2, true, &err), 0);
     assert_int_equal(gvd_store_profile_put(s, &p, &err), 0);
     assert_int_equal(gvd_store_setting_put(s, GVD_SETTING_ADMIN, "feed", &err), 0);
     int64_t seq = 0;
     assert_int_equal(
         gvd_store_event(s, 1, "admin", "lab-a", "tenant.create", "lab-a", "{}", &seq, &err), 0);
     assert_int_equal(seq, 1);
+    assert_int_equal(gvd_store_commit(s, &err), 0);
+    /* An update writes the policy and priority too. */
+    in2.policy = GV_POLICY_BEST_EFFORT;
+    in2.priority = GV_PRIORITY_HIGH;
+    assert_int_equal(gvd_store_begin(s, &err), 0);
+    assert_int_equal(gvd_store_instance_put(s, &in2, false, &err), 0);
     assert_int_equal(gvd_store_commit(s, &err), 0);
 
     /* A rolled-back transaction leaves nothing behind. */
@@ -129,14 +147,20 @@ static void test_round_trip(void **state)
     assert_true(d.tenants[0]->quota.has_memory);
     assert_false(d.tenants[0]->quota.has_compute);
     assert_int_equal(d.tenants[0]->quota.memory, 8ULL << 30);
-    assert_int_equal(d.ninstances, 1);
+    assert_int_equal(d.ninstances, 2);
     assert_string_equal(d.instances[0]->id, "0123456789ab");
+    assert_int_equal(d.instances[0]->policy, GV_POLICY_FIXED);
+    assert_int_equal(d.instances[0]->priority, GV_PRIORITY_LOW);
+    assert_int_equal(d.instances[1]->policy, GV_POLICY_BEST_EFFORT);
+    assert_int_equal(d.instances[1]->priority, GV_PRIORITY_HIGH);
     assert_string_equal(d.instances[0]->profile, "T4-4C");
     assert_string_equal(d.instances[0]->name, "");
     assert_int_equal(d.instances[0]->share, 2500);
     assert_int_equal(d.instances[0]->uuid[0], 0x2f);
     assert_int_equal(d.instances[0]->gpu, -1); /* no such GPU in this (empty) inventory */
     assert_int_equal(d.nprofiles, 1);
+    assert_int_equal(d.profiles[0]->policy, GV_POLICY_BEST_EFFORT);
+    assert_int_equal(d.profiles[0]->priority, GV_PRIORITY_HIGH);
     assert_string_equal(d.admin_hash, "feed");
     free_model(&d);
     gvd_store_close(s);
@@ -228,7 +252,7 @@ static void test_host_definitions(void **state)
 {
     struct fixture *f = *state;
     struct gvd_store *s = open_ok(f->path);
-    assert_int_equal(gvd_store_version(), 3);
+    assert_int_equal(gvd_store_version(), 4);
     struct gv_error err = {0};
     struct gvh_passthrough p = sample_pt();
     struct gvh_vgpu v = sample_vgpu();
@@ -266,6 +290,11 @@ static void test_host_definitions(void **state)
     gvd_store_close(s);
 }
 
+/* Undo schema version 4: the compute policies and priorities. */
+#define DROP_POLICY                                                                                \
+    "ALTER TABLE instances DROP COLUMN policy; ALTER TABLE instances DROP COLUMN priority; "       \
+    "ALTER TABLE profiles DROP COLUMN policy; ALTER TABLE profiles DROP COLUMN priority; "
+
 /* A database of schema version 1 (before the host's table) is migrated, and keeps its rows. */
 static void test_migrate_from_1(void **state)
 {
@@ -278,11 +307,12 @@ static void test_migrate_from_1(void **state)
     gvd_store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE host; ALTER TABLE gpus DROP COLUMN timeslice; "
-                                  "UPDATE schema_version SET version = 1",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE host; ALTER TABLE gpus DROP COLUMN timeslice; " DROP_POLICY
+                     "UPDATE schema_version SET version = 1",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
 
     s = open_ok(f->path);
@@ -372,7 +402,7 @@ static void test_migrate_from_2(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "ALTER TABLE gpus DROP COLUMN timeslice; "
+                                  "ALTER TABLE gpus DROP COLUMN timeslice; " DROP_POLICY
                                   "INSERT INTO gpus(uuid, mode) VALUES("
                                   "'GPU-22000000-0000-0000-0000-000000000000', 'whole'); "
                                   "UPDATE schema_version SET version = 2",
@@ -395,6 +425,49 @@ static void test_migrate_from_2(void **state)
     assert_int_equal(d.gpus[1].timeslice, 7000000);
 }
 
+/* A database of schema version 3 (before compute policies) is migrated: its instances and profiles
+ * keep their rows and get the defaults, guaranteed and normal. */
+static void test_migrate_from_3(void **state)
+{
+    struct fixture *f = *state;
+    gvd_store_close(open_ok(f->path));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     DROP_POLICY
+                     "INSERT INTO tenants(name, token_hash, created) VALUES('t', 'h', 1);"
+                     "INSERT INTO instance_ids(id) VALUES('0123456789ab');"
+                     "INSERT INTO instances(id, tenant, gpu_uuid, memory, share, created)"
+                     " VALUES('0123456789ab', 't', "
+                     "'GPU-22000000-0000-0000-0000-000000000000', 1024, 2500, 3);"
+                     "INSERT INTO profiles(name, memory, share, created)"
+                     " VALUES('small', 1024, 2500, 4);"
+                     "UPDATE schema_version SET version = 3",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    struct gvd_store *s = open_ok(f->path);
+    struct gv_error err = {0};
+    static struct gvd d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(gvd_store_load(s, &d, &err), 0);
+    assert_int_equal(d.ninstances, 1);
+    assert_int_equal(d.instances[0]->share, 2500);
+    assert_int_equal(d.instances[0]->policy, GV_POLICY_GUARANTEED);
+    assert_int_equal(d.instances[0]->priority, GV_PRIORITY_NORMAL);
+    assert_int_equal(d.nprofiles, 1);
+    assert_int_equal(d.profiles[0]->policy, GV_POLICY_GUARANTEED);
+    assert_int_equal(d.profiles[0]->priority, GV_PRIORITY_NORMAL);
+    free_model(&d);
+    /* A name the schema does not know is refused by the database itself. */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE instances SET policy = 'greedy'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    gvd_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_from_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,7 +152,9 @@ static void t_priority_arrives(void)
     ct_stop(pids[1], 1);
     ct_stop(pids[2], 1);
     ct_priority = NULL;
-    CHECK(waited < 15.0 + 5.0); /* a slice and a kernel, and 5 ms for a loaded test machine */
+    /* A slice and a kernel (the holder drains what it queued, at most a slice of work, before it
+     * hands over), and 10 ms for a loaded test machine. */
+    CHECK(waited < 15.0 + 10.0);
     CHECK_NEAR(pct[0], 30.0, 3.0);
     CHECK_NEAR(pct[1], 70.0 / 3, 3.0);
     CHECK_NEAR(pct[2], 140.0 / 3, 3.0);
