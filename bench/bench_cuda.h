@@ -3,7 +3,8 @@
  * again as children, with and without the interposer, on a simulated machine of their own:
  *   - the parent's world (bench_world_*): its own path, to exec, and a private simulated machine of
  *     one T4 and region directory, so that a benchmark never meets another process's GPUs or
- *     instances, and no limit from the caller's environment leaks into a measurement;
+ *     instances, and no limit from the caller's environment leaks into a measurement (nor a
+ *     policy or priority); the removal of a machine by name, for benchmarks that make more;
  *   - each child's start: a context on device 0 and the simulator's spin kernel, which runs for as
  *     many nanoseconds as its one parameter says;
  *   - a check that ends the program on a failed call: a benchmark has nothing sensible to measure
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "core/policy.h"
 
 #define CK(call)                                                                                   \
     do {                                                                                           \
@@ -108,15 +110,23 @@ static inline int bench_world_start(struct bench_world *w)
     unsetenv("GPUVISOR_INSTANCE");
     unsetenv("GPUVISOR_MEMORY");
     unsetenv("GPUVISOR_COMPUTE");
+    unsetenv(GV_POLICY_ENV);
+    unsetenv(GV_PRIORITY_ENV);
     return 0;
+}
+
+/* Remove a simulated machine by its name (GPUVISOR_SIM_MACHINE): its shared-memory file. */
+static inline void bench_machine_remove(const char *machine)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", machine);
+    unlink(path);
 }
 
 /* Remove the simulated machine and the region directory. Returns 0 or -1. */
 static inline int bench_world_end(const struct bench_world *w)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "/dev/shm/gvsim.%s", w->machine);
-    unlink(path);
+    bench_machine_remove(w->machine);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->region_dir);
     return system(cmd) == 0 ? 0 : -1;

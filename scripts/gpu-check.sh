@@ -19,6 +19,10 @@
 #      `host list` finds the GPU nvidia-smi reports, at the same PCI address, on the nvidia driver;
 #      `host passthrough --dry-run` either prints the writes for the GPU's functions or refuses
 #      with the reason (IOMMU off, a process holding the GPU); `host xml` prints its <hostdev>.
+#   8. two PyTorch training loops (an MLP on random data, for a fixed window of wall time) at 30%
+#      and 60% under each compute policy: guaranteed, at once, get 1/3 and 2/3 of the loop's
+#      unlimited rate, and alone nearly all of it; fixed get 30% and 60% at once and alone, within
+#      5 points (skipped when PyTorch or a GPU is missing).
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -268,6 +272,117 @@ for g in json.load(sys.stdin)["gpus"]:
     rm -rf "$h"
 else
     note "SKIP gpuvisor host: not built here (jansson or libcurl missing: see $b.log)"
+fi
+
+# 8. Training loops under the compute policies. Each loop trains an MLP on random data for the
+# same window of wall time (after a common start, once CUDA is up) and reports iterations per
+# second; every iteration is the same work, so its rate against the unlimited loop's is its part
+# of the GPU. Each policy's 30 and 60 run alone, then at once.
+if ! "$py" -c 'import torch' >/dev/null 2>&1; then
+    note "SKIP training loops under the compute policies: no PyTorch ($py -c 'import torch' fails)"
+elif ! nvidia-smi -L >/dev/null 2>&1 ||
+    ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' >/dev/null 2>&1; then
+    note "SKIP training loops under the compute policies: no GPU (nvidia-smi or torch.cuda fails)"
+else
+    train_py=$(mktemp /tmp/gpuvisor-train.XXXXXX.py)
+    cat >"$train_py" <<'PYEOF'
+import sys, time, torch
+start, window = float(sys.argv[1]), float(sys.argv[2])
+dev = "cuda" if torch.cuda.is_available() else "cpu"
+width, depth, batch = (4096, 4, 2048) if dev == "cuda" else (256, 2, 64)
+torch.manual_seed(0)
+layers = []
+for _ in range(depth):
+    layers += [torch.nn.Linear(width, width), torch.nn.ReLU()]
+model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10)).to(dev)
+opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+x = torch.randn(batch, width, device=dev)
+y = torch.randn(batch, 10, device=dev)
+def step():
+    opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+for _ in range(5):
+    step()
+if dev == "cuda":
+    torch.cuda.synchronize()
+while time.time() < start:
+    time.sleep(0.001)
+n, t0 = 0, time.time()
+while time.time() < start + window:
+    for _ in range(4):
+        loss = step()
+    loss.item()  # waits for the results, as a loop that logs its loss does
+    n += 4
+print("its=%.3f" % (n / (time.time() - t0)))
+PYEOF
+    window=15
+    # The policy as an option once `gpuvisor run` has it, else in the interposer's variable.
+    if "$gv" run --help 2>&1 | grep -q -- --compute-policy; then
+        run_policy() { local p=$1; shift; "$gv" run --compute-policy "$p" "$@"; }
+    else
+        run_policy() { local p=$1; shift; GPUVISOR_COMPUTE_POLICY=$p "$gv" run "$@"; }
+    fi
+    # loops POLICY PCT...: one loop per PCT at once (POLICY none: no limit), from a common start;
+    # prints each one's iterations per second, one a line (0 for a loop that failed).
+    loops() {
+        local policy=$1 t=$(( $(date +%s) + 15 )) outs=() pids=() pct o r
+        shift
+        for pct in "$@"; do
+            o=$(mktemp)
+            outs+=("$o")
+            if [ "$policy" = none ]; then
+                "$gv" run -- "$py" "$train_py" "$t" "$window" >"$o" 2>&1 &
+            else
+                run_policy "$policy" --compute "$pct" -- "$py" "$train_py" "$t" "$window" >"$o" 2>&1 &
+            fi
+            pids+=($!)
+        done
+        wait "${pids[@]}"
+        for o in "${outs[@]}"; do
+            r=$(sed -n 's/^its=//p' "$o" | tail -1)
+            [ -n "$r" ] || tail -5 "$o" >&2
+            echo "${r:-0}"
+            rm -f "$o"
+        done
+    }
+    pct_of() { awk -v r="$1" -v f="$2" 'BEGIN { if (f > 0) printf "%.2f", 100 * r / f; else print "0" }'; }
+    # judge TEXT GOT WANT: within 5 points of WANT; WANT ">=N": at least N.
+    judge() {
+        local ok
+        case $3 in
+        '>='*) ok=$(awk -v g="$2" -v w="${3#>=}" 'BEGIN { print (g >= w) }') ;;
+        *) ok=$(awk -v g="$2" -v w="$3" 'BEGIN { print (g >= w - 5 && g <= w + 5) }') ;;
+        esac
+        if [ "$ok" = 1 ]; then
+            note "PASS $1: $2% of the unlimited rate (want $3)"
+        else
+            note "FAIL $1: $2% of the unlimited rate (want $3)"
+            fails=$((fails + 1))
+        fi
+    }
+    full=$(loops none 100)
+    echo "training loop alone, no limit: $full it/s"
+    for policy in guaranteed fixed; do
+        a30=$(loops "$policy" 30)
+        a60=$(loops "$policy" 60)
+        both=$(loops "$policy" 30 60)
+        b30=$(sed -n 1p <<<"$both")
+        b60=$(sed -n 2p <<<"$both")
+        echo "$policy: alone 30 $a30 it/s, 60 $a60 it/s; at once 30 $b30 it/s, 60 $b60 it/s; unlimited $full it/s"
+        if [ "$policy" = guaranteed ]; then
+            want30=33.3 want60=66.7 alone30='>=95' alone60='>=95'
+        else
+            want30=30 want60=60 alone30=30 alone60=60
+        fi
+        judge "training, $policy 30 beside $policy 60 ($b30 it/s)" "$(pct_of "$b30" "$full")" "$want30"
+        judge "training, $policy 60 beside $policy 30 ($b60 it/s)" "$(pct_of "$b60" "$full")" "$want60"
+        judge "training, $policy 30 alone ($a30 it/s)" "$(pct_of "$a30" "$full")" "$alone30"
+        judge "training, $policy 60 alone ($a60 it/s)" "$(pct_of "$a60" "$full")" "$alone60"
+    done
+    rm -f "$train_py"
 fi
 
 echo
