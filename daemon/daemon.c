@@ -239,10 +239,6 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     int port = 0;
     if ((rc = gvd_http_start(&d->http, d, &port, err)) != 0)
         return rc;
-    char text[32];
-    snprintf(text, sizeof(text), "%d\n", port);
-    if ((rc = write_file(cfg->state, "port", text, err)) != 0)
-        return rc;
     bool v6 = strchr(cfg->listen_host, ':') != NULL;
     fprintf(stderr, "gpuvisord: listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg->listen_host,
             v6 ? "]" : "", port);
@@ -261,6 +257,11 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     for (unsigned i = 0; i < d->ngpus; i++)
         gvd_gpu_timeslice_apply(d, &d->gpus[i]);
     pthread_rwlock_unlock(&d->lock);
+    /* The port file says the daemon is ready: written once both sockets serve. */
+    char text[32];
+    snprintf(text, sizeof(text), "%d\n", port);
+    if ((rc = write_file(cfg->state, "port", text, err)) != 0)
+        return rc;
     fprintf(stderr, "gpuvisord: local socket %s; %u GPU%s, %zu tenant%s, %zu instance%s\n",
             cfg->socket, d->ngpus, d->ngpus == 1 ? "" : "s", d->ntenants,
             d->ntenants == 1 ? "" : "s", d->ninstances, d->ninstances == 1 ? "" : "s");

@@ -564,6 +564,19 @@ static void burst_close(struct tdev *d, uint64_t now)
     d->burst = d->marked = false;
 }
 
+/* n launches since the last drain (d->since) were done at `end`: how many make a slice's worth.
+ * At least one: a kernel longer than the slice is waited for before the next is queued, so that a
+ * waiter of a higher priority waits for the kernel running and no other. */
+static void learn(struct tdev *d, uint64_t n, uint64_t end)
+{
+    if (n) {
+        uint64_t per = (end - d->since) / n + 1;
+        uint64_t bound = slice_ns / per;
+        atomic_store(&d->bound, bound < 1 ? 1 : bound > MAX_BOUND ? MAX_BOUND : bound);
+    }
+    d->since = end;
+}
+
 /* Wait for everything this process queued on the device, and learn from it how long a launch
  * takes. A drain that outlasts the slice and the grace loses the token (region/sched.h) and is
  * paid for all the same, by the settle that follows it. */
@@ -575,12 +588,7 @@ static void drain(struct tdev *d)
     sync_contexts(d);
     uint64_t end = gv_now_ns();
     burst_close(d, end);
-    if (n) {
-        uint64_t per = (end - d->since) / n + 1;
-        uint64_t bound = slice_ns / per;
-        atomic_store(&d->bound, bound < 2 ? 2 : bound > MAX_BOUND ? MAX_BOUND : bound);
-    }
-    d->since = end;
+    learn(d, n, end);
 }
 
 static void give_up(struct tdev *d, bool drained)
@@ -945,9 +953,7 @@ void gvs_sync_end(CUstream stream, bool whole_context)
         if (launched) {
             uint64_t n = atomic_exchange(&d->launches, 0);
             atomic_fetch_add(&d->drains, 1);
-            uint64_t per = (now - d->since) / n + 1, bound = slice_ns / per;
-            atomic_store(&d->bound, bound < 2 ? 2 : bound > MAX_BOUND ? MAX_BOUND : bound);
-            d->since = now;
+            learn(d, n, now);
         }
         settle(d, now, 0);
         close_turn(d);
