@@ -672,8 +672,10 @@ static void do_token(struct gvd_local *l, int i, const struct gvr_dreq *q, uint6
             reported(c, now, q->used);
             pay(l, c, now, now, false);
             c->idle = true;
-            gvr_sched_idle_for(&g->rec, &c->peer);
-            reserve(l, c->gpu, c->account, now);
+            bool wake = !(q->flags & GVR_DFLAG_QUIET);
+            gvr_sched_idle_for(&g->rec, &c->peer, wake);
+            if (wake)
+                reserve(l, c->gpu, c->account, now);
         }
     } else if (q->op == GVR_DOP_WANT) {
         /* An instance whose time is spent waits for its budget, not in line: its place there

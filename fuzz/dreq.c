@@ -51,8 +51,11 @@ static bool expect(const struct gvr_dreq *q)
         until = want = true; /* want: the device time used */
         break;
     case GVR_DOP_RELEASE:
+        want = true;
+        break;
     case GVR_DOP_IDLE:
         want = true;
+        flags = GVR_DFLAG_QUIET;
         break;
     case GVR_DOP_WANT:
         want = true;

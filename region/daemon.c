@@ -66,8 +66,11 @@ int gvr_dreq_check(const struct gvr_dreq *q, struct gv_error *err)
         until = want = true; /* want: the device time used */
         break;
     case GVR_DOP_RELEASE:
-    case GVR_DOP_IDLE:
         want = true; /* the device time used */
+        break;
+    case GVR_DOP_IDLE:
+        want = true;
+        flags = GVR_DFLAG_QUIET;
         break;
     case GVR_DOP_WANT:
         want = true;

@@ -66,11 +66,12 @@ enum gvr_dop {
      * wait when the instance's GPU time is spent (it waits for that, not in line). */
     GVR_DOP_WANT = 6,
     /* The holder has no work on the GPU: anyone may take the token at once; a TAKE gets it back
-     * while nobody did. Reply 0; -EPERM (not the holder). */
+     * while nobody did. flags: GVR_DFLAG_QUIET. Reply 0; -EPERM (not the holder). */
     GVR_DOP_IDLE = 7,
 };
 
 #define GVR_DFLAG_CHECK 0x1 /* TAKE: judge whether a live-looking holder's process is gone */
+#define GVR_DFLAG_QUIET 0x2 /* IDLE: do not wake the waiters (they find it at their next look) */
 
 /* A request. Fields an operation does not use must be zero; key is NUL-terminated and zero after
  * its terminator. */

@@ -442,12 +442,16 @@ static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, ui
         uint64_t h = atomic_load(&r->holder);
         if (h == p->mine)
             return true;
-        /* Idle: take it back, unless a waiter that goes first has it or is about to. */
-        if (h == (p->mine | IDLE) && !better_waits(r, (uint32_t)p->pid, key, now) &&
-            atomic_compare_exchange_strong(&r->holder, &h, p->mine)) {
-            set_slice(r, now, slice_end);
-            atomic_store(&r->holder_key, key);
-            return true;
+        /* Idle: take it back, unless a waiter that goes first has it or is about to (woken
+         * now: the idling may not have woken it). */
+        if (h == (p->mine | IDLE)) {
+            if (better_waits(r, (uint32_t)p->pid, key, now)) {
+                bump(r);
+            } else if (atomic_compare_exchange_strong(&r->holder, &h, p->mine)) {
+                set_slice(r, now, slice_end);
+                atomic_store(&r->holder_key, key);
+                return true;
+            }
         }
         p->mine = 0; /* taken over, or left to a waiter: it waits its turn again */
     }
@@ -483,13 +487,15 @@ static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, ui
     return false;
 }
 
-/* p holds the token and has no work on the GPU: anyone may take it now. */
-static bool idle_as(struct record *r, const struct gvr_sched_peer *p)
+/* p holds the token and has no work on the GPU: anyone may take it now; with `wake`, the waiters
+ * are woken to, else they find it at their next look. */
+static bool idle_as(struct record *r, const struct gvr_sched_peer *p, bool wake)
 {
     uint64_t h = p->mine;
     if (!h || !atomic_compare_exchange_strong(&r->holder, &h, p->mine | IDLE))
         return false;
-    bump(r);
+    if (wake)
+        bump(r);
     return true;
 }
 
@@ -779,12 +785,14 @@ static void daemon_release(struct gvr_sched *s)
     unlock_io(s);
 }
 
-static bool daemon_idle(struct gvr_sched *s)
+static bool daemon_idle(struct gvr_sched *s, bool wake)
 {
     lock_io(s);
     bool ok = false;
     if (s->self.mine && s->conn >= 0 && held_by(REC(s), &s->self)) {
-        struct gvr_dreq q = {.op = GVR_DOP_IDLE, .used = s->report};
+        struct gvr_dreq q = {.op = GVR_DOP_IDLE,
+                             .flags = wake ? 0 : GVR_DFLAG_QUIET,
+                             .used = s->report};
         struct gvr_drep p;
         ok = request(s, &q, &p, NULL) == 0 && p.status == 0;
         s->report = 0;
@@ -834,11 +842,11 @@ bool gvr_sched_take(struct gvr_sched *s, uint64_t now, uint64_t slice_end, bool 
     return take_as(REC(s), &s->self, now, slice_end, check_alive, false, key, &was);
 }
 
-bool gvr_sched_idle(struct gvr_sched *s)
+bool gvr_sched_idle(struct gvr_sched *s, bool wake)
 {
     if (s->daemon)
-        return daemon_idle(s);
-    return idle_as(REC(s), &s->self);
+        return daemon_idle(s, wake);
+    return idle_as(REC(s), &s->self, wake);
 }
 
 void gvr_sched_report(struct gvr_sched *s, uint64_t used)
@@ -1022,9 +1030,9 @@ bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t 
     return take_as(REC(s), p, now, slice_end, check_alive, true, key, taken_from);
 }
 
-bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p)
+bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p, bool wake)
 {
-    return idle_as(REC(s), p);
+    return idle_as(REC(s), p, wake);
 }
 
 bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p)

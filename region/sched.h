@@ -183,9 +183,12 @@ bool gvr_sched_wait(struct gvr_sched *s, uint64_t now, uint64_t timeout_ns, uint
  * does anybody? */
 bool gvr_sched_wanted(const struct gvr_sched *s, uint64_t now, uint64_t key);
 
-/* The holder has no work on the GPU: anyone may take the token at once, and waiters are woken. The
- * holder takes it back with gvr_sched_take. Returns false when it did not hold it. */
-bool gvr_sched_idle(struct gvr_sched *s);
+/* The holder has no work on the GPU: anyone may take the token at once. With `wake` the waiters are
+ * woken; without, they find it idle at their next look (the holder, whose next launch is often
+ * near, keeps its turn until then unless it takes the token back). The holder takes it back with
+ * gvr_sched_take, which wakes the waiters instead when one goes first. Returns false when it did
+ * not hold it. */
+bool gvr_sched_idle(struct gvr_sched *s, bool wake);
 
 /* Device time the holder's work used, to report to gpuvisord with the next renewal, release or
  * idling (it charges that, at most the time the token was held). Without gpuvisord: kept, unused. */
@@ -237,7 +240,7 @@ bool gvr_sched_take_for(struct gvr_sched *s, struct gvr_sched_peer *p, uint64_t 
                         uint64_t slice_end, bool check_alive, uint64_t key, uint64_t *taken_from);
 
 /* p holds the token and has no work on the GPU (gvr_sched_idle). */
-bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p);
+bool gvr_sched_idle_for(struct gvr_sched *s, struct gvr_sched_peer *p, bool wake);
 
 /* Does peer p hold the token? */
 bool gvr_sched_holds(const struct gvr_sched *s, const struct gvr_sched_peer *p);

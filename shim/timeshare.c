@@ -146,6 +146,10 @@ struct tdev {
     enum gv_priority priority;
     uint8_t uuid[GV_UUID_LEN];
     uint64_t paid_until, since, took_at;
+    /* The tenure (holder word) taken last, when, and with what key: taken back from idle within
+     * MIN_HOLD_NS of that, the token is taken with that key, so that a holder whose work comes in
+     * short bursts keeps the GPU for a while rather than handing it over at every burst. */
+    uint64_t tenure_tag, tenure_at, tenure_key;
     int64_t charged; /* this turn's charge so far */
     uint64_t used;   /* device time of this turn's closed bursts */
     uint64_t told;   /* of this turn's use, what was reported to gpuvisord */
@@ -653,6 +657,10 @@ static enum took take(struct tdev *d)
             continue;
         }
         uint64_t key = key_of(d);
+        uint64_t start0, mine = gvr_sched_tenure(&d->sched, &start0);
+        if (mine && mine == d->tenure_tag && now < d->tenure_at + MIN_HOLD_NS &&
+            gvr_sched_holder_word(&d->sched) == (mine | 1ULL << 63))
+            key = d->tenure_key; /* taking back its idle turn, young still */
         if (gvr_sched_take(&d->sched, now, now + slice_ns, check, key)) {
             /* The holder taken over may have been of this instance, and its turn unsettled. */
             settle_ended_turn(d, now);
@@ -662,6 +670,11 @@ static enum took take(struct tdev *d)
             }
             uint64_t start, tag = gvr_sched_tenure(&d->sched, &start);
             uint64_t end = granted(d, now, now + slice_ns);
+            if (tag != d->tenure_tag) {
+                d->tenure_tag = tag;
+                d->tenure_at = now;
+                d->tenure_key = key;
+            }
             gv_budget_turn_open(d->budget, tag, start, end);
             d->held = true;
             d->took_at = d->since = now;
@@ -957,7 +970,12 @@ void gvs_sync_end(CUstream stream, bool whole_context)
         }
         settle(d, now, 0);
         close_turn(d);
-        if (gvr_sched_wanted(&d->sched, now, UINT64_MAX) || !gvr_sched_idle(&d->sched))
+        /* To whoever waits, once the tenure has had MIN_HOLD_NS or at once to a waiter of a higher
+         * priority or a better class; else idle, and the waiters find it at their next look. */
+        bool urgent = gvr_sched_wanted(&d->sched, now, gv_sched_key(d->priority, d->policy, 0));
+        bool waited = gvr_sched_wanted(&d->sched, now, UINT64_MAX);
+        if (urgent || (waited && now >= d->tenure_at + MIN_HOLD_NS) ||
+            !gvr_sched_idle(&d->sched, waited))
             gvr_sched_release(&d->sched);
         d->held = false;
     } else if (d->held && (now >= d->paid_until ||

@@ -52,7 +52,7 @@
  * time, so device time does not stretch with the host's load. */
 #define CONTINUE_NS (20 * MS)
 /* How long a record on a caught-up stream waits for the work queued behind it (see above). */
-#define RECORD_WAIT_NS 200000ull
+#define RECORD_WAIT_NS 30000ull
 
 /* The scheduler record, in the machine file (GVSIM_SCHED_BYTES, zero at creation). Changed only
  * under gvsim_sched_lock; atomics so that waiters may peek without it. */
