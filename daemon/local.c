@@ -172,7 +172,7 @@ static uint64_t budget_wait(const struct account *a, uint64_t now)
 /* Book ns of device time to account a (negative: a refund) as its policy says. */
 static void book(struct account *a, uint64_t now, int64_t ns)
 {
-    if (a->policy == GV_POLICY_FIXED)
+    if (a->policy == GV_POLICY_FIXED && a->share)
         gv_budget_charge(&a->budget, a->share, now, ns);
     else
         gv_budget_count(&a->budget, a->share, now, ns);
@@ -277,9 +277,12 @@ static uint64_t key_of(struct gvd_local *l, const struct conn *c)
 {
     struct account *a = &l->acct[c->account];
     const struct gpu *g = &l->gpus[c->gpu];
-    uint64_t clock = gvr_sched_vclock(&g->rec, gv_sched_key(a->priority, a->policy, 0));
+    uint64_t clock = gvr_sched_vclock(
+        &g->rec, gv_sched_key(a->priority, a->share ? a->policy : GV_POLICY_BEST_EFFORT, 0));
     uint64_t lag = gv_vtime_of(timeslice(l, g->uuid), a->share);
-    return gv_sched_key(a->priority, a->policy,
+    /* An instance without a share here takes turns as best-effort, at a whole GPU's weight. */
+    enum gv_policy policy = a->share ? a->policy : GV_POLICY_BEST_EFFORT;
+    return gv_sched_key(a->priority, policy,
                         gv_budget_vtime(&a->budget, clock > lag ? clock - lag : 0));
 }
 

@@ -338,7 +338,8 @@ void gvr_sched_forked(struct gvr_sched *s)
         s->conn = -1;
         s->next_connect = 0;
         s->hold_off = s->want_until = 0;
-        s->renewing = s->renewal_refused = false;
+        s->pending = 0;
+        s->renewal_refused = false;
         s->wire_pid = 0;
         return;
     }
@@ -590,7 +591,8 @@ static void disconnect(struct gvr_sched *s, uint64_t now)
     s->conn = -1;
     s->self.mine = 0;
     s->hold_off = s->want_until = 0;
-    s->renewing = s->renewal_refused = false;
+    s->pending = 0;
+    s->renewal_refused = false;
     s->next_connect = now + GVR_SCHED_RECONNECT_NS;
 }
 
@@ -599,21 +601,24 @@ static void spent_for(struct gvr_sched *s, uint64_t ns)
     s->hold_off = gv_now_ns() + (ns < GV_NS_PER_S ? ns : GV_NS_PER_S);
 }
 
-/* Read the answer to the renewal sent last, if not read yet; io held. Returns 0, or a negative
- * errno when the connection failed (it is dropped). */
+/* Read the answer to the renewal or idling sent last, if not read yet; io held. Returns 0, or a
+ * negative errno when the connection failed (it is dropped). */
 static int renewal_answer(struct gvr_sched *s)
 {
-    if (!s->renewing)
+    uint32_t op = s->pending;
+    if (!op)
         return 0;
-    s->renewing = false;
+    s->pending = 0;
     struct gvr_drep p;
     int rc = gvr_daemon_recv(s->conn, &p, NULL, GVR_DAEMON_CALL_NS, NULL);
-    if (rc == 0 && p.op != GVR_DOP_EXTEND)
+    if (rc == 0 && p.op != op)
         rc = -EPROTO;
     if (rc < 0) {
         disconnect(s, gv_now_ns());
         return rc;
     }
+    if (op == GVR_DOP_IDLE) /* refused only when no longer the holder, which the record says */
+        return 0;
     s->renewal_refused = p.status != 0;
     if (p.status == -EAGAIN) /* spent: the next take would be refused */
         spent_for(s, p.until);
@@ -765,7 +770,8 @@ static bool daemon_extend(struct gvr_sched *s, uint64_t slice_end)
         goto out;
     }
     s->report = 0;
-    s->renewing = ok = true;
+    s->pending = GVR_DOP_EXTEND;
+    ok = true;
 out:
     unlock_io(s);
     return ok;
@@ -785,17 +791,23 @@ static void daemon_release(struct gvr_sched *s)
     unlock_io(s);
 }
 
+/* Sent without waiting for the answer, which is read at the next request, as a renewal's: the
+ * holder's next launch, often near, takes the token back with a request of its own anyway. */
 static bool daemon_idle(struct gvr_sched *s, bool wake)
 {
     lock_io(s);
     bool ok = false;
-    if (s->self.mine && s->conn >= 0 && held_by(REC(s), &s->self)) {
+    if (s->self.mine && s->conn >= 0 && renewal_answer(s) == 0 && held_by(REC(s), &s->self)) {
         struct gvr_dreq q = {.op = GVR_DOP_IDLE,
                              .flags = wake ? 0 : GVR_DFLAG_QUIET,
                              .used = s->report};
-        struct gvr_drep p;
-        ok = request(s, &q, &p, NULL) == 0 && p.status == 0;
-        s->report = 0;
+        if (gvr_daemon_send(s->conn, &q, GVR_DAEMON_CALL_NS, NULL) < 0) {
+            disconnect(s, gv_now_ns());
+        } else {
+            s->report = 0;
+            s->pending = GVR_DOP_IDLE;
+            ok = true;
+        }
     }
     unlock_io(s);
     return ok;

@@ -90,7 +90,7 @@ struct gvr_sched {
     uint64_t next_connect; /* no attempt to connect again before this time */
     uint64_t hold_off;     /* the daemon said the instance's GPU time is spent until then */
     uint64_t want_until;   /* the daemon keeps this process in line until then */
-    bool renewing;         /* a renewal was sent and its answer not read yet */
+    uint32_t pending;      /* a renewal or an idling was sent and its answer not read yet (its op) */
     bool renewal_refused;  /* the last renewal's answer was a refusal */
     _Atomic int io;        /* one request at a time on the connection (a plain flag: a
                             * handle may be copied before use, which a mutex may not) */

@@ -146,10 +146,11 @@ struct tdev {
     enum gv_priority priority;
     uint8_t uuid[GV_UUID_LEN];
     uint64_t paid_until, since, took_at;
-    /* The tenure (holder word) taken last, when, and with what key: taken back from idle within
-     * MIN_HOLD_NS of that, the token is taken with that key, so that a holder whose work comes in
-     * short bursts keeps the GPU for a while rather than handing it over at every burst. */
+    /* The tenure (holder word) taken last, when, and with what key: taken back from idle while the
+     * tenure is young (young()), the token is taken with that key, so that a holder whose work
+     * comes in short bursts keeps the GPU for a while rather than handing it over at every burst. */
     uint64_t tenure_tag, tenure_at, tenure_key;
+    bool via_daemon; /* the token is gpuvisord's */
     int64_t charged; /* this turn's charge so far */
     uint64_t used;   /* device time of this turn's closed bursts */
     uint64_t told;   /* of this turn's use, what was reported to gpuvisord */
@@ -264,11 +265,15 @@ __attribute__((destructor)) static void give_back_at_exit(void)
     }
 }
 
-/* Take turns as best-effort on the token of the user's limited processes, if there is one now. */
+/* Take turns as best-effort on the GPU's token, if there is one now: without gpuvisord the token of
+ * the user's limited processes (once one of them made it); with it, the daemon's, as a member of an
+ * instance that has no share on this GPU. */
 static bool look_for_token(struct tdev *d)
 {
     struct gvr_sched s;
-    if (gvr_sched_open_existing(&s, NULL, d->uuid, NULL) < 0)
+    const char *instance = NULL, *daemon = gvs_daemon(&instance);
+    if ((daemon ? gvr_sched_open_daemon(&s, daemon, instance, d->uuid, NULL)
+                : gvr_sched_open_existing(&s, NULL, d->uuid, NULL)) < 0)
         return false;
     pthread_mutex_lock(&setup_lock);
     bool first = !atomic_load(&d->spare);
@@ -276,6 +281,7 @@ static bool look_for_token(struct tdev *d)
         pthread_mutex_init(&d->lock, NULL);
         pthread_cond_init(&d->cv, NULL);
         d->sched = s;
+        d->via_daemon = daemon != NULL;
         gv_budget_init(&d->own);
         d->budget = &d->own;
         d->share = 0;
@@ -302,10 +308,11 @@ static int setup(struct tdev *d, CUdevice dev)
     int state = rc > 0 ? LIMITED : rc == 0 ? UNLIMITED : REFUSED;
     bool watch = state == UNLIMITED && gvs_compute_watch(dev);
     const char *instance = NULL, *daemon = gvs_daemon(&instance);
-    /* Without gpuvisord, a process without a limit here takes turns with its user's limited
-     * processes when they have a token for the GPU. */
+    /* A process without a limit here takes turns with the limited ones: without gpuvisord its
+     * user's, when they have a token for the GPU; with it, as a member of an instance with no
+     * share on this GPU (a process in none of the daemon's instances has no turns there). */
     CUuuid u;
-    bool lookout = state == UNLIMITED && !watch && !daemon && gvs_real.cuDeviceGetUuid_v2 &&
+    bool lookout = state == UNLIMITED && (daemon ? watch : true) && gvs_real.cuDeviceGetUuid_v2 &&
                    gvs_real.cuDeviceGetUuid_v2(&u, dev) == CUDA_SUCCESS;
     struct gvr_sched s;
     if (state == LIMITED) {
@@ -335,6 +342,7 @@ static int setup(struct tdev *d, CUdevice dev)
             pthread_mutex_init(&d->lock, NULL);
             pthread_cond_init(&d->cv, NULL);
             d->sched = s;
+            d->via_daemon = daemon != NULL;
             d->budget = budget;
             d->share = share;
             memcpy(d->uuid, uuid, GV_UUID_LEN);
@@ -377,6 +385,13 @@ static void refresh(struct tdev *d)
     CUdevice dev = (CUdevice)(d - devs);
     d->share = gvs_compute_share(dev);
     gvs_compute_policy(dev, &d->policy, &d->priority);
+}
+
+/* Is the tenure taken last young still? MIN_HOLD_NS; with gpuvisord, whose hand-overs cost two
+ * requests each, half a turn. */
+static bool young(const struct tdev *d, uint64_t now)
+{
+    return now < d->tenure_at + (d->via_daemon ? slice_ns / 2 : MIN_HOLD_NS);
 }
 
 /* Must this device wait for its budget before it takes the GPU? (fixed shares only) */
@@ -651,14 +666,15 @@ static enum took take(struct tdev *d)
             return PASS;
         settle_ended_turn(d, now);
         uint64_t w = budget_wait(d, now);
-        if (w) { /* spent: wait for the refill, without standing in line */
+        if (w) { /* spent: wait for the refill, without standing in line, nor keeping it idle */
+            gvr_sched_release(&d->sched);
             nap(w < GV_BUDGET_PERIOD_NS ? w : GV_BUDGET_PERIOD_NS);
             check = false;
             continue;
         }
         uint64_t key = key_of(d);
         uint64_t start0, mine = gvr_sched_tenure(&d->sched, &start0);
-        if (mine && mine == d->tenure_tag && now < d->tenure_at + MIN_HOLD_NS &&
+        if (mine && mine == d->tenure_tag && young(d, now) &&
             gvr_sched_holder_word(&d->sched) == (mine | 1ULL << 63))
             key = d->tenure_key; /* taking back its idle turn, young still */
         if (gvr_sched_take(&d->sched, now, now + slice_ns, check, key)) {
@@ -803,7 +819,12 @@ static int relimit(struct tdev *d, CUdevice dev)
 {
     pthread_mutex_lock(&setup_lock);
     int expect = UNLIMITED;
-    atomic_compare_exchange_strong(&d->state, &expect, UNKNOWN);
+    if (atomic_compare_exchange_strong(&d->state, &expect, UNKNOWN) && atomic_load(&d->spare)) {
+        /* Its turns as best-effort end: the instance's own begin. */
+        atomic_store(&d->cut, &no_cut);
+        atomic_store(&d->spare, false);
+        gvr_sched_close(&d->sched);
+    }
     pthread_mutex_unlock(&setup_lock);
     return setup(d, dev);
 }
@@ -826,31 +847,33 @@ static struct tdev *device(CUstream stream, CUdevice *out, uintptr_t *ctx)
 /* A device without a compute limit: pass, unless it takes turns now. Returns true to pass. */
 static bool unlimited_pass(struct tdev *d, CUdevice dev, int *state)
 {
-    if (atomic_load_explicit(&d->spare, memory_order_acquire)) {
-        /* Turns only while a limited process wants the GPU, or while it holds the token; and
-         * meanwhile no more than about a slice of work queued ahead, or a backlog queued while
-         * nobody wanted the GPU would run in the limited processes' turns. */
-        if (atomic_load_explicit(&d->slice_end, memory_order_relaxed) != 0 || d->held ||
-            gvr_sched_demanded(&d->sched, gv_now_ns()))
-            return false;
-        if (atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
-            atomic_load_explicit(&d->bound, memory_order_relaxed))
-            return true;
-        atomic_fetch_sub_explicit(&d->launches, 1, memory_order_relaxed); /* slow() drains */
-        return false;
-    }
+    bool spare = atomic_load_explicit(&d->spare, memory_order_acquire);
     bool watch = atomic_load_explicit(&d->watch, memory_order_relaxed);
-    bool lookout = atomic_load_explicit(&d->lookout, memory_order_relaxed);
-    if (__builtin_expect(!watch && !lookout, 1))
+    bool lookout = !spare && atomic_load_explicit(&d->lookout, memory_order_relaxed);
+    if (__builtin_expect(watch || lookout, 0)) {
+        uint64_t now = gv_now_ns();
+        if (now >= atomic_load_explicit(&d->recheck_at, memory_order_relaxed)) {
+            atomic_store_explicit(&d->recheck_at, now + RECHECK_NS, memory_order_relaxed);
+            /* A share given by a resize: limited from now on (not in the middle of a turn). */
+            if (watch && !d->held && atomic_load(&d->slice_end) == 0 && gvs_compute_share(dev) &&
+                (*state = relimit(d, dev)) != UNLIMITED)
+                return false;
+            if (lookout)
+                spare = look_for_token(d);
+        }
+    }
+    if (!spare)
         return true;
-    uint64_t now = gv_now_ns();
-    if (now < atomic_load_explicit(&d->recheck_at, memory_order_relaxed))
+    /* Turns only while a limited process wants the GPU, or while it holds the token; and
+     * meanwhile no more than about a slice of work queued ahead, or a backlog queued while
+     * nobody wanted the GPU would run in the limited processes' turns. */
+    if (atomic_load_explicit(&d->slice_end, memory_order_relaxed) != 0 || d->held ||
+        gvr_sched_demanded(&d->sched, gv_now_ns()))
+        return false;
+    if (atomic_fetch_add_explicit(&d->launches, 1, memory_order_relaxed) <
+        atomic_load_explicit(&d->bound, memory_order_relaxed))
         return true;
-    atomic_store_explicit(&d->recheck_at, now + RECHECK_NS, memory_order_relaxed);
-    if (lookout)
-        return !look_for_token(d);
-    if (!gvs_compute_share(dev) || (*state = relimit(d, dev)) == UNLIMITED)
-        return true;
+    atomic_fetch_sub_explicit(&d->launches, 1, memory_order_relaxed); /* slow() drains */
     return false;
 }
 
@@ -970,12 +993,13 @@ void gvs_sync_end(CUstream stream, bool whole_context)
         }
         settle(d, now, 0);
         close_turn(d);
-        /* To whoever waits, once the tenure has had MIN_HOLD_NS or at once to a waiter of a higher
-         * priority or a better class; else idle, and the waiters find it at their next look. */
+        /* At once to a waiter of a higher priority or a better class; to whoever waits once the
+         * tenure is no longer young; else idle, without waking anyone: a waiter that looks takes
+         * it, and the holder's next launch takes it back if nobody did (hand-overs at every short
+         * burst would cost more than the bursts). */
         bool urgent = gvr_sched_wanted(&d->sched, now, gv_sched_key(d->priority, d->policy, 0));
         bool waited = gvr_sched_wanted(&d->sched, now, UINT64_MAX);
-        if (urgent || (waited && now >= d->tenure_at + MIN_HOLD_NS) ||
-            !gvr_sched_idle(&d->sched, waited))
+        if (urgent || (waited && !young(d, now)) || !gvr_sched_idle(&d->sched, false))
             gvr_sched_release(&d->sched);
         d->held = false;
     } else if (d->held && (now >= d->paid_until ||

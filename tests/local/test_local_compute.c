@@ -8,7 +8,11 @@
  * SIGKILL while an instance computes: its launches stop (nobody grants turns), and resume within a
  * second of a new daemon's start. An instance made without a share runs unlimited until a resize
  * gives it one, which then holds in its running process. The daemon's time slice for the GPU bounds the turns of a process
- * that asks for longer ones. Device time is the simulator's own count, as in tests/shim. */
+ * that asks for longer ones. Guaranteed instances at 30% and 60% get a third and two thirds of the
+ * busy GPU, with or without a synchronize after each kernel; a member of an instance without a
+ * share takes turns as best-effort. Device time is the simulator's own count, as in tests/shim. */
+#include <math.h>
+
 #include "computetest.h"
 #include "testd.h"
 #include "region/sched.h"
@@ -77,6 +81,71 @@ static void t_pair_10ms(void)
 static void t_pair_1ms_sync(void)
 {
     pair(MS_NS, 10);
+}
+
+/* The same two as guaranteed instances through the daemon: a third and two thirds of the busy GPU,
+ * which is busy; with a synchronize after each kernel too (the daemon's idle turns). */
+static void guaranteed_pair(long sync_every)
+{
+    CHECK(td_set_policy(&t, 0, GV_POLICY_GUARANTEED, GV_PRIORITY_NORMAL) == 0);
+    CHECK(td_set_policy(&t, 1, GV_POLICY_GUARANTEED, GV_PRIORITY_NORMAL) == 0);
+    pid_t pids[2][8] = {{ct_spinner(ID_30, "", MS_NS, K_LAUNCH, sync_every)},
+                        {ct_spinner(ID_60, "", MS_NS, K_LAUNCH, sync_every)}};
+    int counts[2] = {1, 1};
+    double pct[2], frac = 0, busy = 0;
+    if (pids[0][0] > 0 && pids[1][0] > 0) {
+        ct_sleep_ns(300 * MS_NS);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            ct_measure(pids, counts, 2, 3000 * MS_NS, pct);
+            busy = pct[0] + pct[1];
+            frac = 100.0 * pct[0] / busy;
+            if (fabs(frac - 100.0 / 3) <= 3.0)
+                break;
+        }
+    }
+    ct_stop(pids[0], 1);
+    ct_stop(pids[1], 1);
+    td_set_policy(&t, 0, GV_POLICY_FIXED, GV_PRIORITY_NORMAL);
+    td_set_policy(&t, 1, GV_POLICY_FIXED, GV_PRIORITY_NORMAL);
+    printf("  guaranteed 30 and 60 through the daemon, a sync every %ld launches: %.2f%% and "
+           "%.2f%% of the busy GPU (%.2f%% busy)\n",
+           sync_every, frac, 100.0 - frac, busy);
+    CHECK(pids[0][0] > 0 && pids[1][0] > 0);
+    CHECK(fabs(frac - 100.0 / 3) <= 3.0);
+    CHECK(busy >= (sync_every ? 60.0 : 90.0) - ct_starved_pct);
+}
+
+static void t_guaranteed_pair(void)
+{
+    guaranteed_pair(0);
+}
+
+static void t_guaranteed_pair_sync(void)
+{
+    guaranteed_pair(1);
+}
+
+/* A member of an instance without a share takes turns as best-effort through the daemon: beside a
+ * busy guaranteed instance it gets next to nothing, and the guaranteed one nearly all. */
+static void t_member_without_share(void)
+{
+    CHECK(td_set_policy(&t, 0, GV_POLICY_GUARANTEED, GV_PRIORITY_NORMAL) == 0);
+    pid_t pids[2][8] = {{ct_spinner(ID_30, "", MS_NS, K_LAUNCH, 0)},
+                        {ct_spinner(ID_ZE, "", MS_NS, K_LAUNCH, 0)}};
+    int counts[2] = {1, 1};
+    double pct[2] = {0, 0};
+    const double want[2] = {97.0, 3.0};
+    if (pids[0][0] > 0 && pids[1][0] > 0) {
+        ct_sleep_ns(500 * MS_NS); /* the member looks for the token within 100 ms */
+        ct_measure_near(pids, counts, 2, 2000 * MS_NS, want, 7.0, pct);
+    }
+    ct_stop(pids[0], 1);
+    ct_stop(pids[1], 1);
+    td_set_policy(&t, 0, GV_POLICY_FIXED, GV_PRIORITY_NORMAL);
+    printf("  guaranteed 30 beside a member without a share: %.2f%% and %.2f%%\n", pct[0], pct[1]);
+    CHECK(pids[0][0] > 0 && pids[1][0] > 0);
+    CHECK(pct[0] >= 90.0 - ct_starved_pct);
+    CHECK(pct[1] <= 10.0);
 }
 
 /* One instance alone at 30%, then resized to 60%: its process follows within a second. */
@@ -228,6 +297,9 @@ int main(int argc, char **argv)
     RUN(t_pair_1ms);
     RUN(t_pair_10ms);
     RUN(t_pair_1ms_sync);
+    RUN(t_guaranteed_pair);
+    RUN(t_guaranteed_pair_sync);
+    RUN(t_member_without_share);
     RUN(t_resize_share);
     RUN(t_share_later);
     RUN(t_restart);
