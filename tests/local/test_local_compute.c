@@ -130,8 +130,10 @@ static void t_guaranteed_pair_sync(void)
 static void t_member_without_share(void)
 {
     CHECK(td_set_policy(&t, 0, GV_POLICY_GUARANTEED, GV_PRIORITY_NORMAL) == 0);
-    pid_t pids[2][8] = {{ct_spinner(ID_30, "", MS_NS, K_LAUNCH, 0)},
-                        {ct_spinner(ID_ZE, "", MS_NS, K_LAUNCH, 0)}};
+    /* The member first: beside the busy guaranteed one it may rightly never get the GPU, and a
+     * worker says it runs only after its first kernel. */
+    pid_t ze = ct_spinner(ID_ZE, "", MS_NS, K_LAUNCH, 0);
+    pid_t pids[2][8] = {{ct_spinner(ID_30, "", MS_NS, K_LAUNCH, 0)}, {ze}};
     int counts[2] = {1, 1};
     double pct[2] = {0, 0};
     const double want[2] = {97.0, 3.0};

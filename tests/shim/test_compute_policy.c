@@ -72,12 +72,14 @@ static void t_guaranteed_pair(void)
 static void t_guaranteed_beside_others(void)
 {
     CHECK(ct_parent_init() == 0);
-    ct_policy = "guaranteed";
-    pid_t g = ct_spinner("g-50", "5000", MS_NS, K_LAUNCH, 0);
-    ct_policy = NULL;
-    pid_t u = ct_spinner("unlimited", "", MS_NS, K_LAUNCH, 0);
+    /* The guaranteed one last: beside it the others may rightly never get the GPU, and a worker
+     * says it runs only after its first kernel. */
     ct_policy = "best-effort";
     pid_t b = ct_spinner("be-50", "5000", MS_NS, K_LAUNCH, 0);
+    ct_policy = NULL;
+    pid_t u = ct_spinner("unlimited", "", MS_NS, K_LAUNCH, 0);
+    ct_policy = "guaranteed";
+    pid_t g = ct_spinner("g-50", "5000", MS_NS, K_LAUNCH, 0);
     pid_t pids[3][8] = {{g}, {u}, {b}};
     int counts[3] = {1, 1, 1};
     double pct[3];
