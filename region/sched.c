@@ -395,14 +395,20 @@ uint64_t gvr_sched_grace(const struct gvr_sched *s)
     return us ? 2 * us * 1000 : GVR_SCHED_GRACE_NS;
 }
 
-/* May the token be taken from holder h at `now`? */
+/* May the token be taken from holder h at `now` by a contender with `key`? `sole`: gpuvisord
+ * judges. */
 static bool takeable(const struct record *r, const struct gvr_sched_peer *p, uint64_t h,
-                     uint64_t now, bool check_alive)
+                     uint64_t now, bool check_alive, uint64_t key, bool sole)
 {
+    /* The holder has no work on the GPU: its turn is anyone's. Through gpuvisord, whose holders
+     * keep an idle turn for half a turn (shim/timeshare.c), only for a contender whose key goes
+     * before the one the holder took it with, or once the turn is over: a turn taken in another's
+     * pause is kept as long, and going to whoever looks first would part the shares. */
+    if ((h & IDLE) &&
+        (!sole || key <= atomic_load(&r->holder_key) || now > atomic_load(&r->slice_end)))
+        return true;
     /* Live or dead, draining or not, in this pid namespace or another: a holder whose synchronize
      * does not finish must not keep the others waiting; it pays for its wait (shim/timeshare.c). */
-    if (h & IDLE) /* the holder has no work on the GPU */
-        return true;
     uint64_t us = atomic_load(&r->slice_us);
     if (now > atomic_load(&r->slice_end) + (us ? 2 * us * 1000 : GVR_SCHED_GRACE_NS))
         return true;
@@ -464,7 +470,7 @@ static bool take_as(struct record *r, struct gvr_sched_peer *p, uint64_t now, ui
          * idle holder wrote its bit itself, after its fields. */
         bool seen = h && (sole || h == p->seen || (h & IDLE));
         p->seen = h;
-        if (h && !(seen && takeable(r, p, h, now, check_alive)))
+        if (h && !(seen && takeable(r, p, h, now, check_alive, key, sole)))
             return false;
         if (better_waits(r, (uint32_t)p->pid, key, now))
             return false;

@@ -112,7 +112,7 @@ static void guaranteed_pair(long sync_every)
            sync_every, frac, 100.0 - frac, busy);
     CHECK(pids[0][0] > 0 && pids[1][0] > 0);
     CHECK(fabs(frac - 100.0 / 3) <= 3.0);
-    CHECK(busy >= (sync_every ? 60.0 : 90.0) - ct_starved_pct);
+    CHECK(busy >= (sync_every ? 25.0 : 90.0) - ct_starved_pct);
 }
 
 static void t_guaranteed_pair(void)
