@@ -75,34 +75,35 @@ out:
     return rc;
 }
 
-static int op_share(void *ctx, const char *id, const uint8_t uuid[16], uint32_t *share)
+/* Instance id on GPU uuid, its share, policy and priority now; -ENOENT once it is gone. */
+static int instance_now(struct gvd *d, const char *id, const uint8_t uuid[16], uint32_t *share,
+                        enum gv_policy *policy, enum gv_priority *priority)
 {
-    struct gvd *d = ctx;
     int rc = -ENOENT;
     pthread_rwlock_rdlock(&d->lock);
     struct gvd_instance *in = gvd_is_id(id) ? gvd_instance_find(d, id, NULL) : NULL;
     if (in && strcmp(in->id, id) == 0 && memcmp(in->uuid, uuid, GV_UUID_LEN) == 0) {
         *share = in->share;
-        rc = 0;
-    }
-    pthread_rwlock_unlock(&d->lock);
-    return rc;
-}
-
-static int op_policy(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
-                     enum gv_priority *priority)
-{
-    struct gvd *d = ctx;
-    int rc = -ENOENT;
-    pthread_rwlock_rdlock(&d->lock);
-    struct gvd_instance *in = gvd_is_id(id) ? gvd_instance_find(d, id, NULL) : NULL;
-    if (in && strcmp(in->id, id) == 0 && memcmp(in->uuid, uuid, GV_UUID_LEN) == 0) {
         *policy = in->policy;
         *priority = in->priority;
         rc = 0;
     }
     pthread_rwlock_unlock(&d->lock);
     return rc;
+}
+
+static int op_share(void *ctx, const char *id, const uint8_t uuid[16], uint32_t *share)
+{
+    enum gv_policy policy;
+    enum gv_priority priority;
+    return instance_now(ctx, id, uuid, share, &policy, &priority);
+}
+
+static int op_policy(void *ctx, const char *id, const uint8_t uuid[16], enum gv_policy *policy,
+                     enum gv_priority *priority)
+{
+    uint32_t share;
+    return instance_now(ctx, id, uuid, &share, policy, priority);
 }
 
 static int op_http(void *ctx, int fd)
