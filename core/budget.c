@@ -77,14 +77,20 @@ static void advance(struct gv_budget *b, uint32_t share, int64_t ns)
     } while (!atomic_compare_exchange_weak(&b->vtime, &t, next));
 }
 
+/* ns, at most MAX_CHARGE either way. */
+static int64_t clamped(int64_t ns)
+{
+    uint64_t mag = ns > 0 ? (uint64_t)ns : (uint64_t)-ns;
+    if (mag > MAX_CHARGE)
+        mag = MAX_CHARGE;
+    return ns > 0 ? (int64_t)mag : -(int64_t)mag;
+}
+
 void gv_budget_count(struct gv_budget *b, uint32_t share, uint64_t now, int64_t ns)
 {
     if (ns == 0)
         return;
-    uint64_t mag = ns > 0 ? (uint64_t)ns : (uint64_t)-ns;
-    if (mag > MAX_CHARGE)
-        mag = MAX_CHARGE;
-    ns = ns > 0 ? (int64_t)mag : -(int64_t)mag;
+    ns = clamped(ns);
     advance(b, share, ns);
     account(b, now, ns);
 }
@@ -101,10 +107,9 @@ void gv_budget_charge(struct gv_budget *b, uint32_t share, uint64_t now, int64_t
 {
     if (ns == 0)
         return;
-    uint64_t mag = ns > 0 ? (uint64_t)ns : (uint64_t)-ns;
-    if (mag > MAX_CHARGE)
-        mag = MAX_CHARGE;
+    ns = clamped(ns);
     /* Device time x at share s moves the empty time by x / s of wall time. */
+    uint64_t mag = ns > 0 ? (uint64_t)ns : (uint64_t)-ns;
     uint64_t shift = mag * GV_SHARE_FULL / effective(share);
     uint64_t f = floor_at(now);
     uint64_t e = atomic_load(&b->empty_at), next;
@@ -115,8 +120,7 @@ void gv_budget_charge(struct gv_budget *b, uint32_t share, uint64_t now, int64_t
         else
             next = base - (shift < base - f ? shift : base - f); /* a refund stops at the cap */
     } while (!atomic_compare_exchange_weak(&b->empty_at, &e, next));
-    advance(b, share, ns > 0 ? (int64_t)mag : -(int64_t)mag);
-    account(b, now, ns > 0 ? (int64_t)mag : -(int64_t)mag);
+    gv_budget_count(b, share, now, ns);
 }
 
 uint64_t gv_budget_recent(const struct gv_budget *b, uint64_t now)

@@ -155,6 +155,28 @@ static void *charger(void *arg)
     return NULL;
 }
 
+/* Counted time (guaranteed, best-effort) moves the virtual time and the usage, not the bucket;
+ * charged time moves all three; virtual time is device time over the share, refunds move it back,
+ * and a floor raises it. */
+static void test_count_and_vtime(void **state)
+{
+    (void)state;
+    struct gv_budget b;
+    gv_budget_init(&b);
+    gv_budget_count(&b, 2500, T0, 50 * MS);
+    assert_int_equal(gv_budget_level(&b, 2500, T0), 25 * MS); /* still full */
+    assert_int_equal(gv_budget_total(&b), 50 * MS);
+    assert_int_equal(gv_budget_vtime(&b, 0), 200 * MS); /* 50 ms at 25% */
+    gv_budget_charge(&b, 5000, T0, 10 * MS);
+    assert_int_equal(gv_budget_level(&b, 5000, T0), 40 * MS);
+    assert_int_equal(gv_budget_vtime(&b, 0), 220 * MS);
+    gv_budget_count(&b, 2500, T0, -25 * MS);
+    assert_int_equal(gv_budget_vtime(&b, 0), 120 * MS);
+    assert_int_equal(gv_budget_total(&b), 35 * MS);
+    assert_int_equal(gv_budget_vtime(&b, 500 * MS), 500 * MS); /* back from idling */
+    assert_int_equal(gv_budget_vtime(&b, 100 * MS), 500 * MS); /* a floor never lowers it */
+}
+
 static void test_threads_lose_nothing(void **state)
 {
     (void)state;
@@ -178,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_share_edges),
         cmocka_unit_test(test_long_run_share),
         cmocka_unit_test(test_recent),
+        cmocka_unit_test(test_count_and_vtime),
         cmocka_unit_test(test_threads_lose_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,12 @@ static void t_bad_compute(void)
     CHECK(strstr(err, "GPUVISOR_COMPUTE") != NULL);
     CHECK(run("CUDA_DEVICE_SM_LIMIT", "abc", err, sizeof(err)) == 0);
     CHECK(strstr(err, "CUDA_DEVICE_SM_LIMIT") != NULL);
+    /* A policy or priority that cannot be read: as a share that cannot be read. */
+    CHECK(run("GPUVISOR_COMPUTE_POLICY", "greedy", err, sizeof(err)) == 0);
+    CHECK(strstr(err, "GPUVISOR_COMPUTE_POLICY") != NULL &&
+          strstr(err, "fixed, guaranteed or best-effort") != NULL);
+    CHECK(run("GPUVISOR_PRIORITY", "urgent", err, sizeof(err)) == 0);
+    CHECK(strstr(err, "GPUVISOR_PRIORITY") != NULL);
 }
 
 /* Refused device memory, the process is not shown the whole GPU free. */
