@@ -25,7 +25,7 @@
  *   cuMemsetD32 cuMemsetD32_v2 cuMemsetD32_v2_ptds
  *   cuMemsetD8Async cuMemsetD8Async_ptsz cuMemsetD16Async cuMemsetD16Async_ptsz
  *   cuMemsetD32Async cuMemsetD32Async_ptsz
- *   cuModuleLoadData cuModuleLoadDataEx cuModuleGetFunction cuModuleUnload
+ *   cuModuleLoadData cuModuleLoadDataEx cuModuleGetFunction cuModuleUnload cuFuncGetParamInfo
  *   cuLibraryLoadData cuLibraryGetKernel cuLibraryUnload cuKernelGetFunction
  *   cuLaunchKernel cuLaunchKernel_ptsz cuLaunchKernelEx cuLaunchKernelEx_ptsz
  *   cuLaunchCooperativeKernel cuLaunchCooperativeKernel_ptsz
@@ -724,6 +724,29 @@ static void run_saxpy(void *p)
     for (uint64_t i = 0; i < k->n; i++)
         k->y[i] = k->a * k->x[i] + k->y[i];
 }
+
+/* Where parameter paramIndex of a function lies in the packed buffer, and its size. */
+CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOffset,
+                            size_t *paramSize)
+{
+    CUresult r = gvsim_init_check();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!paramOffset || !paramSize)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&mod_mu);
+    const struct func *fn = find_func(func);
+    enum kernel_id id = fn ? fn->id : K_COUNT;
+    pthread_mutex_unlock(&mod_mu);
+    if (id == K_COUNT)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (paramIndex >= (size_t)kernel_nparams[id])
+        return CUDA_ERROR_INVALID_VALUE;
+    *paramOffset = kernel_params[id][paramIndex].offset;
+    *paramSize = psize(kernel_params[id][paramIndex].type);
+    return CUDA_SUCCESS;
+}
+GVSIM_ABI(cuFuncGetParamInfo, PFN_cuFuncGetParamInfo_v12040);
 
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                        unsigned by, unsigned bz, CUstream h, void **kernelParams, void **extra,

@@ -224,6 +224,7 @@
     X(cuLibraryGetKernel, 12000, cuLibraryGetKernel)                                               \
     X(cuLibraryUnload, 12000, cuLibraryUnload)                                                     \
     X(cuKernelGetFunction, 12000, cuKernelGetFunction)                                             \
+    X(cuFuncGetParamInfo, 12040, cuFuncGetParamInfo)                                               \
     X(cuLaunchKernel, 4000, cuLaunchKernel)                                                        \
     T(cuLaunchKernel, 7000, ptsz, cuLaunchKernel_ptsz)                                             \
     X(cuLaunchKernelEx, 11060, cuLaunchKernelEx)                                                   \

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gpuvisor-remoted: serves the CUDA driver API to GPU-less machines (srv.h says how).
+ *
+ *   gpuvisor-remoted --listen unix:PATH|tcp:HOST:PORT|tls:HOST:PORT [--cert F --key F]
+ *                    --token-file FILE [--memory SIZE] [--compute PCT]
+ *                    [--compute-policy P] [--keepalive SECONDS] [--max-frame BYTES]
+ *                    [--max-sessions N] [--shim PATH]
+ *
+ * The listening process accepts connections and forks one session process for each; it never
+ * loads the driver itself. SIGTERM and SIGINT stop it: sessions end with it. */
+#include "remote/auth.h"
+#include "remote/server/srv.h"
+
+#include "core/error.h"
+#include "core/policy.h"
+#include "core/size.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int srv_serve(struct srv *s, const char *shim);
+
+struct opts {
+    const char *listen, *cert, *key, *tokens, *memory, *compute, *policy, *shim;
+    int keepalive_ms;
+    uint32_t max_frame;
+    int max_sessions;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gpuvisor-remoted --listen ADDR --token-file FILE [options]\n"
+            "  --listen ADDR          unix:PATH, tcp:HOST:PORT or tls:HOST:PORT\n"
+            "  --cert FILE --key FILE the server's certificate chain and key (tls: only)\n"
+            "  --token-file FILE      the tokens clients may prove, one per line\n"
+            "  --memory SIZE          each session's device memory on each GPU (\"4GiB\")\n"
+            "  --compute PCT          each session's share of each GPU's time (\"25%%\")\n"
+            "  --compute-policy P     fixed, guaranteed (the default) or best-effort\n"
+            "  --keepalive SECONDS    end a session whose client is silent this long (5)\n"
+            "  --max-frame BYTES      the largest frame a client may send (1048576)\n"
+            "  --max-sessions N       sessions at once (64)\n"
+            "  --shim PATH            the interposer (libgpuvisor.so next to this program's lib/)\n");
+}
+
+/* The interposer next to this program: BIN/../lib/libgpuvisor.so. */
+static char *default_shim(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    char *out;
+    if (asprintf(&out, "%s/../lib/libgpuvisor.so", exe) < 0)
+        return NULL;
+    if (access(out, R_OK) != 0) {
+        free(out);
+        if (asprintf(&out, "%s/../%s/gpuvisor/libgpuvisor.so", exe, "lib") < 0)
+            return NULL;
+    }
+    return out;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"listen", required_argument, 0, 'l'},     {"cert", required_argument, 0, 'c'},
+        {"key", required_argument, 0, 'k'},        {"token-file", required_argument, 0, 't'},
+        {"memory", required_argument, 0, 'm'},     {"compute", required_argument, 0, 'p'},
+        {"compute-policy", required_argument, 0, 'P'},
+        {"keepalive", required_argument, 0, 'a'},  {"max-frame", required_argument, 0, 'f'},
+        {"max-sessions", required_argument, 0, 's'},
+        {"shim", required_argument, 0, 'S'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(o, 0, sizeof(*o));
+    o->keepalive_ms = 5000;
+    o->max_frame = GVW_MAX_FRAME_DEFAULT;
+    o->max_sessions = 64;
+    int c;
+    char *end;
+    long v;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'l': o->listen = optarg; break;
+        case 'c': o->cert = optarg; break;
+        case 'k': o->key = optarg; break;
+        case 't': o->tokens = optarg; break;
+        case 'm': o->memory = optarg; break;
+        case 'p': o->compute = optarg; break;
+        case 'P': o->policy = optarg; break;
+        case 'S': o->shim = optarg; break;
+        case 'a': {
+            errno = 0;
+            double d = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(d > 0) || d > 3600) {
+                fprintf(stderr, "gpuvisor-remoted: --keepalive '%s': seconds from 0.1 to 3600\n",
+                        optarg);
+                return -1;
+            }
+            o->keepalive_ms = (int)(d * 1000);
+            if (o->keepalive_ms < 100)
+                o->keepalive_ms = 100;
+            break;
+        }
+        case 'f':
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 4096 || v > (1L << 30)) {
+                fprintf(stderr, "gpuvisor-remoted: --max-frame '%s': bytes from 4096 to %ld\n",
+                        optarg, 1L << 30);
+                return -1;
+            }
+            o->max_frame = (uint32_t)v;
+            break;
+        case 's':
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 1 || v > 65536) {
+                fprintf(stderr, "gpuvisor-remoted: --max-sessions '%s': 1 to 65536\n", optarg);
+                return -1;
+            }
+            o->max_sessions = (int)v;
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gpuvisor-remoted: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->listen || !o->tokens) {
+        fprintf(stderr, "gpuvisor-remoted: --listen and --token-file are needed\n");
+        usage(stderr);
+        return -1;
+    }
+    struct gv_error err = {0};
+    uint64_t bytes;
+    uint32_t share;
+    enum gv_policy pol;
+    if (o->memory && gv_size_parse(o->memory, &bytes, &err) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: --memory: %s\n", err.msg);
+        return -1;
+    }
+    if (o->compute && gv_share_parse(o->compute, &share, &err) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: --compute: %s\n", err.msg);
+        return -1;
+    }
+    if (o->policy && gv_policy_parse(o->policy, &pol, &err) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: --compute-policy: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The session process: handshake, limits, serve. Never returns. */
+static void session(int fd, const struct opts *o, struct gvc_tls *tls,
+                    const struct gva_tokens *tokens, unsigned long seq, const char *shim)
+{
+    struct srv s = {0};
+    snprintf(s.name, sizeof(s.name), "remote-%ld-%lu", (long)getppid(), seq);
+    s.keepalive_ms = o->keepalive_ms;
+    s.max_frame = o->max_frame;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    char err[256];
+    s.conn = gvc_accept(fd, tls, o->keepalive_ms, err, sizeof(err));
+    if (!s.conn) {
+        srv_log(&s, "refused: %s", err);
+        _exit(2);
+    }
+    gvc_tune(s.conn, o->keepalive_ms);
+    struct gva_session who;
+    if (gva_server(s.conn, tokens, o->keepalive_ms, s.name, o->max_frame, &who, err,
+                   sizeof(err)) != 0) {
+        srv_log(&s, "refused: %s", err);
+        gvc_close(s.conn);
+        _exit(2);
+    }
+    if (who.who[0]) {
+        srv_log(&s, "refused: joining instance '%s' needs gpuvisord, which this server does not use",
+                who.who);
+        gvc_close(s.conn);
+        _exit(2);
+    }
+    /* The session's slice: its own instance, with the server's limits. */
+    setenv("GPUVISOR_INSTANCE", s.name, 1);
+    if (o->memory)
+        setenv("GPUVISOR_MEMORY", o->memory, 1);
+    else
+        unsetenv("GPUVISOR_MEMORY");
+    if (o->compute)
+        setenv("GPUVISOR_COMPUTE", o->compute, 1);
+    else
+        unsetenv("GPUVISOR_COMPUTE");
+    if (o->policy)
+        setenv(GV_POLICY_ENV, o->policy, 1);
+    srv_log(&s, "started (memory %s, compute %s)", o->memory ? o->memory : "unlimited",
+            o->compute ? o->compute : "unlimited");
+    int status = srv_serve(&s, shim);
+    gvc_close(s.conn);
+    _exit(status);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    if (parse(argc, argv, &o) != 0)
+        return 2;
+    char err[256];
+    struct gvc_addr addr;
+    if (gvc_parse(o.listen, &addr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: --listen: %s\n", err);
+        return 2;
+    }
+    struct gvc_tls *tls = NULL;
+    if (addr.kind == GVC_TLS) {
+        if (!o.cert || !o.key) {
+            fprintf(stderr, "gpuvisor-remoted: a tls: address needs --cert and --key\n");
+            return 2;
+        }
+        struct gvc_tls_opts to = {.cert = o.cert, .key = o.key};
+        tls = gvc_tls_new(true, &to, err, sizeof(err));
+        if (!tls) {
+            fprintf(stderr, "gpuvisor-remoted: %s\n", err);
+            return 2;
+        }
+    } else if (o.cert || o.key) {
+        fprintf(stderr, "gpuvisor-remoted: --cert and --key go with a tls: address\n");
+        return 2;
+    }
+    struct gva_tokens tokens;
+    if (gva_tokens_load(o.tokens, &tokens, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: %s\n", err);
+        return 2;
+    }
+    char *shim = o.shim ? strdup(o.shim) : default_shim();
+    if (!shim || access(shim, R_OK) != 0) {
+        fprintf(stderr, "gpuvisor-remoted: cannot find the interposer (libgpuvisor.so%s%s); name "
+                        "it with --shim\n",
+                shim ? " at " : "", shim ? shim : "");
+        return 2;
+    }
+    int lfd = gvc_listen(&addr, err, sizeof(err));
+    if (lfd < 0) {
+        fprintf(stderr, "gpuvisor-remoted: cannot listen on %s\n", err);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "gpuvisor-remoted: listening on %s\n", o.listen);
+    fflush(stderr);
+
+    unsigned long seq = 0;
+    int live = 0;
+    while (!stop) {
+        pid_t dead;
+        int st;
+        while ((dead = waitpid(-1, &st, WNOHANG)) > 0)
+            live--;
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int r = poll(&p, 1, 200);
+        if (r <= 0)
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (live >= o.max_sessions) {
+            fprintf(stderr, "gpuvisor-remoted: refused a connection: %d sessions already\n", live);
+            close(fd);
+            continue;
+        }
+        seq++;
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(lfd);
+            session(fd, &o, tls, &tokens, seq, shim);
+        }
+        close(fd);
+        if (pid > 0)
+            live++;
+        else
+            fprintf(stderr, "gpuvisor-remoted: cannot fork a session: %s\n", strerror(errno));
+    }
+    close(lfd);
+    if (addr.kind == GVC_UNIX)
+        unlink(addr.path);
+    /* Sessions end with this process (PR_SET_PDEATHSIG). */
+    gva_tokens_free(&tokens);
+    gvc_tls_free(tls);
+    free(shim);
+    fprintf(stderr, "gpuvisor-remoted: stopped\n");
+    return 0;
+}
