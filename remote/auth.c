@@ -14,30 +14,67 @@
 static const char CLIENT_LABEL[] = "gpuvisor-remote client";
 static const char SERVER_LABEL[] = "gpuvisor-remote server";
 
-void gva_client_proof(const void *token, size_t tlen, const uint8_t snonce[GVA_NONCE],
-                      const uint8_t cnonce[GVA_NONCE], const char *who, uint8_t out[GVA_MAC])
+void gva_key(const void *token, size_t tlen, char key[GVA_KEY])
 {
-    uint8_t msg[sizeof(CLIENT_LABEL) + 2 * GVA_NONCE + GVA_MAX_WHO];
-    size_t n = 0, wl = strnlen(who, GVA_MAX_WHO - 1);
-    memcpy(msg, CLIENT_LABEL, sizeof(CLIENT_LABEL));
-    n += sizeof(CLIENT_LABEL);
-    memcpy(msg + n, snonce, GVA_NONCE);
-    n += GVA_NONCE;
-    memcpy(msg + n, cnonce, GVA_NONCE);
-    n += GVA_NONCE;
-    memcpy(msg + n, who, wl);
-    n += wl;
-    gv_hmac_sha256(token, tlen, msg, n, out);
+    uint8_t d[GV_SHA256_LEN];
+    gv_sha256(token, tlen, d);
+    gv_hex(d, sizeof(d), key);
+    explicit_bzero(d, sizeof(d));
 }
 
-void gva_server_proof(const void *token, size_t tlen, const uint8_t cnonce[GVA_NONCE],
-                      const uint8_t snonce[GVA_NONCE], uint8_t out[GVA_MAC])
+size_t gva_client_message(const uint8_t snonce[GVA_NONCE], const uint8_t cnonce[GVA_NONCE],
+                          const char *who, uint8_t out[GVA_MSG])
 {
-    uint8_t msg[sizeof(SERVER_LABEL) + 2 * GVA_NONCE];
-    memcpy(msg, SERVER_LABEL, sizeof(SERVER_LABEL));
-    memcpy(msg + sizeof(SERVER_LABEL), cnonce, GVA_NONCE);
-    memcpy(msg + sizeof(SERVER_LABEL) + GVA_NONCE, snonce, GVA_NONCE);
-    gv_hmac_sha256(token, tlen, msg, sizeof(msg), out);
+    size_t n = 0, wl = strnlen(who, GVA_MAX_WHO - 1);
+    memcpy(out, CLIENT_LABEL, sizeof(CLIENT_LABEL));
+    n += sizeof(CLIENT_LABEL);
+    memcpy(out + n, snonce, GVA_NONCE);
+    n += GVA_NONCE;
+    memcpy(out + n, cnonce, GVA_NONCE);
+    n += GVA_NONCE;
+    memcpy(out + n, who, wl);
+    return n + wl;
+}
+
+size_t gva_server_message(const uint8_t cnonce[GVA_NONCE], const uint8_t snonce[GVA_NONCE],
+                          uint8_t out[GVA_MSG])
+{
+    memcpy(out, SERVER_LABEL, sizeof(SERVER_LABEL));
+    memcpy(out + sizeof(SERVER_LABEL), cnonce, GVA_NONCE);
+    memcpy(out + sizeof(SERVER_LABEL) + GVA_NONCE, snonce, GVA_NONCE);
+    return sizeof(SERVER_LABEL) + 2 * GVA_NONCE;
+}
+
+void gva_mac(const char key[GVA_KEY], const uint8_t *msg, size_t n, uint8_t out[GVA_MAC])
+{
+    gv_hmac_sha256(key, GVA_KEY - 1, msg, n, out);
+}
+
+int gva_verify_tokens(void *arg, const char *who, const uint8_t *cmsg, size_t cn,
+                      const uint8_t proof[GVA_MAC], const uint8_t *smsg, size_t sn,
+                      uint8_t sproof[GVA_MAC], size_t *token, char *err, size_t errlen)
+{
+    const struct gva_tokens *t = arg;
+    uint8_t want[GVA_MAC];
+    bool found = false;
+    /* Every key is tried, whatever matched, so the time taken says nothing about which. */
+    for (size_t i = 0; i < t->count; i++) {
+        gva_mac(t->tok[i], cmsg, cn, want);
+        if (gv_equal_ct(want, proof, GVA_MAC) && !found) {
+            found = true;
+            *token = i;
+        }
+    }
+    if (!found) {
+        snprintf(err, errlen, "wrong token");
+        return -1;
+    }
+    if (who[0]) {
+        snprintf(err, errlen, "asked to join instance '%s', which needs gpuvisord", who);
+        return -1;
+    }
+    gva_mac(t->tok[*token], smsg, sn, sproof);
+    return 0;
 }
 
 bool gva_random(void *buf, size_t n)
@@ -82,7 +119,10 @@ int gva_tokens_load(const char *path, struct gva_tokens *t, char *err, size_t er
         if (!*s || *s == '#')
             continue;
         char **grown = realloc(t->tok, (t->count + 1) * sizeof(*grown));
-        char *copy = strdup(s);
+        char key[GVA_KEY];
+        gva_key(s, strlen(s), key);
+        explicit_bzero(line, sizeof(line));
+        char *copy = strdup(key);
         if (!grown || !copy) {
             free(copy);
             if (grown)
@@ -195,7 +235,7 @@ static int read_small(struct gvc *c, int timeout_ms, struct gvw_hdr *h, struct g
     return 0;
 }
 
-int gva_server(struct gvc *c, const struct gva_tokens *t, int timeout_ms, const char *name,
+int gva_server(struct gvc *c, gva_verify_fn verify, void *arg, int timeout_ms, const char *name,
                uint32_t max_frame, struct gva_session *out, char *err, size_t errlen)
 {
     struct gvw_buf body = {0}, b = {0};
@@ -243,22 +283,14 @@ int gva_server(struct gvc *c, const struct gva_tokens *t, int timeout_ms, const 
         refuse(c, err);
         goto done;
     }
-    /* Every token is tried, whatever matched, so the time taken says nothing about which. */
-    bool found = false;
-    for (size_t i = 0; i < t->count; i++) {
-        gva_client_proof(t->tok[i], strlen(t->tok[i]), snonce, hello.cnonce, hello.who, want);
-        if (gv_equal_ct(want, mac, GVA_MAC) && !found) {
-            found = true;
-            out->token = i;
-        }
-    }
-    if (!found) {
-        snprintf(err, errlen, "wrong token");
+    uint8_t cmsg[GVA_MSG], smsg[GVA_MSG];
+    size_t cn = gva_client_message(snonce, hello.cnonce, hello.who, cmsg);
+    size_t sn = gva_server_message(hello.cnonce, snonce, smsg);
+    if (verify(arg, hello.who, cmsg, cn, mac, smsg, sn, want, &out->token, err, errlen) != 0) {
         refuse(c, "authentication failed");
         goto done;
     }
-    const char *tok = t->tok[out->token];
-    gva_server_proof(tok, strlen(tok), hello.cnonce, snonce, mac);
+    memcpy(mac, want, sizeof(mac));
     gvw_begin(&b, GVW_OP_WELCOME, 0, 0);
     gvw_put_bytes(&b, mac, sizeof(mac));
     gvw_put_u32(&b, max_frame);
@@ -281,7 +313,8 @@ int gva_client(struct gvc *c, const void *token, size_t tlen, const char *who, i
     struct gvw_buf body = {0}, b = {0};
     struct gvw_hdr h;
     struct gvw_args a;
-    uint8_t cnonce[GVA_NONCE], snonce[GVA_NONCE], mac[GVA_MAC];
+    uint8_t cnonce[GVA_NONCE], snonce[GVA_NONCE], mac[GVA_MAC], msg[GVA_MSG];
+    char key[GVA_KEY] = "";
     int rc = -1;
     if (!who)
         who = "";
@@ -317,7 +350,8 @@ int gva_client(struct gvc *c, const void *token, size_t tlen, const char *who, i
         goto done;
     }
     memcpy(snonce, a.p[1], GVA_NONCE);
-    gva_client_proof(token, tlen, snonce, cnonce, who, mac);
+    gva_key(token, tlen, key);
+    gva_mac(key, msg, gva_client_message(snonce, cnonce, who, msg), mac);
     gvw_begin(&b, GVW_OP_PROOF, 0, 0);
     gvw_put_bytes(&b, mac, sizeof(mac));
     if (send_frame(c, &b) != 0) {
@@ -337,7 +371,8 @@ int gva_client(struct gvc *c, const void *token, size_t tlen, const char *who, i
         snprintf(err, errlen, "the server answered something else than a welcome");
         goto done;
     }
-    gva_server_proof(token, tlen, cnonce, snonce, mac);
+    gva_mac(key, msg, gva_server_message(cnonce, snonce, msg), mac);
+    explicit_bzero(key, sizeof(key));
     if (!gv_equal_ct(mac, a.p[0], GVA_MAC)) {
         snprintf(err, errlen, "the server could not prove it knows the token");
         goto done;
@@ -346,6 +381,7 @@ int gva_client(struct gvc *c, const void *token, size_t tlen, const char *who, i
     gvw_arg_text(&a, 2, name, namelen);
     rc = 0;
 done:
+    explicit_bzero(key, sizeof(key));
     explicit_bzero(mac, sizeof(mac));
     gvw_buf_free(&body);
     gvw_buf_free(&b);

@@ -196,15 +196,9 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
     }
     gvc_tune(s.conn, o->keepalive_ms);
     struct gva_session who;
-    if (gva_server(s.conn, tokens, o->keepalive_ms, s.name, o->max_frame, &who, err,
+    if (gva_server(s.conn, gva_verify_tokens, (void *)tokens, o->keepalive_ms, s.name, o->max_frame, &who, err,
                    sizeof(err)) != 0) {
         srv_log(&s, "refused: %s", err);
-        gvc_close(s.conn);
-        _exit(2);
-    }
-    if (who.who[0]) {
-        srv_log(&s, "refused: joining instance '%s' needs gpuvisord, which this server does not use",
-                who.who);
         gvc_close(s.conn);
         _exit(2);
     }
