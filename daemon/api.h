@@ -64,6 +64,7 @@ const char *gvd_listing_body(const struct gvd_listing *l, size_t *len);
 
 /* Handlers. */
 gvd_handler gvd_api_healthz;
+gvd_handler gvd_api_remote_verify;
 gvd_handler gvd_api_metrics;
 gvd_handler gvd_api_gpus_list, gvd_api_gpu_get, gvd_api_gpu_patch;
 gvd_handler gvd_api_profiles_list, gvd_api_profile_get, gvd_api_profile_create,

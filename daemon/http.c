@@ -113,6 +113,7 @@ static const struct {
     {GVD_R_HOST_VGPU, GVD_DELETE, gvd_api_host_vgpu_remove, true, true},
     {GVD_R_HOST_XML, GVD_GET, gvd_api_host_xml, true, false},
     {GVD_R_HOST_APPLY, GVD_POST, gvd_api_host_apply, true, true},
+    {GVD_R_REMOTE_VERIFY, GVD_POST, gvd_api_remote_verify, true, false},
 };
 
 /* --- Answers. */

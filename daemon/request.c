@@ -147,6 +147,12 @@ static const struct {
      "DELETE"},
     {GVD_R_HOST_XML, "/v1/host/xml/{id}", {"v1", "host", "xml", ""}, P_HOST_ID, M(GVD_GET), "GET"},
     {GVD_R_HOST_APPLY, "/v1/host/apply", {"v1", "host", "apply"}, P_NONE, M(GVD_POST), "POST"},
+    {GVD_R_REMOTE_VERIFY,
+     "/v1/remote/verify",
+     {"v1", "remote", "verify"},
+     P_NONE,
+     M(GVD_POST),
+     "POST"},
 };
 
 const char *gvd_route_pattern(enum gvd_route r)
@@ -1057,5 +1063,86 @@ int gvd_parse_host_apply(const char *body, size_t len, struct gv_error *err)
         break;
     }
     json_decref(j);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A hex string of at most max bytes into out; its length in *n. */
+static int read_hex(const char *field, const json_t *v, uint8_t *out, size_t max, size_t *n,
+                    struct gv_error *err)
+{
+    if (!json_is_string(v))
+        return gv_error_set(err, -EINVAL, "\"%s\" must be a string of hex digits, not %s", field,
+                            type_name(v));
+    const char *t = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len % 2 || len / 2 > max)
+        return gv_error_set(err, -EINVAL, "\"%s\": an even number of hex digits, at most %zu",
+                            field, 2 * max);
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hexval(t[i]), lo = hexval(t[i + 1]);
+        if (hi < 0 || lo < 0)
+            return gv_error_set(err, -EINVAL, "\"%s\": not a hex digit at %zu", field,
+                                hi < 0 ? i : i + 1);
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    *n = len / 2;
+    return 0;
+}
+
+int gvd_parse_remote_verify(const char *body, size_t len, struct gvd_remote_verify *out,
+                            struct gv_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *j;
+    int rc = load(body, len, &j, err);
+    if (rc)
+        return rc;
+    const char *key;
+    json_t *v;
+    bool have[4] = {false};
+    size_t n;
+    json_object_foreach(j, key, v)
+    {
+        if (!strcmp(key, "instance")) {
+            const char *t = json_is_string(v) ? json_string_value(v) : NULL;
+            if (!t || !*t || json_string_length(v) >= sizeof(out->instance) ||
+                strlen(t) != json_string_length(v)) {
+                rc = gv_error_set(err, -EINVAL, "\"instance\": an instance id or name");
+                break;
+            }
+            snprintf(out->instance, sizeof(out->instance), "%s", t);
+            have[0] = true;
+        } else if (!strcmp(key, "client_message")) {
+            rc = read_hex(key, v, out->client_message, sizeof(out->client_message),
+                          &out->client_len, err);
+            have[1] = true;
+        } else if (!strcmp(key, "server_message")) {
+            rc = read_hex(key, v, out->server_message, sizeof(out->server_message),
+                          &out->server_len, err);
+            have[2] = true;
+        } else if (!strcmp(key, "proof")) {
+            rc = read_hex(key, v, out->proof, sizeof(out->proof), &n, err);
+            if (!rc && n != sizeof(out->proof))
+                rc = gv_error_set(err, -EINVAL, "\"proof\": 64 hex digits");
+            have[3] = true;
+        } else {
+            rc = gv_error_set(err, -EINVAL,
+                              "unknown field \"%.64s\" (known: instance, client_message, "
+                              "server_message, proof)",
+                              key);
+        }
+        if (rc)
+            break;
+    }
+    json_decref(j);
+    if (!rc && !(have[0] && have[1] && have[2] && have[3]))
+        rc = gv_error_set(err, -EINVAL,
+                          "instance, client_message, server_message and proof are all needed");
     return rc;
 }

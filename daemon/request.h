@@ -57,6 +57,7 @@ enum gvd_route {
     GVD_R_HOST_VGPU,
     GVD_R_HOST_XML,
     GVD_R_HOST_APPLY,
+    GVD_R_REMOTE_VERIFY,
     GVD_R_COUNT
 };
 
@@ -241,5 +242,21 @@ int gvd_parse_host_vgpu(const char *body, size_t len, struct gvd_host_vgpu_req *
                         struct gv_error *err);
 /* POST /v1/host/apply takes no fields: no body, or {}. */
 int gvd_parse_host_apply(const char *body, size_t len, struct gv_error *err);
+
+/* POST /v1/remote/verify: gpuvisor-remoted asks whether a client's handshake proof was made with
+ * the token of the tenant that owns `instance` (or the admin's). The messages are the bytes the
+ * proofs cover, in hex. */
+#define GVD_REMOTE_MSG_MAX 256
+#define GVD_REMOTE_KEY_MAX 128
+struct gvd_remote_verify {
+    char instance[GVD_REMOTE_KEY_MAX];
+    uint8_t client_message[GVD_REMOTE_MSG_MAX];
+    size_t client_len;
+    uint8_t server_message[GVD_REMOTE_MSG_MAX];
+    size_t server_len;
+    uint8_t proof[32];
+};
+int gvd_parse_remote_verify(const char *body, size_t len, struct gvd_remote_verify *out,
+                            struct gv_error *err);
 
 #endif

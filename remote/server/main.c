@@ -2,13 +2,18 @@
 /* gpuvisor-remoted: serves the CUDA driver API to GPU-less machines (srv.h says how).
  *
  *   gpuvisor-remoted --listen unix:PATH|tcp:HOST:PORT|tls:HOST:PORT [--cert F --key F]
- *                    --token-file FILE [--memory SIZE] [--compute PCT]
+ *                    [--token-file FILE] [--daemon SOCKET] [--memory SIZE] [--compute PCT]
  *                    [--compute-policy P] [--keepalive SECONDS] [--max-frame BYTES]
  *                    [--max-sessions N] [--shim PATH]
  *
  * The listening process accepts connections and forks one session process for each; it never
- * loads the driver itself. SIGTERM and SIGINT stop it: sessions end with it. */
+ * loads the driver itself. SIGTERM and SIGINT stop it: sessions end with it.
+ *
+ * A client that names no instance proves a token of --token-file and gets a slice of its own
+ * (--memory, --compute). A client that names an instance of gpuvisord (--daemon) proves that
+ * instance's tenant's token, which gpuvisord checks, and its session joins the instance. */
 #include "remote/auth.h"
+#include "remote/server/remoted.h"
 #include "remote/server/srv.h"
 
 #include "core/error.h"
@@ -31,7 +36,7 @@
 int srv_serve(struct srv *s, const char *shim);
 
 struct opts {
-    const char *listen, *cert, *key, *tokens, *memory, *compute, *policy, *shim;
+    const char *listen, *cert, *key, *tokens, *daemon, *memory, *compute, *policy, *shim;
     int keepalive_ms;
     uint32_t max_frame;
     int max_sessions;
@@ -52,6 +57,7 @@ static void usage(FILE *f)
             "  --listen ADDR          unix:PATH, tcp:HOST:PORT or tls:HOST:PORT\n"
             "  --cert FILE --key FILE the server's certificate chain and key (tls: only)\n"
             "  --token-file FILE      the tokens clients may prove, one per line\n"
+            "  --daemon SOCKET        gpuvisord's local socket: clients may join its instances\n"
             "  --memory SIZE          each session's device memory on each GPU (\"4GiB\")\n"
             "  --compute PCT          each session's share of each GPU's time (\"25%%\")\n"
             "  --compute-policy P     fixed, guaranteed (the default) or best-effort\n"
@@ -89,6 +95,7 @@ static int parse(int argc, char **argv, struct opts *o)
     static const struct option lo[] = {
         {"listen", required_argument, 0, 'l'},     {"cert", required_argument, 0, 'c'},
         {"key", required_argument, 0, 'k'},        {"token-file", required_argument, 0, 't'},
+        {"daemon", required_argument, 0, 'd'},
         {"memory", required_argument, 0, 'm'},     {"compute", required_argument, 0, 'p'},
         {"compute-policy", required_argument, 0, 'P'},
         {"keepalive", required_argument, 0, 'a'},  {"max-frame", required_argument, 0, 'f'},
@@ -108,6 +115,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'c': o->cert = optarg; break;
         case 'k': o->key = optarg; break;
         case 't': o->tokens = optarg; break;
+        case 'd': o->daemon = optarg; break;
         case 'm': o->memory = optarg; break;
         case 'p': o->compute = optarg; break;
         case 'P': o->policy = optarg; break;
@@ -152,8 +160,8 @@ static int parse(int argc, char **argv, struct opts *o)
         fprintf(stderr, "gpuvisor-remoted: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (!o->listen || !o->tokens) {
-        fprintf(stderr, "gpuvisor-remoted: --listen and --token-file are needed\n");
+    if (!o->listen || (!o->tokens && !o->daemon)) {
+        fprintf(stderr, "gpuvisor-remoted: --listen, and --token-file or --daemon, are needed\n");
         usage(stderr);
         return -1;
     }
@@ -176,6 +184,32 @@ static int parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+struct verifiers {
+    const struct gva_tokens *tokens; /* NULL without --token-file */
+    struct remoted_daemon daemon;    /* .socket NULL without --daemon */
+    bool joined;
+};
+
+/* A client naming an instance goes to gpuvisord; one naming none to the token file. */
+static int verify(void *arg, const char *who, const uint8_t *cmsg, size_t cn,
+                  const uint8_t proof[GVA_MAC], const uint8_t *smsg, size_t sn,
+                  uint8_t sproof[GVA_MAC], size_t *token, char *err, size_t errlen)
+{
+    struct verifiers *v = arg;
+    if (who[0] && v->daemon.socket) {
+        int rc = remoted_verify_daemon(&v->daemon, who, cmsg, cn, proof, smsg, sn, sproof, token,
+                                       err, errlen);
+        v->joined = rc == 0;
+        return rc;
+    }
+    if (!v->tokens) {
+        snprintf(err, errlen, "the client named no instance, and this server has no token file");
+        return -1;
+    }
+    return gva_verify_tokens((void *)v->tokens, who, cmsg, cn, proof, smsg, sn, sproof, token,
+                             err, errlen);
+}
+
 /* The session process: handshake, limits, serve. Never returns. */
 static void session(int fd, const struct opts *o, struct gvc_tls *tls,
                     const struct gva_tokens *tokens, unsigned long seq, const char *shim)
@@ -196,13 +230,26 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
     }
     gvc_tune(s.conn, o->keepalive_ms);
     struct gva_session who;
-    if (gva_server(s.conn, gva_verify_tokens, (void *)tokens, o->keepalive_ms, s.name, o->max_frame, &who, err,
+    struct verifiers v = {.tokens = tokens, .daemon = {.socket = o->daemon}};
+    if (gva_server(s.conn, verify, &v, o->keepalive_ms, s.name, o->max_frame, &who, err,
                    sizeof(err)) != 0) {
         srv_log(&s, "refused: %s", err);
         gvc_close(s.conn);
         _exit(2);
     }
+    if (v.joined) {
+        /* A member of the daemon's instance, under the instance's own limits. */
+        setenv("GPUVISOR_DAEMON", o->daemon, 1);
+        setenv("GPUVISOR_INSTANCE", v.daemon.instance, 1);
+        unsetenv("GPUVISOR_MEMORY");
+        unsetenv("GPUVISOR_COMPUTE");
+        unsetenv(GV_POLICY_ENV);
+        unsetenv(GV_PRIORITY_ENV);
+        srv_log(&s, "started in instance %s of tenant %s", v.daemon.instance, v.daemon.tenant);
+        _exit(srv_serve(&s, shim));
+    }
     /* The session's slice: its own instance, with the server's limits. */
+    unsetenv("GPUVISOR_DAEMON");
     setenv("GPUVISOR_INSTANCE", s.name, 1);
     if (o->memory)
         setenv("GPUVISOR_MEMORY", o->memory, 1);
@@ -248,8 +295,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gpuvisor-remoted: --cert and --key go with a tls: address\n");
         return 2;
     }
-    struct gva_tokens tokens;
-    if (gva_tokens_load(o.tokens, &tokens, err, sizeof(err)) != 0) {
+    struct gva_tokens tokens = {0};
+    if (o.tokens && gva_tokens_load(o.tokens, &tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "gpuvisor-remoted: %s\n", err);
         return 2;
     }
@@ -295,7 +342,7 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             close(lfd);
-            session(fd, &o, tls, &tokens, seq, shim);
+            session(fd, &o, tls, o.tokens ? &tokens : NULL, seq, shim);
         }
         close(fd);
         if (pid > 0)
