@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/sha256.h"
+#include "core/uuid.h"
 #include "daemon/api.h"
 #include "daemon/gvd.h"
 #include "daemon/request.h"
@@ -56,7 +57,9 @@ void gvd_api_remote_verify(struct gvd_req *q, struct gvd_resp *r)
     char hex[65];
     mac(key, v.server_message, v.server_len, sproof);
     gv_hex(sproof, sizeof(sproof), hex);
+    char uuid[GV_UUID_TEXT];
+    gv_uuid_format(in->uuid, uuid);
     gvd_reply_json(r, 200,
-                   json_pack("{ssssss}", "instance", in->id, "tenant", in->tenant, "server_proof",
-                             hex));
+                   json_pack("{ssssssss}", "instance", in->id, "tenant", in->tenant, "uuid", uuid,
+                             "server_proof", hex));
 }

@@ -136,6 +136,7 @@ int remoted_verify_daemon(void *arg, const char *who, const uint8_t *cmsg, size_
     char sp[2 * GVA_MAC + 1];
     if (!field(json, "instance", dm->instance, sizeof(dm->instance)) ||
         !field(json, "tenant", dm->tenant, sizeof(dm->tenant)) ||
+        !field(json, "uuid", dm->uuid, sizeof(dm->uuid)) ||
         !field(json, "server_proof", sp, sizeof(sp)) || unhex(sp, sproof, GVA_MAC) != 0) {
         snprintf(err, errlen, "gpuvisord's answer is not what was asked");
         return -1;

@@ -241,6 +241,7 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         /* A member of the daemon's instance, under the instance's own limits. */
         setenv("GPUVISOR_DAEMON", o->daemon, 1);
         setenv("GPUVISOR_INSTANCE", v.daemon.instance, 1);
+        setenv("CUDA_VISIBLE_DEVICES", v.daemon.uuid, 1); /* the instance's GPU alone */
         unsetenv("GPUVISOR_MEMORY");
         unsetenv("GPUVISOR_COMPUTE");
         unsetenv(GV_POLICY_ENV);

@@ -1086,6 +1086,170 @@ static void case_shim(void)
     dt_kill(&t, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- remote */
+
+struct remoted {
+    pid_t pid;
+    char sock[200], log[200];
+};
+
+/* Start gpuvisor-remoted (GV_REMOTED) beside daemon t, admitting clients into its instances. */
+static void remoted_start(struct dt *t, struct remoted *r)
+{
+    snprintf(r->sock, sizeof(r->sock), "%s/remote.sock", t->dir);
+    snprintf(r->log, sizeof(r->log), "%s/remoted.log", t->dir);
+    pid_t parent = getpid();
+    r->pid = fork();
+    CHECK(r->pid >= 0, "fork");
+    if (r->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        int fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            dup2(fd, 2);
+        setenv("GPUVISOR_SIM_MACHINE", t->machine, 1);
+        setenv("GPUVISOR_SIM_GPUS", "T4,T4", 1);
+        char listen[220];
+        snprintf(listen, sizeof(listen), "unix:%s", r->sock);
+        const char *bin = getenv("GV_REMOTED");
+        execl(bin, bin, "--listen", listen, "--daemon", t->sock, "--shim", getenv("GV_SHIM"),
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && access(r->sock, F_OK) != 0; i++)
+        usleep(10000);
+    CHECK(access(r->sock, F_OK) == 0, "gpuvisor-remoted listens");
+}
+
+/* Whether the log at path says `what` within 5 s (a session logs after its client is answered). */
+static bool log_has(const char *path, const char *what)
+{
+    static char buf[65536];
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            if (strstr(buf, what))
+                return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+/* Run GV_HOLD through the remote client (GV_REMOTE_LIB first on the library path) as the holder
+ * of token tk joining instance key, allocating mib MiB on its device 0. With wait, return at once
+ * with its pid in *pid (it stays until killed); else its exit status: 0 allocated, 3 refused for
+ * lack of memory, 1 anything else (such as a refused session). */
+static int remote_hold(struct remoted *r, const char *tk, const char *key, int mib, bool wait,
+                       pid_t *pid_out)
+{
+    const char *holder = getenv("GV_HOLD");
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        char where[220], arg[16], lib[4096];
+        snprintf(where, sizeof(where), "unix:%s", r->sock);
+        snprintf(lib, sizeof(lib), "%s:%s", getenv("GV_REMOTE_LIB"), getenv("LD_LIBRARY_PATH"));
+        setenv("LD_LIBRARY_PATH", lib, 1);
+        setenv("GPUVISOR_REMOTE", where, 1);
+        setenv("GPUVISOR_REMOTE_TOKEN", tk, 1);
+        setenv("GPUVISOR_REMOTE_INSTANCE", key, 1);
+        unsetenv("GPUVISOR_SIM_MACHINE"); /* the client never reaches the simulator itself */
+        snprintf(arg, sizeof(arg), "%d", mib);
+        if (wait)
+            execl(holder, holder, "--wait", arg, (char *)NULL);
+        else
+            execl(holder, holder, arg, (char *)NULL);
+        _exit(127);
+    }
+    if (wait) {
+        *pid_out = pid;
+        return 0;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The bytes instance `path` says its members use, and how many members it has. */
+static long long instance_used(struct dt *t, const char *path, size_t *members)
+{
+    json_t *j = dt_call(t, 200, NULL, "GET", path, NULL);
+    json_t *u = json_object_get(j, "usage");
+    long long used = json_integer_value(json_object_get(u, "memory_used"));
+    *members = json_array_size(json_object_get(u, "members"));
+    json_decref(j);
+    return used;
+}
+
+static void case_remote(void)
+{
+    if (!getenv("GV_HOLD") || !getenv("GV_SHIM") || !getenv("GV_REMOTED") ||
+        !getenv("GV_REMOTE_LIB")) {
+        fprintf(stderr, "remote: the interposer, the remote parts or cli_hold are not built: "
+                        "skipped\n");
+        return;
+    }
+    static struct dt t;
+    start(&t, "remote", NULL);
+    char ta[64], tb[64];
+    tenant(&t, "{\"name\":\"a\"}", ta);
+    tenant(&t, "{\"name\":\"b\"}", tb);
+    json_t *j = dt_call(&t, 201, ta, "POST", "/v1/instances",
+                        "{\"memory\":\"2GiB\",\"gpu\":1,\"name\":\"slice\"}");
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/instances/%s", str(j, "id"));
+    json_decref(j);
+    json_decref(dt_call(&t, 201, tb, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"name\":\"x\"}"));
+    struct remoted r;
+    remoted_start(&t, &r);
+
+    CHECK(remote_hold(&r, ta, "slice", 1024, false, NULL) == 0, "1 GiB fits in a 2 GiB instance");
+    CHECK(remote_hold(&r, ta, "slice", 3072, false, NULL) == 3,
+          "3 GiB is refused by the instance's limit");
+    CHECK(log_has(r.log, "started in instance"), "the session joined the instance");
+    CHECK(remote_hold(&r, tb, "slice", 1024, false, NULL) == 1, "b's token cannot join a's slice");
+    CHECK(log_has(r.log, "gpuvisord refused: 403"), "the refusal is logged");
+    CHECK(remote_hold(&r, "gvt_notatoken", "slice", 1024, false, NULL) == 1, "a wrong token");
+    CHECK(remote_hold(&r, ta, "", 1024, false, NULL) == 1,
+          "no instance named, and the server has no token file");
+    CHECK(remote_hold(&r, t.admin, "slice", 1024, false, NULL) == 0, "the admin's token");
+
+    /* A held session shows in the instance's usage, and its memory comes back when it dies. */
+    pid_t pid;
+    remote_hold(&r, ta, "slice", 1536, true, &pid);
+    size_t members = 0;
+    long long used = 0;
+    for (int i = 0; i < 500 && used < 1536LL << 20; i++) {
+        used = instance_used(&t, path, &members);
+        if (used < 1536LL << 20)
+            usleep(10000);
+    }
+    CHECK(used >= 1536LL << 20 && members == 1, "the session's 1.5 GiB in the instance (%lld, %zu members)",
+          used, members);
+    CHECK(remote_hold(&r, ta, "slice", 1024, false, NULL) == 3,
+          "a second session shares the instance's limit");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    for (int i = 0; i < 500 && used != 0; i++) {
+        used = instance_used(&t, path, &members);
+        if (used)
+            usleep(10000);
+    }
+    CHECK(used == 0, "the killed client's memory is back (%lld used)", used);
+    kill(r.pid, SIGTERM);
+    waitpid(r.pid, NULL, 0);
+    dt_kill(&t, SIGTERM);
+}
+
 /* ---------------------------------------------------------------- policy */
 
 /* GET instance id: its policy and priority must be these, in the listing too, and in its region
@@ -1269,6 +1433,7 @@ int main(int argc, char **argv)
         {"shim", case_shim},
         {"timeslice", case_timeslice},
         {"policy", case_policy},
+        {"remote", case_remote},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {
