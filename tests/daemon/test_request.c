@@ -403,6 +403,51 @@ static void test_host_bodies(void **state)
     assert_int_equal(gvd_parse_host_apply(LEN("[1]"), &err), -EINVAL);
 }
 
+static void test_remote_verify(void **state)
+{
+    (void)state;
+    struct gvd_remote_verify v;
+    struct gv_error err = {0};
+    const char *proof = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"instance\":\"job1\",\"client_message\":\"0a0B\",\"server_message\":\"\","
+             "\"proof\":\"%s\"}",
+             proof);
+    assert_int_equal(gvd_parse_remote_verify(body, strlen(body), &v, &err), 0);
+    assert_string_equal(v.instance, "job1");
+    assert_int_equal(v.client_len, 2);
+    assert_int_equal(v.client_message[0], 0x0a);
+    assert_int_equal(v.client_message[1], 0x0b);
+    assert_int_equal(v.server_len, 0);
+    assert_int_equal(v.proof[31], 0xff);
+
+    REFUSED(gvd_parse_remote_verify, &v,
+            "{\"instance\":\"a\",\"client_message\":\"0\",\"server_message\":\"\","
+            "\"proof\":\"00\"}",
+            -EINVAL, "even number");
+    REFUSED(gvd_parse_remote_verify, &v,
+            "{\"instance\":\"a\",\"client_message\":\"zz\",\"server_message\":\"\","
+            "\"proof\":\"00\"}",
+            -EINVAL, "not a hex digit");
+    REFUSED(gvd_parse_remote_verify, &v,
+            "{\"instance\":\"a\",\"client_message\":\"\",\"server_message\":\"\","
+            "\"proof\":\"00\"}",
+            -EINVAL, "64 hex digits");
+    REFUSED(gvd_parse_remote_verify, &v, "{\"instance\":\"a\"}", -EINVAL, "all needed");
+    REFUSED(gvd_parse_remote_verify, &v, "{\"instance\":7}", -EINVAL, "instance");
+    REFUSED(gvd_parse_remote_verify, &v, "{\"who\":\"a\"}", -EINVAL, "unknown field");
+    REFUSED(gvd_parse_remote_verify, &v, "[]", -EINVAL, "JSON object");
+    /* A message longer than 256 bytes. */
+    char longer[1200];
+    int n = snprintf(longer, sizeof(longer), "{\"instance\":\"a\",\"client_message\":\"");
+    for (int i = 0; i < 514; i++)
+        longer[n++] = 'a';
+    snprintf(longer + n, sizeof(longer) - (size_t)n,
+             "\",\"server_message\":\"\",\"proof\":\"%s\"}", proof);
+    assert_int_equal(gvd_parse_remote_verify(longer, strlen(longer), &v, &err), -EINVAL);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -425,7 +470,7 @@ int main(void)
         cmocka_unit_test(test_tenant),          cmocka_unit_test(test_profile_gpu),
         cmocka_unit_test(test_paths),           cmocka_unit_test(test_query),
         cmocka_unit_test(test_names),           cmocka_unit_test(test_host_paths),
-        cmocka_unit_test(test_host_bodies),
+        cmocka_unit_test(test_host_bodies),     cmocka_unit_test(test_remote_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
