@@ -121,6 +121,12 @@ struct gvc_tls *gvc_tls_new(bool server, const struct gvc_tls_opts *o, char *err
         goto fail;
     }
     SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
+    /* A client makes one connection per process and never resumes a session: no tickets. */
+    if (server && !SSL_CTX_set_num_tickets(t->ctx, 0)) {
+        snprintf(err, errlen, "cannot turn off session tickets: %s",
+                 ssl_reason(why, sizeof(why), "unknown error"));
+        goto fail;
+    }
     SSL_CTX_set_mode(t->ctx, SSL_MODE_AUTO_RETRY | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
     if (server && (!o->cert || !o->key)) {
