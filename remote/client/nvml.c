@@ -323,8 +323,7 @@ NV_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *pciBusId, nvmlDevi
 
 /* ---------------------------------------------------------------- identity */
 
-static nvmlReturn_t device_text(nvmlDevice_t device, enum gvn_text what, char *dst,
-                                unsigned length)
+static nvmlReturn_t device_text(nvmlDevice_t device, enum gvn_text what, char *dst, unsigned length)
 {
     unsigned i;
     nvmlReturn_t r = device_index(device, &i);

@@ -78,15 +78,15 @@ static nvmlReturn_t device(uint64_t i, nvmlDevice_t *d)
 {
     if (inits == 0)
         return NVML_ERROR_UNINITIALIZED;
-    by_index_fn by_index = (by_index_fn)fn2("nvmlDeviceGetHandleByIndex_v2",
-                                            "nvmlDeviceGetHandleByIndex");
+    by_index_fn by_index =
+        (by_index_fn)fn2("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
     NEED(by_index);
     if (i > UINT32_MAX)
         return NVML_ERROR_INVALID_ARGUMENT;
     return by_index((unsigned)i, d);
 }
 
-#define DEVICE(i, d)                                                                            \
+#define DEVICE(i, d)                                                                               \
     nvmlDevice_t d;                                                                                \
     do {                                                                                           \
         nvmlReturn_t dr_ = device(i, &d);                                                          \
@@ -147,7 +147,8 @@ static int h_system(SRV_ARGS)
         return NVML_ERROR_UNINITIALIZED;
     text_fn driver = (text_fn)fn("nvmlSystemGetDriverVersion");
     text_fn nvml = (text_fn)fn("nvmlSystemGetNVMLVersion");
-    int_fn cuda = (int_fn)fn2("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion");
+    int_fn cuda =
+        (int_fn)fn2("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion");
     NEED(driver && nvml && cuda);
     char dv[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE], nv[NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE];
     int cv = 0;
@@ -222,9 +223,10 @@ static int h_value(SRV_ARGS)
     case GVN_VALUE_INDEX:
     case GVN_VALUE_MINOR:
     case GVN_VALUE_BUS_WIDTH: {
-        dev_uint_fn get = (dev_uint_fn)fn(a->v[1] == GVN_VALUE_INDEX   ? "nvmlDeviceGetIndex"
-                                          : a->v[1] == GVN_VALUE_MINOR ? "nvmlDeviceGetMinorNumber"
-                                                                       : "nvmlDeviceGetMemoryBusWidth");
+        dev_uint_fn get =
+            (dev_uint_fn)fn(a->v[1] == GVN_VALUE_INDEX   ? "nvmlDeviceGetIndex"
+                            : a->v[1] == GVN_VALUE_MINOR ? "nvmlDeviceGetMinorNumber"
+                                                         : "nvmlDeviceGetMemoryBusWidth");
         NEED(get);
         r = get(d, &v);
         break;
