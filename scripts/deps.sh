@@ -6,10 +6,11 @@ set -eu
 
 # Besides the build: the tests and scripts run wrk and curl (the REST benchmark and checks),
 # python3 (tests/cli: the stand-in gpuvisord and reading JSON; any python3 on PATH will do),
-# useradd and userdel (passwd) and setpriv (util-linux) to act as other Unix users, and
-# virt-xml-validate and virsh (libvirt-clients) to check the libvirt XML of `gpuvisor host xml`;
+# useradd and userdel (passwd) and setpriv (util-linux) to act as other Unix users,
+# virt-xml-validate and virsh (libvirt-clients) to check the libvirt XML of `gpuvisor host xml`,
+# and openssl (the command) to make the self-signed certificates of the remoting TLS tests;
 # the rest they call (sh, grep, sed, awk, mktemp, stat...) is in every Debian system.
-PKGS="build-essential cmake pkg-config libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev wrk curl python3 passwd util-linux libvirt-clients"
+PKGS="build-essential cmake pkg-config libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl wrk curl python3 passwd util-linux libvirt-clients"
 
 missing=""
 for p in $PKGS; do

@@ -11,6 +11,7 @@
 
 static PFN_cuGetProcAddress_v12000 procaddr;
 static PFN_cuCtxSetCurrent_v4000 set_current;
+static void *shim_handle;
 
 void srv_log(struct srv *s, const char *fmt, ...)
 {
@@ -29,6 +30,11 @@ void *srv_sym(const char *name, int version)
     if (!procaddr || procaddr(name, &fn, version, CU_GET_PROC_ADDRESS_DEFAULT, &q) != CUDA_SUCCESS)
         return NULL;
     return fn;
+}
+
+void *srv_shim_handle(void)
+{
+    return shim_handle;
 }
 
 void srv_reply_begin(struct srv *s, const struct gvw_hdr *h)
@@ -86,6 +92,7 @@ static bool setup(struct srv *s, const char *shim)
         srv_log(s, "cannot load the interposer %s: %s", shim, dlerror());
         return false;
     }
+    shim_handle = h;
     procaddr = (PFN_cuGetProcAddress_v12000)dlsym(h, "cuGetProcAddress_v2");
     if (!procaddr) {
         srv_log(s, "the interposer %s has no cuGetProcAddress_v2", shim);

@@ -106,6 +106,10 @@ const struct srv_range *srv_mem_find(struct srv *s, uint64_t p);
  * and the CUDA version whose ABI the caller was written for. NULL when the driver lacks it. */
 void *srv_sym(const char *name, int version);
 
+/* The interposer's dlopen handle (NULL before the session is set up): dlsym on it finds the
+ * interposer's own exports, such as its NVML wrappers that show the session's slice. */
+void *srv_shim_handle(void);
+
 /* A handler: decoded arguments in `a`, the reply's fields written into `out` after the result
  * (the caller writes the result; a failed call's reply is cut back to the result alone). Returns the call's result. A handler that must send its reply
  * itself (bulk to the client after it) returns SRV_REPLIED after doing so; one whose connection
