@@ -161,6 +161,7 @@ static void connect_once(void)
         }
     }
     struct gvc *c = gvc_connect(&addr, tls, err, sizeof(err));
+    gvc_tls_free(tls); /* the connection keeps its own reference */
     if (!c) {
         rc_log("cannot reach the server: %s", err);
         explicit_bzero(token, sizeof(token));
