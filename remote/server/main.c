@@ -195,6 +195,10 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         _exit(2);
     }
     gvc_tune(s.conn, o->keepalive_ms);
+    /* The keepalive bounds every read, not only the wait for a frame to start: a client that
+     * stops halfway through a frame or its bulk would otherwise hold the session for ever. */
+    struct timeval rcv = {o->keepalive_ms / 1000, (o->keepalive_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
     struct gva_session who;
     if (gva_server(s.conn, tokens, o->keepalive_ms, s.name, o->max_frame, &who, err,
                    sizeof(err)) != 0) {
