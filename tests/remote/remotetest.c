@@ -167,7 +167,8 @@ int rt_start(struct rt_server *s, const struct rt_opts *o)
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(s->token + 2 * i, 3, "%02x", rnd[i]);
     FILE *f = fopen(tokfile, "we");
-    if (!f || fprintf(f, "# tokens of a test server\n%s\n", s->token) < 0 || fclose(f) != 0) {
+    bool written = f && fprintf(f, "# tokens of a test server\n%s\n", s->token) > 0;
+    if (!f || fclose(f) != 0 || !written) {
         fprintf(stderr, "remotetest: cannot write %s\n", tokfile);
         goto fail;
     }
