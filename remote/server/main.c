@@ -287,8 +287,13 @@ int main(int argc, char **argv)
     while (!stop) {
         pid_t dead;
         int st;
-        while ((dead = waitpid(-1, &st, WNOHANG)) > 0)
+        while ((dead = waitpid(-1, &st, WNOHANG)) > 0) {
             live--;
+            /* A session that crashed says nothing itself: say it here. */
+            if (WIFSIGNALED(st))
+                fprintf(stderr, "gpuvisor-remoted: session process %d ended by signal %d (%s)\n",
+                        (int)dead, WTERMSIG(st), strsignal(WTERMSIG(st)));
+        }
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int r = poll(&p, 1, 200);
         if (r <= 0)

@@ -86,6 +86,10 @@ static int teardown(void **state)
 static void still_fine(void)
 {
     assert_true(rt_alive(&srv));
+    if (rt_log_count(&srv, "ended by signal", NULL)) {
+        rt_log_dump(&srv);
+        fail_msg("a session process crashed");
+    }
     assert_true(rt_round(&good, 1 * MIB));
     struct rt_client c;
     char err[256];

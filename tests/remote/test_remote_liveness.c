@@ -141,6 +141,7 @@ static void good_untouched(void)
     free(back);
     assert_true(rt_round(&good, 1 * MIB));
     assert_true(rt_alive(&srv));
+    assert_int_equal(rt_log_count(&srv, "ended by signal", NULL), 0);
 }
 
 /* What the child tells the test once it holds its memory. */
