@@ -240,8 +240,7 @@ int rt_log_count(const struct rt_server *s, const char *a, const char *b)
     return n;
 }
 
-bool rt_log_wait(const struct rt_server *s, const char *a, const char *b, int count,
-                 int timeout_ms)
+bool rt_log_wait(const struct rt_server *s, const char *a, const char *b, int count, int timeout_ms)
 {
     uint64_t end = rt_now_ms() + (uint64_t)timeout_ms;
     while (rt_log_count(s, a, b) < count) {

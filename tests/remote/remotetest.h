@@ -33,11 +33,11 @@ struct rt_opts {
 };
 
 struct rt_server {
-    char dir[64];      /* the temporary directory */
-    char addr[160];    /* unix:DIR/sock or tcp:127.0.0.1:PORT */
+    char dir[64];   /* the temporary directory */
+    char addr[160]; /* unix:DIR/sock or tcp:127.0.0.1:PORT */
     char token[72];
-    char log[128];     /* the server's stderr */
-    char machine[64];  /* GPUVISOR_SIM_MACHINE of the server's sessions */
+    char log[128];    /* the server's stderr */
+    char machine[64]; /* GPUVISOR_SIM_MACHINE of the server's sessions */
     pid_t pid;
 };
 
@@ -63,7 +63,7 @@ struct rt_client {
     char name[GVA_MAX_WHO]; /* the session's name, from WELCOME */
     uint64_t ctx;           /* sent in every header */
     struct gvw_buf out, in;
-    struct gvw_args reply;  /* the fields of the last reply, the result first */
+    struct gvw_args reply; /* the fields of the last reply, the result first */
 };
 
 /* Connect without a handshake. NULL on failure. */

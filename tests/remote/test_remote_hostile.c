@@ -29,11 +29,11 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024 * MIB)
 /* The server's slice and frame limit, as its options say. */
-#define SLICE "256MiB"
+#define SLICE       "256MiB"
 #define SLICE_BYTES (256 * MIB)
-#define MAX_FRAME 65536
+#define MAX_FRAME   65536
 /* The keepalive: long enough that the good session never needs to ping between its rounds. */
-#define KEEPALIVE "3"
+#define KEEPALIVE    "3"
 #define KEEPALIVE_MS 3000
 /* How long a session may take to end and log why, on a loaded machine. */
 #define END_MS 10000
@@ -139,7 +139,8 @@ static void lies_about_memory(void **state)
     assert_int_equal(rt_call(&c, GVW_OP_MEM_GET_INFO, ""), 0);
     assert_true(c.reply.v[2] <= SLICE_BYTES);
     assert_true(c.reply.v[1] < 100 * MIB);
-    assert_int_equal(rt_call(&c, GVW_OP_MEM_ALLOC, "q", c.reply.v[1] + 1), CUDA_ERROR_OUT_OF_MEMORY);
+    assert_int_equal(rt_call(&c, GVW_OP_MEM_ALLOC, "q", c.reply.v[1] + 1),
+                     CUDA_ERROR_OUT_OF_MEMORY);
     /* The other sessions have slices of their own. */
     still_fine();
     for (int i = 0; i < n; i++)
@@ -232,8 +233,9 @@ static void unknown_ops(void **state)
         const char *why;
     } bad[] = {
         {0x3ff, "closed: unknown op 0x3ff"},
-        {GVW_OP_MEM_ALLOC | GVW_REPLY, "closed: unknown op 0x8080"}, /* a reply, sent to the server */
-        {GVW_OP_HELLO, "closed: unknown op 0x3f0"},                   /* the handshake is over */
+        {GVW_OP_MEM_ALLOC | GVW_REPLY,
+         "closed: unknown op 0x8080"},              /* a reply, sent to the server */
+        {GVW_OP_HELLO, "closed: unknown op 0x3f0"}, /* the handshake is over */
         {0xffff, "closed: unknown op 0xffff"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -331,20 +333,22 @@ static void another_sessions_objects(void **state)
     assert_int_equal(rt_dtoh(&c, mine, back, n), CUDA_ERROR_INVALID_VALUE);
     assert_int_equal(rt_htod(&c, mine, back, n), CUDA_ERROR_INVALID_VALUE);
     assert_int_equal(rt_call(&c, GVW_OP_MEM_FREE, "q", mine), CUDA_ERROR_INVALID_VALUE);
-    assert_int_equal(rt_call(&c, GVW_OP_STREAM_SYNCHRONIZE, "q", stream), CUDA_ERROR_INVALID_HANDLE);
+    assert_int_equal(rt_call(&c, GVW_OP_STREAM_SYNCHRONIZE, "q", stream),
+                     CUDA_ERROR_INVALID_HANDLE);
     assert_int_equal(rt_call(&c, GVW_OP_STREAM_DESTROY, "q", stream), CUDA_ERROR_INVALID_HANDLE);
-    /* Sessions are separate processes forked from one: their handles may be equal numbers. Only
-     * a context the attacker does not hold itself says something. */
-    if (good.ctx != c.ctx) {
-        uint64_t own = c.ctx;
-        c.ctx = good.ctx;
-        assert_int_equal(rt_call(&c, GVW_OP_MEM_GET_INFO, ""), CUDA_ERROR_INVALID_CONTEXT);
-        assert_int_equal(rt_call(&c, GVW_OP_CTX_DESTROY, "q", good.ctx),
-                         CUDA_ERROR_INVALID_CONTEXT);
-        c.ctx = own;
-        assert_int_equal(rt_call(&c, GVW_OP_CTX_DESTROY, "q", good.ctx),
-                         CUDA_ERROR_INVALID_CONTEXT);
-    }
+    /* Sessions are processes forked from one, so their first contexts are likely the same number
+     * in each. The victim's second context is one the attacker cannot hold. */
+    assert_int_equal(rt_call(&good, GVW_OP_CTX_CREATE, "iib", 0u, 0u, "", (size_t)0), 0);
+    uint64_t second = good.reply.v[1];
+    assert_true(second != c.ctx);
+    uint64_t own = c.ctx;
+    c.ctx = second;
+    assert_int_equal(rt_call(&c, GVW_OP_MEM_GET_INFO, ""), CUDA_ERROR_INVALID_CONTEXT);
+    assert_int_equal(rt_call(&c, GVW_OP_MEM_ALLOC, "q", (uint64_t)4096),
+                     CUDA_ERROR_INVALID_CONTEXT);
+    c.ctx = own;
+    assert_int_equal(rt_call(&c, GVW_OP_CTX_DESTROY, "q", second), CUDA_ERROR_INVALID_CONTEXT);
+    assert_int_equal(rt_call(&good, GVW_OP_CTX_DESTROY, "q", second), 0);
     /* A kernel of its own told to write the victim's memory (the image follows the frame). */
     assert_int_equal(rt_send(&c, GVW_OP_MODULE_LOAD, 0, "q", (uint64_t)sizeof(image)), 0);
     assert_int_equal(rt_send_raw(&c, image, sizeof(image)), 0);
@@ -357,8 +361,8 @@ static void another_sessions_objects(void **state)
         uint32_t value, pad;
         uint64_t count;
     } args = {mine, 0xdeadbeefu, 0, n / 4};
-    long r = rt_call(&c, GVW_OP_LAUNCH, "qiiiiiiiqibb", fn, 1u, 1u, 1u, 1u, 1u, 1u, 0u,
-                     (uint64_t)0, 0u, &args, sizeof(args), "", (size_t)0);
+    long r = rt_call(&c, GVW_OP_LAUNCH, "qiiiiiiiqibb", fn, 1u, 1u, 1u, 1u, 1u, 1u, 0u, (uint64_t)0,
+                     0u, &args, sizeof(args), "", (size_t)0);
     long sync = rt_call(&c, GVW_OP_CTX_SYNCHRONIZE, "");
     fprintf(stderr, "a launch on another session's memory: %ld, then synchronize: %ld\n", r, sync);
     assert_true(r > 0 || sync > 0);
@@ -459,7 +463,8 @@ static void wrong_greeting(void **state)
     c.c = rt_dial(&srv);
     assert_non_null(c.c);
     assert_int_equal(rt_send_raw(&c, "GVREMOTX", 8), 0);
-    assert_int_equal(rt_send(&c, GVW_OP_HELLO, 0, "iibs", 1u, 1u, cnonce, (size_t)GVA_NONCE, ""), 0);
+    assert_int_equal(rt_send(&c, GVW_OP_HELLO, 0, "iibs", 1u, 1u, cnonce, (size_t)GVA_NONCE, ""),
+                     0);
     assert_true(rt_ended(&c, END_MS));
     rt_close(&c);
     assert_true(rt_log_wait(&srv, "refused: not a gpuvisor remote client (bad greeting)", NULL,

@@ -41,9 +41,9 @@
 /* What the good session holds throughout, with a pattern it checks at the end. */
 #define KEPT (8 * MIB)
 /* The claims. */
-#define KILL_FREE_MS 1000
-#define KEEPALIVE "1"
-#define KEEPALIVE_MS 1000
+#define KILL_FREE_MS   1000
+#define KEEPALIVE      "1"
+#define KEEPALIVE_MS   1000
 #define SILENT_FREE_MS (KEEPALIVE_MS + 1000)
 /* How long the test waits at most, to measure even a miss. */
 #define WAIT_MS 20000
@@ -225,8 +225,9 @@ static void silent_client(void **state)
     uint64_t during = device_free();
     assert_true(during + HELD <= before);
     uint64_t ms = until_free(t0, during + HELD);
-    fprintf(stderr, "silent client: its %llu MiB free %llu ms after its last frame (claim: "
-                    "keepalive %d ms + 1000 ms)\n",
+    fprintf(stderr,
+            "silent client: its %llu MiB free %llu ms after its last frame (claim: "
+            "keepalive %d ms + 1000 ms)\n",
             (unsigned long long)(HELD / MIB), (unsigned long long)ms, KEEPALIVE_MS);
     assert_true(ms <= SILENT_FREE_MS);
     /* And not before the keepalive: it was the silence that ended it. */
