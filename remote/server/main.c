@@ -229,6 +229,10 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         _exit(2);
     }
     gvc_tune(s.conn, o->keepalive_ms);
+    /* The keepalive bounds every read, not only the wait for a frame to start: a client that
+     * stops halfway through a frame or its bulk would otherwise hold the session for ever. */
+    struct timeval rcv = {o->keepalive_ms / 1000, (o->keepalive_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
     struct gva_session who;
     struct verifiers v = {.tokens = tokens, .daemon = {.socket = o->daemon}};
     if (gva_server(s.conn, verify, &v, o->keepalive_ms, s.name, o->max_frame, &who, err,
@@ -325,8 +329,13 @@ int main(int argc, char **argv)
     while (!stop) {
         pid_t dead;
         int st;
-        while ((dead = waitpid(-1, &st, WNOHANG)) > 0)
+        while ((dead = waitpid(-1, &st, WNOHANG)) > 0) {
             live--;
+            /* A session that crashed says nothing itself: say it here. */
+            if (WIFSIGNALED(st))
+                fprintf(stderr, "gpuvisor-remoted: session process %d ended by signal %d (%s)\n",
+                        (int)dead, WTERMSIG(st), strsignal(WTERMSIG(st)));
+        }
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int r = poll(&p, 1, 200);
         if (r <= 0)

@@ -68,7 +68,7 @@ int srv_bulk_in(struct srv *s, uint64_t n, CUresult (*chunk)(struct srv *, uint6
         size_t k = n - off > SRV_CHUNK ? SRV_CHUNK : (size_t)(n - off);
         if (gvc_read(s->conn, s->staging, k) != 0)
             return SRV_BROKEN;
-        if (first == CUDA_SUCCESS)
+        if (first == CUDA_SUCCESS && chunk)
             first = chunk(s, off, k, arg);
         off += k;
     }
