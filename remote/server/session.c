@@ -160,7 +160,10 @@ int srv_serve(struct srv *s, const char *shim)
             break;
         }
         if (r != 0) {
-            if (errno)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                srv_log(s, "closed: the client stopped in the middle of a frame for %d ms",
+                        s->keepalive_ms);
+            else if (errno)
                 srv_log(s, "closed: %s", strerror(errno));
             else
                 srv_log(s, "closed by the client");

@@ -428,7 +428,10 @@ static void replayed_handshake(void **state)
     assert_non_null(c.c);
     hello(&c, cnonce, GVW_VERSION, GVW_VERSION);
     expect_frame(&c, GVW_OP_CHALLENGE);
-    gva_client_proof(srv.token, strlen(srv.token), c.reply.p[1], cnonce, "", mac);
+    char key[GVA_KEY];
+    uint8_t msg[GVA_MSG];
+    gva_key(srv.token, strlen(srv.token), key);
+    gva_mac(key, msg, gva_client_message(c.reply.p[1], cnonce, "", msg), mac);
     assert_int_equal(rt_send(&c, GVW_OP_PROOF, 0, "b", mac, (size_t)GVA_MAC), 0);
     uint8_t recorded[GVW_HDR + 4 + GVA_MAC];
     assert_int_equal(c.out.len, sizeof(recorded));
