@@ -8,6 +8,10 @@
  * with pageable memory on a local GPU), and their errors come back at the next synchronizing
  * call. A device-to-host copy always waits: its bytes come back in the reply.
  *
+ * A copy or fill whose device side is not inside one range of device memory this process was
+ * handed (cuda_mem.h) fails at the call, before its bytes travel and even when it is asynchronous,
+ * as on a local GPU; the server checks again.
+ *
  * cuMemcpy and cuMemcpyAsync take pointers of either side; the memory calls' record of device
  * ranges (cuda_mem.h) says which side each is on. Host to host is a memcpy here, done at the
  * call even by cuMemcpyAsync (no stream orders host memory on this side). */
@@ -19,7 +23,7 @@ static CUresult htod(CUdeviceptr dst, const void *src, size_t n, bool async, uin
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
-    if (!src || !dst)
+    if (!src || !dst || (n && !rc_devmem_holds(dst, n)))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_COPY_HTOD);
@@ -36,7 +40,7 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, bool async, uint64_t 
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
-    if (!dst || !src)
+    if (!dst || !src || (n && !rc_devmem_holds(src, n)))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_COPY_DTOH);
@@ -53,7 +57,7 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t n, bool async, uin
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
-    if (!dst || !src)
+    if (!dst || !src || (n && (!rc_devmem_holds(dst, n) || !rc_devmem_holds(src, n))))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_COPY_DTOD);
@@ -219,7 +223,8 @@ static CUresult fill(CUdeviceptr dst, uint32_t value, unsigned elem, size_t coun
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
-    if (!dst || dst % elem)
+    if (!dst || dst % elem || (count && (count > UINT64_MAX / elem ||
+                                         !rc_devmem_holds(dst, (uint64_t)count * elem))))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_MEMSET);

@@ -50,6 +50,13 @@ struct rset {
 static struct rset devmem = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
 static struct rset hostmem = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
 
+/* Move n ranges from index `from` to index `to` (the array may still be NULL when n is 0). */
+static void shift(struct rset *s, size_t to, size_t from, size_t n)
+{
+    if (n)
+        memmove(&s->r[to], &s->r[from], n * sizeof(*s->r));
+}
+
 /* Index of the first range whose base is > p. Under mu. */
 static size_t upper(const struct rset *s, uint64_t p)
 {
@@ -86,7 +93,7 @@ static int rs_add(struct rset *s, const struct range *r, bool replace)
         res = 1;
         goto out;
     }
-    memmove(&s->r[lo], &s->r[hi], (s->n - hi) * sizeof(*s->r));
+    shift(s, lo, hi, s->n - hi);
     s->n -= hi - lo;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -98,7 +105,7 @@ static int rs_add(struct rset *s, const struct range *r, bool replace)
         s->r = n;
         s->cap = cap;
     }
-    memmove(&s->r[lo + 1], &s->r[lo], (s->n - lo) * sizeof(*s->r));
+    shift(s, lo + 1, lo, s->n - lo);
     s->r[lo] = *r;
     s->n++;
 out:
@@ -117,7 +124,7 @@ static bool rs_take(struct rset *s, uint64_t base, bool (*ok)(const struct range
         if (out)
             *out = *r;
         size_t i = (size_t)(r - s->r);
-        memmove(&s->r[i], &s->r[i + 1], (s->n - i - 1) * sizeof(*s->r));
+        shift(s, i, i + 1, s->n - i - 1);
         s->n--;
     }
     pthread_mutex_unlock(&s->mu);
@@ -144,7 +151,7 @@ static void rs_drop_within(struct rset *s, uint64_t p, uint64_t n)
         lo = hi = 0;
     while (hi < s->n && s->r[hi].base - p < n)
         hi++;
-    memmove(&s->r[lo], &s->r[hi], (s->n - hi) * sizeof(*s->r));
+    shift(s, lo, hi, s->n - hi);
     s->n -= hi - lo;
     pthread_mutex_unlock(&s->mu);
 }
@@ -152,6 +159,12 @@ static void rs_drop_within(struct rset *s, uint64_t p, uint64_t n)
 bool rc_devmem_has(uint64_t p)
 {
     return rs_find(&devmem, p, NULL);
+}
+
+bool rc_devmem_holds(uint64_t p, uint64_t n)
+{
+    struct range r;
+    return rs_find(&devmem, p, &r) && n <= r.size - (p - r.base);
 }
 
 /* ------------------------------------------------------------------ calls */

@@ -17,6 +17,10 @@
 /* Whether p lies in device memory the server handed this process (and it has not freed). */
 bool rc_devmem_has(uint64_t p);
 
+/* Whether [p, p+n) lies inside one such range. A copy or fill that fails this would fail on the
+ * server too: it is refused here, before any of its bytes travel. */
+bool rc_devmem_holds(uint64_t p, uint64_t n);
+
 /* The stream to send for a call's stream argument: the per-thread default stream's entry points
  * (_ptsz, _ptds) mean CU_STREAM_PER_THREAD by the null stream. The server serves every client
  * thread on one thread of its own, so the client's threads share one per-thread stream there. */

@@ -14,7 +14,7 @@
  * on its stream (a long kernel): when the stream is busy, the bytes are read into a buffer of
  * their own that a host function on the stream frees once the copy has run, and nothing waits.
  * When the stream is idle, the halves serve it as a synchronous copy (the wait is for the copy
- * itself only). Device-to-host copies are synchronous for the client, asynchronous or not: the
+ * itself only), and so they do when the buffers of waiting copies would pass ASYNC_STAGED_MAX. Device-to-host copies are synchronous for the client, asynchronous or not: the
  * bytes go back in the reply. */
 #include "remote/server/srv.h"
 
@@ -26,7 +26,7 @@
 #define CHUNK (4u << 20)
 /* Bytes of asynchronous copies that may wait in buffers of their own for their streams; beyond
  * it a copy waits for its stream, as a synchronous one. */
-#define ASYNC_STAGED_MAX (1ull << 30)
+#define ASYNC_STAGED_MAX (256ull << 20)
 
 static PFN_cuMemcpyHtoDAsync_v3020 p_htod;
 static PFN_cuMemcpyDtoHAsync_v3020 p_dtoh;
@@ -141,6 +141,14 @@ static int htod_staged(struct srv *s, uint64_t dst, uint64_t n, CUstream st)
     return first;
 }
 
+/* Whether work queued on st now could wait: the stream has work, or the legacy default stream
+ * does (a blocking stream, and the per-thread default stream, wait for it). */
+static bool busy(CUstream st)
+{
+    return p_query && (p_query(st) == CUDA_ERROR_NOT_READY ||
+                       p_query(CU_STREAM_LEGACY) == CUDA_ERROR_NOT_READY);
+}
+
 /* COPY_HTOD {dst, bytes, async, stream} and the bytes. Nothing to copy reaches no driver, so its
  * pointers need not be checked (the driver answers success for it too). */
 static int h_htod(SRV_ARGS)
@@ -160,7 +168,7 @@ static int h_htod(SRV_ARGS)
         int r = drop(s, n);
         return r ? r : (int)bad;
     }
-    if (async && p_query && p_query(st) == CUDA_ERROR_NOT_READY) {
+    if (async && busy(st)) {
         int r = htod_staged(s, dst, n, st);
         if (r != 1)
             return r;
