@@ -14,8 +14,9 @@
  * on its stream (a long kernel): when the stream is busy, the bytes are read into a buffer of
  * their own that a host function on the stream frees once the copy has run, and nothing waits.
  * When the stream is idle, the halves serve it as a synchronous copy (the wait is for the copy
- * itself only), and so they do when the buffers of waiting copies would pass ASYNC_STAGED_MAX. Device-to-host copies are synchronous for the client, asynchronous or not: the
- * bytes go back in the reply. */
+ * itself only), and so they do when the buffers of waiting copies would pass ASYNC_STAGED_MAX.
+ * Device-to-host copies are synchronous for the client, asynchronous or not: the bytes go back in
+ * the reply. */
 #include "remote/server/srv.h"
 
 #include <stdatomic.h>
@@ -100,25 +101,26 @@ static void staged_done(void *arg)
     free(b);
 }
 
-/* Host to device into a buffer of the copy's own, released by the stream once the copy has run.
- * Returns 1 when it could not take a buffer (nothing read: the caller goes on another way). */
-static int htod_staged(struct srv *s, uint64_t dst, uint64_t n, CUstream st)
+/* Host to device into a buffer of the copy's own, released by the stream once the copy has run:
+ * the first failure, or SRV_BROKEN, in *res. False when it could take no buffer (nothing was
+ * read: the caller goes on another way). */
+static bool htod_staged(struct srv *s, uint64_t dst, uint64_t n, CUstream st, int *res)
 {
     if (!p_host_func || n > ASYNC_STAGED_MAX)
-        return 1;
+        return false;
     if (atomic_fetch_add(&async_staged, n) + n > ASYNC_STAGED_MAX) {
         atomic_fetch_sub(&async_staged, n);
-        return 1;
+        return false;
     }
     struct staged *b = malloc(sizeof(*b));
     void *p = b ? malloc((size_t)n) : NULL;
     if (!p) {
         free(b);
         atomic_fetch_sub(&async_staged, n);
-        return 1;
+        return false;
     }
     *b = (struct staged){p, n};
-    CUresult first = CUDA_SUCCESS;
+    int first = CUDA_SUCCESS;
     uint64_t queued = 0; /* bytes whose copies are on the stream */
     for (uint64_t off = 0; off < n;) {
         size_t len = chunk_at(n, off);
@@ -133,12 +135,13 @@ static int htod_staged(struct srv *s, uint64_t dst, uint64_t n, CUstream st)
         }
         off += len;
     }
+    *res = first;
     if (queued && p_host_func(st, staged_done, b) == CUDA_SUCCESS)
-        return first;
+        return true;
     if (queued)
         p_sync(st); /* no host function: the copies must be done before the buffer goes */
     staged_done(b);
-    return first;
+    return true;
 }
 
 /* Whether work queued on st now could wait: the stream has work, or the legacy default stream
@@ -168,11 +171,9 @@ static int h_htod(SRV_ARGS)
         int r = drop(s, n);
         return r ? r : (int)bad;
     }
-    if (async && busy(st)) {
-        int r = htod_staged(s, dst, n, st);
-        if (r != 1)
-            return r;
-    }
+    int r;
+    if (async && busy(st) && htod_staged(s, dst, n, st, &r))
+        return r;
     return htod_halves(s, dst, n, st);
 }
 
