@@ -35,7 +35,8 @@ enum { DEV_ALLOC = 1, DEV_POOL = 2, DEV_MAPPED = 4 };
 struct range {
     uint64_t base, size;
     unsigned kind;  /* device: DEV_*; host: the flags of the call */
-    bool owned;     /* host: memory we mapped (not the caller's, registered) */
+    bool owned;     /* host: memory we mapped (not the caller's, registered); device: our own
+                       address space held for it (hold_va) */
     uint64_t ctx;   /* host: the context current at the call */
     uint64_t id;    /* host: its buffer id */
 };
@@ -48,7 +49,42 @@ struct rset {
 };
 
 static struct rset devmem = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+static struct rset vaspace = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}; /* VMM reservations */
 static struct rset hostmem = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+/* Device addresses are the server's, host addresses ours, and nothing but the address tells a
+ * cuMemcpy which is which: so while a device range is live, the same addresses of our own address
+ * space are held (inaccessible, and costing no memory), and no host buffer of ours can come to
+ * have a device pointer's address. A device pointer dereferenced here faults, as it does on a
+ * GPU's host without unified memory. A range whose addresses we already use for something else
+ * is not held (the caller's own memory there stays what it is). */
+static size_t page_round(size_t n);
+
+static bool hold_va(uint64_t p, uint64_t n)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (n == 0 || p % page || n > SIZE_MAX - page || p > UINTPTR_MAX - n)
+        return false;
+    size_t len = page_round((size_t)n);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifdef MAP_FIXED_NOREPLACE
+    flags |= MAP_FIXED_NOREPLACE;
+#endif
+    void *at = mmap((void *)(uintptr_t)p, len, PROT_NONE, flags, -1, 0);
+    if (at == MAP_FAILED)
+        return false;
+    if (at != (void *)(uintptr_t)p) { /* a kernel that took the address as a hint */
+        munmap(at, len);
+        return false;
+    }
+    return true;
+}
+
+static void let_va_go(const struct range *r)
+{
+    if (r->owned)
+        munmap((void *)(uintptr_t)r->base, page_round((size_t)r->size));
+}
 
 /* Move n ranges from index `from` to index `to` (the array may still be NULL when n is 0). */
 static void shift(struct rset *s, size_t to, size_t from, size_t n)
@@ -93,6 +129,9 @@ static int rs_add(struct rset *s, const struct range *r, bool replace)
         res = 1;
         goto out;
     }
+    /* Only device sets replace: what they drop may hold address space. */
+    for (size_t k = lo; k < hi; k++)
+        let_va_go(&s->r[k]);
     shift(s, lo, hi, s->n - hi);
     s->n -= hi - lo;
     if (s->n == s->cap) {
@@ -158,7 +197,7 @@ static void rs_drop_within(struct rset *s, uint64_t p, uint64_t n)
 
 bool rc_devmem_has(uint64_t p)
 {
-    return rs_find(&devmem, p, NULL);
+    return rs_find(&devmem, p, NULL) || rs_find(&vaspace, p, NULL);
 }
 
 bool rc_devmem_holds(uint64_t p, uint64_t n)
@@ -203,11 +242,22 @@ static void post_free(uint64_t p)
 /* Record device memory the server handed out; when we cannot, give it back. */
 static CUresult got_device(uint64_t p, uint64_t size, unsigned kind)
 {
-    struct range r = {.base = p, .size = size, .kind = kind};
+    struct range r = {.base = p, .size = size, .kind = kind, .owned = hold_va(p, size)};
     if (rs_add(&devmem, &r, true) == 0)
         return CUDA_SUCCESS;
+    let_va_go(&r);
     post_free(p);
     return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+/* Forget the device range starting at p that `ok` accepts. */
+static bool forget_device(uint64_t p, bool (*ok)(const struct range *))
+{
+    struct range r;
+    if (!rs_take(&devmem, p, ok, &r))
+        return false;
+    let_va_go(&r);
+    return true;
 }
 
 /* ---- device memory ---- */
@@ -241,7 +291,7 @@ static CUresult fits_32(CUresult r, CUdeviceptr p, uint64_t size)
 {
     if (r != CUDA_SUCCESS || (p <= UINT_MAX && size <= UINT_MAX - p))
         return r;
-    if (rs_take(&devmem, p, NULL, NULL))
+    if (forget_device(p, NULL))
         post_free(p);
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
@@ -318,7 +368,7 @@ CUresult RC_API cuMemFree_v2(CUdeviceptr dptr)
         return CUDA_ERROR_NOT_INITIALIZED;
     if (dptr == 0)
         return CUDA_SUCCESS; /* as free(NULL) */
-    if (!rs_take(&devmem, dptr, freeable, NULL))
+    if (!forget_device(dptr, freeable))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_MEM_FREE);
@@ -625,7 +675,7 @@ static CUresult free_async(CUdeviceptr dptr, CUstream st, bool per_thread)
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
-    if (!rs_take(&devmem, dptr, freeable, NULL))
+    if (!forget_device(dptr, freeable))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_MEM_FREE_ASYNC);
@@ -987,14 +1037,26 @@ CUresult RC_API cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignm
     gvw_put_u64(c.b, addr);
     gvw_put_u64(c.b, flags);
     r = rc_end(&c, rc_wait(&c));
-    if (r == CUDA_SUCCESS)
-        *ptr = (CUdeviceptr)c.r.v[1];
-    return r;
+    if (r != CUDA_SUCCESS)
+        return r;
+    uint64_t p = c.r.v[1];
+    struct range v = {.base = p, .size = size, .owned = hold_va(p, size)};
+    if (rs_add(&vaspace, &v, true) != 0) {
+        let_va_go(&v);
+        call_q(GVW_OP_ADDRESS_FREE, 2, p, size);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *ptr = (CUdeviceptr)p;
+    return CUDA_SUCCESS;
 }
 
 CUresult RC_API cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
-    return call_q(GVW_OP_ADDRESS_FREE, 2, ptr, size);
+    CUresult r = call_q(GVW_OP_ADDRESS_FREE, 2, ptr, size);
+    struct range v;
+    if (r == CUDA_SUCCESS && rs_take(&vaspace, ptr, NULL, &v))
+        let_va_go(&v);
+    return r;
 }
 
 CUresult RC_API cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
