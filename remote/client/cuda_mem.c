@@ -116,7 +116,8 @@ static struct range *holding(struct rset *s, uint64_t p)
 
 /* Add r. Ranges it overlaps are dropped when `replace` (device memory: the server handed the
  * addresses out again, so what we knew there was freed behind our back, with its context), else
- * they make the call fail. Returns 0, 1 (overlap) or -1 (out of memory). */
+ * they make the call fail. A device range (`replace`) gets its addresses held once what it
+ * replaces has let them go. Returns 0, 1 (overlap) or -1 (out of memory). */
 static int rs_add(struct rset *s, const struct range *r, bool replace)
 {
     int res = 0;
@@ -146,6 +147,8 @@ static int rs_add(struct rset *s, const struct range *r, bool replace)
     }
     shift(s, lo + 1, lo, s->n - lo);
     s->r[lo] = *r;
+    if (replace)
+        s->r[lo].owned = hold_va(r->base, r->size);
     s->n++;
 out:
     pthread_mutex_unlock(&s->mu);
@@ -189,7 +192,7 @@ static void rs_drop_within(struct rset *s, uint64_t p, uint64_t n)
     if (p == 0)
         lo = hi = 0;
     while (hi < s->n && s->r[hi].base - p < n)
-        hi++;
+        let_va_go(&s->r[hi++]);
     shift(s, lo, hi, s->n - hi);
     s->n -= hi - lo;
     pthread_mutex_unlock(&s->mu);
@@ -242,10 +245,9 @@ static void post_free(uint64_t p)
 /* Record device memory the server handed out; when we cannot, give it back. */
 static CUresult got_device(uint64_t p, uint64_t size, unsigned kind)
 {
-    struct range r = {.base = p, .size = size, .kind = kind, .owned = hold_va(p, size)};
+    struct range r = {.base = p, .size = size, .kind = kind};
     if (rs_add(&devmem, &r, true) == 0)
         return CUDA_SUCCESS;
-    let_va_go(&r);
     post_free(p);
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
@@ -1040,9 +1042,8 @@ CUresult RC_API cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignm
     if (r != CUDA_SUCCESS)
         return r;
     uint64_t p = c.r.v[1];
-    struct range v = {.base = p, .size = size, .owned = hold_va(p, size)};
+    struct range v = {.base = p, .size = size};
     if (rs_add(&vaspace, &v, true) != 0) {
-        let_va_go(&v);
         call_q(GVW_OP_ADDRESS_FREE, 2, p, size);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
