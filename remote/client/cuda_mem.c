@@ -11,7 +11,9 @@
  * Host memory stays here. cuMemAllocHost, cuMemHostAlloc and cuMemHostRegister give or take
  * plain memory of this process (the server's GPU cannot reach it, and copies stream it over the
  * connection anyway), so there is no device pointer for it: cuMemHostGetDevicePointer answers
- * CUDA_ERROR_NOT_SUPPORTED, as cuMemAllocManaged does (no memory can be on both sides).
+ * CUDA_ERROR_NOT_SUPPORTED, as cuMemAllocManaged does (no memory can be on both sides). Pointer
+ * attributes of such memory are answered here, and those that would name a device address
+ * (device pointer, ordinal, P2P tokens) with CUDA_ERROR_NOT_SUPPORTED.
  *
  * The CUDA 2.x entry points with 32-bit pointers and sizes go through the same calls as the
  * newest ones; an allocation the server placed above 4 GiB cannot be named in 32 bits, so it is
