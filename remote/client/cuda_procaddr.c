@@ -7,4 +7,7 @@
  * failing the link. cuGetExportTable answers CUDA_ERROR_NOT_SUPPORTED: the CUDA runtime's private
  * tables are not served remotely. */
 #define CUABI_WEAK_REFS 1
+/* The library is built with hidden visibility; these are entry points. */
+#pragma GCC visibility push(default)
 #include "cuabi/procaddr.c"
+#pragma GCC visibility pop
