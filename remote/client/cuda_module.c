@@ -280,6 +280,17 @@ static CUresult launch(const struct launch *l)
         return CUDA_ERROR_INVALID_VALUE;
     if (l->nattrs > MAX_ATTRS)
         return CUDA_ERROR_INVALID_VALUE;
+    for (unsigned i = 0; i < l->nattrs; i++) {
+        const CUlaunchAttribute *at = &l->attrs[i];
+        if ((at->id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT &&
+             !rco_has(RCO_EVENT, (uint64_t)(uintptr_t)at->value.programmaticEvent.event)) ||
+            (at->id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT &&
+             !rco_has(RCO_EVENT, (uint64_t)(uintptr_t)at->value.launchCompletionEvent.event)))
+            return CUDA_ERROR_INVALID_HANDLE;
+        /* Graphs are not served remotely. */
+        if (at->id == CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE)
+            return CUDA_ERROR_NOT_SUPPORTED;
+    }
     uint64_t wire, ctx;
     CUresult r = rcx_stream(l->st, l->per_thread, &wire, &ctx);
     if (r != CUDA_SUCCESS)

@@ -244,6 +244,18 @@ static int h_launch(SRV_ARGS)
     unsigned nattrs = (unsigned)(a->n[11] / sizeof(CUlaunchAttribute));
     if (nattrs)
         memcpy(attrs, a->p[11], a->n[11]);
+    for (unsigned i = 0; i < nattrs; i++) {
+        /* Attributes that name an event name one of the session's; a device-updatable graph node
+         * has no place outside graphs, which are not served. The rest are values. */
+        if ((attrs[i].id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT &&
+             !srv_has(s, SRV_EVENT, (uint64_t)(uintptr_t)attrs[i].value.programmaticEvent.event)) ||
+            (attrs[i].id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT &&
+             !srv_has(s, SRV_EVENT,
+                      (uint64_t)(uintptr_t)attrs[i].value.launchCompletionEvent.event)))
+            return CUDA_ERROR_INVALID_HANDLE;
+        if (attrs[i].id == CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE)
+            return CUDA_ERROR_NOT_SUPPORTED;
+    }
     if (a->v[9] == 1) {
         memset(&attrs[nattrs], 0, sizeof(attrs[nattrs]));
         attrs[nattrs].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
