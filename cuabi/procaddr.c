@@ -22,7 +22,8 @@
 /* Compile-time check that an entry point has exactly the signature of the toolkit's PFN typedef
  * for its ABI version. */
 #define CUABI_CHECK(fn, pfn)                                                                       \
-    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), pfn), #fn " does not match " #pfn)
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), pfn), #fn " does not "            \
+                                                                           "match " #pfn)
 
 #define CHECK_X(name, ver, fn)         CUABI_CHECK(fn, PFN_##name##_v##ver);
 #define CHECK_T(name, ver, suffix, fn) CUABI_CHECK(fn, PFN_##name##_v##ver##_##suffix);

@@ -26,6 +26,22 @@ static struct {
     int refs;
 } prim[MAX_PRIMARY];
 
+/* As cuda_objects.c: a child of fork() must not find the lock held by a thread it lacks. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&prim_mu);
+}
+
+static void fork_done(void)
+{
+    pthread_mutex_unlock(&prim_mu);
+}
+
+__attribute__((constructor)) static void fork_safe(void)
+{
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 void rcx_primary_retained(int dev, uint64_t ctx)
 {
     if (dev < 0 || dev >= MAX_PRIMARY)

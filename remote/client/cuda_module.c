@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* The largest image the client sends. */
-#define MAX_IMAGE (1ull << 30)
+#define MAX_IMAGE    (1ull << 30)
 #define FATBIN_MAGIC 0xba55ed50u
 
 /* The bytes of an image, or 0 when its kind is unknown. */
@@ -327,8 +327,17 @@ CUresult RC_API cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
                                unsigned int sharedMemBytes, CUstream hStream, void **kernelParams,
                                void **extra)
 {
-    struct launch l = {f,       {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes, hStream, false, 0, kernelParams, extra, NULL, 0};
+    struct launch l = {f,
+                       {gridDimX, gridDimY, gridDimZ},
+                       {blockDimX, blockDimY, blockDimZ},
+                       sharedMemBytes,
+                       hStream,
+                       false,
+                       0,
+                       kernelParams,
+                       extra,
+                       NULL,
+                       0};
     return launch(&l);
 }
 
@@ -338,8 +347,17 @@ CUresult RC_API cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigne
                                     unsigned int sharedMemBytes, CUstream hStream,
                                     void **kernelParams, void **extra)
 {
-    struct launch l = {f,       {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes, hStream, true, 0, kernelParams, extra, NULL, 0};
+    struct launch l = {f,
+                       {gridDimX, gridDimY, gridDimZ},
+                       {blockDimX, blockDimY, blockDimZ},
+                       sharedMemBytes,
+                       hStream,
+                       true,
+                       0,
+                       kernelParams,
+                       extra,
+                       NULL,
+                       0};
     return launch(&l);
 }
 
@@ -380,8 +398,17 @@ CUresult RC_API cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
                                           unsigned int blockDimZ, unsigned int sharedMemBytes,
                                           CUstream hStream, void **kernelParams)
 {
-    struct launch l = {f,       {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes, hStream, false, 1, kernelParams, NULL, NULL, 0};
+    struct launch l = {f,
+                       {gridDimX, gridDimY, gridDimZ},
+                       {blockDimX, blockDimY, blockDimZ},
+                       sharedMemBytes,
+                       hStream,
+                       false,
+                       1,
+                       kernelParams,
+                       NULL,
+                       NULL,
+                       0};
     return launch(&l);
 }
 
@@ -391,7 +418,16 @@ CUresult RC_API cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDi
                                                unsigned int blockDimZ, unsigned int sharedMemBytes,
                                                CUstream hStream, void **kernelParams)
 {
-    struct launch l = {f,       {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes, hStream, true, 1, kernelParams, NULL, NULL, 0};
+    struct launch l = {f,
+                       {gridDimX, gridDimY, gridDimZ},
+                       {blockDimX, blockDimY, blockDimZ},
+                       sharedMemBytes,
+                       hStream,
+                       true,
+                       1,
+                       kernelParams,
+                       NULL,
+                       NULL,
+                       0};
     return launch(&l);
 }

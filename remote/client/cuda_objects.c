@@ -23,6 +23,23 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct obj *objs;
 static size_t nobjs, capobjs;
 
+/* A child of fork() cannot use its parent's session, but it must not hang on a lock another
+ * thread held at the fork either: the record is kept consistent across it. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+static void fork_done(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+__attribute__((constructor)) static void fork_safe(void)
+{
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 /* Under mu. */
 static struct obj *find(enum rco_kind k, uint64_t h)
 {
@@ -164,7 +181,7 @@ CUresult rco_param_info(uint64_t f, size_t i, size_t *off, size_t *size)
     struct obj *o = find(RCO_FUNCTION, f), *k = find(RCO_KERNEL, f);
     if (k && (!o || !o->layout))
         o = k;
-    CUresult r = !o ? CUDA_ERROR_INVALID_HANDLE
+    CUresult r = !o                ? CUDA_ERROR_INVALID_HANDLE
                  : i >= o->nparams ? CUDA_ERROR_INVALID_VALUE
                                    : CUDA_SUCCESS;
     if (r == CUDA_SUCCESS) {

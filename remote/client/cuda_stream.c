@@ -295,8 +295,7 @@ CUresult RC_API cuEventCreate(CUevent *phEvent, unsigned int Flags)
     if (!phEvent)
         return CUDA_ERROR_INVALID_VALUE;
     unsigned known = CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS;
-    if ((Flags & ~known) ||
-        ((Flags & CU_EVENT_INTERPROCESS) && !(Flags & CU_EVENT_DISABLE_TIMING)))
+    if ((Flags & ~known) || ((Flags & CU_EVENT_INTERPROCESS) && !(Flags & CU_EVENT_DISABLE_TIMING)))
         return CUDA_ERROR_INVALID_VALUE;
     uint64_t ctx, h = 0, flags = Flags;
     CUresult r = rcx_current(&ctx);

@@ -233,8 +233,7 @@ static int h_launch(SRV_ARGS)
 {
     SRV_UNUSED;
     uint64_t f = a->v[0];
-    if ((!srv_has(s, SRV_FUNCTION, f) && !srv_has(s, SRV_KERNEL, f)) ||
-        !srv_stream_ok(s, a->v[8]))
+    if ((!srv_has(s, SRV_FUNCTION, f) && !srv_has(s, SRV_KERNEL, f)) || !srv_stream_ok(s, a->v[8]))
         return CUDA_ERROR_INVALID_HANDLE;
     if (a->v[9] > 1 || a->n[11] % sizeof(CUlaunchAttribute) != 0 ||
         a->n[11] / sizeof(CUlaunchAttribute) > MAX_ATTRS)
