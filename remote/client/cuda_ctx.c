@@ -265,6 +265,21 @@ CUresult RC_API cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreatePara
     return create(pctx, flags, dev);
 }
 
+/* Take every occurrence of ctx off the calling thread's stack, as destroying it does (other
+ * threads find out at their next call). */
+static void unstack(uint64_t ctx)
+{
+    uint64_t kept[64];
+    int n = 0;
+    while (rc_ctx_current() && n < (int)(sizeof(kept) / sizeof(kept[0]))) {
+        uint64_t top = rc_ctx_pop();
+        if (top != ctx)
+            kept[n++] = top;
+    }
+    while (n > 0)
+        rc_ctx_push(kept[--n]);
+}
+
 CUresult RC_API cuCtxDestroy_v2(CUcontext ctx)
 {
     NEED_INIT();
@@ -274,6 +289,7 @@ CUresult RC_API cuCtxDestroy_v2(CUcontext ctx)
     CUresult r = call(GVW_OP_CTX_DESTROY, rcx_ctx_or_none(), "q", h, 0, NULL, NULL);
     if (r == CUDA_SUCCESS) {
         /* Threads that still have it current find it dead at their next call (rcx_current). */
+        unstack(h);
         rc_ctx_forget(h);
         rco_drop_owner(h);
     }
