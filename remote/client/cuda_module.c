@@ -327,17 +327,13 @@ CUresult RC_API cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
                                unsigned int sharedMemBytes, CUstream hStream, void **kernelParams,
                                void **extra)
 {
-    struct launch l = {f,
-                       {gridDimX, gridDimY, gridDimZ},
-                       {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes,
-                       hStream,
-                       false,
-                       0,
-                       kernelParams,
-                       extra,
-                       NULL,
-                       0};
+    struct launch l = {.f = f,
+                       .g = {gridDimX, gridDimY, gridDimZ},
+                       .b = {blockDimX, blockDimY, blockDimZ},
+                       .shmem = sharedMemBytes,
+                       .st = hStream,
+                       .params = kernelParams,
+                       .extra = extra};
     return launch(&l);
 }
 
@@ -347,17 +343,14 @@ CUresult RC_API cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigne
                                     unsigned int sharedMemBytes, CUstream hStream,
                                     void **kernelParams, void **extra)
 {
-    struct launch l = {f,
-                       {gridDimX, gridDimY, gridDimZ},
-                       {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes,
-                       hStream,
-                       true,
-                       0,
-                       kernelParams,
-                       extra,
-                       NULL,
-                       0};
+    struct launch l = {.f = f,
+                       .g = {gridDimX, gridDimY, gridDimZ},
+                       .b = {blockDimX, blockDimY, blockDimZ},
+                       .shmem = sharedMemBytes,
+                       .st = hStream,
+                       .per_thread = true,
+                       .params = kernelParams,
+                       .extra = extra};
     return launch(&l);
 }
 
@@ -366,17 +359,16 @@ static CUresult launch_ex(const CUlaunchConfig *cfg, CUfunction f, void **kernel
 {
     if (!cfg || (cfg->numAttrs && !cfg->attrs))
         return CUDA_ERROR_INVALID_VALUE;
-    struct launch l = {f,
-                       {cfg->gridDimX, cfg->gridDimY, cfg->gridDimZ},
-                       {cfg->blockDimX, cfg->blockDimY, cfg->blockDimZ},
-                       cfg->sharedMemBytes,
-                       cfg->hStream,
-                       pt,
-                       0,
-                       kernelParams,
-                       extra,
-                       cfg->attrs,
-                       cfg->numAttrs};
+    struct launch l = {.f = f,
+                       .g = {cfg->gridDimX, cfg->gridDimY, cfg->gridDimZ},
+                       .b = {cfg->blockDimX, cfg->blockDimY, cfg->blockDimZ},
+                       .shmem = cfg->sharedMemBytes,
+                       .st = cfg->hStream,
+                       .per_thread = pt,
+                       .params = kernelParams,
+                       .extra = extra,
+                       .attrs = cfg->attrs,
+                       .nattrs = cfg->numAttrs};
     return launch(&l);
 }
 
@@ -398,17 +390,13 @@ CUresult RC_API cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
                                           unsigned int blockDimZ, unsigned int sharedMemBytes,
                                           CUstream hStream, void **kernelParams)
 {
-    struct launch l = {f,
-                       {gridDimX, gridDimY, gridDimZ},
-                       {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes,
-                       hStream,
-                       false,
-                       1,
-                       kernelParams,
-                       NULL,
-                       NULL,
-                       0};
+    struct launch l = {.f = f,
+                       .g = {gridDimX, gridDimY, gridDimZ},
+                       .b = {blockDimX, blockDimY, blockDimZ},
+                       .shmem = sharedMemBytes,
+                       .st = hStream,
+                       .kind = 1,
+                       .params = kernelParams};
     return launch(&l);
 }
 
@@ -418,16 +406,13 @@ CUresult RC_API cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDi
                                                unsigned int blockDimZ, unsigned int sharedMemBytes,
                                                CUstream hStream, void **kernelParams)
 {
-    struct launch l = {f,
-                       {gridDimX, gridDimY, gridDimZ},
-                       {blockDimX, blockDimY, blockDimZ},
-                       sharedMemBytes,
-                       hStream,
-                       true,
-                       1,
-                       kernelParams,
-                       NULL,
-                       NULL,
-                       0};
+    struct launch l = {.f = f,
+                       .g = {gridDimX, gridDimY, gridDimZ},
+                       .b = {blockDimX, blockDimY, blockDimZ},
+                       .shmem = sharedMemBytes,
+                       .st = hStream,
+                       .per_thread = true,
+                       .kind = 1,
+                       .params = kernelParams};
     return launch(&l);
 }
