@@ -4,11 +4,8 @@
  *
  * Both drivers that gpuvisor builds (the simulator and the remoting client) answer the CUDA
  * runtime's requests from one table, so this file is compiled into each of them: each library's
- * cuda_procaddr.c includes it, and the table's rows then name that library's own functions. The
- * remoting client's memory and copy calls are written separately from its execution calls; built
- * with CUABI_WEAK_REFS, the table refers to the listed functions weakly, so that a function the
- * library does not define yet resolves to nothing (CUDA_ERROR_NOT_FOUND, as for any unknown name)
- * instead of failing the link. */
+ * cuda_procaddr.c includes it, and the table's rows then name that library's own functions: a
+ * library that lacks one of them does not link. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -29,18 +26,11 @@
 #define CHECK_T(name, ver, suffix, fn) CUABI_CHECK(fn, PFN_##name##_v##ver##_##suffix);
 CUABI_ENTRIES(CHECK_X, CHECK_T)
 
-#ifdef CUABI_WEAK_REFS
-#define WEAK_X(name, ver, fn)         extern __typeof__(fn) fn __attribute__((weak));
-#define WEAK_T(name, ver, suffix, fn) WEAK_X(name, ver, fn)
-CUABI_RESOURCE_ENTRIES(WEAK_X, WEAK_T)
-CUABI_EXEC_ENTRIES(WEAK_X, WEAK_T)
-#endif
-
 struct entry {
     const char *name;
     int version; /* the CUDA version that introduced this ABI */
     bool per_thread;
-    void *fn; /* NULL: weakly referred to and not defined in this library */
+    void *fn;
 };
 
 #define ROW_X(name, ver, fn)         {#name, ver, false, (void *)(fn)},
@@ -90,19 +80,13 @@ static CUresult lookup(const char *symbol, void **pfn, int cudaVersion, cuuint64
     bool want_pt = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) &&
                    !(flags & CU_GET_PROC_ADDRESS_LEGACY_STREAM);
     const struct entry *best = NULL, *best_pt = NULL;
-    bool any = false;
     for (const struct entry *e = first; e < end; e++) {
-        if (!e->fn)
-            continue;
-        any = true;
         if (e->version > cudaVersion)
             continue;
         const struct entry **slot = e->per_thread ? &best_pt : &best;
         if (!*slot || e->version > (*slot)->version)
             *slot = e;
     }
-    if (!any)
-        return CUDA_ERROR_NOT_FOUND;
     if (want_pt && best_pt)
         best = best_pt;
     if (!best) {

@@ -2,11 +2,8 @@
 /* cuda_procaddr.c: cuGetProcAddress and the error strings of the remoting client's libcuda.so.1.
  *
  * The client offers exactly the simulated driver's entry points, so it answers from the same
- * table (cuabi/). The table refers to its functions weakly: the memory and copy calls are
- * written apart from the rest, and until one exists here it resolves to nothing rather than
- * failing the link. cuGetExportTable answers CUDA_ERROR_NOT_SUPPORTED: the CUDA runtime's private
+ * table (cuabi/). cuGetExportTable answers CUDA_ERROR_NOT_SUPPORTED: the CUDA runtime's private
  * tables are not served remotely. */
-#define CUABI_WEAK_REFS 1
 /* The library is built with hidden visibility; these are entry points. */
 #pragma GCC visibility push(default)
 #include "cuabi/procaddr.c"
