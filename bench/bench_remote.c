@@ -584,7 +584,8 @@ static void world_start(struct world *w, const char *build)
                           GV_PRIORITY_ENV,              "GPUVISOR_REMOTE_TOKEN",
                           "GPUVISOR_REMOTE_INSTANCE",   "GPUVISOR_REMOTE_INSECURE",
                           "GPUVISOR_REMOTE_PING",       "GPUVISOR_REMOTE_CA",
-                          "GPUVISOR_SIM_CONTEXT_MEMORY", "LD_PRELOAD"};
+                          "GPUVISOR_SIM_CONTEXT_MEMORY", "LD_PRELOAD",
+                          "GPUVISOR_DAEMON",            "GPUVISOR_REGION_FD"};
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
         unsetenv(drop[i]);
     /* The server finds the simulated driver; the client loads its own by path. */
