@@ -53,13 +53,13 @@
 #include "remote/conn.h"
 #include "remote/wire.h"
 
-#define MIB         (1024ull * 1024)
-#define COPY_BYTES  (256 * MIB)
-#define REPS        5
-#define RTT_CALLS   4000
+#define MIB           (1024ull * 1024)
+#define COPY_BYTES    (256 * MIB)
+#define REPS          5
+#define RTT_CALLS     4000
 #define PIPE_LAUNCHES 20000
 #define SYNC_LAUNCHES 2000
-#define DEADLINE_NS (10ull * 1000000000ull)
+#define DEADLINE_NS   (10ull * 1000000000ull)
 
 /* The targets. */
 #define TARGET_RTT_US       15.0 /* a no-op call on a unix socket */
@@ -76,7 +76,20 @@ enum { RAW_PING = 1, RAW_SINK = 2, RAW_SOURCE = 3 };
 static const char *const kind_names[NKINDS] = {"unix", "tcp", "tls"};
 
 /* The figures of one transport, as the child prints them ("name value" lines). */
-enum fig { F_RTT, F_RTT_RAW, F_RTT_P10, F_RTT_RAW_P10, F_HTOD, F_HTOD_RAW, F_DTOH, F_DTOH_RAW, F_MEMCPY, F_PIPE, F_SYNC, NFIGS };
+enum fig {
+    F_RTT,
+    F_RTT_RAW,
+    F_RTT_P10,
+    F_RTT_RAW_P10,
+    F_HTOD,
+    F_HTOD_RAW,
+    F_DTOH,
+    F_DTOH_RAW,
+    F_MEMCPY,
+    F_PIPE,
+    F_SYNC,
+    NFIGS
+};
 static const char *const fig_names[NFIGS] = {
     "rtt",      "rtt_raw", "rtt_p10",          "rtt_raw_p10",        "htod", "htod_raw", "dtoh",
     "dtoh_raw", "memcpy",  "launch_pipelined", "launch_synchronized"};
@@ -302,8 +315,7 @@ static double launches(CUfunction f, int n, bool each)
     return (double)n / (ns_since(t0) / 1e9);
 }
 
-static int client(int kind, const char *libcuda, const char *dir, const char *cert,
-                  const char *key)
+static int client(int kind, const char *libcuda, const char *dir, const char *cert, const char *key)
 {
     struct gvc *raw = raw_start(kind, dir, cert, key);
     uint8_t *host = malloc(COPY_BYTES), *back = malloc(COPY_BYTES);
@@ -589,13 +601,20 @@ static void world_start(struct world *w, const char *build)
     setenv("GPUVISOR_SIM_MACHINE", w->machine, 1);
     setenv("GPUVISOR_SIM_GPUS", "T4", 1);
     setenv("GPUVISOR_REGION_DIR", regions, 1);
-    const char *drop[] = {"GPUVISOR_INSTANCE",          "GPUVISOR_MEMORY",
-                          "GPUVISOR_COMPUTE",           GV_POLICY_ENV,
-                          GV_PRIORITY_ENV,              "GPUVISOR_REMOTE_TOKEN",
-                          "GPUVISOR_REMOTE_INSTANCE",   "GPUVISOR_REMOTE_INSECURE",
-                          "GPUVISOR_REMOTE_PING",       "GPUVISOR_REMOTE_CA",
-                          "GPUVISOR_SIM_CONTEXT_MEMORY", "LD_PRELOAD",
-                          "GPUVISOR_DAEMON",            "GPUVISOR_REGION_FD"};
+    const char *drop[] = {"GPUVISOR_INSTANCE",
+                          "GPUVISOR_MEMORY",
+                          "GPUVISOR_COMPUTE",
+                          GV_POLICY_ENV,
+                          GV_PRIORITY_ENV,
+                          "GPUVISOR_REMOTE_TOKEN",
+                          "GPUVISOR_REMOTE_INSTANCE",
+                          "GPUVISOR_REMOTE_INSECURE",
+                          "GPUVISOR_REMOTE_PING",
+                          "GPUVISOR_REMOTE_CA",
+                          "GPUVISOR_SIM_CONTEXT_MEMORY",
+                          "LD_PRELOAD",
+                          "GPUVISOR_DAEMON",
+                          "GPUVISOR_REGION_FD"};
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
         unsetenv(drop[i]);
     /* The server finds the simulated driver; the client loads its own by path. */

@@ -90,12 +90,13 @@ static void usage(FILE *f)
         "  --no-daemon            a standalone instance, even where gpuvisord runs\n"
         "  --remote ADDR          run CMD's CUDA and NVML calls on the GPUs of the\n"
         "                         gpuvisor-remoted at ADDR (unix:PATH, tcp:HOST:PORT or\n"
-        "                         tls:HOST:PORT): the remoting client's libraries come first on\n"
-        "                         LD_LIBRARY_PATH, no interposer is preloaded, and the server sets\n"
-        "                         the slice (so the options above are refused)\n"
+        "                         tls:HOST:PORT): the remoting client's libraries come\n"
+        "                         first on LD_LIBRARY_PATH, no interposer is preloaded,\n"
+        "                         and the server sets the slice (the options above are\n"
+        "                         refused)\n"
         "  --remote-token-file F  the token that admits CMD to the server (sets\n"
-        "                         GPUVISOR_REMOTE_TOKEN_FILE); without it GPUVISOR_REMOTE_TOKEN or\n"
-        "                         GPUVISOR_REMOTE_TOKEN_FILE must be set\n"
+        "                         GPUVISOR_REMOTE_TOKEN_FILE); without it one of\n"
+        "                         GPUVISOR_REMOTE_TOKEN, GPUVISOR_REMOTE_TOKEN_FILE is needed\n"
         "  -h, --help             show this help\n"
         "\n"
         "Standalone or gpuvisord: --instance joins an instance of gpuvisord when --daemon is\n"
@@ -318,10 +319,10 @@ static int run_joined(const char *socket, const char *key, bool guessed, const c
 #define ENV_REMOTE_TOKEN      "GPUVISOR_REMOTE_TOKEN"
 #define ENV_REMOTE_TOKEN_FILE "GPUVISOR_REMOTE_TOKEN_FILE"
 #define ENV_LIBRARY_PATH      "LD_LIBRARY_PATH"
-/* The client's driver library, installed in LIBDIR/gpuvisor/remote and built in build/lib/remote. */
-#define REMOTE_LIB            "libcuda.so.1"
-#define REMOTE_DIR_INSTALLED  "gpuvisor/remote/"
-#define REMOTE_DIR_BUILD      "remote/"
+/* The client's driver library: installed in LIBDIR/gpuvisor/remote, built in build/lib/remote. */
+#define REMOTE_LIB           "libcuda.so.1"
+#define REMOTE_DIR_INSTALLED "gpuvisor/remote/"
+#define REMOTE_DIR_BUILD     "remote/"
 
 /* An address for --remote, checked as far as `gpuvisor run` can without the remoting library,
  * which it does not link so that it starts without TLS's libraries: the transport, a socket path
@@ -333,8 +334,8 @@ static int remote_addr_check(const char *a, struct gv_error *err)
         size_t n = strlen(a + 5);
         if (n == 0 || n >= sizeof(((struct sockaddr_un *)0)->sun_path))
             return gv_error_set(err, -EINVAL,
-                                "--remote \"%s\": a unix socket path of 1 to %zu bytes is needed", a,
-                                sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+                                "--remote \"%s\": a unix socket path of 1 to %zu bytes is needed",
+                                a, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return 0;
     }
     if (strncmp(a, "tcp:", 4) != 0 && strncmp(a, "tls:", 4) != 0)
@@ -344,8 +345,9 @@ static int remote_addr_check(const char *a, struct gv_error *err)
     size_t digits = strspn(port, "0123456789");
     if (!colon || colon == host || digits == 0 || digits > 5 || port[digits] != '\0' ||
         strtoul(port, NULL, 10) > 65535)
-        return gv_error_set(err, -EINVAL, "--remote \"%s\": a host and a port (0 to 65535) are "
-                                          "needed: %s", a, what);
+        return gv_error_set(err, -EINVAL,
+                            "--remote \"%s\": a host and a port (0 to 65535) are needed: %s", a,
+                            what);
     return 0;
 }
 
@@ -414,8 +416,8 @@ static int run_remote(const char *addr, const char *token_file, char **cmd)
     }
     const char *t = getenv(ENV_REMOTE_TOKEN), *tf = getenv(ENV_REMOTE_TOKEN_FILE);
     if (!token_file && !(t && *t) && !(tf && *tf)) {
-        fprintf(stderr, "gpuvisor: --remote needs a token: give --remote-token-file FILE, or set "
-                        ENV_REMOTE_TOKEN " or " ENV_REMOTE_TOKEN_FILE "\n");
+        fprintf(stderr, "gpuvisor: --remote needs a token: give --remote-token-file FILE, or "
+                        "set " ENV_REMOTE_TOKEN " or " ENV_REMOTE_TOKEN_FILE "\n");
         return CLI_EXIT_USAGE;
     }
     if (remote_lib_dir(dir, sizeof(dir), &err) < 0) {
@@ -459,7 +461,7 @@ static int run_remote(const char *addr, const char *token_file, char **cmd)
         rc = gvl_env_set(&env, ENV_LIBRARY_PATH, libpath, &err);
     if (rc == 0)
         rc = gvl_env_set(&env, ENV_REMOTE, addr, &err);
-    /* The file given wins over a token inherited in the environment (the client reads that first). */
+    /* The file given wins over an inherited token (which the client would read first). */
     if (rc == 0 && token_file)
         rc = gvl_env_set(&env, ENV_REMOTE_TOKEN_FILE, token, &err);
     if (rc == 0 && token_file)
