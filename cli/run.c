@@ -388,11 +388,14 @@ static int remote_lib_dir(char *out, size_t len, struct gv_error *err)
     if (rc == -ENOENT)
         rc = gvl_find_lib(REMOTE_DIR_BUILD REMOTE_LIB, NULL, out, len, NULL);
     if (rc < 0) {
-        if (rc == -ENOENT && err)
+        if (rc == -ENOENT && err) {
+            char where[sizeof(err->msg)];
+            memcpy(where, err->msg, sizeof(where));
             gv_error_set(err, rc,
                          "the remoting client %s; reinstall gpuvisor (it goes in the library "
                          "directory's " REMOTE_DIR_INSTALLED ")",
-                         err->msg);
+                         where);
+        }
         return rc;
     }
     *strrchr(out, '/') = '\0';

@@ -592,7 +592,7 @@ remote_env)
     check_eq "CA passed as is" "$(GPUVISOR_REMOTE_CA=/ca.pem envof GPUVISOR_REMOTE_CA $A)" "/ca.pem"
     # Found from the binary's place, as the interposer is.
     mkdir -p "$T/bin" && cp "$G" "$T/bin/gpuvisor"
-    expect 125 'the remoting client' "$T/bin/gpuvisor" run $A -- true
+    expect 125 'the remoting client gpuvisor/remote/libcuda.so.1 is not in' "$T/bin/gpuvisor" run $A -- true
     ;;
 remote_refused)
     printf 'secret\n' >"$T/tok"
