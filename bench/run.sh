@@ -13,6 +13,7 @@ for x in "$b"/bench/bench_*; do
     bench_shim | bench_compute | bench_local) "$x" "$b/lib/libgpuvisor.so" ;;
     bench_startup) "$x" "$b/bin/gpuvisor" "$b/lib/libgpuvisor.so" ;;
     bench_daemon) "$x" "$b/bin/gpuvisord" ;;
+    bench_remote) "$x" "$b" ;;
     *) "$x" ;;
     esac
     echo

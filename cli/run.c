@@ -10,7 +10,12 @@
  * caller's Unix user and hands over the instance's region as a descriptor, which the command
  * inherits. Then it waits, as a transparent wrapper: signals sent to it reach the command, and its
  * exit status is the command's. A private instance (no --instance) is removed afterwards, so runs
- * leave nothing behind in the region directory. */
+ * leave nothing behind in the region directory.
+ *
+ * With --remote the command's GPU is another machine's: no interposer is preloaded here, the
+ * remoting client's libcuda.so.1 and libnvidia-ml.so.1 come first on LD_LIBRARY_PATH instead, and
+ * the server (gpuvisor-remoted) runs each session under its own interposer, with the slice it was
+ * started with. So the slice options have nothing to act on and are refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +88,15 @@ static void usage(FILE *f)
         "                         daemon's socket (default $GPUVISOR_DAEMON, else\n"
         "                         " GVL_DEFAULT_SOCKET ")\n"
         "  --no-daemon            a standalone instance, even where gpuvisord runs\n"
+        "  --remote ADDR          run CMD's CUDA and NVML calls on the GPUs of the\n"
+        "                         gpuvisor-remoted at ADDR (unix:PATH, tcp:HOST:PORT or\n"
+        "                         tls:HOST:PORT): the remoting client's libraries come\n"
+        "                         first on LD_LIBRARY_PATH, no interposer is preloaded,\n"
+        "                         and the server sets the slice (the options above are\n"
+        "                         refused)\n"
+        "  --remote-token-file F  the token that admits CMD to the server (sets\n"
+        "                         GPUVISOR_REMOTE_TOKEN_FILE); without it one of\n"
+        "                         GPUVISOR_REMOTE_TOKEN, GPUVISOR_REMOTE_TOKEN_FILE is needed\n"
         "  -h, --help             show this help\n"
         "\n"
         "Standalone or gpuvisord: --instance joins an instance of gpuvisord when --daemon is\n"
@@ -98,7 +113,8 @@ static void usage(FILE *f)
         "GPUVISOR_REGION_DIR (where instances live; default " GVR_DEFAULT_DIR
         "-UID, this user's),\n"
         "GPUVISOR_NVML (the NVML library to load instead of libnvidia-ml.so.1),\n"
-        "GPUVISOR_DAEMON (gpuvisord's socket).\n",
+        "GPUVISOR_DAEMON (gpuvisord's socket); with --remote, GPUVISOR_REMOTE_CA and\n"
+        "GPUVISOR_REMOTE_INSECURE reach the client as they are (docs/remote.md).\n",
         f);
 }
 
@@ -296,6 +312,175 @@ static int run_joined(const char *socket, const char *key, bool guessed, const c
     return status;
 }
 
+/* ------------------------------------------------------------------ a remote GPU */
+
+/* The variables the remoting client reads (remote/client/rc.h). */
+#define ENV_REMOTE            "GPUVISOR_REMOTE"
+#define ENV_REMOTE_TOKEN      "GPUVISOR_REMOTE_TOKEN"
+#define ENV_REMOTE_TOKEN_FILE "GPUVISOR_REMOTE_TOKEN_FILE"
+#define ENV_LIBRARY_PATH      "LD_LIBRARY_PATH"
+/* The client's driver library: installed in LIBDIR/gpuvisor/remote, built in build/lib/remote. */
+#define REMOTE_LIB           "libcuda.so.1"
+#define REMOTE_DIR_INSTALLED "gpuvisor/remote/"
+#define REMOTE_DIR_BUILD     "remote/"
+
+/* An address for --remote, checked as far as `gpuvisor run` can without the remoting library,
+ * which it does not link so that it starts without TLS's libraries: the transport, a socket path
+ * that fits, and a numeric port. The client checks the rest (the host) when it connects. */
+static int remote_addr_check(const char *a, struct gv_error *err)
+{
+    const char *what = "an address is unix:PATH, tcp:HOST:PORT or tls:HOST:PORT";
+    if (strncmp(a, "unix:", 5) == 0) {
+        size_t n = strlen(a + 5);
+        if (n == 0 || n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            return gv_error_set(err, -EINVAL,
+                                "--remote \"%s\": a unix socket path of 1 to %zu bytes is needed",
+                                a, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        return 0;
+    }
+    if (strncmp(a, "tcp:", 4) != 0 && strncmp(a, "tls:", 4) != 0)
+        return gv_error_set(err, -EINVAL, "--remote \"%s\": %s", a, what);
+    const char *host = a + 4, *colon = strrchr(host, ':');
+    const char *port = colon ? colon + 1 : "";
+    size_t digits = strspn(port, "0123456789");
+    if (!colon || colon == host || digits == 0 || digits > 5 || port[digits] != '\0' ||
+        strtoul(port, NULL, 10) > 65535)
+        return gv_error_set(err, -EINVAL,
+                            "--remote \"%s\": a host and a port (0 to 65535) are needed: %s", a,
+                            what);
+    return 0;
+}
+
+/* LD_PRELOAD without any copy of the interposer, in a new string (NULL when nothing is left): a run
+ * inside a run must not wrap the client's driver, which would charge a local slice for a remote
+ * GPU. */
+static int preload_without_shim(const char *old, char **out, struct gv_error *err)
+{
+    *out = NULL;
+    if (!old || !*old)
+        return 0;
+    char *buf = strdup(old), *res = calloc(1, strlen(old) + 1);
+    if (!buf || !res) {
+        free(buf);
+        free(res);
+        return gv_error_set(err, -ENOMEM, "out of memory");
+    }
+    size_t at = 0;
+    char *save = NULL;
+    for (char *e = strtok_r(buf, " :", &save); e; e = strtok_r(NULL, " :", &save)) {
+        const char *slash = strrchr(e, '/');
+        if (strcmp(slash ? slash + 1 : e, GVL_SHIM_NAME) == 0)
+            continue;
+        at += (size_t)sprintf(res + at, "%s%s", at ? ":" : "", e);
+    }
+    free(buf);
+    if (at)
+        *out = res;
+    else
+        free(res);
+    return 0;
+}
+
+/* The directory of the client's libraries: next to an installed gpuvisor, or in the build tree. */
+static int remote_lib_dir(char *out, size_t len, struct gv_error *err)
+{
+    int rc = gvl_find_lib(REMOTE_DIR_INSTALLED REMOTE_LIB, NULL, out, len, err);
+    if (rc == -ENOENT)
+        rc = gvl_find_lib(REMOTE_DIR_BUILD REMOTE_LIB, NULL, out, len, NULL);
+    if (rc < 0) {
+        if (rc == -ENOENT && err) {
+            char where[sizeof(err->msg)];
+            memcpy(where, err->msg, sizeof(where));
+            gv_error_set(err, rc,
+                         "the remoting client %s; reinstall gpuvisor (it goes in the library "
+                         "directory's " REMOTE_DIR_INSTALLED ")",
+                         where);
+        }
+        return rc;
+    }
+    *strrchr(out, '/') = '\0';
+    return 0;
+}
+
+/* Run cmd with its CUDA and NVML calls sent to the server at addr. token_file (may be NULL) is the
+ * --remote-token-file given. */
+static int run_remote(const char *addr, const char *token_file, char **cmd)
+{
+    struct gv_error err = {0};
+    char dir[PATH_MAX], token[PATH_MAX];
+    if (token_file && !realpath(token_file, token)) {
+        fprintf(stderr, "gpuvisor: --remote-token-file \"%s\": %s\n", token_file, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    if (token_file && access(token, R_OK) < 0) {
+        fprintf(stderr, "gpuvisor: --remote-token-file \"%s\": cannot read it: %s\n", token_file,
+                strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    const char *t = getenv(ENV_REMOTE_TOKEN), *tf = getenv(ENV_REMOTE_TOKEN_FILE);
+    if (!token_file && !(t && *t) && !(tf && *tf)) {
+        fprintf(stderr, "gpuvisor: --remote needs a token: give --remote-token-file FILE, or "
+                        "set " ENV_REMOTE_TOKEN " or " ENV_REMOTE_TOKEN_FILE "\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (remote_lib_dir(dir, sizeof(dir), &err) < 0) {
+        fprintf(stderr, "gpuvisor: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+
+    struct gvl_env env;
+    char *preload = NULL, *libpath = NULL;
+    int rc = gvl_env_init(&env, environ, &err);
+    if (rc == 0)
+        rc = preload_without_shim(gvl_env_get(&env, GVL_ENV_PRELOAD), &preload, &err);
+    if (rc == 0) {
+        /* The client's directory first, so that its libcuda.so.1 is the one the command loads; an
+         * earlier copy of the same directory is dropped with the rest unchanged. */
+        const char *old = gvl_env_get(&env, ENV_LIBRARY_PATH);
+        size_t cap = strlen(dir) + (old ? strlen(old) : 0) + 2;
+        char *rest = old ? strdup(old) : NULL;
+        libpath = malloc(cap);
+        if (!libpath || (old && !rest)) {
+            rc = gv_error_set(&err, -ENOMEM, "out of memory");
+        } else {
+            size_t at = (size_t)snprintf(libpath, cap, "%s", dir);
+            char *save = NULL;
+            for (char *e = rest ? strtok_r(rest, ":", &save) : NULL; e;
+                 e = strtok_r(NULL, ":", &save))
+                if (strcmp(e, dir) != 0)
+                    at += (size_t)snprintf(libpath + at, cap - at, ":%s", e);
+        }
+        free(rest);
+    }
+    /* A slice of this machine's would mean nothing to the command: its GPU is the server's. */
+    static const char *const local[] = {GVL_ENV_INSTANCE, GVL_ENV_MEMORY,    GVL_ENV_COMPUTE,
+                                        GVL_ENV_DAEMON,   GVL_ENV_REGION_FD, GV_POLICY_ENV,
+                                        GV_PRIORITY_ENV,  GV_TIMESLICE_ENV};
+    for (size_t k = 0; rc == 0 && k < sizeof(local) / sizeof(local[0]); k++)
+        rc = gvl_env_set(&env, local[k], NULL, &err);
+    if (rc == 0)
+        rc = gvl_env_set(&env, GVL_ENV_PRELOAD, preload, &err);
+    if (rc == 0)
+        rc = gvl_env_set(&env, ENV_LIBRARY_PATH, libpath, &err);
+    if (rc == 0)
+        rc = gvl_env_set(&env, ENV_REMOTE, addr, &err);
+    /* The file given wins over an inherited token (which the client would read first). */
+    if (rc == 0 && token_file)
+        rc = gvl_env_set(&env, ENV_REMOTE_TOKEN_FILE, token, &err);
+    if (rc == 0 && token_file)
+        rc = gvl_env_set(&env, ENV_REMOTE_TOKEN, NULL, &err);
+    free(preload);
+    free(libpath);
+    if (rc < 0) {
+        gvl_env_free(&env);
+        fprintf(stderr, "gpuvisor: cannot set the environment: %s\n", err.msg);
+        return CLI_EXIT_INTERNAL;
+    }
+    int status = spawn_and_wait(cmd, gvl_env_envp(&env));
+    gvl_env_free(&env);
+    return status;
+}
+
 /* ------------------------------------------------------------------ the subcommand */
 
 static int usage_error(const struct gv_error *err)
@@ -309,6 +494,7 @@ int cmd_run(int argc, char **argv)
     static struct cli_spec memory = {.option = "--memory", .parse = cli_parse_memory};
     static struct cli_spec compute = {.option = "--compute", .parse = cli_parse_share};
     const char *instance = NULL, *devices = NULL, *daemon = NULL;
+    const char *remote = NULL, *remote_token = NULL;
     char timeslice_text[GV_TIMESLICE_TEXT];
     const char *timeslice = NULL;
     const char *policy = NULL, *priority = NULL; /* as core names them, once checked */
@@ -393,6 +579,25 @@ int cmd_run(int argc, char **argv)
             }
         } else if (strcmp(arg, "--no-daemon") == 0) {
             no_daemon = true;
+        } else if ((m = cli_opt_value(argc, argv, &i, "--remote", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (remote) {
+                fprintf(stderr, "gpuvisor: --remote \"%s\": already given as \"%s\"\n", v, remote);
+                return CLI_EXIT_USAGE;
+            }
+            if (remote_addr_check(v, &err) < 0)
+                return usage_error(&err);
+            remote = v;
+        } else if ((m = cli_opt_value(argc, argv, &i, "--remote-token-file", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (remote_token || !*v) {
+                fprintf(stderr, "gpuvisor: --remote-token-file \"%s\": %s\n", v,
+                        *v ? "already given" : "empty file name");
+                return CLI_EXIT_USAGE;
+            }
+            remote_token = v;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gpuvisor: run: unknown option \"%s\" (see gpuvisor run --help)\n",
                     arg);
@@ -407,6 +612,33 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     char **cmd = argv + i;
+
+    if (remote_token && !remote) {
+        fprintf(stderr, "gpuvisor: --remote-token-file goes with --remote ADDR\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (remote) {
+        /* The first slice option given, named in the refusal. */
+        const char *slice_option = memory.given    ? "--memory"
+                                   : compute.given ? "--compute"
+                                   : policy        ? "--compute-policy"
+                                   : priority      ? "--priority"
+                                   : timeslice     ? "--timeslice"
+                                   : instance      ? "--instance"
+                                   : devices       ? "--devices"
+                                   : daemon        ? "--daemon"
+                                   : no_daemon     ? "--no-daemon"
+                                                   : NULL;
+        if (slice_option) {
+            fprintf(stderr,
+                    "gpuvisor: %s: with --remote the server sets the slice (gpuvisor-remoted "
+                    "--memory, --compute and --compute-policy; each session is its own instance "
+                    "there): leave %s out\n",
+                    slice_option, slice_option);
+            return CLI_EXIT_USAGE;
+        }
+        return run_remote(remote, remote_token, cmd);
+    }
 
     bool limits = memory.given || compute.given || devices;
     /* A gpuvisord instance's policy and priority are the daemon's, like its limits: run only joins

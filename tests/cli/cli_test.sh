@@ -565,6 +565,79 @@ PY
     expect 0 "Tesla T4" "$G" gpus --state "$T/state"
     check_eq "no token over the socket" "$(last "d['auth']")" "None"
     ;;
+remote_env)
+    # --remote: the client's libraries first, no interposer, the server's address and token.
+    R=$(realpath "$(dirname "$G")/../lib/remote")
+    [ -r "$R/libcuda.so.1" ] || { echo "skip: the remoting client is not built"; exit 77; }
+    shim=$(realpath "$GV_SHIM")
+    empty=$(realpath "$GV_EMPTY")
+    printf 'secret\n' >"$T/tok"
+    A="--remote unix:$T/s --remote-token-file $T/tok"
+    check_eq "address" "$(envof GPUVISOR_REMOTE $A)" "unix:$T/s"
+    check_eq "tcp address" "$(envof GPUVISOR_REMOTE --remote tcp:[::1]:7070 --remote-token-file "$T/tok")" \
+        "tcp:[::1]:7070"
+    check_eq "token file, absolute" "$(cd "$T" && envof GPUVISOR_REMOTE_TOKEN_FILE --remote tls:h:1 --remote-token-file tok)" \
+        "$(realpath "$T/tok")"
+    check_eq "the file wins over an inherited token" \
+        "$(GPUVISOR_REMOTE_TOKEN=old envof GPUVISOR_REMOTE_TOKEN $A)" ""
+    check_eq "an inherited token kept" \
+        "$(GPUVISOR_REMOTE_TOKEN=old envof GPUVISOR_REMOTE_TOKEN --remote tcp:h:1)" "old"
+    check_eq "an inherited token file kept" \
+        "$(GPUVISOR_REMOTE_TOKEN_FILE=/x envof GPUVISOR_REMOTE_TOKEN_FILE --remote tcp:h:1)" "/x"
+    check_eq "library path" "$(envof LD_LIBRARY_PATH $A)" "$R:$GV_SIMDIR"
+    check_eq "library path, not twice" "$(LD_LIBRARY_PATH="/a:$R:/b" envof LD_LIBRARY_PATH $A)" "$R:/a:/b"
+    check_eq "no interposer" "$(envof LD_PRELOAD $A)" ""
+    check_eq "interposer dropped, rest kept" "$(LD_PRELOAD="$shim:$empty" envof LD_PRELOAD $A)" "$empty"
+    check_eq "local slice cleared" "$(GPUVISOR_MEMORY=1GiB GPUVISOR_INSTANCE=x envof GPUVISOR_MEMORY $A)" ""
+    check_eq "CA passed as is" "$(GPUVISOR_REMOTE_CA=/ca.pem envof GPUVISOR_REMOTE_CA $A)" "/ca.pem"
+    # Found from the binary's place, as the interposer is.
+    mkdir -p "$T/bin" && cp "$G" "$T/bin/gpuvisor"
+    expect 125 'the remoting client gpuvisor/remote/libcuda.so.1 is not in' "$T/bin/gpuvisor" run $A -- true
+    ;;
+remote_refused)
+    printf 'secret\n' >"$T/tok"
+    A="--remote unix:$T/s --remote-token-file $T/tok"
+    for o in "--memory 1GiB" "--compute 50" "--compute-policy fixed" "--priority low" \
+        "--timeslice 5ms" "--instance a" "--devices 0" "--daemon" "--no-daemon"; do
+        name=${o%% *}
+        # shellcheck disable=SC2086
+        expect 2 "$name: with --remote the server sets the slice" "$G" run $A $o -- true
+        # shellcheck disable=SC2086
+        expect 2 "$name: with --remote the server sets the slice" "$G" run $o $A -- true
+    done
+    expect 2 'an address is unix:PATH, tcp:HOST:PORT or tls:HOST:PORT' "$G" run --remote http://h:1 -- true
+    expect 2 'a unix socket path of 1 to' "$G" run --remote unix: -- true
+    expect 2 'a host and a port' "$G" run --remote tcp:host -- true
+    expect 2 'a host and a port' "$G" run --remote tcp::7070 -- true
+    expect 2 'a host and a port' "$G" run --remote tls:h:70000 -- true
+    expect 2 'a host and a port' "$G" run --remote tcp:h:7x -- true
+    expect 2 '--remote: missing value' "$G" run --remote
+    expect 2 'already given' "$G" run --remote tcp:h:1 --remote tcp:h:2 -- true
+    expect 2 '--remote-token-file goes with --remote' "$G" run --remote-token-file "$T/tok" -- true
+    expect 2 "--remote-token-file \"$T/none\"" "$G" run --remote tcp:h:1 --remote-token-file "$T/none" -- true
+    expect 2 'empty file name' "$G" run --remote tcp:h:1 --remote-token-file= -- true
+    expect 2 '--remote needs a token' "$G" run --remote tcp:h:1 -- true
+    ;;
+remote_run)
+    # End to end: a tenant under `gpuvisor run --remote` gets the slice gpuvisor-remoted gives.
+    D=$(dirname "$G")
+    [ -x "$D/gpuvisor-remoted" ] || { echo "skip: gpuvisor-remoted is not built"; exit 77; }
+    printf 'secret\n' >"$T/tok"
+    # Without the GPUVISOR_DAEMON of this script, which would make the sessions look for gpuvisord.
+    env -u GPUVISOR_DAEMON "$D/gpuvisor-remoted" --listen "unix:$T/s" --token-file "$T/tok" \
+        --memory 1GiB 2>"$T/srv.err" &
+    BG="$BG $!"
+    i=0
+    while ! grep -q "listening on" "$T/srv.err" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { fail "gpuvisor-remoted never listened: $(cat "$T/srv.err")"; exit 1; }
+        sleep 0.05
+    done
+    expect 0 "ready" "$G" run --remote "unix:$T/s" --remote-token-file "$T/tok" -- "$GV_HOLD" 512
+    expect 3 "oom" "$G" run --remote "unix:$T/s" --remote-token-file "$T/tok" -- "$GV_HOLD" 2048
+    printf 'wrong\n' >"$T/bad"
+    expect 1 "" "$G" run --remote "unix:$T/s" --remote-token-file "$T/bad" -- "$GV_HOLD" 1
+    ;;
 *)
     echo "cli_test.sh: unknown case $CASE" >&2
     exit 2
