@@ -11,7 +11,7 @@
  * Calls that need no answer are queued in a send buffer and go out with the next call that waits
  * for one (or when the buffer fills): that is what makes launches cheap. A thread that must wait
  * for the GPU anyway (a synchronize) thus also pushes the queued work out. While the process is
- * idle, a thread sends a keepalive every GPUVISOR_REMOTE_KEEPALIVE/3 seconds so that the server
+ * idle, a thread sends a keepalive every GPUVISOR_REMOTE_PING seconds (1 by default) so that the server
  * can tell a silent client from a dead one. */
 #ifndef GVRC_RC_H
 #define GVRC_RC_H

@@ -253,8 +253,10 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         srv_log(&s, "started in instance %s of tenant %s", v.daemon.instance, v.daemon.tenant);
         _exit(srv_serve(&s, shim));
     }
-    /* The session's slice: its own instance, with the server's limits. */
+    /* The session's slice: its own instance, with the server's limits. A daemon socket or region
+     * inherited from whoever started the server must not make the interposer join gpuvisord. */
     unsetenv("GPUVISOR_DAEMON");
+    unsetenv("GPUVISOR_REGION_FD");
     setenv("GPUVISOR_INSTANCE", s.name, 1);
     if (o->memory)
         setenv("GPUVISOR_MEMORY", o->memory, 1);

@@ -277,7 +277,7 @@ static void malformed_bodies(void **state)
 
     hostile(&c); /* a module image the server will not take */
     assert_int_equal(rt_send(&c, GVW_OP_MODULE_LOAD, 0, "q", (uint64_t)0), 0);
-    ended_with(&c, "closed: a module image of 0 bytes");
+    ended_with(&c, "closed: an image of 0 bytes");
     still_fine();
 }
 
