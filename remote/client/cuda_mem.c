@@ -244,14 +244,32 @@ static void post_free(uint64_t p)
     rc_end(&c, rc_post(&c));
 }
 
-/* Record device memory the server handed out; when we cannot, give it back. */
+/* Record device memory the server handed out; when we cannot, give it back. An allocation belongs
+ * to the context current at the call, and goes with it (rc_devmem_drop_ctx). */
 static CUresult got_device(uint64_t p, uint64_t size, unsigned kind)
 {
-    struct range r = {.base = p, .size = size, .kind = kind};
+    struct range r = {.base = p, .size = size, .kind = kind, .ctx = rc_ctx_current()};
     if (rs_add(&devmem, &r, true) == 0)
         return CUDA_SUCCESS;
     post_free(p);
     return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+void rc_devmem_drop_ctx(uint64_t ctx)
+{
+    if (!ctx)
+        return;
+    pthread_mutex_lock(&devmem.mu);
+    size_t k = 0;
+    for (size_t i = 0; i < devmem.n; i++) {
+        if (devmem.r[i].ctx == ctx && devmem.r[i].kind != DEV_MAPPED) {
+            let_va_go(&devmem.r[i]);
+            continue;
+        }
+        devmem.r[k++] = devmem.r[i];
+    }
+    devmem.n = k;
+    pthread_mutex_unlock(&devmem.mu);
 }
 
 /* Forget the device range starting at p that `ok` accepts. */

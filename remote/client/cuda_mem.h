@@ -21,6 +21,11 @@ bool rc_devmem_has(uint64_t p);
  * server too: it is refused here, before any of its bytes travel. */
 bool rc_devmem_holds(uint64_t p, uint64_t n);
 
+/* A context was destroyed, or a primary context released for good or reset: the driver freed
+ * the memory allocated in it, so its ranges are forgotten (a later free or copy naming them is
+ * refused at the call, as the driver would refuse it). */
+void rc_devmem_drop_ctx(uint64_t ctx);
+
 /* The stream to send for a call's stream argument: the per-thread default stream's entry points
  * (_ptsz, _ptds) mean CU_STREAM_PER_THREAD by the null stream. The server serves every client
  * thread on one thread of its own, so the client's threads share one per-thread stream there. */

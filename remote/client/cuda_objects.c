@@ -7,6 +7,7 @@
  * handle is refused here just as the driver refuses it. A function's parameter layout is kept
  * with it, so that a launch packs its kernelParams into one buffer without a round trip. */
 #include "remote/client/exec.h"
+#include "remote/client/cuda_mem.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -140,6 +141,7 @@ void rco_drop_owner(uint64_t owner)
     pthread_mutex_lock(&mu);
     drop_owned(owner);
     pthread_mutex_unlock(&mu);
+    rc_devmem_drop_ctx(owner); /* a context's memory goes with it too */
 }
 
 void rco_set_layout(enum rco_kind k, uint64_t h, const void *pairs, size_t n)

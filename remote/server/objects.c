@@ -138,7 +138,8 @@ bool srv_mem_add(struct srv *s, uint64_t base, uint64_t size, int kind)
         s->capmem = cap;
     }
     memmove(&s->mem[i + 1], &s->mem[i], (s->nmem - i) * sizeof(*s->mem));
-    s->mem[i] = (struct srv_range){base, size, kind};
+    uint64_t ctx = kind == SRV_MEM_ALLOC || kind == SRV_MEM_POOL ? s->cur_ctx : 0;
+    s->mem[i] = (struct srv_range){base, size, kind, ctx};
     s->nmem++;
     return true;
 }
@@ -189,4 +190,15 @@ bool srv_mem_ok(struct srv *s, uint64_t p, uint64_t n, unsigned kinds)
             break;
     }
     return false;
+}
+
+void srv_mem_drop_ctx(struct srv *s, uint64_t ctx)
+{
+    if (!ctx)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < s->nmem; i++)
+        if (s->mem[i].ctx != ctx)
+            s->mem[k++] = s->mem[i];
+    s->nmem = k;
 }

@@ -68,5 +68,6 @@ void srv_disown(struct srv *s, enum srv_kind k, uint64_t h)
 
 void srv_drop_owner(struct srv *s, uint64_t owner)
 {
+    srv_mem_drop_ctx(s, owner); /* a context's memory goes with it */
     drop(s, owner);
 }

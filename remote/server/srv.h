@@ -48,7 +48,8 @@ struct srv_set {
 /* Device memory the session may address: sorted, non-overlapping ranges. */
 struct srv_range {
     uint64_t base, size;
-    int kind; /* SRV_MEM_* */
+    int kind;     /* SRV_MEM_* */
+    uint64_t ctx; /* allocations and pool blocks: the context current when made; VMM: 0 */
 };
 enum { SRV_MEM_ALLOC = 1, SRV_MEM_POOL = 2, SRV_MEM_VMM_RESERVED = 3, SRV_MEM_VMM_MAPPED = 4 };
 
@@ -97,6 +98,8 @@ bool srv_mem_del(struct srv *s, uint64_t base, uint64_t *size, int *kind);
  * 1 << SRV_MEM_*; 0 means any addressable kind: allocations, pool blocks and mapped VMM). n may be
  * 0 (then p must lie in a range). */
 bool srv_mem_ok(struct srv *s, uint64_t p, uint64_t n, unsigned kinds);
+/* A context is gone: forget the allocations and pool blocks made in it (the driver freed them). */
+void srv_mem_drop_ctx(struct srv *s, uint64_t ctx);
 /* The range holding p, or NULL. */
 const struct srv_range *srv_mem_find(struct srv *s, uint64_t p);
 
