@@ -16,13 +16,26 @@
  * ranges (cuda_mem.h) says which side each is on. Host to host is a memcpy here, done at the
  * call even by cuMemcpyAsync (no stream orders host memory on this side). */
 #include "remote/client/cuda_mem.h"
+#include "remote/client/exec.h"
 
 #include <string.h>
+
+/* A stream argument (already in its wire form) must be one of this process's streams, or a default
+ * stream with a live current context: refused at the call, as the driver refuses it, even for a
+ * call that gets no reply. */
+static CUresult stream_ok(uint64_t st)
+{
+    uint64_t wire, ctx;
+    return rcx_stream((CUstream)(uintptr_t)st, false, &wire, &ctx);
+}
 
 static CUresult htod(CUdeviceptr dst, const void *src, size_t n, bool async, uint64_t st)
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult sr = stream_ok(st);
+    if (sr != CUDA_SUCCESS)
+        return sr;
     if (!src || !dst || (n && !rc_devmem_holds(dst, n)))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
@@ -40,6 +53,9 @@ static CUresult dtoh(void *dst, CUdeviceptr src, size_t n, bool async, uint64_t 
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult sr = stream_ok(st);
+    if (sr != CUDA_SUCCESS)
+        return sr;
     if (!dst || !src || (n && !rc_devmem_holds(src, n)))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
@@ -57,6 +73,9 @@ static CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t n, bool async, uin
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult sr = stream_ok(st);
+    if (sr != CUDA_SUCCESS)
+        return sr;
     if (!dst || !src || (n && (!rc_devmem_holds(dst, n) || !rc_devmem_holds(src, n))))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
@@ -223,6 +242,9 @@ static CUresult fill(CUdeviceptr dst, uint32_t value, unsigned elem, size_t coun
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
+    CUresult sr = stream_ok(st);
+    if (sr != CUDA_SUCCESS)
+        return sr;
     if (!dst || dst % elem || (count && (count > UINT64_MAX / elem ||
                                          !rc_devmem_holds(dst, (uint64_t)count * elem))))
         return CUDA_ERROR_INVALID_VALUE;

@@ -19,6 +19,7 @@
  * newest ones; an allocation the server placed above 4 GiB cannot be named in 32 bits, so it is
  * freed again and the call fails with CUDA_ERROR_OUT_OF_MEMORY. */
 #include "remote/client/cuda_mem.h"
+#include "remote/client/exec.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -649,8 +650,12 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool poo
         return CUDA_ERROR_NOT_INITIALIZED;
     if (!dptr)
         return CUDA_ERROR_INVALID_VALUE;
+    uint64_t wire, ctx;
+    CUresult r = rcx_stream(st, per_thread, &wire, &ctx);
+    if (r != CUDA_SUCCESS)
+        return r;
     struct rc_call c;
-    CUresult r = rc_begin(&c, pool ? GVW_OP_MEM_ALLOC_FROM_POOL_ASYNC : GVW_OP_MEM_ALLOC_ASYNC);
+    r = rc_begin(&c, pool ? GVW_OP_MEM_ALLOC_FROM_POOL_ASYNC : GVW_OP_MEM_ALLOC_ASYNC);
     if (r != CUDA_SUCCESS)
         return r;
     gvw_put_u64(c.b, bytesize);
@@ -697,10 +702,14 @@ static CUresult free_async(CUdeviceptr dptr, CUstream st, bool per_thread)
 {
     if (!rc_initialized())
         return CUDA_ERROR_NOT_INITIALIZED;
+    uint64_t wire, ctx;
+    CUresult r = rcx_stream(st, per_thread, &wire, &ctx);
+    if (r != CUDA_SUCCESS)
+        return r;
     if (!forget_device(dptr, freeable))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
-    CUresult r = rc_begin(&c, GVW_OP_MEM_FREE_ASYNC);
+    r = rc_begin(&c, GVW_OP_MEM_FREE_ASYNC);
     if (r != CUDA_SUCCESS)
         return r;
     gvw_put_u64(c.b, dptr);

@@ -60,7 +60,7 @@ mkfifo "$dir/go"
 (
     read -r _ < "$dir/go"
     export LD_LIBRARY_PATH="$build/lib/remote${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export GPUVISOR_REMOTE="unix:$dir/sock" GPUVISOR_REMOTE_TOKEN="$token"
+    export GPUVISOR_REMOTE="unix:$dir/sock" GPUVISOR_REMOTE_TOKEN="$token" GVSIM_TEST_REMOTE=1
     exec "$@"
 ) &
 child=$!

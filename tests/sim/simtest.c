@@ -79,6 +79,12 @@ void st_machine(const char *gpus)
     atexit(remove_machine);
 }
 
+bool st_remote(void)
+{
+    const char *v = getenv("GVSIM_TEST_REMOTE");
+    return v && strcmp(v, "1") == 0;
+}
+
 int st_summary(void)
 {
     printf("%d passed, %d failed\n", passed, failed);

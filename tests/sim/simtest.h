@@ -8,6 +8,7 @@
 #ifndef SIMTEST_H
 #define SIMTEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -54,6 +55,12 @@ void st_run(const char *name, void (*fn)(void));
  * and the pid, with the given GPUs ("T4", "T4,H200"). Call before cuInit. Removes the machine's
  * file at exit. */
 void st_machine(const char *gpus);
+
+/* Whether the program runs through gpuvisor's remoting (tests/remote/run_remote.sh sets
+ * GVSIM_TEST_REMOTE=1). Where the remote driver answers differently by design (docs/remote.md:
+ * host functions run at the call; an error that only the device finds comes back at the next
+ * synchronization), a test checks the remote answer instead. */
+bool st_remote(void);
 
 /* Print "N passed, N failed" and return the exit status for main. */
 int st_summary(void);
