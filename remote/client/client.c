@@ -14,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Queued frames go out once they reach this many bytes. */
+/* Queued frames go out once they reach this many bytes, or once the first of them waited this
+ * long; a call queued after the connection was idle that long goes out at once, so that the GPU
+ * starts on it without waiting for the program's next call. */
 #define QUEUE_FLUSH (256u * 1024)
+#define QUEUE_WAIT_NS (100u * 1000u)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static CUresult state = CUDA_ERROR_NO_DEVICE;
@@ -24,7 +27,8 @@ static struct gvc *conn;
 static uint32_t max_frame;
 static struct gvw_buf queue, frame, rbody;
 static bool broken;
-static uint64_t last_send_ns;
+static uint64_t last_send_ns, queued_at_ns;
+static pthread_cond_t wake;
 static int ping_ms = 1000;
 
 void rc_log(const char *fmt, ...)
@@ -73,28 +77,55 @@ static bool read_token(char *out, size_t max, char *err, size_t errlen)
     return ok;
 }
 
-static void *pinger(void *arg)
+/* Write out what is queued (under mu). */
+static void flush_queue(void)
+{
+    if (!queue.len || broken)
+        return;
+    if (gvc_write(conn, queue.p, queue.len) == 0) {
+        queue.len = 0;
+        last_send_ns = now_ns();
+    } else {
+        broken = true;
+    }
+}
+
+static void wait_until(uint64_t due_ns)
+{
+    struct timespec ts = {(time_t)(due_ns / 1000000000ull), (long)(due_ns % 1000000000ull)};
+    pthread_cond_timedwait(&wake, &mu, &ts);
+}
+
+/* The connection's own thread: it sends what was queued once it has waited QUEUE_WAIT_NS, and a
+ * keepalive when nothing was sent for ping_ms. */
+static void *worker(void *arg)
 {
     (void)arg;
-    struct timespec ts = {ping_ms / 1000, (long)(ping_ms % 1000) * 1000000L};
-    for (;;) {
-        nanosleep(&ts, NULL);
-        if (pthread_mutex_trylock(&mu) != 0)
-            continue; /* a call is on the wire */
-        if (!broken && now_ns() - last_send_ns >= (uint64_t)ping_ms * 1000000ull) {
-            struct gvw_buf b = {0};
-            gvw_begin(&b, GVW_OP_PING, GVW_F_NOREPLY, 0);
-            struct iovec iov[2] = {{queue.p, queue.len}, {b.p, b.len}};
-            if (gvw_end(&b, max_frame) && gvc_writev(conn, iov, 2) == 0) {
-                queue.len = 0;
-                last_send_ns = now_ns();
-            } else {
-                broken = true;
-            }
-            gvw_buf_free(&b);
+    pthread_mutex_lock(&mu);
+    while (!broken) {
+        uint64_t now = now_ns();
+        if (queue.len) {
+            uint64_t due = queued_at_ns + QUEUE_WAIT_NS;
+            if (now >= due)
+                flush_queue();
+            else
+                wait_until(due);
+            continue;
         }
-        pthread_mutex_unlock(&mu);
+        uint64_t due = last_send_ns + (uint64_t)ping_ms * 1000000ull;
+        if (now < due) {
+            wait_until(due);
+            continue;
+        }
+        struct gvw_buf b = {0};
+        gvw_begin(&b, GVW_OP_PING, GVW_F_NOREPLY, 0);
+        if (gvw_end(&b, max_frame) && gvc_write(conn, b.p, b.len) == 0)
+            last_send_ns = now_ns();
+        else
+            broken = true;
+        gvw_buf_free(&b);
     }
+    pthread_mutex_unlock(&mu);
     return NULL;
 }
 
@@ -186,8 +217,14 @@ static void connect_once(void)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, pinger, NULL) != 0)
-        rc_log("cannot start the keepalive thread: the server may end an idle session");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&t, &at, worker, NULL) != 0)
+        rc_log("cannot start the connection's thread: the server may end an idle session, and "
+               "calls without a reply wait for the next call with one");
     pthread_attr_destroy(&at);
 }
 
@@ -280,16 +317,21 @@ CUresult rc_post(struct rc_call *c)
     c->b->p[6] |= (uint8_t)GVW_F_NOREPLY;
     if (!gvw_end(c->b, max_frame))
         return CUDA_ERROR_INVALID_VALUE;
+    bool was_empty = queue.len == 0;
     gvw_put_raw(&queue, c->b->p, c->b->len);
     if (queue.oom) {
         gvw_buf_reset(&queue);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (queue.len >= QUEUE_FLUSH) {
+    uint64_t now = now_ns();
+    if (queue.len >= QUEUE_FLUSH || (was_empty && now - last_send_ns >= QUEUE_WAIT_NS)) {
         if (gvc_write(conn, queue.p, queue.len) != 0)
             return fail("send");
         queue.len = 0;
         last_send_ns = now_ns();
+    } else if (was_empty) {
+        queued_at_ns = now;
+        pthread_cond_signal(&wake);
     }
     return CUDA_SUCCESS;
 }

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/nvml.h"
 #include "remote/nvml_wire.h"
@@ -34,6 +35,14 @@ struct nvmlDevice_st {
 static struct nvmlDevice_st devices[MAX_DEVICES];
 
 /* refs is written under init_lock and read without it (acquire), after ndev (release). */
+/* The session process serving this one: in process lists it is this process. */
+static unsigned session_pid;
+
+static unsigned shown(unsigned pid)
+{
+    return pid && pid == session_pid ? (unsigned)getpid() : pid;
+}
+
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int refs;
 static unsigned ndev;
@@ -87,6 +96,7 @@ NV_API nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
             r = call(&c);
             if (r == NVML_SUCCESS) {
                 uint64_t n = c.r.v[1];
+                session_pid = (unsigned)c.r.v[2];
                 ndev = n > MAX_DEVICES ? MAX_DEVICES : (unsigned)n;
                 for (unsigned i = 0; i < ndev; i++)
                     devices[i].index = i;
@@ -608,7 +618,7 @@ static nvmlReturn_t running_processes(nvmlDevice_t device, unsigned int *count, 
     struct gvw_rd rd;
     gvw_rd_init(&rd, c.r.p[2], c.r.n[2]);
     for (unsigned k = 0; k < n; k++) {
-        unsigned pid = gvw_u32(&rd);
+        unsigned pid = shown(gvw_u32(&rd));
         uint64_t used = gvw_u64(&rd);
         unsigned gi = gvw_u32(&rd), ci = gvw_u32(&rd);
         if (v1) {
@@ -685,7 +695,7 @@ NV_API nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
     for (unsigned k = 0; k < n; k++) {
         nvmlProcessUtilizationSample_t *o = &utilization[k];
         memset(o, 0, sizeof(*o));
-        o->pid = gvw_u32(&rd);
+        o->pid = shown(gvw_u32(&rd));
         o->timeStamp = gvw_u64(&rd);
         o->smUtil = gvw_u32(&rd);
         o->memUtil = gvw_u32(&rd);

@@ -8,11 +8,13 @@
  * GPUVISOR_REMOTE_INSECURE=1 (no verification). One connection serves every thread; a call holds
  * it from its first byte sent to its reply's last byte read.
  *
- * Calls that need no answer are queued in a send buffer and go out with the next call that waits
- * for one (or when the buffer fills): that is what makes launches cheap. A thread that must wait
- * for the GPU anyway (a synchronize) thus also pushes the queued work out. While the process is
- * idle, a thread sends a keepalive every GPUVISOR_REMOTE_PING seconds (1 by default) so that the server
- * can tell a silent client from a dead one. */
+ * Calls that need no answer are queued in a send buffer: that is what makes launches cheap. The
+ * first one after the connection was idle for 100 us goes out at once, so that the GPU starts on
+ * it while the program goes on; those that follow it go out together, with the next call that
+ * waits for an answer, when the buffer fills, or when the first of them has waited 100 us (the
+ * connection's own thread sends them). That thread also sends a keepalive every
+ * GPUVISOR_REMOTE_PING seconds (1 by default) while nothing else is sent, so that the server can
+ * tell a silent client from a dead one. */
 #ifndef GVRC_RC_H
 #define GVRC_RC_H
 

@@ -229,6 +229,16 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         _exit(2);
     }
     gvc_tune(s.conn, o->keepalive_ms);
+    /* A client on a unix socket is a process of this host: the session takes its pid as its
+     * command name, so that ps shows whom a session serves and NVML's process lists can show the
+     * client in place of its session (nvml.c). */
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    char comm[16];
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0) {
+        snprintf(comm, sizeof(comm), "gvr:%d", (int)cred.pid);
+        prctl(PR_SET_NAME, comm);
+    }
     /* The keepalive bounds every read, not only the wait for a frame to start: a client that
      * stops halfway through a frame or its bulk would otherwise hold the session for ever. */
     struct timeval rcv = {o->keepalive_ms / 1000, (o->keepalive_ms % 1000) * 1000};

@@ -15,8 +15,10 @@
 #include "remote/server/srv.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/nvml.h"
 #include "remote/nvml_wire.h"
@@ -94,6 +96,27 @@ static nvmlReturn_t device(uint64_t i, nvmlDevice_t *d)
             return dr_;                                                                            \
     } while (0)
 
+/* The pid to show for process pid: a session process of this server names its client in its
+ * command name ("gvr:PID", set by main.c for clients on a unix socket, whose pid the kernel
+ * tells); others are shown as they are. */
+static unsigned shown_pid(unsigned pid)
+{
+    char path[64], comm[32];
+    snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return pid;
+    size_t n = fread(comm, 1, sizeof(comm) - 1, f);
+    fclose(f);
+    comm[n] = '\0';
+    unsigned client;
+    char end;
+    if (strncmp(comm, "gvr:", 4) == 0 && sscanf(comm + 4, "%u%c", &client, &end) == 2 &&
+        end == '\n' && client > 0)
+        return client;
+    return pid;
+}
+
 static int h_init(SRV_ARGS)
 {
     (void)h;
@@ -124,6 +147,7 @@ static int h_init(SRV_ARGS)
     }
     inits = 1;
     gvw_put_u32(out, n);
+    gvw_put_u32(out, (uint32_t)getpid()); /* the client shows itself in place of its session */
     return NVML_SUCCESS;
 }
 
@@ -363,7 +387,7 @@ static int h_processes(SRV_ARGS)
     if (r == NVML_SUCCESS) {
         struct gvw_buf recs = {0};
         for (unsigned i = 0; i < n; i++) {
-            gvw_put_u32(&recs, list[i].pid);
+            gvw_put_u32(&recs, shown_pid(list[i].pid));
             gvw_put_u64(&recs, list[i].usedGpuMemory);
             gvw_put_u32(&recs, list[i].gpuInstanceId);
             gvw_put_u32(&recs, list[i].computeInstanceId);
@@ -427,7 +451,7 @@ static int h_process_utilization(SRV_ARGS)
             listed = list[k].pid == samples[i].pid;
         if (!listed)
             continue;
-        gvw_put_u32(&recs, samples[i].pid);
+        gvw_put_u32(&recs, shown_pid(samples[i].pid));
         gvw_put_u64(&recs, samples[i].timeStamp);
         gvw_put_u32(&recs, samples[i].smUtil);
         gvw_put_u32(&recs, samples[i].memUtil);
