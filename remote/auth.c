@@ -92,7 +92,8 @@ bool gva_random(void *buf, size_t n)
     return true;
 }
 
-int gva_tokens_load(const char *path, struct gva_tokens *t, char *err, size_t errlen)
+/* The tokens of a file: their keys, or (keys false) the tokens themselves. */
+static int load(const char *path, struct gva_tokens *t, bool keys, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     FILE *f = fopen(path, "re");
@@ -120,9 +121,11 @@ int gva_tokens_load(const char *path, struct gva_tokens *t, char *err, size_t er
             continue;
         char **grown = realloc(t->tok, (t->count + 1) * sizeof(*grown));
         char key[GVA_KEY];
-        gva_key(s, strlen(s), key);
+        if (keys)
+            gva_key(s, strlen(s), key);
+        char *copy = strdup(keys ? key : s);
         explicit_bzero(line, sizeof(line));
-        char *copy = strdup(key);
+        explicit_bzero(key, sizeof(key));
         if (!grown || !copy) {
             free(copy);
             if (grown)
@@ -144,6 +147,27 @@ fail:
     fclose(f);
     gva_tokens_free(t);
     return -1;
+}
+
+int gva_tokens_load(const char *path, struct gva_tokens *t, char *err, size_t errlen)
+{
+    return load(path, t, true, err, errlen);
+}
+
+int gva_token_read(const char *path, char *out, size_t max, char *err, size_t errlen)
+{
+    struct gva_tokens t;
+    if (load(path, &t, false, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    if (strlen(t.tok[0]) < max) {
+        strcpy(out, t.tok[0]);
+    } else {
+        snprintf(err, errlen, "the token in %s is too long", path);
+        rc = -1;
+    }
+    gva_tokens_free(&t);
+    return rc;
 }
 
 void gva_tokens_free(struct gva_tokens *t)

@@ -56,6 +56,9 @@ struct gva_tokens {
     size_t count;
 };
 int gva_tokens_load(const char *path, struct gva_tokens *t, char *err, size_t errlen);
+/* A client's token: the first one in a file of that form, as it is (out has max bytes). Returns 0
+ * or -1 with a reason in err. */
+int gva_token_read(const char *path, char *out, size_t max, char *err, size_t errlen);
 void gva_tokens_free(struct gva_tokens *t);
 
 /* Decoders of the handshake's frames (the fuzz target drives them). Each checks every field and

@@ -20,7 +20,8 @@
 #define QUEUE_FLUSH (256u * 1024)
 #define QUEUE_WAIT_NS (100u * 1000u)
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool tried; /* connect_once ran (its answer is in state) */
 static CUresult state = CUDA_ERROR_NO_DEVICE;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct gvc *conn;
@@ -65,16 +66,7 @@ static bool read_token(char *out, size_t max, char *err, size_t errlen)
         snprintf(err, errlen, "no token: set GPUVISOR_REMOTE_TOKEN or GPUVISOR_REMOTE_TOKEN_FILE");
         return false;
     }
-    struct gva_tokens tok;
-    if (gva_tokens_load(path, &tok, err, errlen) != 0)
-        return false;
-    bool ok = strlen(tok.tok[0]) < max;
-    if (ok)
-        strcpy(out, tok.tok[0]);
-    else
-        snprintf(err, errlen, "the token in %s is too long", path);
-    gva_tokens_free(&tok);
-    return ok;
+    return gva_token_read(path, out, max, err, errlen) == 0;
 }
 
 /* Write out what is queued (under mu). */
@@ -146,13 +138,6 @@ static void goodbye(void)
     pthread_mutex_unlock(&mu);
 }
 
-/* A child of fork() must not speak on its parent's session. */
-static void after_fork_child(void)
-{
-    pthread_mutex_init(&mu, NULL);
-    broken = true;
-}
-
 static void connect_once(void)
 {
     char err[512], token[GVA_MAX_TOKEN + 1];
@@ -211,8 +196,11 @@ static void connect_once(void)
     conn = c;
     last_send_ns = now_ns();
     state = CUDA_SUCCESS;
-    pthread_atfork(NULL, NULL, after_fork_child);
-    atexit(goodbye);
+    static bool at_exit;
+    if (!at_exit) {
+        atexit(goodbye);
+        at_exit = true;
+    }
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
@@ -230,7 +218,14 @@ static void connect_once(void)
 
 CUresult rc_connect(void)
 {
-    pthread_once(&once, connect_once);
+    if (!__atomic_load_n(&tried, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&conn_mu);
+        if (!tried) {
+            connect_once();
+            __atomic_store_n(&tried, true, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&conn_mu);
+    }
     return state;
 }
 
@@ -446,4 +441,31 @@ void rc_ctx_forget(uint64_t ctx)
     pthread_mutex_unlock(&known_mu);
     if (depth && stack[depth - 1] == ctx)
         depth--;
+}
+
+/* A child of fork() must not speak on its parent's session: it forgets the connection (without
+ * a word on it: the socket is its parent's too) and makes its own on its next call, as a new
+ * session. What the parent's session held is not the child's: the client's libraries forget it
+ * as well (their own fork handlers), so the child starts from cuInit like a new process. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&mu, NULL);
+    pthread_mutex_init(&conn_mu, NULL);
+    if (conn) {
+        close(conn->fd); /* the TLS state is left as it is: ending it would write to the socket */
+        conn->fd = -1;
+        conn = NULL;
+    }
+    broken = false;
+    queue.len = 0;
+    state = CUDA_ERROR_NO_DEVICE;
+    __atomic_store_n(&tried, false, __ATOMIC_RELEASE);
+    pthread_mutex_init(&known_mu, NULL);
+    nknown = 0;
+    depth = 0;
+}
+
+__attribute__((constructor)) static void fork_safe(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_child);
 }

@@ -10,6 +10,8 @@
  * without asking the server (which no longer knows the handle). */
 #include "remote/client/exec.h"
 
+#include <string.h>
+
 #include <pthread.h>
 
 #define NEED_INIT()                                                                                \
@@ -37,9 +39,16 @@ static void fork_done(void)
     pthread_mutex_unlock(&prim_mu);
 }
 
+/* The child's primary contexts are none: the parent's session held them (client.c). */
+static void fork_child(void)
+{
+    memset(prim, 0, sizeof(prim));
+    pthread_mutex_unlock(&prim_mu);
+}
+
 __attribute__((constructor)) static void fork_safe(void)
 {
-    pthread_atfork(fork_prepare, fork_done, fork_done);
+    pthread_atfork(fork_prepare, fork_done, fork_child);
 }
 
 void rcx_primary_retained(int dev, uint64_t ctx)

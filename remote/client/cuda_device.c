@@ -7,9 +7,22 @@
 #define CUDA_ENABLE_DEPRECATED 1
 #include "remote/client/exec.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool init_done;
+
+/* A child of fork() starts from cuInit, on a session of its own (client.c). */
+static void forget_init(void)
+{
+    init_done = false;
+}
+
+__attribute__((constructor)) static void init_fork_safe(void)
+{
+    pthread_atfork(NULL, NULL, forget_init);
+}
 
 bool rc_initialized(void)
 {
@@ -43,6 +56,13 @@ CUresult RC_API cuInit(unsigned int Flags)
     if (r != CUDA_SUCCESS)
         return r;
     gvw_put_u32(c.b, Flags);
+    /* This process's choice of GPUs applies to the session's, as to a local machine's. */
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    size_t vl = visible ? strnlen(visible, GVW_MAX_TEXT + 1) : 0;
+    if (vl > GVW_MAX_TEXT)
+        return rc_end(&c, CUDA_ERROR_INVALID_VALUE);
+    gvw_put_u32(c.b, visible != NULL);
+    gvw_put_bytes(c.b, visible, vl);
     r = rc_end(&c, rc_wait(&c));
     if (r == CUDA_SUCCESS)
         __atomic_store_n(&init_done, true, __ATOMIC_RELEASE);

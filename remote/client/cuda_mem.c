@@ -256,6 +256,20 @@ static CUresult got_device(uint64_t p, uint64_t size, unsigned kind)
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
+/* The child of fork() holds no device memory: it was the parent's session's (client.c). Its host
+ * memory is its own copy, and stays. */
+static void devmem_fork_child(void)
+{
+    pthread_mutex_init(&devmem.mu, NULL);
+    pthread_mutex_init(&hostmem.mu, NULL);
+    devmem.n = 0;
+}
+
+__attribute__((constructor)) static void devmem_fork_safe(void)
+{
+    pthread_atfork(NULL, NULL, devmem_fork_child);
+}
+
 void rc_devmem_drop_ctx(uint64_t ctx)
 {
     if (!ctx)

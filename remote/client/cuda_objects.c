@@ -36,9 +36,24 @@ static void fork_done(void)
     pthread_mutex_unlock(&mu);
 }
 
+/* Under mu. */
+static void drop_all(void)
+{
+    for (size_t i = 0; i < nobjs; i++)
+        free(objs[i].layout);
+    nobjs = 0;
+}
+
+/* The child's objects are none: they were the parent's session's (client.c). */
+static void fork_child(void)
+{
+    drop_all();
+    pthread_mutex_unlock(&mu);
+}
+
 __attribute__((constructor)) static void fork_safe(void)
 {
-    pthread_atfork(fork_prepare, fork_done, fork_done);
+    pthread_atfork(fork_prepare, fork_done, fork_child);
 }
 
 /* Under mu. */

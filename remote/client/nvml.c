@@ -44,7 +44,20 @@ static unsigned shown(unsigned pid)
 }
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int refs;
+
+/* A child of fork() has a session of its own (client.c): its NVML starts uninitialized. */
+static void nvml_fork_child(void)
+{
+    pthread_mutex_init(&init_lock, NULL);
+    refs = 0;
+}
+
+__attribute__((constructor)) static void nvml_fork_safe(void)
+{
+    pthread_atfork(NULL, NULL, nvml_fork_child);
+}
 static unsigned ndev;
 
 static bool initialized(void)

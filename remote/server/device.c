@@ -7,6 +7,7 @@
 #define CUDA_ENABLE_DEPRECATED 1
 #include "remote/server/exec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static PFN_cuInit_v2000 p_init;
@@ -44,8 +45,16 @@ static int h_init(struct srv *s, const struct gvw_hdr *h, const struct gvw_args 
                   struct gvw_buf *out)
 {
     (void)h, (void)out;
+    /* The client's CUDA_VISIBLE_DEVICES (when it has one) chooses among the session's GPUs as it
+     * would among a local machine's: the driver reads it at the first cuInit. */
+    if (!s->initialized && !s->gpus_fixed && a->v[1]) {
+        char visible[GVW_MAX_TEXT + 1];
+        gvw_arg_text(a, 2, visible, sizeof(visible));
+        setenv("CUDA_VISIBLE_DEVICES", visible, 1);
+    }
     CUresult r = p_init((unsigned)a->v[0]);
     if (r == CUDA_SUCCESS) {
+        s->initialized = true;
         int n = 0;
         if (p_count(&n) == CUDA_SUCCESS)
             s->device_count = n;

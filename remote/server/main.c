@@ -252,6 +252,7 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         _exit(2);
     }
     if (v.joined) {
+        s.gpus_fixed = true;
         /* A member of the daemon's instance, under the instance's own limits. */
         setenv("GPUVISOR_DAEMON", o->daemon, 1);
         setenv("GPUVISOR_INSTANCE", v.daemon.instance, 1);

@@ -66,6 +66,9 @@ struct srv {
     struct gvw_buf reply;
     void *staging;        /* bulk copies' staging memory (SRV_CHUNK bytes) */
     int device_count;
+    bool gpus_fixed; /* the server chose the session's GPUs (an instance's): the client's
+                        CUDA_VISIBLE_DEVICES is not applied */
+    bool initialized; /* cuInit succeeded once */
 };
 
 #define SRV_CHUNK (4u << 20)

@@ -408,7 +408,7 @@ bool rt_ended(struct rt_client *c, int timeout_ms)
 
 long rt_setup(struct rt_client *c)
 {
-    long r = rt_call(c, GVW_OP_INIT, "i", 0u);
+    long r = rt_call(c, GVW_OP_INIT, "iis", 0u, 0u, "");
     if (r != 0)
         return r;
     r = rt_call(c, GVW_OP_CTX_CREATE, "iib", 0u, 0u, "", (size_t)0);
