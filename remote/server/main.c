@@ -273,10 +273,17 @@ static void session(int fd, const struct opts *o, struct gvc_tls *tls,
         setenv("GPUVISOR_MEMORY", o->memory, 1);
     else
         unsetenv("GPUVISOR_MEMORY");
-    if (o->compute)
-        setenv("GPUVISOR_COMPUTE", o->compute, 1);
-    else
+    if (o->compute) {
+        /* The interposer reads a share in basis points (10000: all of the GPU). */
+        uint32_t share = 0;
+        struct gv_error e = {0};
+        char bp[16];
+        gv_share_parse(o->compute, &share, &e); /* checked at start */
+        snprintf(bp, sizeof(bp), "%u", share);
+        setenv("GPUVISOR_COMPUTE", bp, 1);
+    } else {
         unsetenv("GPUVISOR_COMPUTE");
+    }
     if (o->policy)
         setenv(GV_POLICY_ENV, o->policy, 1);
     srv_log(&s, "started (memory %s, compute %s)", o->memory ? o->memory : "unlimited",

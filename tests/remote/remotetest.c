@@ -113,7 +113,7 @@ static void exec_server(const struct rt_server *s, const struct rt_opts *o, cons
     setenv("GPUVISOR_REGION_DIR", region, 1);
     setenv("LD_LIBRARY_PATH", RT_SIM_LIB, 1);
     unsetenv("LD_PRELOAD");
-    const char *argv[16];
+    const char *argv[24];
     int n = 0;
     argv[n++] = RT_REMOTED;
     argv[n++] = "--listen";
@@ -127,6 +127,10 @@ static void exec_server(const struct rt_server *s, const struct rt_opts *o, cons
     if (o->compute) {
         argv[n++] = "--compute";
         argv[n++] = o->compute;
+    }
+    if (o->policy) {
+        argv[n++] = "--compute-policy";
+        argv[n++] = o->policy;
     }
     if (o->keepalive) {
         argv[n++] = "--keepalive";

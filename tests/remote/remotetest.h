@@ -26,6 +26,7 @@
 struct rt_opts {
     const char *memory;    /* --memory, or NULL */
     const char *compute;   /* --compute, or NULL */
+    const char *policy;    /* --compute-policy, or NULL */
     const char *keepalive; /* --keepalive seconds, or NULL */
     const char *max_frame; /* --max-frame bytes, or NULL */
     bool tcp;              /* a free 127.0.0.1 port rather than a unix socket */
