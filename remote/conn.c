@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 int gvc_parse(const char *text, struct gvc_addr *a, char *err, size_t errlen)
@@ -345,6 +346,23 @@ int gvc_wait(struct gvc *c, int timeout_ms)
             continue;
         return r < 0 ? -1 : r > 0;
     }
+}
+
+int gvc_wait_spin(struct gvc *c, uint64_t spin_ns, int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int r = gvc_wait(c, 0);
+        if (r != 0)
+            return r;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t ns = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t.tv_nsec -
+                      (uint64_t)t0.tv_nsec;
+        if (ns >= spin_ns)
+            break;
+    }
+    return gvc_wait(c, timeout_ms);
 }
 
 int gvc_read_frame(struct gvc *c, struct gvw_hdr *h, struct gvw_buf *body, size_t max)

@@ -79,6 +79,13 @@ int gvc_writev(struct gvc *c, struct iovec *iov, int iovcnt);
  * timeout_ms; -1 waits for ever). Returns 1, 0 on timeout, -1 on error. */
 int gvc_wait(struct gvc *c, int timeout_ms);
 
+/* Whether bytes are ready within spin_ns, looking without sleeping (a sleep and its wake-up cost
+ * more than a whole round trip on an idle machine); then as gvc_wait for the rest of timeout_ms.
+ * Returns as gvc_wait. */
+int gvc_wait_spin(struct gvc *c, uint64_t spin_ns, int timeout_ms);
+/* How long each side of the protocol looks for the other's next frame before it sleeps. */
+#define GVC_SPIN_NS (50u * 1000u)
+
 /* Read one frame: its header, and its body into `body` (reset first). A body longer than `max`
  * is not read: returns -2 (the caller closes the session). Returns 0, or -1 as gvc_read. */
 int gvc_read_frame(struct gvc *c, struct gvw_hdr *h, struct gvw_buf *body, size_t max);

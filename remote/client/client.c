@@ -279,6 +279,9 @@ static CUresult read_reply(struct rc_call *c)
 {
     struct gvw_hdr h;
     errno = 0;
+    /* Most answers come within microseconds: look for one for a while before sleeping, since a
+     * sleep's wake-up costs more than the call. */
+    gvc_wait_spin(conn, GVC_SPIN_NS, -1);
     int r = gvc_read_frame(conn, &h, &rbody, max_frame > (1u << 20) ? max_frame : (1u << 20));
     if (r != 0)
         return fail("receive");
