@@ -23,6 +23,11 @@
 #      and 60% under each compute policy: guaranteed, at once, get 1/3 and 2/3 of the loop's
 #      unlimited rate, and alone nearly all of it; fixed get 30% and 60% at once and alone, within
 #      5 points (skipped when PyTorch or a GPU is missing).
+#   9. remoting on the real driver: tests/remote/remote_probe (a driver-API program with a fill
+#      kernel nvcc compiles to a cubin) runs against the vendor's driver and through a
+#      gpuvisor-remoted on it with --memory 4GiB: the slice is what the device shows, allocating
+#      past it is refused, copies and the kernel's work check out, and the remote copy rates and
+#      launch rates are printed beside the local ones (skipped without nvcc).
 # Prints a summary; exits non-zero if a check fails.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +39,9 @@ note() { summary+=("$1"); echo "gpu-check: $1"; }
 
 echo "gpu-check: building in $b"
 cmake -S "$top" -B "$b" -DCMAKE_BUILD_TYPE=Release >"$b.log" 2>&1 &&
-    cmake --build "$b" -j "$(nproc)" --target gpuvisor gpuvisor_cli >>"$b.log" 2>&1 || {
+    cmake --build "$b" -j "$(nproc)" --target gpuvisor gpuvisor_cli >>"$b.log" 2>&1 &&
+    { cmake --build "$b" -j "$(nproc)" --target gpuvisor-remoted gvremote_cuda gvremote_nvml \
+        remote_probe >>"$b.log" 2>&1 || echo "gpu-check: remoting did not build (see $b.log)"; } || {
     tail -30 "$b.log"
     echo "gpu-check: build failed"
     exit 1
@@ -383,6 +390,57 @@ PYEOF
         judge "training, $policy 60 alone ($a60 it/s)" "$(pct_of "$a60" "$full")" "$alone60"
     done
     rm -f "$train_py"
+fi
+
+# 9. Remoting on the real driver.
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+probe="$b/tests/remote_probe"
+if [ ! -x "$b/bin/gpuvisor-remoted" ] || [ ! -x "$probe" ]; then
+    note "remoting: skipped (not built)"
+elif [ ! -x "$nvcc" ]; then
+    note "remoting: skipped (no nvcc for the probe's kernel)"
+else
+    rt=$(mktemp -d /tmp/gpuvisor-remote.XXXXXX)
+    cat >"$rt/fill.cu" <<'CUEOF'
+extern "C" __global__ void fill_u32(unsigned *p, unsigned v, unsigned long long n)
+{
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x)
+        p[i] = v;
+}
+CUEOF
+    arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+    if ! "$nvcc" -cubin -arch="sm_${arch:-90}" -o "$rt/fill.cubin" "$rt/fill.cu" >"$rt/nvcc.log" 2>&1; then
+        note "remoting: FAIL (nvcc: $(tail -1 "$rt/nvcc.log"))"
+        fails=$((fails + 1))
+    else
+        head -c 24 /dev/urandom | base64 >"$rt/token"
+        local_out=$("$probe" "$rt/fill.cubin" 2>&1)
+        echo "$local_out" | sed 's/^/  local: /'
+        "$b/bin/gpuvisor-remoted" --listen "unix:$rt/sock" --token-file "$rt/token" \
+            --memory 4GiB 2>"$rt/server.log" &
+        srv=$!
+        for _ in $(seq 100); do grep -q "listening on" "$rt/server.log" && break; sleep 0.1; done
+        remote_out=$(GPUVISOR_REMOTE="unix:$rt/sock" GPUVISOR_REMOTE_TOKEN_FILE="$rt/token" \
+            PROBE_FILL_MIB=1 LD_LIBRARY_PATH="$b/lib/remote" "$probe" "$rt/fill.cubin" 2>&1)
+        echo "$remote_out" | sed 's/^/  remote: /'
+        kill "$srv" 2>/dev/null
+        wait "$srv" 2>/dev/null
+        val() { sed -n "s/^$1=//p" <<<"$2" | head -1; }
+        total=$(val memory_total "$remote_out")
+        got=$(val allocated_mib "$remote_out")
+        if [ "$(val probe "$local_out")" != ok ]; then
+            note "remoting: FAIL (the probe fails on the local driver too)"
+            fails=$((fails + 1))
+        elif [ "$(val probe "$remote_out")" = ok ] && [ "$total" = 4294967296 ] &&
+            [ -n "$got" ] && [ "$got" -le 4096 ]; then
+            note "remoting: ok (a 4 GiB slice; $got MiB allocated before the refusal; HtoD $(val htod_gbps "$remote_out") GB/s remote vs $(val htod_gbps "$local_out") local; DtoH $(val dtoh_gbps "$remote_out") vs $(val dtoh_gbps "$local_out"); launches $(val launches_pipelined_per_s "$remote_out")/s pipelined, $(val launches_synced_per_s "$remote_out")/s each synchronized)"
+        else
+            note "remoting: FAIL (total $total, allocated ${got:-?} MiB; server log: $(tail -2 "$rt/server.log" | tr '\n' ' '))"
+            fails=$((fails + 1))
+        fi
+    fi
+    rm -rf "$rt"
 fi
 
 echo
