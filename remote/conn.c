@@ -84,8 +84,15 @@ int gvc_parse(const char *text, struct gvc_addr *a, char *err, size_t errlen)
     return 0;
 }
 
+/* Socket buffers of a few MiB let a bulk copy move in large pieces, with fewer wake-ups of
+ * either side (the kernel caps them at its own maximum). */
+#define SOCKET_BUFFER (4 << 20)
+
 static struct gvc *wrap(int fd)
 {
+    int size = SOCKET_BUFFER;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     struct gvc *c = malloc(sizeof(*c));
     if (!c)
         return NULL;
