@@ -290,9 +290,10 @@ static int run_joined(const char *socket, const char *key, bool guessed, const c
     if (gvl_daemon_join(sock, key, &m, &err) < 0) {
         fprintf(stderr, "gpuvisor: %s\n", err.msg);
         if (guessed)
-            fprintf(stderr, "gpuvisor: (gpuvisord's socket is at %s, so --instance names one of "
-                            "its instances; for a standalone instance of your own add "
-                            "--no-daemon)\n",
+            fprintf(stderr,
+                    "gpuvisor: (gpuvisord's socket is at %s, so --instance names one of "
+                    "its instances; for a standalone instance of your own add "
+                    "--no-daemon)\n",
                     sock);
         return CLI_EXIT_INTERNAL;
     }
@@ -656,7 +657,7 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (daemon) {
-        const char *why = no_daemon  ? "--no-daemon asks for the opposite"
+        const char *why = no_daemon   ? "--no-daemon asks for the opposite"
                           : !instance ? "name the instance with --instance ID"
                           : limits    ? "a gpuvisord instance has its limits and GPU already (see "
                                         "gpuvisor show; gpuvisor resize changes them): leave out "

@@ -149,7 +149,7 @@ struct gvd_instance_create {
     bool has_memory;
     uint64_t memory;
     bool has_compute;
-    uint32_t share; /* basis points; 0 = no compute limit */
+    uint32_t share;  /* basis points; 0 = no compute limit */
     bool has_policy; /* absent: the profile's, else guaranteed */
     enum gv_policy policy;
     bool has_priority; /* absent: the profile's, else normal */

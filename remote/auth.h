@@ -11,9 +11,9 @@
  *
  * The key is the lowercase hex text of the token's SHA-256: what gpuvisord keeps of a tenant's
  * token, so that the daemon can check a proof made with a tenant's token without ever holding
- * the token. The token never crosses the wire. The server's nonce is fresh for every connection, so a proof
- * recorded from one session is worthless in another (a replayed handshake fails). The client
- * checks the server's proof too: a server that does not know the token cannot pose as one.
+ * the token. The token never crosses the wire. The server's nonce is fresh for every connection, so
+ * a proof recorded from one session is worthless in another (a replayed handshake fails). The
+ * client checks the server's proof too: a server that does not know the token cannot pose as one.
  * Handshake frames are at most GVA_MAX_FRAME bytes. */
 #ifndef GVA_AUTH_H
 #define GVA_AUTH_H
@@ -24,12 +24,12 @@
 
 #include "remote/conn.h"
 
-#define GVA_MAGIC "GVREMOTE"
-#define GVA_NONCE 32
-#define GVA_MAC 32
+#define GVA_MAGIC     "GVREMOTE"
+#define GVA_NONCE     32
+#define GVA_MAC       32
 #define GVA_MAX_FRAME 1024
 #define GVA_MAX_TOKEN 512
-#define GVA_MAX_WHO 128
+#define GVA_MAX_WHO   128
 
 /* The key of a token: the hex text of its SHA-256 (64 characters and a terminator). */
 #define GVA_KEY 65
@@ -75,8 +75,8 @@ bool gva_proof_decode(const struct gvw_hdr *h, const void *body, uint8_t mac[GVA
 
 /* What a server learned from a handshake that succeeded. */
 struct gva_session {
-    size_t token;            /* which token of the set the client proved */
-    char who[GVA_MAX_WHO];   /* the instance it asked to join, or "" */
+    size_t token;          /* which token of the set the client proved */
+    char who[GVA_MAX_WHO]; /* the instance it asked to join, or "" */
 };
 
 /* Who checks a client's proof. Given the instance the client asked for (`who`, maybe ""), the

@@ -181,7 +181,8 @@ int gvc_listen(const struct gvc_addr *a, char *err, size_t errlen)
         chmod(a->path, 0666);
         return fd;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
                     *res, *ai;
     int rc = getaddrinfo(a->host, a->port, &hints, &res);

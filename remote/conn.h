@@ -31,10 +31,10 @@ int gvc_parse(const char *text, struct gvc_addr *a, char *err, size_t errlen);
 
 /* TLS settings (tls.c). */
 struct gvc_tls_opts {
-    const char *cert;  /* PEM certificate chain: the server's own; a client's, optional */
-    const char *key;   /* its private key */
-    const char *ca;    /* PEM file of trusted CAs; NULL: the system's */
-    bool insecure;     /* a client that does not verify the server (GPUVISOR_REMOTE_INSECURE=1) */
+    const char *cert; /* PEM certificate chain: the server's own; a client's, optional */
+    const char *key;  /* its private key */
+    const char *ca;   /* PEM file of trusted CAs; NULL: the system's */
+    bool insecure;    /* a client that does not verify the server (GPUVISOR_REMOTE_INSECURE=1) */
 };
 
 struct gvc_tls; /* an SSL_CTX */

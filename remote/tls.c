@@ -15,7 +15,8 @@ struct gvc_tls *gvc_tls_new(bool server, const struct gvc_tls_opts *o, char *err
 {
     (void)server;
     (void)o;
-    snprintf(err, errlen, "this build of gpuvisor has no TLS (OpenSSL was not found at build time)");
+    snprintf(err, errlen,
+             "this build of gpuvisor has no TLS (OpenSSL was not found at build time)");
     return NULL;
 }
 

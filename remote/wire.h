@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GVW_VERSION 1
-#define GVW_HDR 16
-#define GVW_REPLY 0x8000u
+#define GVW_VERSION   1
+#define GVW_HDR       16
+#define GVW_REPLY     0x8000u
 #define GVW_F_NOREPLY 0x0001u
 
 /* The largest frame body either side accepts by default; a bigger one closes the session. */

@@ -17,7 +17,7 @@
 /* Queued frames go out once they reach this many bytes, or once the first of them waited this
  * long; a call queued after the connection was idle that long goes out at once, so that the GPU
  * starts on it without waiting for the program's next call. */
-#define QUEUE_FLUSH (256u * 1024)
+#define QUEUE_FLUSH   (256u * 1024)
 #define QUEUE_WAIT_NS (100u * 1000u)
 
 static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -108,7 +108,7 @@ static CUresult any(CUdeviceptr dst, CUdeviceptr src, size_t n, bool async, uint
     return CUDA_SUCCESS;
 }
 
-#define H(p) ((CUdeviceptr)(uintptr_t)(p))
+#define H(p)   ((CUdeviceptr)(uintptr_t)(p))
 #define PT(st) rc_stream_arg(st, true)
 #define ST(st) rc_stream_arg(st, false)
 
@@ -168,8 +168,7 @@ CUresult RC_API cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, si
     return dtod(dstDevice, srcDevice, ByteCount, false, 0);
 }
 
-CUresult RC_API cuMemcpyDtoD_v2_ptds(CUdeviceptr dstDevice, CUdeviceptr srcDevice,
-                                     size_t ByteCount)
+CUresult RC_API cuMemcpyDtoD_v2_ptds(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
     return dtod(dstDevice, srcDevice, ByteCount, false, PT(NULL));
 }
@@ -245,8 +244,8 @@ static CUresult fill(CUdeviceptr dst, uint32_t value, unsigned elem, size_t coun
     CUresult sr = stream_ok(st);
     if (sr != CUDA_SUCCESS)
         return sr;
-    if (!dst || dst % elem || (count && (count > UINT64_MAX / elem ||
-                                         !rc_devmem_holds(dst, (uint64_t)count * elem))))
+    if (!dst || dst % elem ||
+        (count && (count > UINT64_MAX / elem || !rc_devmem_holds(dst, (uint64_t)count * elem))))
         return CUDA_ERROR_INVALID_VALUE;
     struct rc_call c;
     CUresult r = rc_begin(&c, GVW_OP_MEMSET);

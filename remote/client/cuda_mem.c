@@ -37,11 +37,11 @@ enum { DEV_ALLOC = 1, DEV_POOL = 2, DEV_MAPPED = 4 };
 
 struct range {
     uint64_t base, size;
-    unsigned kind;  /* device: DEV_*; host: the flags of the call */
-    bool owned;     /* host: memory we mapped (not the caller's, registered); device: our own
-                       address space held for it (hold_va) */
-    uint64_t ctx;   /* host: the context current at the call */
-    uint64_t id;    /* host: its buffer id */
+    unsigned kind; /* device: DEV_*; host: the flags of the call */
+    bool owned;    /* host: memory we mapped (not the caller's, registered); device: our own
+                      address space held for it (hold_va) */
+    uint64_t ctx;  /* host: the context current at the call */
+    uint64_t id;   /* host: its buffer id */
 };
 
 /* Sorted by base; ranges never overlap. */
@@ -702,8 +702,8 @@ CUresult RC_API cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUme
     return alloc_async(dptr, bytesize, pool, hStream, false);
 }
 
-CUresult RC_API cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
-                                             CUmemoryPool pool, CUstream hStream)
+CUresult RC_API cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+                                             CUstream hStream)
 {
     if (!pool)
         return CUDA_ERROR_INVALID_VALUE;
@@ -1243,8 +1243,7 @@ CUresult RC_API cuArray3DGetDescriptor_v2(CUDA_ARRAY3D_DESCRIPTOR *pArrayDescrip
     return array_desc(GVW_OP_ARRAY3D_DESCRIPTOR, pArrayDescriptor, hArray);
 }
 
-CUresult RC_API cuArray3DGetDescriptor(CUDA_ARRAY3D_DESCRIPTOR_v1 *pArrayDescriptor,
-                                       CUarray hArray)
+CUresult RC_API cuArray3DGetDescriptor(CUDA_ARRAY3D_DESCRIPTOR_v1 *pArrayDescriptor, CUarray hArray)
 {
     CUDA_ARRAY3D_DESCRIPTOR d;
     if (!pArrayDescriptor)

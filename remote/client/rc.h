@@ -62,7 +62,8 @@ RC_EXPORT CUresult rc_send_bulk(struct rc_call *c, const void *p, uint64_t n, bo
 /* Send the frame, wait for its reply, and when it is a success read n bytes of bulk data into p. */
 RC_EXPORT CUresult rc_wait_bulk(struct rc_call *c, void *p, uint64_t n);
 
-/* Give the connection back (after rc_wait/rc_post/rc_send_bulk, rc_wait_bulk, or instead of them). Returns r. */
+/* Give the connection back (after rc_wait/rc_post/rc_send_bulk, rc_wait_bulk, or instead of them).
+ * Returns r. */
 RC_EXPORT CUresult rc_end(struct rc_call *c, CUresult r);
 
 /* ---- contexts: the current one is the client's to keep, per thread ---- */

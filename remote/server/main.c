@@ -52,19 +52,20 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: gpuvisor-remoted --listen ADDR --token-file FILE [options]\n"
-            "  --listen ADDR          unix:PATH, tcp:HOST:PORT or tls:HOST:PORT\n"
-            "  --cert FILE --key FILE the server's certificate chain and key (tls: only)\n"
-            "  --token-file FILE      the tokens clients may prove, one per line\n"
-            "  --daemon SOCKET        gpuvisord's local socket: clients may join its instances\n"
-            "  --memory SIZE          each session's device memory on each GPU (\"4GiB\")\n"
-            "  --compute PCT          each session's share of each GPU's time (\"25%%\")\n"
-            "  --compute-policy P     fixed, guaranteed (the default) or best-effort\n"
-            "  --keepalive SECONDS    end a session whose client is silent this long (5)\n"
-            "  --max-frame BYTES      the largest frame a client may send (1048576)\n"
-            "  --max-sessions N       sessions at once (64)\n"
-            "  --shim PATH            the interposer (libgpuvisor.so next to this program's lib/)\n");
+    fprintf(
+        f,
+        "usage: gpuvisor-remoted --listen ADDR --token-file FILE [options]\n"
+        "  --listen ADDR          unix:PATH, tcp:HOST:PORT or tls:HOST:PORT\n"
+        "  --cert FILE --key FILE the server's certificate chain and key (tls: only)\n"
+        "  --token-file FILE      the tokens clients may prove, one per line\n"
+        "  --daemon SOCKET        gpuvisord's local socket: clients may join its instances\n"
+        "  --memory SIZE          each session's device memory on each GPU (\"4GiB\")\n"
+        "  --compute PCT          each session's share of each GPU's time (\"25%%\")\n"
+        "  --compute-policy P     fixed, guaranteed (the default) or best-effort\n"
+        "  --keepalive SECONDS    end a session whose client is silent this long (5)\n"
+        "  --max-frame BYTES      the largest frame a client may send (1048576)\n"
+        "  --max-sessions N       sessions at once (64)\n"
+        "  --shim PATH            the interposer (libgpuvisor.so next to this program's lib/)\n");
 }
 
 /* The interposer next to this program: BIN/../lib/libgpuvisor.so. */
@@ -92,16 +93,20 @@ static char *default_shim(void)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"listen", required_argument, 0, 'l'},     {"cert", required_argument, 0, 'c'},
-        {"key", required_argument, 0, 'k'},        {"token-file", required_argument, 0, 't'},
-        {"daemon", required_argument, 0, 'd'},
-        {"memory", required_argument, 0, 'm'},     {"compute", required_argument, 0, 'p'},
-        {"compute-policy", required_argument, 0, 'P'},
-        {"keepalive", required_argument, 0, 'a'},  {"max-frame", required_argument, 0, 'f'},
-        {"max-sessions", required_argument, 0, 's'},
-        {"shim", required_argument, 0, 'S'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"listen", required_argument, 0, 'l'},
+                                       {"cert", required_argument, 0, 'c'},
+                                       {"key", required_argument, 0, 'k'},
+                                       {"token-file", required_argument, 0, 't'},
+                                       {"daemon", required_argument, 0, 'd'},
+                                       {"memory", required_argument, 0, 'm'},
+                                       {"compute", required_argument, 0, 'p'},
+                                       {"compute-policy", required_argument, 0, 'P'},
+                                       {"keepalive", required_argument, 0, 'a'},
+                                       {"max-frame", required_argument, 0, 'f'},
+                                       {"max-sessions", required_argument, 0, 's'},
+                                       {"shim", required_argument, 0, 'S'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     memset(o, 0, sizeof(*o));
     o->keepalive_ms = 5000;
     o->max_frame = GVW_MAX_FRAME_DEFAULT;
@@ -111,15 +116,33 @@ static int parse(int argc, char **argv, struct opts *o)
     long v;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'l': o->listen = optarg; break;
-        case 'c': o->cert = optarg; break;
-        case 'k': o->key = optarg; break;
-        case 't': o->tokens = optarg; break;
-        case 'd': o->daemon = optarg; break;
-        case 'm': o->memory = optarg; break;
-        case 'p': o->compute = optarg; break;
-        case 'P': o->policy = optarg; break;
-        case 'S': o->shim = optarg; break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'c':
+            o->cert = optarg;
+            break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 't':
+            o->tokens = optarg;
+            break;
+        case 'd':
+            o->daemon = optarg;
+            break;
+        case 'm':
+            o->memory = optarg;
+            break;
+        case 'p':
+            o->compute = optarg;
+            break;
+        case 'P':
+            o->policy = optarg;
+            break;
+        case 'S':
+            o->shim = optarg;
+            break;
         case 'a': {
             errno = 0;
             double d = strtod(optarg, &end);
@@ -152,8 +175,12 @@ static int parse(int argc, char **argv, struct opts *o)
             }
             o->max_sessions = (int)v;
             break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (optind < argc) {
@@ -206,8 +233,8 @@ static int verify(void *arg, const char *who, const uint8_t *cmsg, size_t cn,
         snprintf(err, errlen, "the client named no instance, and this server has no token file");
         return -1;
     }
-    return gva_verify_tokens((void *)v->tokens, who, cmsg, cn, proof, smsg, sn, sproof, token,
-                             err, errlen);
+    return gva_verify_tokens((void *)v->tokens, who, cmsg, cn, proof, smsg, sn, sproof, token, err,
+                             errlen);
 }
 
 /* The session process: handshake, limits, serve. Never returns. */
@@ -327,8 +354,9 @@ int main(int argc, char **argv)
     }
     char *shim = o.shim ? strdup(o.shim) : default_shim();
     if (!shim || access(shim, R_OK) != 0) {
-        fprintf(stderr, "gpuvisor-remoted: cannot find the interposer (libgpuvisor.so%s%s); name "
-                        "it with --shim\n",
+        fprintf(stderr,
+                "gpuvisor-remoted: cannot find the interposer (libgpuvisor.so%s%s); name "
+                "it with --shim\n",
                 shim ? " at " : "", shim ? shim : "");
         return 2;
     }

@@ -568,8 +568,7 @@ static int h_set_access(SRV_ARGS)
     SRV_NEED(p_set_access);
     static CUmemAccessDesc list[GVM_ACCESS_MAX];
     long count = gvm_get_access(a->p[2], a->n[2], list);
-    if (count <= 0 || a->v[1] == 0 ||
-        !srv_mem_ok(s, a->v[0], a->v[1], KIND(SRV_MEM_VMM_RESERVED)))
+    if (count <= 0 || a->v[1] == 0 || !srv_mem_ok(s, a->v[0], a->v[1], KIND(SRV_MEM_VMM_RESERVED)))
         return CUDA_ERROR_INVALID_VALUE;
     return p_set_access(a->v[0], (size_t)a->v[1], list, (size_t)count);
 }
@@ -707,10 +706,8 @@ static int h_array_desc(SRV_ARGS)
     CUDA_ARRAY_DESCRIPTOR d2;
     memset(&d2, 0, sizeof(d2));
     CUresult r = p_array_desc(&d2, (CUarray)(uintptr_t)a->v[0]);
-    CUDA_ARRAY3D_DESCRIPTOR d = {.Width = d2.Width,
-                                 .Height = d2.Height,
-                                 .Format = d2.Format,
-                                 .NumChannels = d2.NumChannels};
+    CUDA_ARRAY3D_DESCRIPTOR d = {
+        .Width = d2.Width, .Height = d2.Height, .Format = d2.Format, .NumChannels = d2.NumChannels};
     put_array(out, &d);
     return r;
 }

@@ -8,7 +8,7 @@
 /* Slots hold handle+1 so that 0 marks an empty slot and handle 0 is never stored (no driver
  * object has handle 0); ~0 marks a deleted slot. */
 #define EMPTY 0
-#define GONE UINT64_MAX
+#define GONE  UINT64_MAX
 
 static size_t hash(uint64_t h, size_t cap)
 {

@@ -10,10 +10,10 @@
 
 /* gpuvisord, for clients that join its instances. */
 struct remoted_daemon {
-    const char *socket;   /* its local socket */
-    char instance[32];    /* after a verification: the instance's id */
-    char tenant[128];     /* and its tenant */
-    char uuid[48];        /* and its GPU */
+    const char *socket; /* its local socket */
+    char instance[32];  /* after a verification: the instance's id */
+    char tenant[128];   /* and its tenant */
+    char uuid[48];      /* and its GPU */
 };
 
 /* A verifier (auth.h) asking gpuvisord (arg: struct remoted_daemon). */

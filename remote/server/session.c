@@ -59,8 +59,8 @@ CUresult srv_take_pending(struct srv *s)
     return r;
 }
 
-int srv_bulk_in(struct srv *s, uint64_t n, CUresult (*chunk)(struct srv *, uint64_t, size_t, void *),
-                void *arg)
+int srv_bulk_in(struct srv *s, uint64_t n,
+                CUresult (*chunk)(struct srv *, uint64_t, size_t, void *), void *arg)
 {
     CUresult first = CUDA_SUCCESS;
     uint64_t off = 0;

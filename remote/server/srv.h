@@ -58,16 +58,16 @@ struct srv {
     uint32_t max_frame;
     int keepalive_ms;
     char name[64];
-    uint64_t cur_ctx;     /* the context current on the session's thread */
-    CUresult pending;     /* the first error of a call sent without a reply */
+    uint64_t cur_ctx; /* the context current on the session's thread */
+    CUresult pending; /* the first error of a call sent without a reply */
     struct srv_set obj[SRV_NKINDS];
     struct srv_range *mem;
     size_t nmem, capmem;
     struct gvw_buf reply;
-    void *staging;        /* bulk copies' staging memory (SRV_CHUNK bytes) */
+    void *staging; /* bulk copies' staging memory (SRV_CHUNK bytes) */
     int device_count;
-    bool gpus_fixed; /* the server chose the session's GPUs (an instance's): the client's
-                        CUDA_VISIBLE_DEVICES is not applied */
+    bool gpus_fixed;  /* the server chose the session's GPUs (an instance's): the client's
+                         CUDA_VISIBLE_DEVICES is not applied */
     bool initialized; /* cuInit succeeded once */
 };
 
@@ -81,7 +81,8 @@ struct srv {
     } while (0)
 
 /* The arguments every handler takes. */
-#define SRV_ARGS struct srv *s, const struct gvw_hdr *h, const struct gvw_args *a, struct gvw_buf *out
+#define SRV_ARGS                                                                                   \
+    struct srv *s, const struct gvw_hdr *h, const struct gvw_args *a, struct gvw_buf *out
 #define SRV_UNUSED (void)s, (void)h, (void)a, (void)out
 
 /* ---- objects.c ---- */
@@ -117,13 +118,13 @@ void *srv_sym(const char *name, int version);
 void *srv_shim_handle(void);
 
 /* A handler: decoded arguments in `a`, the reply's fields written into `out` after the result
- * (the caller writes the result; a failed call's reply is cut back to the result alone). Returns the call's result. A handler that must send its reply
- * itself (bulk to the client after it) returns SRV_REPLIED after doing so; one whose connection
- * broke returns SRV_BROKEN. */
+ * (the caller writes the result; a failed call's reply is cut back to the result alone). Returns
+ * the call's result. A handler that must send its reply itself (bulk to the client after it)
+ * returns SRV_REPLIED after doing so; one whose connection broke returns SRV_BROKEN. */
 typedef int (*srv_handler)(struct srv *s, const struct gvw_hdr *h, const struct gvw_args *a,
                            struct gvw_buf *out);
 #define SRV_REPLIED (-1)
-#define SRV_BROKEN (-2)
+#define SRV_BROKEN  (-2)
 
 struct srv_entry {
     unsigned op;
@@ -149,8 +150,8 @@ int srv_reply_send(struct srv *s, uint32_t result);
 /* Bulk from the client: read n bytes in chunks of at most SRV_CHUNK into s->staging, calling
  * chunk(s, offset, bytes, arg) on each; after the first failed chunk the rest is read and
  * dropped. Returns the first failure (CUresult), or SRV_BROKEN when the connection broke. */
-int srv_bulk_in(struct srv *s, uint64_t n, CUresult (*chunk)(struct srv *, uint64_t, size_t, void *),
-                void *arg);
+int srv_bulk_in(struct srv *s, uint64_t n,
+                CUresult (*chunk)(struct srv *, uint64_t, size_t, void *), void *arg);
 
 /* The error a call sent without a reply left (and forget it): synchronizing calls return it
  * before anything else, as a real GPU reports an asynchronous error at the next synchronization. */

@@ -1208,7 +1208,8 @@ static void case_remote(void)
     char path[64];
     snprintf(path, sizeof(path), "/v1/instances/%s", str(j, "id"));
     json_decref(j);
-    json_decref(dt_call(&t, 201, tb, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"name\":\"x\"}"));
+    json_decref(
+        dt_call(&t, 201, tb, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"name\":\"x\"}"));
     struct remoted r;
     remoted_start(&t, &r);
 
@@ -1233,8 +1234,8 @@ static void case_remote(void)
         if (used < 1536LL << 20)
             usleep(10000);
     }
-    CHECK(used >= 1536LL << 20 && members == 1, "the session's 1.5 GiB in the instance (%lld, %zu members)",
-          used, members);
+    CHECK(used >= 1536LL << 20 && members == 1,
+          "the session's 1.5 GiB in the instance (%lld, %zu members)", used, members);
     CHECK(remote_hold(&r, ta, "slice", 1024, false, NULL) == 3,
           "a second session shares the instance's limit");
     kill(pid, SIGKILL);
@@ -1302,8 +1303,8 @@ static void case_policy(void)
     instance(&t, tk, "{\"memory\":\"1GiB\",\"compute\":10}", plain);
     policy_is(&t, plain, "guaranteed", "normal");
     /* High priority is the admin's to give. */
-    refused(&t, 403, tk, "POST", "/v1/instances",
-            "{\"memory\":\"1GiB\",\"priority\":\"high\"}", "priority: high is given by the admin");
+    refused(&t, 403, tk, "POST", "/v1/instances", "{\"memory\":\"1GiB\",\"priority\":\"high\"}",
+            "priority: high is given by the admin");
     json_t *j = dt_call(&t, 201, NULL, "POST", "/v1/instances",
                         "{\"memory\":\"1GiB\",\"compute\":10,\"policy\":\"fixed\","
                         "\"priority\":\"high\",\"name\":\"fx\",\"tenant\":\"lab\"}");

@@ -443,8 +443,8 @@ static void test_remote_verify(void **state)
     int n = snprintf(longer, sizeof(longer), "{\"instance\":\"a\",\"client_message\":\"");
     for (int i = 0; i < 514; i++)
         longer[n++] = 'a';
-    snprintf(longer + n, sizeof(longer) - (size_t)n,
-             "\",\"server_message\":\"\",\"proof\":\"%s\"}", proof);
+    snprintf(longer + n, sizeof(longer) - (size_t)n, "\",\"server_message\":\"\",\"proof\":\"%s\"}",
+             proof);
     assert_int_equal(gvd_parse_remote_verify(longer, strlen(longer), &v, &err), -EINVAL);
 }
 

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #define COPY_BYTES (256ull << 20)
-#define PIECE (256ull << 20)
+#define PIECE      (256ull << 20)
 
 static int failed;
 
