@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -369,7 +371,21 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "gpuvisor-remoted: listening on %s\n", o.listen);
+    /* The address as bound: a port 0 (any free port) is named. */
+    char bound[300];
+    snprintf(bound, sizeof(bound), "%s", o.listen);
+    if (addr.kind != GVC_UNIX) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        unsigned port = 0;
+        if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
+            port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+        bool v6 = strchr(addr.host, ':') != NULL;
+        snprintf(bound, sizeof(bound), "%s:%s%s%s:%u", addr.kind == GVC_TLS ? "tls" : "tcp",
+                 v6 ? "[" : "", addr.host, v6 ? "]" : "", port);
+    }
+    fprintf(stderr, "gpuvisor-remoted: listening on %s\n", bound);
     fflush(stderr);
 
     unsigned long seq = 0;
