@@ -1093,6 +1093,20 @@ struct remoted {
     char sock[200], log[200];
 };
 
+/* Whether the admin's /metrics has a line starting with `start` and ending with `end`. */
+static bool metric_ends(struct dt *t, const char *start, const char *end)
+{
+    long status;
+    char *m = text(t, t->admin, "/metrics", &status);
+    bool found = false;
+    for (char *line = m ? strstr(m, start) : NULL; line && !found; line = strstr(line + 1, start)) {
+        size_t n = strcspn(line, "\n");
+        found = n >= strlen(end) && !strncmp(line + n - strlen(end), end, strlen(end));
+    }
+    free(m);
+    return status == 200 && found;
+}
+
 /* Start gpuvisor-remoted (GV_REMOTED) beside daemon t, admitting clients into its instances. */
 static void remoted_start(struct dt *t, struct remoted *r)
 {
@@ -1236,6 +1250,12 @@ static void case_remote(void)
     }
     CHECK(used >= 1536LL << 20 && members == 1,
           "the session's 1.5 GiB in the instance (%lld, %zu members)", used, members);
+    /* And in the metrics, as a member of the instance. */
+    char want[128];
+    snprintf(want, sizeof(want), "gpuvisor_instance_members{instance=\"%s\",name=\"slice\"",
+             path + strlen("/v1/instances/"));
+    CHECK(metric_ends(&t, want, " 1"),
+          "the remote session counted among the instance's members in /metrics");
     CHECK(remote_hold(&r, ta, "slice", 1024, false, NULL) == 3,
           "a second session shares the instance's limit");
     kill(pid, SIGKILL);
