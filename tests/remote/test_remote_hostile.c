@@ -90,6 +90,11 @@ static void still_fine(void)
         rt_log_dump(&srv);
         fail_msg("a session process crashed");
     }
+    /* Under the sanitizers (make asan-check), a session's report lands in the server's log. */
+    if (rt_log_count(&srv, "Sanitizer", NULL) || rt_log_count(&srv, "runtime error", NULL)) {
+        rt_log_dump(&srv);
+        fail_msg("a sanitizer reported an error in the server");
+    }
     assert_true(rt_round(&good, 1 * MIB));
     struct rt_client c;
     char err[256];
