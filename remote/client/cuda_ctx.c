@@ -337,16 +337,22 @@ CUresult RC_API cuCtxGetDevice_v2(CUdevice *device, CUcontext ctx)
 }
 
 /* Pushes out every queued call, and returns the first error one of them met. */
+/* A synchronize also waits for the host functions queued before it (cuda_stream.c). */
 CUresult RC_API cuCtxSynchronize(void)
 {
-    return call_current(GVW_OP_CTX_SYNCHRONIZE, "", 0, 0, NULL, NULL);
+    CUresult r = call_current(GVW_OP_CTX_SYNCHRONIZE, "", 0, 0, NULL, NULL);
+    rcx_host_funcs_wait();
+    return r;
 }
 
 CUresult RC_API cuCtxSynchronize_v2(CUcontext ctx)
 {
     uint64_t h;
     CUresult r = resolve(ctx, &h);
-    return r == CUDA_SUCCESS ? call(GVW_OP_CTX_SYNCHRONIZE, h, "", 0, 0, NULL, NULL) : r;
+    if (r == CUDA_SUCCESS)
+        r = call(GVW_OP_CTX_SYNCHRONIZE, h, "", 0, 0, NULL, NULL);
+    rcx_host_funcs_wait();
+    return r;
 }
 
 CUresult RC_API cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)

@@ -8,13 +8,17 @@
  * every client thread's per-thread stream is the same stream there (ordered more strongly than
  * the driver orders them, never less).
  *
- * Host functions and stream callbacks must run in the client, where their code and data are. The
- * call waits until the stream's work so far is done (remotely), then runs the function on the
- * calling thread before it returns. That orders more strongly than CUDA does (the caller waits,
- * and work queued later cannot overtake the function), which every correct program tolerates;
- * a program that expects the function to run later, on another thread, sees it run earlier. */
+ * Host functions and stream callbacks must run in the client, where their code and data are. Each
+ * is queued behind an event recorded on its stream, and a thread of the client runs them in the
+ * order they were queued, each once its event has completed: the caller does not wait. The
+ * stream's later work on the GPU does not wait for the function as it would on a local GPU; no
+ * program can tell, since the GPU reaches this process's memory only at its calls (a copy's bytes
+ * travel at the call). Synchronizing calls wait for the functions queued before them. */
 #include "remote/client/exec.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #define NEED_INIT()                                                                                \
@@ -128,14 +132,22 @@ CUresult RC_API cuStreamDestroy(CUstream hStream)
     return cuStreamDestroy_v2(hStream);
 }
 
+/* A synchronize also waits for the host functions queued before it. */
+static CUresult stream_sync(CUstream st, bool pt)
+{
+    CUresult r = on_stream(GVW_OP_STREAM_SYNCHRONIZE, st, pt, NULL);
+    rcx_host_funcs_wait();
+    return r;
+}
+
 CUresult RC_API cuStreamSynchronize(CUstream hStream)
 {
-    return on_stream(GVW_OP_STREAM_SYNCHRONIZE, hStream, false, NULL);
+    return stream_sync(hStream, false);
 }
 
 CUresult RC_API cuStreamSynchronize_ptsz(CUstream hStream)
 {
-    return on_stream(GVW_OP_STREAM_SYNCHRONIZE, hStream, true, NULL);
+    return stream_sync(hStream, true);
 }
 
 CUresult RC_API cuStreamQuery(CUstream hStream)
@@ -227,30 +239,137 @@ CUresult RC_API cuStreamGetCtx_ptsz(CUstream hStream, CUcontext *pctx)
     return get_ctx(hStream, true, pctx);
 }
 
-/* ---- host functions: run here, once the stream's work so far is done ---- */
+/* ---- host functions: run here, once the stream's work before them is done ---- */
 
-/* Wait for the stream; returns the stream's status for the function, or, in *fatal, an error
- * that means the function must not run at all (a bad handle, no context, a lost server). */
-static CUresult drain(CUstream st, bool pt, bool *fatal)
+/* A host function or stream callback waiting for the work queued before it: an event recorded on
+ * its stream when it was queued marks that point, and the connection's host-function thread runs
+ * the entries in the order they were queued, each once its event has completed. */
+struct hostfn {
+    uint64_t seq;
+    uint64_t ctx, event;
+    CUstream stream; /* as the caller named it, for a callback */
+    CUhostFn fn;
+    CUstreamCallback cb;
+    void *user;
+    struct hostfn *next;
+};
+
+static pthread_mutex_t hf_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hf_cond = PTHREAD_COND_INITIALIZER;
+static struct hostfn *hf_head, *hf_tail;
+static uint64_t hf_queued, hf_done; /* sequence numbers: queued so far, run (or dropped) so far */
+static bool hf_running;
+
+#define HOSTFN_POLL_NS 100000L
+
+static void *hostfn_thread(void *arg)
 {
-    CUresult r = on_stream(GVW_OP_STREAM_SYNCHRONIZE, st, pt, NULL);
-    *fatal = r == CUDA_ERROR_INVALID_HANDLE || r == CUDA_ERROR_INVALID_CONTEXT ||
-             r == CUDA_ERROR_CONTEXT_IS_DESTROYED || r == CUDA_ERROR_NOT_INITIALIZED ||
-             r == CUDA_ERROR_DEVICE_UNAVAILABLE || r == CUDA_ERROR_NO_DEVICE;
-    return r;
+    (void)arg;
+    pthread_mutex_lock(&hf_mu);
+    for (;;) {
+        while (!hf_head)
+            pthread_cond_wait(&hf_cond, &hf_mu);
+        struct hostfn *h = hf_head;
+        pthread_mutex_unlock(&hf_mu);
+        /* Until the work before it is done; a broken stream or connection ends the wait. */
+        CUresult r;
+        uint64_t e = h->event;
+        while ((r = call(GVW_OP_EVENT_QUERY, h->ctx, "q", &e, true, NULL)) ==
+               CUDA_ERROR_NOT_READY) {
+            struct timespec ts = {0, HOSTFN_POLL_NS};
+            nanosleep(&ts, NULL);
+        }
+        /* A callback hears the stream's error, as the driver tells it; a host function does not
+         * run behind one. */
+        if (h->cb)
+            h->cb(h->stream, r, h->user);
+        else if (r == CUDA_SUCCESS)
+            h->fn(h->user);
+        call(GVW_OP_EVENT_DESTROY, h->ctx, "q", &e, false, NULL);
+        pthread_mutex_lock(&hf_mu);
+        hf_head = h->next;
+        if (!hf_head)
+            hf_tail = NULL;
+        hf_done = h->seq;
+        free(h);
+        pthread_cond_broadcast(&hf_cond);
+    }
+    return NULL;
+}
+
+/* A child of fork() has none of its parent's host functions, nor its thread (client.c). */
+static void hostfn_fork_child(void)
+{
+    pthread_mutex_init(&hf_mu, NULL);
+    pthread_cond_init(&hf_cond, NULL);
+    hf_head = hf_tail = NULL;
+    hf_queued = hf_done = 0;
+    hf_running = false;
+}
+
+__attribute__((constructor)) static void hostfn_fork_safe(void)
+{
+    pthread_atfork(NULL, NULL, hostfn_fork_child);
+}
+
+void rcx_host_funcs_wait(void)
+{
+    pthread_mutex_lock(&hf_mu);
+    uint64_t until = hf_queued;
+    while (hf_done < until && hf_running)
+        pthread_cond_wait(&hf_cond, &hf_mu);
+    pthread_mutex_unlock(&hf_mu);
+}
+
+/* Queue fn (or cb) behind the work queued on st so far. */
+static CUresult queue_hostfn(CUstream st, bool pt, CUhostFn fn, CUstreamCallback cb, void *user)
+{
+    uint64_t wire, ctx, e = 0;
+    CUresult r = rcx_stream(st, pt, &wire, &ctx);
+    if (r != CUDA_SUCCESS)
+        return r;
+    uint64_t flags = CU_EVENT_DISABLE_TIMING;
+    if ((r = call(GVW_OP_EVENT_CREATE, ctx, "i", &flags, true, &e)) != CUDA_SUCCESS)
+        return r;
+    struct hostfn *h = calloc(1, sizeof(*h));
+    uint64_t args[3] = {e, wire, 0};
+    if (!h || (r = call(GVW_OP_EVENT_RECORD, ctx, "qqi", args, false, NULL)) != CUDA_SUCCESS) {
+        free(h);
+        call(GVW_OP_EVENT_DESTROY, ctx, "q", &e, false, NULL);
+        return h ? r : CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *h = (struct hostfn){.ctx = ctx, .event = e, .stream = st, .fn = fn, .cb = cb, .user = user};
+    pthread_mutex_lock(&hf_mu);
+    if (!hf_running) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        hf_running = pthread_create(&t, &at, hostfn_thread, NULL) == 0;
+        pthread_attr_destroy(&at);
+        if (!hf_running) {
+            pthread_mutex_unlock(&hf_mu);
+            call(GVW_OP_EVENT_DESTROY, ctx, "q", &e, false, NULL);
+            free(h);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+    }
+    h->seq = ++hf_queued;
+    if (hf_tail)
+        hf_tail->next = h;
+    else
+        hf_head = h;
+    hf_tail = h;
+    pthread_cond_broadcast(&hf_cond);
+    pthread_mutex_unlock(&hf_mu);
+    return CUDA_SUCCESS;
 }
 
 static CUresult add_callback(CUstream st, CUstreamCallback cb, void *user, unsigned flags, bool pt)
 {
     if (!cb || flags)
         return CUDA_ERROR_INVALID_VALUE;
-    bool fatal;
-    CUresult status = drain(st, pt, &fatal);
-    if (fatal)
-        return status;
-    /* A callback hears the stream's error, as the driver tells it. */
-    cb(st, status, user);
-    return CUDA_SUCCESS;
+    return queue_hostfn(st, pt, NULL, cb, user);
 }
 
 CUresult RC_API cuStreamAddCallback(CUstream hStream, CUstreamCallback callback, void *userData,
@@ -269,13 +388,7 @@ static CUresult host_func(CUstream st, CUhostFn fn, void *user, bool pt)
 {
     if (!fn)
         return CUDA_ERROR_INVALID_VALUE;
-    bool fatal;
-    CUresult status = drain(st, pt, &fatal);
-    /* A host function does not run behind an error: the stream is broken. */
-    if (status != CUDA_SUCCESS)
-        return status;
-    fn(user);
-    return CUDA_SUCCESS;
+    return queue_hostfn(st, pt, fn, NULL, user);
 }
 
 CUresult RC_API cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
@@ -379,7 +492,9 @@ CUresult RC_API cuEventQuery(CUevent hEvent)
 
 CUresult RC_API cuEventSynchronize(CUevent hEvent)
 {
-    return on_event(GVW_OP_EVENT_SYNCHRONIZE, hEvent);
+    CUresult r = on_event(GVW_OP_EVENT_SYNCHRONIZE, hEvent);
+    rcx_host_funcs_wait();
+    return r;
 }
 
 /* The milliseconds travel as the float's bits. */

@@ -58,4 +58,8 @@ void rcx_primary_released(int dev, bool all);
  * and _ptds entry points). */
 CUresult rcx_stream(CUstream st, bool per_thread, uint64_t *wire, uint64_t *ctx);
 
+/* Wait until the host functions and stream callbacks queued so far have run (the synchronizing
+ * calls' last step). */
+void rcx_host_funcs_wait(void);
+
 #endif

@@ -57,9 +57,9 @@ void st_run(const char *name, void (*fn)(void));
 void st_machine(const char *gpus);
 
 /* Whether the program runs through gpuvisor's remoting (tests/remote/run_remote.sh sets
- * GVSIM_TEST_REMOTE=1). Where the remote driver answers differently by design (docs/remote.md:
- * host functions run at the call; an error that only the device finds comes back at the next
- * synchronization), a test checks the remote answer instead. */
+ * GVSIM_TEST_REMOTE=1). Where the remote driver answers differently by design (docs/remote.md: an
+ * error that only the device finds comes back at the next synchronization), a test checks the
+ * remote answer instead. */
 bool st_remote(void);
 
 /* Print "N passed, N failed" and return the exit status for main. */

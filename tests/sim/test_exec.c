@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The per-thread default-stream entry points, which cuda.h declares only to programs built with
@@ -112,12 +113,17 @@ static void test_host_ops_in_order(void)
     OK(cuStreamAddCallback(s, note_cb, (void *)2, 0));
     OK(spin(s, 1000000));
     OK(cuLaunchHostFunc(s, note, (void *)3));
-    /* Nothing ran yet: the spin is ahead of them. Remotely, each ran at its call, after the work
-     * queued before it. */
-    CHECK(atomic_load(&norder) == (st_remote() ? 3 : 0));
+    CHECK(atomic_load(&norder) == 0); /* nothing ran yet: the spin is ahead of them */
     OK(cuStreamSynchronize(s));
     CHECK(atomic_load(&norder) == 3);
     CHECK(order[0] == 1 && order[1] == 2 && order[2] == 3);
+    /* A host function runs once the work before it is done, with no synchronize to wait for it. */
+    atomic_store(&norder, 0);
+    OK(spin(s, 2000000));
+    OK(cuLaunchHostFunc(s, note, (void *)4));
+    for (int i = 0; i < 2000 && atomic_load(&norder) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    CHECK(atomic_load(&norder) == 1 && order[0] == 4);
     CHECK_CU(cuLaunchHostFunc(s, NULL, NULL), CUDA_ERROR_INVALID_VALUE);
     CHECK_CU(cuStreamAddCallback(s, note_cb, NULL, 1), CUDA_ERROR_INVALID_VALUE);
     OK(cuStreamDestroy(s));
