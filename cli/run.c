@@ -93,7 +93,8 @@ static void usage(FILE *f)
         "                         tls:HOST:PORT): the remoting client's libraries come\n"
         "                         first on LD_LIBRARY_PATH, no interposer is preloaded,\n"
         "                         and the server sets the slice (the options above are\n"
-        "                         refused)\n"
+        "                         refused, but --instance: an instance of the server's\n"
+        "                         gpuvisord to join, with its tenant's token)\n"
         "  --remote-token-file F  the token that admits CMD to the server (sets\n"
         "                         GPUVISOR_REMOTE_TOKEN_FILE); without it one of\n"
         "                         GPUVISOR_REMOTE_TOKEN, GPUVISOR_REMOTE_TOKEN_FILE is needed\n"
@@ -319,6 +320,7 @@ static int run_joined(const char *socket, const char *key, bool guessed, const c
 #define ENV_REMOTE            "GPUVISOR_REMOTE"
 #define ENV_REMOTE_TOKEN      "GPUVISOR_REMOTE_TOKEN"
 #define ENV_REMOTE_TOKEN_FILE "GPUVISOR_REMOTE_TOKEN_FILE"
+#define ENV_REMOTE_INSTANCE   "GPUVISOR_REMOTE_INSTANCE"
 #define ENV_LIBRARY_PATH      "LD_LIBRARY_PATH"
 /* The client's driver library: installed in LIBDIR/gpuvisor/remote, built in build/lib/remote. */
 #define REMOTE_LIB           "libcuda.so.1"
@@ -404,8 +406,9 @@ static int remote_lib_dir(char *out, size_t len, struct gv_error *err)
 }
 
 /* Run cmd with its CUDA and NVML calls sent to the server at addr. token_file (may be NULL) is the
- * --remote-token-file given. */
-static int run_remote(const char *addr, const char *token_file, char **cmd)
+ * --remote-token-file given; instance (may be NULL) the --instance of the server's gpuvisord to
+ * join. */
+static int run_remote(const char *addr, const char *token_file, const char *instance, char **cmd)
 {
     struct gv_error err = {0};
     char dir[PATH_MAX], token[PATH_MAX];
@@ -465,6 +468,8 @@ static int run_remote(const char *addr, const char *token_file, char **cmd)
         rc = gvl_env_set(&env, ENV_LIBRARY_PATH, libpath, &err);
     if (rc == 0)
         rc = gvl_env_set(&env, ENV_REMOTE, addr, &err);
+    if (rc == 0 && instance)
+        rc = gvl_env_set(&env, ENV_REMOTE_INSTANCE, instance, &err);
     /* The file given wins over an inherited token (which the client would read first). */
     if (rc == 0 && token_file)
         rc = gvl_env_set(&env, ENV_REMOTE_TOKEN_FILE, token, &err);
@@ -625,7 +630,6 @@ int cmd_run(int argc, char **argv)
                                    : policy        ? "--compute-policy"
                                    : priority      ? "--priority"
                                    : timeslice     ? "--timeslice"
-                                   : instance      ? "--instance"
                                    : devices       ? "--devices"
                                    : daemon        ? "--daemon"
                                    : no_daemon     ? "--no-daemon"
@@ -633,12 +637,12 @@ int cmd_run(int argc, char **argv)
         if (slice_option) {
             fprintf(stderr,
                     "gpuvisor: %s: with --remote the server sets the slice (gpuvisor-remoted "
-                    "--memory, --compute and --compute-policy; each session is its own instance "
-                    "there): leave %s out\n",
+                    "--memory, --compute and --compute-policy, or the instance of its gpuvisord "
+                    "that --instance names): leave %s out\n",
                     slice_option, slice_option);
             return CLI_EXIT_USAGE;
         }
-        return run_remote(remote, remote_token, cmd);
+        return run_remote(remote, remote_token, instance, cmd);
     }
 
     bool limits = memory.given || compute.given || devices;

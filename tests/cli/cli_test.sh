@@ -590,6 +590,9 @@ remote_env)
     check_eq "interposer dropped, rest kept" "$(LD_PRELOAD="$shim:$empty" envof LD_PRELOAD $A)" "$empty"
     check_eq "local slice cleared" "$(GPUVISOR_MEMORY=1GiB GPUVISOR_INSTANCE=x envof GPUVISOR_MEMORY $A)" ""
     check_eq "CA passed as is" "$(GPUVISOR_REMOTE_CA=/ca.pem envof GPUVISOR_REMOTE_CA $A)" "/ca.pem"
+    check_eq "an instance of the server's gpuvisord to join" \
+        "$(envof GPUVISOR_REMOTE_INSTANCE $A --instance train)" "train"
+    check_eq "no instance named" "$(envof GPUVISOR_REMOTE_INSTANCE $A)" ""
     # Found from the binary's place, as the interposer is.
     mkdir -p "$T/bin" && cp "$G" "$T/bin/gpuvisor"
     expect 125 'the remoting client gpuvisor/remote/libcuda.so.1 is not in' "$T/bin/gpuvisor" run $A -- true
@@ -598,7 +601,7 @@ remote_refused)
     printf 'secret\n' >"$T/tok"
     A="--remote unix:$T/s --remote-token-file $T/tok"
     for o in "--memory 1GiB" "--compute 50" "--compute-policy fixed" "--priority low" \
-        "--timeslice 5ms" "--instance a" "--devices 0" "--daemon" "--no-daemon"; do
+        "--timeslice 5ms" "--devices 0" "--daemon" "--no-daemon"; do
         name=${o%% *}
         # shellcheck disable=SC2086
         expect 2 "$name: with --remote the server sets the slice" "$G" run $A $o -- true
