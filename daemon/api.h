@@ -74,6 +74,7 @@ gvd_handler gvd_api_tenants_list, gvd_api_tenant_get, gvd_api_tenant_create, gvd
 gvd_handler gvd_api_instances_list, gvd_api_instance_get, gvd_api_instance_create,
     gvd_api_instance_patch, gvd_api_instance_delete;
 gvd_handler gvd_api_events;
+gvd_handler gvd_api_gpu_history, gvd_api_instance_history;
 gvd_handler gvd_api_host_gpus, gvd_api_host_types, gvd_api_host_passthrough_list,
     gvd_api_host_passthrough, gvd_api_host_release, gvd_api_host_vgpus_list,
     gvd_api_host_vgpu_create, gvd_api_host_vgpu_remove, gvd_api_host_xml, gvd_api_host_apply;
@@ -83,6 +84,13 @@ gvd_handler gvd_api_host_gpus, gvd_api_host_types, gvd_api_host_passthrough_list
 int gvd_instance_delete_db(struct gvd *d, const struct gvd_caller *who, struct gvd_instance *inst,
                            struct gv_error *err);
 void gvd_instance_drop(struct gvd *d, struct gvd_instance *inst);
+
+/* The instance the path names, as the caller may see it; NULL after a 404 (another tenant's
+ * looks like an unknown one). */
+struct gvd_instance *gvd_api_instance_lookup(struct gvd_req *q, struct gvd_resp *r);
+
+/* The GPU the path names (its index or its UUID): its index in d->gpus, or -1 after a 404. */
+int gvd_api_gpu_lookup(struct gvd_req *q, struct gvd_resp *r);
 
 /* A tenant as JSON (with usage). */
 json_t *gvd_tenant_json(struct gvd *d, const struct gvd_tenant *t);

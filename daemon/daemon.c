@@ -6,8 +6,9 @@
  * GPU given to VMs is not NVML's, and before VMs start), the GPUs, the model from the database, the
  * admin token, then every instance's region re-attached (made again with its limits when the file
  * is gone, as after a reboot; region files without a row are retired) so that running members carry
- * on; only then the HTTP server, the local socket and the reaper, which reclaims the memory of dead
- * members of every instance twice a second. Nothing is served before the model is whole. */
+ * on; only then the HTTP server, the local socket, the reaper, which reclaims the memory of dead
+ * members of every instance twice a second, and the sampler, which keeps the last hour of every
+ * GPU's and instance's figures (history.c). Nothing is served before the model is whole. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -30,6 +31,7 @@
 #include "daemon/store.h"
 
 #define REAP_PERIOD_NS (500ULL * 1000000ULL)
+#define SAMPLE_LATE_NS (5ULL * 1000000ULL) /* after the second begins: a late wake-up's margin */
 
 /* mkdir -p, the last component with mode (the parents 0755). */
 static int make_dirs(const char *path, mode_t mode, struct gv_error *err)
@@ -165,6 +167,18 @@ static int local_socket(struct gvd *d, struct gv_error *err)
     return 0;
 }
 
+/* Sleep ns on the monotonic clock, or until gvd_stop says to stop. stop_lock held. */
+static void nap(struct gvd *d, uint64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ns += (uint64_t)ts.tv_nsec;
+    ts.tv_sec += (time_t)(ns / GV_NS_PER_S);
+    ts.tv_nsec = (long)(ns % GV_NS_PER_S);
+    if (!atomic_load(&d->stopping))
+        pthread_cond_timedwait(&d->stop_cond, &d->stop_lock, &ts);
+}
+
 static void *reaper(void *arg)
 {
     struct gvd *d = arg;
@@ -173,13 +187,24 @@ static void *reaper(void *arg)
         pthread_mutex_unlock(&d->stop_lock);
         gvd_reap(d);
         pthread_mutex_lock(&d->stop_lock);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + REAP_PERIOD_NS;
-        ts.tv_sec += (time_t)(ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
-        if (!atomic_load(&d->stopping))
-            pthread_cond_timedwait(&d->stop_cond, &d->stop_lock, &ts);
+        nap(d, REAP_PERIOD_NS);
+    }
+    pthread_mutex_unlock(&d->stop_lock);
+    return NULL;
+}
+
+/* One sample a second, just after the wall clock's second begins, so that each sample is of a
+ * second of its own (a sample is stamped with the wall clock's seconds). */
+static void *sampler(void *arg)
+{
+    struct gvd *d = arg;
+    pthread_mutex_lock(&d->stop_lock);
+    while (!atomic_load(&d->stopping)) {
+        pthread_mutex_unlock(&d->stop_lock);
+        gvd_history_sample(d);
+        pthread_mutex_lock(&d->stop_lock);
+        uint64_t real = gv_clock_ns(CLOCK_REALTIME);
+        nap(d, GV_NS_PER_S - real % GV_NS_PER_S + SAMPLE_LATE_NS);
     }
     pthread_mutex_unlock(&d->stop_lock);
     return NULL;
@@ -233,7 +258,7 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     if (!rc)
         rc = attach_all(d, err);
     pthread_rwlock_unlock(&d->lock);
-    if (rc)
+    if (rc || (rc = gvd_history_init(d, err)) != 0)
         return rc;
 
     int port = 0;
@@ -269,6 +294,9 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     if ((rc = pthread_create(&d->reaper, NULL, reaper, d)) != 0)
         return gv_error_set(err, -rc, "pthread_create: %s", strerror(rc));
     d->reaper_started = true;
+    if ((rc = pthread_create(&d->sampler, NULL, sampler, d)) != 0)
+        return gv_error_set(err, -rc, "pthread_create: %s", strerror(rc));
+    d->sampler_started = true;
     return 0;
 }
 
@@ -280,6 +308,8 @@ void gvd_stop(struct gvd *d)
     pthread_mutex_unlock(&d->stop_lock);
     if (d->reaper_started)
         pthread_join(d->reaper, NULL);
+    if (d->sampler_started)
+        pthread_join(d->sampler, NULL);
     pthread_rwlock_wrlock(&d->lock); /* requests still served must not use it once stopped */
     struct gvd_local *local = d->local;
     d->local = NULL;
@@ -296,6 +326,7 @@ void gvd_stop(struct gvd *d)
         gvd_tenant_remove(d, d->tenants[d->ntenants - 1]);
     while (d->nprofiles)
         gvd_profile_remove(d, d->profiles[d->nprofiles - 1]);
+    gvd_history_free(d);
     free(d->instances);
     free(d->tenants);
     free(d->profiles);

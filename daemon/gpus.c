@@ -81,8 +81,7 @@ void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
     gvd_reply_json(r, 200, json_pack("{so}", "gpus", a));
 }
 
-/* The GPU the path names: its index, or its UUID. -1 after a 404. */
-static int lookup(struct gvd_req *q, struct gvd_resp *r)
+int gvd_api_gpu_lookup(struct gvd_req *q, struct gvd_resp *r)
 {
     const char *p = q->path.param;
     uint8_t uuid[GV_UUID_LEN];
@@ -101,7 +100,7 @@ static int lookup(struct gvd_req *q, struct gvd_resp *r)
 
 void gvd_api_gpu_get(struct gvd_req *q, struct gvd_resp *r)
 {
-    int i = lookup(q, r);
+    int i = gvd_api_gpu_lookup(q, r);
     if (i >= 0)
         gvd_reply_json(r, 200, gpu_json(q->d, (unsigned)i));
 }
@@ -113,7 +112,7 @@ void gvd_api_gpu_patch(struct gvd_req *q, struct gvd_resp *r)
     int rc = gvd_parse_gpu_patch(q->body, q->body_len, &p, &err);
     if (rc)
         return gvd_reply_err(r, rc, &err);
-    int i = lookup(q, r);
+    int i = gvd_api_gpu_lookup(q, r);
     if (i < 0)
         return;
     struct gvd_gpu *g = &q->d->gpus[i];

@@ -34,6 +34,8 @@ struct gvd;
 struct gvd_store;
 struct gvd_http;
 struct gvd_local;
+struct gvd_history;
+struct gvd_inst_history;
 
 /* --- Options (config.c). */
 
@@ -129,6 +131,7 @@ struct gvd_instance {
     bool mapped;
     char *json; /* the instance as GET /v1/instances lists it; rebuilt on every change */
     size_t json_len;
+    struct gvd_inst_history *history; /* its last hour (history.c); NULL until its first sample */
 };
 
 /* One cached body of GET /v1/instances, shared by the responses that send it (instances.c). */
@@ -173,6 +176,9 @@ struct gvd {
     int unix_fd;
     pthread_t reaper;
     bool reaper_started;
+    struct gvd_history *history; /* the GPUs' last hour, and the lock of every history */
+    pthread_t sampler;
+    bool sampler_started;
     atomic_bool stopping;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
@@ -270,11 +276,43 @@ void gvd_time_format(int64_t t, char out[32]);
  * database's. */
 int gvd_region_attach(struct gvd *d, struct gvd_instance *inst, struct gv_error *err);
 
+/* What an instance's region says now about its GPU: one reading shared by GET /metrics, GET
+ * /v1/instances/{id} and the history, so that they never disagree. */
+struct gvd_live {
+    bool known;               /* the region was read and holds the instance's GPU; else all 0 */
+    unsigned dev;             /* the GPU's index in the region, and in the snapshot */
+    uint64_t used;            /* bytes */
+    uint64_t busy_total_ns;   /* GPU time used since the instance was made */
+    uint64_t waited_total_ns; /* time its launches waited for the GPU */
+    uint64_t refused;         /* charges refused at the limit, by members still listed */
+    uint64_t driver_oom;      /* charges the driver refused */
+    uint32_t members;
+};
+
+/* Read inst's region into *s (a caller's buffer: it is large) and sum it up in *out. */
+void gvd_instance_live(const struct gvd_instance *inst, struct gvr_snapshot *s,
+                       struct gvd_live *out);
+
 /* Rebuild inst->json. */
 int gvd_instance_render(struct gvd *d, struct gvd_instance *inst);
 
 /* Reclaim dead members of every instance (the reaper thread). */
 void gvd_reap(struct gvd *d);
+
+/* --- The last hour, one sample a second (history.c). */
+
+#define GVD_HISTORY_LEN 3600 /* samples kept per GPU and per instance */
+
+/* Allocate the GPUs' history (d->gpus read). -ENOMEM. */
+int gvd_history_init(struct gvd *d, struct gv_error *err);
+/* Free it (the sampler stopped, the instances removed). */
+void gvd_history_free(struct gvd *d);
+/* Free an instance's history (write lock held, or the sampler stopped). */
+void gvd_history_instance_free(struct gvd_instance *inst);
+/* Take one sample of every GPU and instance now (the sampler thread; takes the read lock). */
+void gvd_history_sample(struct gvd *d);
+/* The memory an instance's history takes, in bytes, once it has its first sample. */
+size_t gvd_history_bytes(void);
 
 /* --- The daemon's life (daemon.c). */
 

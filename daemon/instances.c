@@ -209,28 +209,43 @@ static uid_t pid_uid(pid_t pid, bool *ok)
     return *ok ? st.st_uid : 0;
 }
 
-static json_t *usage_json(struct gvd_instance *in)
+void gvd_instance_live(const struct gvd_instance *in, struct gvr_snapshot *s, struct gvd_live *out)
 {
-    json_t *u = json_object();
-    struct gvr_snapshot *s = in->mapped ? malloc(sizeof(*s)) : NULL;
-    if (!s || gvr_snapshot(&in->region, s) != 0) {
-        free(s);
-        json_object_set_new(u, "memory_used", json_null());
-        return u;
-    }
+    memset(out, 0, sizeof(*out));
+    if (!in->mapped || gvr_snapshot(&in->region, s) != 0)
+        return;
     unsigned dev = 0;
     while (dev < s->ndev && memcmp(s->dev[dev].uuid, in->uuid, GV_UUID_LEN) != 0)
         dev++;
-    if (dev == s->ndev) {
+    if (dev == s->ndev)
+        return;
+    out->known = true;
+    out->dev = dev;
+    out->used = s->dev[dev].used;
+    out->busy_total_ns = s->dev[dev].busy_total_ns;
+    out->waited_total_ns = s->dev[dev].waited_total_ns;
+    for (unsigned m = 0; m < s->nmember; m++) {
+        out->refused += s->member[m].refused[dev];
+        out->driver_oom += s->member[m].driver_oom[dev];
+    }
+    out->members = s->nmember;
+}
+
+static json_t *usage_json(struct gvd_instance *in)
+{
+    json_t *u = json_object();
+    struct gvr_snapshot *s = malloc(sizeof(*s));
+    struct gvd_live live = {0};
+    if (s)
+        gvd_instance_live(in, s, &live);
+    if (!live.known) {
         free(s);
         json_object_set_new(u, "memory_used", json_null());
         return u;
     }
-    uint64_t refused = 0, oom = 0;
+    unsigned dev = live.dev;
     json_t *members = json_array();
     for (unsigned m = 0; m < s->nmember; m++) {
-        refused += s->member[m].refused[dev];
-        oom += s->member[m].driver_oom[dev];
         bool known;
         uid_t uid = pid_uid(s->member[m].pid, &known);
         char buf[1024];
@@ -245,20 +260,18 @@ static json_t *usage_json(struct gvd_instance *in)
                                (json_int_t)(s->member[m].bytes[dev] + s->member[m].context[dev]),
                                "alive", s->member[m].alive == GVR_ALIVE));
     }
-    json_object_set_new(u, "memory_used", json_integer((json_int_t)s->dev[dev].used));
+    json_object_set_new(u, "memory_used", json_integer((json_int_t)live.used));
     json_object_set_new(u, "gpu_time_recent", json_real((double)s->dev[dev].busy_recent_ns / 1e9));
-    json_object_set_new(u, "gpu_time_total_ns",
-                        json_integer((json_int_t)s->dev[dev].busy_total_ns));
-    json_object_set_new(u, "wait_total_ns", json_integer((json_int_t)s->dev[dev].waited_total_ns));
-    json_object_set_new(u, "refused", json_integer((json_int_t)refused));
-    json_object_set_new(u, "driver_oom", json_integer((json_int_t)oom));
+    json_object_set_new(u, "gpu_time_total_ns", json_integer((json_int_t)live.busy_total_ns));
+    json_object_set_new(u, "wait_total_ns", json_integer((json_int_t)live.waited_total_ns));
+    json_object_set_new(u, "refused", json_integer((json_int_t)live.refused));
+    json_object_set_new(u, "driver_oom", json_integer((json_int_t)live.driver_oom));
     json_object_set_new(u, "members", members);
     free(s);
     return u;
 }
 
-/* The instance the caller names, or NULL and a 404 (another tenant's looks like an unknown). */
-static struct gvd_instance *lookup(struct gvd_req *q, struct gvd_resp *r)
+struct gvd_instance *gvd_api_instance_lookup(struct gvd_req *q, struct gvd_resp *r)
 {
     const char *tenant = q->who->role == GVD_ROLE_TENANT ? q->who->tenant->name : NULL;
     struct gvd_instance *in = gvd_instance_find(q->d, q->path.param, tenant);
@@ -271,7 +284,7 @@ static struct gvd_instance *lookup(struct gvd_req *q, struct gvd_resp *r)
 
 void gvd_api_instance_get(struct gvd_req *q, struct gvd_resp *r)
 {
-    struct gvd_instance *in = lookup(q, r);
+    struct gvd_instance *in = gvd_api_instance_lookup(q, r);
     if (!in)
         return;
     json_t *j = instance_json(q->d, in);
@@ -527,7 +540,7 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
     int rc = gvd_parse_instance_patch(q->body, q->body_len, &p, &err);
     if (rc)
         return gvd_reply_err(r, rc, &err);
-    struct gvd_instance *in = lookup(q, r);
+    struct gvd_instance *in = gvd_api_instance_lookup(q, r);
     if (!in)
         return;
     uint64_t memory = p.has_memory ? p.memory : in->memory;
@@ -629,7 +642,7 @@ void gvd_instance_drop(struct gvd *d, struct gvd_instance *inst)
 void gvd_api_instance_delete(struct gvd_req *q, struct gvd_resp *r)
 {
     struct gvd *d = q->d;
-    struct gvd_instance *in = lookup(q, r);
+    struct gvd_instance *in = gvd_api_instance_lookup(q, r);
     if (!in)
         return;
     struct gv_error err = {0};

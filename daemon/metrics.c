@@ -110,20 +110,14 @@ static void instance_figures(const struct gvd_instance *in, struct gvr_snapshot 
     memset(x, 0, sizeof(*x));
     x->v[F_LIMIT] = (double)in->memory;
     x->v[F_SHARE] = in->share / 10000.0;
-    if (!in->mapped || gvr_snapshot(&in->region, s) != 0)
-        return;
-    for (unsigned dev = 0; dev < s->ndev; dev++) {
-        if (memcmp(s->dev[dev].uuid, in->uuid, GV_UUID_LEN) != 0)
-            continue;
-        x->v[F_USED] = (double)s->dev[dev].used;
-        x->v[F_BUSY] = (double)s->dev[dev].busy_total_ns / 1e9;
-        x->v[F_WAITED] = (double)s->dev[dev].waited_total_ns / 1e9;
-        for (unsigned m = 0; m < s->nmember; m++) {
-            x->v[F_REFUSED] += (double)s->member[m].refused[dev];
-            x->v[F_OOM] += (double)s->member[m].driver_oom[dev];
-        }
-        x->v[F_MEMBERS] = s->nmember;
-    }
+    struct gvd_live live;
+    gvd_instance_live(in, s, &live);
+    x->v[F_USED] = (double)live.used;
+    x->v[F_BUSY] = (double)live.busy_total_ns / 1e9;
+    x->v[F_WAITED] = (double)live.waited_total_ns / 1e9;
+    x->v[F_REFUSED] = (double)live.refused;
+    x->v[F_OOM] = (double)live.driver_oom;
+    x->v[F_MEMBERS] = live.members;
 }
 
 static void instances(FILE *f, struct gvd *d, const struct gvd_caller *who)

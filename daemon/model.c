@@ -115,6 +115,7 @@ void gvd_instance_remove(struct gvd *d, struct gvd_instance *inst)
     d->generation++;
     if (inst->mapped)
         gvr_close(&inst->region);
+    gvd_history_instance_free(inst);
     free(inst->json);
     free(inst);
 }

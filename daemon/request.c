@@ -71,6 +71,12 @@ static const struct {
      P_GPU,
      M(GVD_GET) | M(GVD_PATCH),
      "GET, PATCH"},
+    {GVD_R_GPU_HISTORY,
+     "/v1/gpus/{index}/history",
+     {"v1", "gpus", "", "history"},
+     P_GPU,
+     M(GVD_GET),
+     "GET"},
     {GVD_R_PROFILES,
      "/v1/profiles",
      {"v1", "profiles"},
@@ -113,6 +119,12 @@ static const struct {
      P_INSTANCE,
      M(GVD_GET) | M(GVD_PATCH) | M(GVD_DELETE),
      "GET, PATCH, DELETE"},
+    {GVD_R_INSTANCE_HISTORY,
+     "/v1/instances/{id}/history",
+     {"v1", "instances", "", "history"},
+     P_INSTANCE,
+     M(GVD_GET),
+     "GET"},
     {GVD_R_EVENTS, "/v1/events", {"v1", "events"}, P_NONE, M(GVD_GET), "GET"},
     {GVD_R_HOST_GPUS, "/v1/host/gpus", {"v1", "host", "gpus"}, P_NONE, M(GVD_GET), "GET"},
     {GVD_R_HOST_TYPES,
@@ -365,6 +377,11 @@ int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struc
         if (rc)
             return rc;
         snprintf(q->tenant, sizeof(q->tenant), "%s", v);
+    } else if (strcmp(key, "since") == 0) {
+        if (!decimal(v, &x) || x > INT64_MAX)
+            return gv_error_set(err, -EINVAL, "since=\"%.64s\": not a time in unix seconds", v);
+        q->has_since = true;
+        q->since = (int64_t)x;
     } else if (strcmp(key, "force") == 0 || strcmp(key, "dry_run") == 0) {
         bool *flag = key[0] == 'f' ? &q->force : &q->dry_run;
         if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || !value)
@@ -376,7 +393,7 @@ int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struc
     } else {
         return gv_error_set(err, -EINVAL,
                             "unknown query parameter \"%.64s\" (known: after, limit, tenant, "
-                            "force, dry_run)",
+                            "force, dry_run, since)",
                             key);
     }
     return 0;

@@ -41,6 +41,7 @@ enum gvd_route {
     GVD_R_METRICS,
     GVD_R_GPUS,
     GVD_R_GPU,
+    GVD_R_GPU_HISTORY,
     GVD_R_PROFILES,
     GVD_R_PROFILE,
     GVD_R_TENANTS,
@@ -48,6 +49,7 @@ enum gvd_route {
     GVD_R_TENANT_TOKEN,
     GVD_R_INSTANCES,
     GVD_R_INSTANCE,
+    GVD_R_INSTANCE_HISTORY,
     GVD_R_EVENTS,
     GVD_R_HOST_GPUS,
     GVD_R_HOST_TYPES,
@@ -112,13 +114,16 @@ struct gvd_query {
     char tenant[GVD_NAME_MAX + 1]; /* "" when absent */
     bool force;
     bool dry_run; /* the host's changes: say what would be written, write nothing */
+    bool has_since;
+    int64_t since; /* history: only samples after this time (unix seconds) */
 };
 
 void gvd_query_init(struct gvd_query *q);
 
 /* Add key=value (value NULL when the key came without '='). Keys: after (events: a sequence
  * number), limit (events: 1..1000), tenant (instances: a tenant name), force (tenant delete: 1,
- * true, 0 or false), dry_run (the host's changes: the same values). */
+ * true, 0 or false), dry_run (the host's changes: the same values), since (history: unix
+ * seconds). */
 int gvd_query_add(struct gvd_query *q, const char *key, const char *value, struct gv_error *err);
 
 /* --- Bodies. */

@@ -19,10 +19,14 @@
  *              environment, gets the instance's memory limit through the daemon
  *   policy     instances' and profiles' compute policy and priority: defaults, a profile's as
  *              an instance's default, PATCH, refusals that name the field (nothing changes), the
- *              region's copy, the audit log, kept across restarts (and a region made again) */
+ *              region's copy, the audit log, kept across restarts (and a region made again)
+ *   history    the last hour of an instance's and a GPU's figures: a member's charge shows in
+ *              them, oldest first, ?since, refusals, another tenant's is not found, and a
+ *              deleted instance's goes with it */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -1437,6 +1441,149 @@ static void case_policy(void)
     dt_kill(&t, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- history */
+
+/* What a history poll looks for: a sample of path whose field is want (and the body seen). */
+struct history_poll {
+    struct dt *t;
+    const char *token, *path, *field;
+    long long want;
+    json_t *body; /* the last body read, to json_decref */
+};
+
+static bool history_shows(void *arg)
+{
+    struct history_poll *p = arg;
+    json_decref(p->body);
+    p->body = dt_call(p->t, 200, p->token, "GET", p->path, NULL);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(p->body, "samples"), i,
+                       x) if (json_is_integer(json_object_get(x, p->field)) &&
+                              num(x, p->field) == p->want) return true;
+    return false;
+}
+
+/* The samples of a history body: interval 1 s, times growing; their count. */
+static size_t history_check(json_t *j, long long after)
+{
+    CHECK(num(j, "interval_s") == 1, "interval_s %lld", num(j, "interval_s"));
+    json_t *a = json_object_get(j, "samples");
+    CHECK(json_is_array(a), "samples is an array");
+    long long prev = after;
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x)
+    {
+        CHECK(json_is_integer(json_object_get(x, "t")) && num(x, "t") > prev,
+              "sample %zu: t %lld after %lld (oldest first, one per second, after since)", i,
+              num(x, "t"), prev);
+        prev = num(x, "t");
+    }
+    return json_array_size(a);
+}
+
+static void case_history(void)
+{
+    static struct dt t;
+    start(&t, "history", NULL);
+    char ta[64], tb[64], id[16], path[128], gpath[128], q[192];
+    tenant(&t, "{\"name\":\"a\"}", ta);
+    tenant(&t, "{\"name\":\"b\"}", tb);
+    int gpu = instance(&t, ta, "{\"memory\":\"2GiB\",\"name\":\"h\"}", id);
+    snprintf(path, sizeof(path), "/v1/instances/%s/history", id);
+    snprintf(gpath, sizeof(gpath), "/v1/gpus/%d/history", gpu);
+
+    static struct dt_member m;
+    CHECK(dt_member_start(&m, t.sock, id, -1, -1) == 0, "join");
+    CHECK(dt_member_charge(&m, GiB / 2) == 0, "charge 512 MiB");
+
+    /* The instance's samples come to show the memory, the member and the limit. */
+    struct history_poll p = {&t, ta, path, "memory_used", GiB / 2, NULL};
+    CHECK(dt_wait_for(history_shows, &p, 15000), "no sample shows 512 MiB used");
+    size_t n = history_check(p.body, LLONG_MIN);
+    json_t *last = json_array_get(json_object_get(p.body, "samples"), n - 1);
+    CHECK(num(last, "memory_used") == GiB / 2 && num(last, "memory_limit") == 2 * GiB &&
+              num(last, "members") == 1 && num(last, "refused") == 0 &&
+              (json_is_null(json_object_get(last, "gpu_time")) ||
+               json_is_number(json_object_get(last, "gpu_time"))) &&
+              json_object_get(last, "wait") && json_object_size(last) == 7,
+          "the newest sample");
+    json_decref(p.body);
+
+    /* The GPU's samples add up its instances. */
+    p = (struct history_poll){&t, NULL, gpath, "memory_used", GiB / 2, NULL};
+    CHECK(dt_wait_for(history_shows, &p, 15000), "no sample of GPU %d shows 512 MiB", gpu);
+    history_check(p.body, LLONG_MIN);
+    json_t *samples = json_object_get(p.body, "samples");
+    last = json_array_get(samples, json_array_size(samples) - 1);
+    CHECK(num(last, "instances") == 1 && json_is_number(json_object_get(last, "gpu_time")),
+          "the GPU's newest sample");
+    json_decref(p.body);
+    json_decref(dt_call(&t, 200, tb, "GET", gpath, NULL)); /* any tenant sees the GPUs */
+
+    /* since: only what is newer. Wait for two samples, so that one is older than the other. */
+    json_t *j = NULL;
+    for (int k = 0; k < 1500; k++) {
+        json_decref(j);
+        j = dt_call(&t, 200, ta, "GET", path, NULL);
+        if (json_array_size(json_object_get(j, "samples")) >= 2)
+            break;
+        usleep(10000);
+    }
+    samples = json_object_get(j, "samples");
+    n = history_check(j, LLONG_MIN);
+    CHECK(n >= 2, "two samples in 15 s");
+    long long t0 = num(json_array_get(samples, 0), "t"), t1 = num(json_array_get(samples, 1), "t");
+    json_decref(j);
+    snprintf(q, sizeof(q), "%s?since=%lld", path, t0);
+    j = dt_call(&t, 200, ta, "GET", q, NULL);
+    CHECK(history_check(j, t0) >= n - 1 &&
+              num(json_array_get(json_object_get(j, "samples"), 0), "t") == t1,
+          "since the oldest: all but it");
+    json_decref(j);
+    j = dt_call(&t, 200, ta, "GET", "/v1/instances/h/history?since=0", NULL);
+    CHECK(history_check(j, 0) >= n, "since 0: all of them, by name too");
+    json_decref(j);
+    snprintf(q, sizeof(q), "%s?since=99999999999", path);
+    j = dt_call(&t, 200, ta, "GET", q, NULL);
+    CHECK(history_check(j, 0) == 0, "since the future: none");
+    json_decref(j);
+
+    /* Visibility and refusals. */
+    refused(&t, 404, tb, "GET", path, NULL, "no such instance");
+    refused(&t, 404, tb, "GET", "/v1/instances/h/history", NULL, "no such instance");
+    snprintf(q, sizeof(q), "%s?since=yesterday", path);
+    refused(&t, 400, ta, "GET", q, NULL, "since=\"yesterday\"");
+    snprintf(q, sizeof(q), "%s?since=-1", path);
+    refused(&t, 400, ta, "GET", q, NULL, "since=\"-1\"");
+    snprintf(q, sizeof(q), "%s?since=", path);
+    refused(&t, 400, NULL, "GET", q, NULL, "since");
+    snprintf(q, sizeof(q), "%s?from=1", path);
+    refused(&t, 400, ta, "GET", q, NULL, "unknown query parameter \"from\"");
+    refused(&t, 405, ta, "DELETE", path, NULL, "allowed: GET");
+    refused(&t, 404, NULL, "GET", "/v1/gpus/7/history", NULL, "no such GPU");
+    refused(&t, 400, NULL, "GET", "/v1/gpus/x/history", NULL, "not a GPU index");
+
+    /* Deleted: its history goes with it; a new instance starts with none of it. The member still
+     * holds its memory, so that any sample of the old instance would show it. */
+    long long before = (long long)time(NULL);
+    snprintf(q, sizeof(q), "/v1/instances/%s", id);
+    json_decref(dt_call(&t, 204, ta, "DELETE", q, NULL));
+    dt_member_stop(&m);
+    refused(&t, 404, ta, "GET", path, NULL, "no such instance");
+    instance(&t, ta, "{\"memory\":\"2GiB\",\"name\":\"h\"}", id);
+    j = dt_call(&t, 200, ta, "GET", "/v1/instances/h/history", NULL);
+    history_check(j, before - 1);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "samples"), i, x)
+        CHECK(num(x, "memory_used") == 0 && num(x, "members") == 0 && num(x, "refused") == 0,
+              "a new instance's history has none of the old one's");
+    json_decref(j);
+    dt_kill(&t, SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -1455,6 +1602,7 @@ int main(int argc, char **argv)
         {"timeslice", case_timeslice},
         {"policy", case_policy},
         {"remote", case_remote},
+        {"history", case_history},
     };
     for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!strcmp(argv[1], cases[i].name)) {

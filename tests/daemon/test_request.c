@@ -360,6 +360,30 @@ static void test_host_paths(void **state)
     assert_false(gvd_route_dry_run(GVD_R_HOST_VGPUS, GVD_GET));
     assert_false(gvd_route_dry_run(GVD_R_INSTANCES, GVD_POST));
     assert_non_null(strstr(err.msg, "dry_run"));
+
+    /* The history routes, and since. */
+    assert_int_equal(gvd_path_parse("/v1/instances/abc/history", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_INSTANCE_HISTORY);
+    assert_string_equal(p.param, "abc");
+    assert_int_equal(gvd_path_parse("/v1/gpus/1/history", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_GPU_HISTORY);
+    assert_string_equal(p.param, "1");
+    assert_int_equal(gvd_path_parse("/v1/gpus/1/history", GVD_DELETE, &p, NULL), -EOPNOTSUPP);
+    assert_string_equal(gvd_route_allow(GVD_R_GPU_HISTORY), "GET");
+    assert_string_equal(gvd_route_pattern(GVD_R_INSTANCE_HISTORY), "/v1/instances/{id}/history");
+    assert_int_equal(gvd_path_parse("/v1/gpus/x/history", GVD_GET, &p, NULL), -EINVAL);
+    gvd_query_init(&q);
+    assert_false(q.has_since);
+    assert_int_equal(gvd_query_add(&q, "since", "1700000000", NULL), 0);
+    assert_true(q.has_since);
+    assert_int_equal(q.since, 1700000000);
+    assert_int_equal(gvd_query_add(&q, "since", "-5", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "since=\"-5\""));
+    assert_int_equal(gvd_query_add(&q, "since", "", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "since", NULL, NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "since", "99999999999999999999", NULL), -EINVAL);
+    assert_int_equal(gvd_query_add(&q, "sinse", "1", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "since"));
 }
 
 static void test_host_bodies(void **state)
