@@ -30,6 +30,12 @@
 #define GVW_REPLY     0x8000u
 #define GVW_F_NOREPLY 0x0001u
 
+/* A function's parameter layout is (u32 offset, u32 size) per parameter. A driver that cannot say
+ * a function's parameters (one without cuFuncGetParamInfo) is answered with the single pair
+ * (GVW_LAYOUT_UNKNOWN, GVW_LAYOUT_UNKNOWN): the client then refuses launches that pass
+ * kernelParams, which it could not pack, and takes those with a packed `extra` buffer. */
+#define GVW_LAYOUT_UNKNOWN 0xffffffffu
+
 /* The largest frame body either side accepts by default; a bigger one closes the session. */
 #define GVW_MAX_FRAME_DEFAULT (1u << 20)
 /* The largest byte string inside a frame body that a reader accepts (names, descriptors). */

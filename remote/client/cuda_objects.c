@@ -184,6 +184,13 @@ void rco_set_layout(enum rco_kind k, uint64_t h, const void *pairs, size_t n)
     free(v);
 }
 
+/* The server's driver could not say the parameters (wire.h). Under mu. */
+static bool layout_unknown(const struct obj *o)
+{
+    return o->nparams == 1 && o->layout[0] == GVW_LAYOUT_UNKNOWN &&
+           o->layout[1] == GVW_LAYOUT_UNKNOWN;
+}
+
 bool rco_launchable(uint64_t f)
 {
     pthread_mutex_lock(&mu);
@@ -198,20 +205,16 @@ CUresult rco_param_info(uint64_t f, size_t i, size_t *off, size_t *size)
     struct obj *o = find(RCO_FUNCTION, f), *k = find(RCO_KERNEL, f);
     if (k && (!o || !o->layout))
         o = k;
-    CUresult r = !o                ? CUDA_ERROR_INVALID_HANDLE
-                 : i >= o->nparams ? CUDA_ERROR_INVALID_VALUE
-                                   : CUDA_SUCCESS;
+    CUresult r = !o                  ? CUDA_ERROR_INVALID_HANDLE
+                 : layout_unknown(o) ? CUDA_ERROR_NOT_SUPPORTED
+                 : i >= o->nparams   ? CUDA_ERROR_INVALID_VALUE
+                                     : CUDA_SUCCESS;
     if (r == CUDA_SUCCESS) {
         *off = o->layout[2 * i];
         *size = o->layout[2 * i + 1];
     }
     pthread_mutex_unlock(&mu);
     return r;
-}
-
-void rc_func_layout_set(uint64_t f, const void *pairs, size_t n)
-{
-    rco_set_layout(RCO_FUNCTION, f, pairs, n);
 }
 
 /* The `extra` array's buffer: CU_LAUNCH_PARAM_BUFFER_POINTER and _SIZE, both required. */
@@ -259,6 +262,11 @@ CUresult rc_pack_params(uint64_t f, void **kernelParams, void **extra, const voi
         pthread_mutex_unlock(&mu);
         return CUDA_ERROR_INVALID_HANDLE;
     }
+    if (layout_unknown(o)) {
+        pthread_mutex_unlock(&mu);
+        /* kernelParams cannot be packed without the layout; `extra` is the caller's packing. */
+        return kernelParams ? CUDA_ERROR_NOT_SUPPORTED : extra_buffer(extra, buf, len);
+    }
     size_t total = 0;
     for (uint32_t i = 0; i < o->nparams; i++)
         if ((size_t)o->layout[2 * i] + o->layout[2 * i + 1] > total)
@@ -273,7 +281,7 @@ CUresult rc_pack_params(uint64_t f, void **kernelParams, void **extra, const voi
     }
     if (o->nparams == 0 && total == 0) {
         pthread_mutex_unlock(&mu);
-        return CUDA_SUCCESS; /* no parameters, or a layout the server could not say */
+        return CUDA_SUCCESS; /* no parameters */
     }
     uint8_t *p = calloc(1, total);
     if (!p) {

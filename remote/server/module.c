@@ -107,20 +107,23 @@ static int h_unload(SRV_ARGS)
     return r;
 }
 
-/* Write a layout: (u32 offset, u32 size) per parameter; empty when the driver cannot say (the
- * client can then launch the function only with a packed `extra` buffer). */
+/* Write a layout: (u32 offset, u32 size) per parameter, or the unknown mark (wire.h) when the
+ * driver cannot say. */
 static void put_layout(uint64_t fn, bool kernel, struct gvw_buf *out)
 {
     struct gvw_buf tmp = {0};
-    for (size_t i = 0; i < MAX_PARAMS; i++) {
+    bool unknown = !(kernel && p_kernel_param_info) && !p_param_info;
+    if (unknown) {
+        gvw_put_u32(&tmp, GVW_LAYOUT_UNKNOWN);
+        gvw_put_u32(&tmp, GVW_LAYOUT_UNKNOWN);
+    }
+    for (size_t i = 0; !unknown && i < MAX_PARAMS; i++) {
         size_t off = 0, size = 0;
         CUresult r;
         if (kernel && p_kernel_param_info)
             r = p_kernel_param_info((CUkernel)(uintptr_t)fn, i, &off, &size);
-        else if (p_param_info) /* a kernel is a function to drivers without the kernel query */
+        else /* a kernel is a function to drivers without the kernel query */
             r = p_param_info((CUfunction)(uintptr_t)fn, i, &off, &size);
-        else
-            break;
         if (r != CUDA_SUCCESS || off > UINT32_MAX || size > UINT32_MAX)
             break;
         gvw_put_u32(&tmp, (uint32_t)off);
