@@ -29,15 +29,6 @@ bool rc_initialized(void)
     return __atomic_load_n(&init_done, __ATOMIC_ACQUIRE);
 }
 
-CUresult rc_simple(unsigned op)
-{
-    struct rc_call c;
-    CUresult r = rc_begin(&c, op);
-    if (r != CUDA_SUCCESS)
-        return r;
-    return rc_end(&c, rc_wait(&c));
-}
-
 #define NEED_INIT()                                                                                \
     do {                                                                                           \
         if (!rc_initialized())                                                                     \

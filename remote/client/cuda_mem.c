@@ -675,7 +675,7 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool poo
     gvw_put_u64(c.b, bytesize);
     if (pool)
         gvw_put_u64(c.b, (uint64_t)(uintptr_t)pool);
-    gvw_put_u64(c.b, rc_stream_arg(st, per_thread));
+    gvw_put_u64(c.b, wire);
     r = rc_end(&c, rc_wait(&c));
     if (r == CUDA_SUCCESS)
         r = got_device(c.r.v[1], bytesize, DEV_POOL);
@@ -727,7 +727,7 @@ static CUresult free_async(CUdeviceptr dptr, CUstream st, bool per_thread)
     if (r != CUDA_SUCCESS)
         return r;
     gvw_put_u64(c.b, dptr);
-    gvw_put_u64(c.b, rc_stream_arg(st, per_thread));
+    gvw_put_u64(c.b, wire);
     return rc_end(&c, rc_post(&c));
 }
 
@@ -1193,14 +1193,18 @@ CUresult RC_API cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_
     return array_create(GVW_OP_ARRAY3D_CREATE, pHandle, &d);
 }
 
+/* A 2D array, as both ABIs of cuArrayCreate describe it. */
+#define ARRAY_2D(src)                                                                              \
+    ((CUDA_ARRAY3D_DESCRIPTOR){.Width = (src)->Width,                                              \
+                               .Height = (src)->Height,                                            \
+                               .Format = (src)->Format,                                            \
+                               .NumChannels = (src)->NumChannels})
+
 CUresult RC_API cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *pAllocateArray)
 {
     if (!pAllocateArray)
         return CUDA_ERROR_INVALID_VALUE;
-    CUDA_ARRAY3D_DESCRIPTOR d = {.Width = pAllocateArray->Width,
-                                 .Height = pAllocateArray->Height,
-                                 .Format = pAllocateArray->Format,
-                                 .NumChannels = pAllocateArray->NumChannels};
+    CUDA_ARRAY3D_DESCRIPTOR d = ARRAY_2D(pAllocateArray);
     return array_create(GVW_OP_ARRAY_CREATE, pHandle, &d);
 }
 
@@ -1208,10 +1212,7 @@ CUresult RC_API cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *
 {
     if (!pAllocateArray)
         return CUDA_ERROR_INVALID_VALUE;
-    CUDA_ARRAY3D_DESCRIPTOR d = {.Width = pAllocateArray->Width,
-                                 .Height = pAllocateArray->Height,
-                                 .Format = pAllocateArray->Format,
-                                 .NumChannels = pAllocateArray->NumChannels};
+    CUDA_ARRAY3D_DESCRIPTOR d = ARRAY_2D(pAllocateArray);
     return array_create(GVW_OP_ARRAY_CREATE, pHandle, &d);
 }
 

@@ -143,22 +143,26 @@ CUresult RC_API cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char
     return r;
 }
 
-/* Unloading forgets the module's functions too. */
-CUresult RC_API cuModuleUnload(CUmodule hmod)
+/* Unload a module or library: it forgets its functions or kernels too. */
+static CUresult unload(unsigned op, enum rco_kind kind, uint64_t h)
 {
     NEED_INIT();
-    uint64_t m = (uint64_t)(uintptr_t)hmod;
-    if (!rco_has(RCO_MODULE, m))
+    if (!rco_has(kind, h))
         return CUDA_ERROR_INVALID_HANDLE;
     struct rc_call c;
-    CUresult r = rc_begin_ctx(&c, GVW_OP_MODULE_UNLOAD, rcx_ctx_or_none());
+    CUresult r = rc_begin_ctx(&c, op, rcx_ctx_or_none());
     if (r != CUDA_SUCCESS)
         return r;
-    gvw_put_u64(c.b, m);
+    gvw_put_u64(c.b, h);
     r = rc_end(&c, rc_wait(&c));
     if (r == CUDA_SUCCESS)
-        rco_del(RCO_MODULE, m);
+        rco_del(kind, h);
     return r;
+}
+
+CUresult RC_API cuModuleUnload(CUmodule hmod)
+{
+    return unload(GVW_OP_MODULE_UNLOAD, RCO_MODULE, (uint64_t)(uintptr_t)hmod);
 }
 
 /* ---- libraries: context-independent modules ---- */
@@ -221,19 +225,7 @@ CUresult RC_API cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel)
 
 CUresult RC_API cuLibraryUnload(CUlibrary library)
 {
-    NEED_INIT();
-    uint64_t l = (uint64_t)(uintptr_t)library;
-    if (!rco_has(RCO_LIBRARY, l))
-        return CUDA_ERROR_INVALID_HANDLE;
-    struct rc_call c;
-    CUresult r = rc_begin_ctx(&c, GVW_OP_LIBRARY_UNLOAD, rcx_ctx_or_none());
-    if (r != CUDA_SUCCESS)
-        return r;
-    gvw_put_u64(c.b, l);
-    r = rc_end(&c, rc_wait(&c));
-    if (r == CUDA_SUCCESS)
-        rco_del(RCO_LIBRARY, l);
-    return r;
+    return unload(GVW_OP_LIBRARY_UNLOAD, RCO_LIBRARY, (uint64_t)(uintptr_t)library);
 }
 
 /* Answered from the layout the server sent with the function. */
