@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "daemon/gvd.h"
+#include "daemon/page.h"
 #include "daemon/request.h"
 
 struct gvd_req {
@@ -31,8 +32,9 @@ struct gvd_resp {
     int status;
     char *body; /* malloc'd, sent and freed by the HTTP layer */
     size_t len;
-    const char *content_type;    /* NULL: application/json */
-    struct gvd_listing *listing; /* instead of body: a cached listing, one reference */
+    const char *content_type;         /* NULL: application/json */
+    struct gvd_listing *listing;      /* instead of body: a cached listing, one reference */
+    const struct gvd_page_file *page; /* instead of body: a file of the web page (page.h) */
 };
 
 typedef void gvd_handler(struct gvd_req *q, struct gvd_resp *r);
@@ -74,6 +76,7 @@ gvd_handler gvd_api_tenants_list, gvd_api_tenant_get, gvd_api_tenant_create, gvd
 gvd_handler gvd_api_instances_list, gvd_api_instance_get, gvd_api_instance_create,
     gvd_api_instance_patch, gvd_api_instance_delete;
 gvd_handler gvd_api_events;
+gvd_handler gvd_api_page;
 gvd_handler gvd_api_gpu_history, gvd_api_instance_history;
 gvd_handler gvd_api_host_gpus, gvd_api_host_types, gvd_api_host_passthrough_list,
     gvd_api_host_passthrough, gvd_api_host_release, gvd_api_host_vgpus_list,
@@ -92,8 +95,26 @@ struct gvd_instance *gvd_api_instance_lookup(struct gvd_req *q, struct gvd_resp 
 /* The GPU the path names (its index or its UUID): its index in d->gpus, or -1 after a 404. */
 int gvd_api_gpu_lookup(struct gvd_req *q, struct gvd_resp *r);
 
+/* The JSON the API gives for things, shared by their routes and the live stream (stream.c). */
+json_t *gvd_gpus_json(struct gvd *d); /* GET /v1/gpus's array */
+/* An instance as GET /v1/instances/{id} gives it, with "join" when join_too; NULL: no memory. */
+json_t *gvd_instance_json(struct gvd *d, const struct gvd_instance *in, bool join_too);
+json_t *gvd_instance_usage_json(struct gvd_instance *in); /* its "usage" (reads its region) */
+struct gvd_event;
+json_t *gvd_event_json(const struct gvd_event *e); /* one entry of GET /v1/events */
+
 /* A tenant as JSON (with usage). */
 json_t *gvd_tenant_json(struct gvd *d, const struct gvd_tenant *t);
+
+/* --- The live stream (stream.c). */
+
+struct MHD_Connection;
+struct MHD_Response;
+/* Open a stream for who (authenticated with the token of hash token_hash; NULL: the local
+ * socket's peer) on c: the response to queue, or NULL with r set to the refusal. Lock held. */
+struct MHD_Response *gvd_stream_open(struct gvd *d, struct MHD_Connection *c,
+                                     const struct gvd_caller *who, const char *token_hash,
+                                     struct gvd_resp *r);
 
 /* Request counts for metrics (http.c): calls fn for each route, method and status seen. */
 void gvd_http_counts(void (*fn)(const char *route, const char *method, int status,

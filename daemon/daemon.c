@@ -201,7 +201,7 @@ static void *sampler(void *arg)
     pthread_mutex_lock(&d->stop_lock);
     while (!atomic_load(&d->stopping)) {
         pthread_mutex_unlock(&d->stop_lock);
-        gvd_history_sample(d);
+        gvd_streams_tick(d, gvd_history_sample(d));
         pthread_mutex_lock(&d->stop_lock);
         uint64_t real = gv_clock_ns(CLOCK_REALTIME);
         nap(d, GV_NS_PER_S - real % GV_NS_PER_S + SAMPLE_LATE_NS);
@@ -258,7 +258,7 @@ int gvd_start(struct gvd *d, const struct gvd_config *cfg, struct gv_error *err)
     if (!rc)
         rc = attach_all(d, err);
     pthread_rwlock_unlock(&d->lock);
-    if (rc || (rc = gvd_history_init(d, err)) != 0)
+    if (rc || (rc = gvd_history_init(d, err)) != 0 || (rc = gvd_streams_init(d, err)) != 0)
         return rc;
 
     int port = 0;
@@ -327,6 +327,7 @@ void gvd_stop(struct gvd *d)
     while (d->nprofiles)
         gvd_profile_remove(d, d->profiles[d->nprofiles - 1]);
     gvd_history_free(d);
+    gvd_streams_free(d);
     free(d->instances);
     free(d->tenants);
     free(d->profiles);

@@ -17,17 +17,20 @@ struct page {
     int64_t last;
 };
 
-static void add(const struct gvd_event *e, void *arg)
+json_t *gvd_event_json(const struct gvd_event *e)
 {
-    struct page *p = arg;
     char time[32];
     gvd_time_format(e->time, time);
     json_t *detail = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
-    json_array_append_new(p->events,
-                          json_pack("{sI ss ss s:o ss ss s:o}", "seq", (json_int_t)e->seq, "time",
-                                    time, "actor", e->actor, "tenant",
-                                    gvd_json_str_or_null(e->tenant), "action", e->action, "target",
-                                    e->target, "detail", detail ? detail : json_object()));
+    return json_pack("{sI ss ss s:o ss ss s:o}", "seq", (json_int_t)e->seq, "time", time, "actor",
+                     e->actor, "tenant", gvd_json_str_or_null(e->tenant), "action", e->action,
+                     "target", e->target, "detail", detail ? detail : json_object());
+}
+
+static void add(const struct gvd_event *e, void *arg)
+{
+    struct page *p = arg;
+    json_array_append_new(p->events, gvd_event_json(e));
     p->last = e->seq;
 }
 

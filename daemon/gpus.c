@@ -71,14 +71,19 @@ static json_t *host_gpu_json(const struct gvd_host_gpu *h)
                      "pci", h->pci);
 }
 
-void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
+json_t *gvd_gpus_json(struct gvd *d)
 {
     json_t *a = json_array();
-    for (unsigned i = 0; i < q->d->ngpus; i++)
-        json_array_append_new(a, gpu_json(q->d, i));
-    for (size_t i = 0; i < q->d->nhost_gpus; i++)
-        json_array_append_new(a, host_gpu_json(&q->d->host_gpus[i]));
-    gvd_reply_json(r, 200, json_pack("{so}", "gpus", a));
+    for (unsigned i = 0; i < d->ngpus; i++)
+        json_array_append_new(a, gpu_json(d, i));
+    for (size_t i = 0; i < d->nhost_gpus; i++)
+        json_array_append_new(a, host_gpu_json(&d->host_gpus[i]));
+    return a;
+}
+
+void gvd_api_gpus_list(struct gvd_req *q, struct gvd_resp *r)
+{
+    gvd_reply_json(r, 200, json_pack("{so}", "gpus", gvd_gpus_json(q->d)));
 }
 
 int gvd_api_gpu_lookup(struct gvd_req *q, struct gvd_resp *r)

@@ -36,6 +36,7 @@ struct gvd_http;
 struct gvd_local;
 struct gvd_history;
 struct gvd_inst_history;
+struct gvd_streams;
 
 /* --- Options (config.c). */
 
@@ -123,7 +124,7 @@ struct gvd_instance {
     int gpu;                        /* index into d->gpus, -1 when that GPU is not present now */
     char profile[GVD_NAME_MAX + 1]; /* "" when made from memory and compute */
     uint64_t memory;
-    uint32_t share;     /* basis points; 0 = no compute limit */
+    uint32_t share; /* basis points; 0 = no compute limit */
     enum gv_policy policy;
     enum gv_priority priority;
     int64_t created_ns; /* CLOCK_REALTIME */
@@ -158,8 +159,8 @@ struct gvd {
     struct gvd_profile **profiles;
     size_t nprofiles, cap_profiles;
     char admin_hash[GV_SHA256_HEX];
-    struct gvh_ctx host;            /* the roots the host library works under */
-    struct gvh_state host_state;    /* passthrough and vGPU definitions: the database's copy */
+    struct gvh_ctx host;         /* the roots the host library works under */
+    struct gvh_state host_state; /* passthrough and vGPU definitions: the database's copy */
     /* Held across each change of the host (a driver's unbind can take a second), without the
      * model's lock, so that token grants and the API go on meanwhile. host_state changes only under
      * both: holding this one alone, it can be read. */
@@ -177,6 +178,7 @@ struct gvd {
     pthread_t reaper;
     bool reaper_started;
     struct gvd_history *history; /* the GPUs' last hour, and the lock of every history */
+    struct gvd_streams *streams; /* the open live streams (stream.c) */
     pthread_t sampler;
     bool sampler_started;
     atomic_bool stopping;
@@ -309,10 +311,25 @@ int gvd_history_init(struct gvd *d, struct gv_error *err);
 void gvd_history_free(struct gvd *d);
 /* Free an instance's history (write lock held, or the sampler stopped). */
 void gvd_history_instance_free(struct gvd_instance *inst);
-/* Take one sample of every GPU and instance now (the sampler thread; takes the read lock). */
-void gvd_history_sample(struct gvd *d);
+/* Take one sample of every GPU and instance now (the sampler thread; takes the read lock).
+ * Returns the second it is stamped with. */
+int64_t gvd_history_sample(struct gvd *d);
+/* The figures of the latest sample of GPU i (false: none yet); gpu_time may be NaN. */
+bool gvd_history_last_gpu(struct gvd *d, unsigned i, uint64_t *used, double *gpu_time);
+/* The rates of an instance's latest sample (false: none yet); either may be NaN. Lock held. */
+bool gvd_history_last_instance(struct gvd *d, const struct gvd_instance *inst, double *gpu_time,
+                               double *wait);
 /* The memory an instance's history takes, in bytes, once it has its first sample. */
 size_t gvd_history_bytes(void);
+
+/* --- The live streams of GET /v1/stream (stream.c). */
+
+int gvd_streams_init(struct gvd *d, struct gv_error *err);
+void gvd_streams_free(struct gvd *d); /* once the HTTP servers are stopped */
+/* After the history's sample of second t: give every open stream its snapshot (the sampler). */
+void gvd_streams_tick(struct gvd *d, int64_t t);
+/* End every stream and resume their connections (before the HTTP servers stop). */
+void gvd_streams_end(struct gvd *d);
 
 /* --- The daemon's life (daemon.c). */
 

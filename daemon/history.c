@@ -140,13 +140,13 @@ static void sample_instance(struct gvd_instance *in, struct gvr_snapshot *s, int
     }
 }
 
-void gvd_history_sample(struct gvd *d)
+int64_t gvd_history_sample(struct gvd *d)
 {
     struct gvd_history *h = d->history;
     struct gvr_snapshot *s = malloc(sizeof(*s));
     if (!h || !s) {
         free(s);
-        return;
+        return gvd_now();
     }
     struct gpu_sample g[GV_MAX_GPUS];
     memset(g, 0, sizeof(g));
@@ -163,6 +163,46 @@ void gvd_history_sample(struct gvd *d)
     pthread_mutex_unlock(&h->lock);
     pthread_rwlock_unlock(&d->lock);
     free(s);
+    return t;
+}
+
+/* --- The latest sample, for the live stream. */
+
+bool gvd_history_last_gpu(struct gvd *d, unsigned i, uint64_t *used, double *gpu_time)
+{
+    struct gvd_history *h = d->history;
+    bool ok = false;
+    if (!h || i >= d->ngpus)
+        return false;
+    pthread_mutex_lock(&h->lock);
+    if (h->gpu[i].n) {
+        int64_t t;
+        const struct gpu_sample *x = gv_ring_at(&h->gpu[i], h->gpu[i].n - 1, &t);
+        *used = x->used;
+        *gpu_time = x->gpu_time;
+        ok = true;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
+bool gvd_history_last_instance(struct gvd *d, const struct gvd_instance *in, double *gpu_time,
+                               double *wait)
+{
+    struct gvd_history *h = d->history;
+    bool ok = false;
+    if (!h)
+        return false;
+    pthread_mutex_lock(&h->lock);
+    if (in->history && in->history->ring.n) {
+        int64_t t;
+        const struct inst_sample *x = gv_ring_at(&in->history->ring, in->history->ring.n - 1, &t);
+        *gpu_time = x->gpu_time;
+        *wait = x->wait;
+        ok = true;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ok;
 }
 
 /* --- The API. */

@@ -116,6 +116,7 @@ static const struct {
     {GVD_R_HOST_XML, GVD_GET, gvd_api_host_xml, true, false},
     {GVD_R_HOST_APPLY, GVD_POST, gvd_api_host_apply, true, true},
     {GVD_R_REMOTE_VERIFY, GVD_POST, gvd_api_remote_verify, true, false},
+    {GVD_R_STREAM, GVD_GET, NULL, false, false}, /* gvd_stream_open, in answer() */
 };
 
 /* --- Answers. */
@@ -125,10 +126,30 @@ static void free_listing(void *cls)
     gvd_listing_unref(cls);
 }
 
+/* Headers on every answer: none is to be sniffed as another type, cached by a shared cache, or
+ * framed; the page's files also carry its content policy. */
+static void common_headers(struct MHD_Response *resp, bool page)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    if (page) {
+        MHD_add_response_header(resp, "Content-Security-Policy", GVD_PAGE_CSP);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    } else {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct gvd_resp *r, const char *allow)
 {
     struct MHD_Response *resp;
-    if (r->listing) {
+    const struct gvd_page_file *page = r->page;
+    if (page) {
+        resp =
+            MHD_create_response_from_buffer(page->len, (void *)page->data, MHD_RESPMEM_PERSISTENT);
+        r->content_type = page->type;
+    } else if (r->listing) {
         size_t len;
         const char *body = gvd_listing_body(r->listing, &len);
         resp = MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)body,
@@ -153,6 +174,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct gvd_resp *r, c
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    common_headers(resp, page != NULL);
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -184,17 +206,26 @@ static bool is_json(const char *type)
     return next == '\0' || next == ';' || next == ' ';
 }
 
+/* The token of an "Authorization: Bearer" header; NULL without one (or in another form). */
+static const char *bearer(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return h;
+}
+
 /* Who is calling: a bearer token, or on the local socket the peer's Unix user. Lock held. */
 static int authenticate(struct gvd *d, struct MHD_Connection *c, bool local, struct gvd_caller *who,
                         struct gv_error *err)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0)
+        if (!(h = bearer(c)))
             return gv_error_set(err, -EACCES, "Authorization: use \"Bearer <token>\"");
-        h += 7;
-        while (*h == ' ')
-            h++;
         if (gvd_auth_token(d, h, who) != 0)
             return gv_error_set(err, -EACCES, "invalid token");
         return 0;
@@ -259,6 +290,10 @@ static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool loca
         gvd_reply_error(&r, 415, "a request body must be JSON (Content-Type: application/json)");
         goto out;
     }
+    if (route == GVD_R_PAGE) {
+        gvd_api_page(&q, &r); /* the page's files are anyone's: what it shows needs a token */
+        goto out;
+    }
     size_t k = 0;
     while (table[k].route != route || table[k].method != q.method)
         k++; /* gvd_path_parse accepted the pair, so it is in the table */
@@ -280,11 +315,25 @@ static enum MHD_Result answer(struct gvd *d, struct MHD_Connection *c, bool loca
                         gvd_route_pattern(route));
     else
         go = true;
-    if (go && !self) {
+    struct MHD_Response *stream = NULL;
+    if (go && route == GVD_R_STREAM) {
+        char hash[GV_SHA256_HEX];
+        const char *token = bearer(c);
+        if (token)
+            gvd_token_hash(token, hash);
+        stream = gvd_stream_open(d, c, &who, token ? hash : NULL, &r);
+    } else if (go && !self) {
         q.who = &who;
         table[k].fn(&q, &r);
     }
     pthread_rwlock_unlock(&d->lock);
+    if (stream) {
+        common_headers(stream, false);
+        count(route, q.method, r.status);
+        enum MHD_Result res = MHD_queue_response(c, (unsigned)r.status, stream);
+        MHD_destroy_response(stream);
+        return res;
+    }
     if (go && self) {
         /* Admin only, so who names no tenant that could go while the lock is not held. */
         q.who = &who;
@@ -431,7 +480,9 @@ int gvd_http_start(struct gvd_http **out, struct gvd *d, int *port, struct gv_er
         free(h);
         return fd;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* Suspending: a live stream waits for its next snapshot without a thread or a poll. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     h->tcp = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, &tcp_server, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, d->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -464,6 +515,7 @@ void gvd_http_stop(struct gvd_http *h)
 {
     if (!h)
         return;
+    gvd_streams_end(h->d); /* resumes every stream: no connection may stay suspended */
     if (h->tcp)
         MHD_stop_daemon(h->tcp);
     if (h->local)

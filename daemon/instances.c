@@ -53,23 +53,23 @@ static json_t *join_json(struct gvd *d, const struct gvd_instance *in, const cha
     gvl_env_free(&e);
     char command[128];
     snprintf(command, sizeof(command), "gpuvisor run --instance %s -- CMD", in->id);
-    json_t *out = ok ? json_pack("{ss ss s:o}", "command", command, "socket", d->cfg.socket,
-                                 "env", env)
-                     : NULL;
+    json_t *out =
+        ok ? json_pack("{ss ss s:o}", "command", command, "socket", d->cfg.socket, "env", env)
+           : NULL;
     if (!out)
         json_decref(env);
     return out;
 }
 
-static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
+json_t *gvd_instance_json(struct gvd *d, const struct gvd_instance *in, bool join_too)
 {
     char uuid[GV_UUID_TEXT], created[32];
     gv_uuid_format(in->uuid, uuid);
     gvd_time_format(in->created_ns / 1000000000LL, created);
-    json_t *join = join_json(d, in, uuid);
-    if (!join)
+    json_t *join = join_too ? join_json(d, in, uuid) : NULL;
+    if (join_too && !join)
         return NULL;
-    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss ss ss s:o}", "id", in->id, "name",
+    return json_pack("{ss s:o ss s:o ss s:o sI s:o ss ss ss s:o*}", "id", in->id, "name",
                      gvd_json_str_or_null(in->name), "tenant", in->tenant, "gpu",
                      in->gpu >= 0 ? json_integer(in->gpu) : json_null(), "uuid", uuid, "profile",
                      gvd_json_str_or_null(in->profile), "memory", (json_int_t)in->memory, "compute",
@@ -79,7 +79,7 @@ static json_t *instance_json(struct gvd *d, const struct gvd_instance *in)
 
 int gvd_instance_render(struct gvd *d, struct gvd_instance *in)
 {
-    json_t *j = instance_json(d, in);
+    json_t *j = gvd_instance_json(d, in, true);
     char *text = j ? json_dumps(j, GVD_JSON_FLAGS) : NULL;
     json_decref(j);
     if (!text)
@@ -231,7 +231,7 @@ void gvd_instance_live(const struct gvd_instance *in, struct gvr_snapshot *s, st
     out->members = s->nmember;
 }
 
-static json_t *usage_json(struct gvd_instance *in)
+json_t *gvd_instance_usage_json(struct gvd_instance *in)
 {
     json_t *u = json_object();
     struct gvr_snapshot *s = malloc(sizeof(*s));
@@ -287,9 +287,9 @@ void gvd_api_instance_get(struct gvd_req *q, struct gvd_resp *r)
     struct gvd_instance *in = gvd_api_instance_lookup(q, r);
     if (!in)
         return;
-    json_t *j = instance_json(q->d, in);
+    json_t *j = gvd_instance_json(q->d, in, true);
     if (j)
-        json_object_set_new(j, "usage", usage_json(in));
+        json_object_set_new(j, "usage", gvd_instance_usage_json(in));
     gvd_reply_json(r, j ? 200 : 500, j);
 }
 
@@ -430,8 +430,9 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
     if (c.has_priority)
         priority = c.priority;
     if (c.has_priority && priority == GV_PRIORITY_HIGH && q->who->role == GVD_ROLE_TENANT)
-        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
-                                       "for normal or low, or use a profile that says high)");
+        return gvd_reply_error(r, 403,
+                               "priority: high is given by the admin (a tenant may ask "
+                               "for normal or low, or use a profile that says high)");
 
     struct gvd_usage u;
     gvd_tenant_usage(d, t->name, &u);
@@ -513,7 +514,7 @@ void gvd_api_instance_create(struct gvd_req *q, struct gvd_resp *r)
         fprintf(stderr, "gpuvisord: instance %s: out of memory after commit\n", in->id);
         return gvd_reply_error(r, 500, "out of memory");
     }
-    json_t *j = instance_json(d, in);
+    json_t *j = gvd_instance_json(d, in, true);
     return gvd_reply_json(r, j ? 201 : 500, j);
 
 rollback:
@@ -550,8 +551,9 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
     char a[32], b[32];
     if (p.has_priority && priority == GV_PRIORITY_HIGH && priority != in->priority &&
         q->who->role == GVD_ROLE_TENANT)
-        return gvd_reply_error(r, 403, "priority: high is given by the admin (a tenant may ask "
-                                       "for normal or low)");
+        return gvd_reply_error(r, 403,
+                               "priority: high is given by the admin (a tenant may ask "
+                               "for normal or low)");
 
     struct gvd_tenant *t = gvd_tenant_find(d, in->tenant);
     struct gvd_usage u;
@@ -616,7 +618,7 @@ void gvd_api_instance_patch(struct gvd_req *q, struct gvd_resp *r)
         gvr_policy_set(&in->region, (unsigned)dev, policy, priority);
     }
     gvd_instance_render(d, in);
-    gvd_reply_json(r, 200, instance_json(d, in));
+    gvd_reply_json(r, 200, gvd_instance_json(d, in, true));
 }
 
 /* --- Delete. */

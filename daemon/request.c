@@ -47,7 +47,7 @@ const char *gvd_method_name(enum gvd_method m)
     }
 }
 
-enum param_kind { P_NONE, P_INSTANCE, P_TENANT, P_PROFILE, P_GPU, P_PCI, P_HOST_ID };
+enum param_kind { P_NONE, P_INSTANCE, P_TENANT, P_PROFILE, P_GPU, P_PCI, P_HOST_ID, P_FILE };
 
 #define SEGS 5 /* the most segments of a path: /v1/host/gpus/{bdf}/types */
 
@@ -165,6 +165,16 @@ static const struct {
      P_NONE,
      M(GVD_POST),
      "POST"},
+    {GVD_R_STREAM, "/v1/stream", {"v1", "stream"}, P_NONE, M(GVD_GET), "GET"},
+    /* Last: any one segment that no route above took is a file of the page, or nothing. */
+    /* Every method: the file's handler says 404 for a file the page does not have, whatever the
+     * method, and 405 for one it has. */
+    {GVD_R_PAGE,
+     "/{file}",
+     {""},
+     P_FILE,
+     M(GVD_GET) | M(GVD_POST) | M(GVD_PATCH) | M(GVD_DELETE) | M(GVD_METHOD_OTHER),
+     "GET"},
 };
 
 const char *gvd_route_pattern(enum gvd_route r)
@@ -225,6 +235,14 @@ static int param_check(enum param_kind kind, const char *s, struct gv_error *err
         return gv_error_set(err, -EINVAL, "GPU \"%s\": not a GPU index (0 to %d) or UUID (GPU-...)",
                             s, GV_MAX_GPUS - 1);
     }
+    case P_FILE:
+        /* The page's files are named as [a-z0-9.-] without a leading dot; any other one segment
+         * is a path the server does not have. */
+        for (const char *c = s; *c; c++)
+            if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '.' ||
+                  *c == '-'))
+                return gv_error_set(err, -ENOENT, "no such path");
+        return s[0] == '.' ? gv_error_set(err, -ENOENT, "no such path") : 0;
     default:
         return 0;
     }
@@ -235,6 +253,12 @@ int gvd_path_parse(const char *path, enum gvd_method m, struct gvd_path *p, stru
     memset(p, 0, sizeof(*p));
     if (!path || path[0] != '/')
         return gv_error_set(err, -ENOENT, "no such path");
+    if (path[1] == '\0') {
+        /* "/" is the page itself (any method: see GVD_R_PAGE). */
+        p->route = GVD_R_PAGE;
+        snprintf(p->param, sizeof(p->param), "index.html");
+        return 0;
+    }
     /* Split into at most SEGS segments; one more, an empty one or an overlong one matches
      * nothing. */
     char segs[SEGS][GVD_NAME_MAX + 1];

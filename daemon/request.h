@@ -60,6 +60,8 @@ enum gvd_route {
     GVD_R_HOST_XML,
     GVD_R_HOST_APPLY,
     GVD_R_REMOTE_VERIFY,
+    GVD_R_STREAM,
+    GVD_R_PAGE, /* the web page's files: / and /{file} */
     GVD_R_COUNT
 };
 

@@ -86,6 +86,7 @@ enum stmt {
     S_EVENT_INSERT,
     S_EVENTS_ALL,
     S_EVENTS_TENANT,
+    S_EVENTS_LAST,
     S_COUNT
 };
 
@@ -124,6 +125,7 @@ static const char *const sql[S_COUNT] = {
                      "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [S_EVENTS_TENANT] = "SELECT seq, time, actor, tenant, action, target, detail FROM events "
                         "WHERE tenant = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
+    [S_EVENTS_LAST] = "SELECT coalesce(max(seq), 0) FROM events",
 };
 
 struct gvd_store {
@@ -740,4 +742,17 @@ int gvd_store_load(struct gvd_store *s, struct gvd *d, struct gv_error *err)
         rc = load_rest(s, d, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+int gvd_store_events_last(struct gvd_store *s, int64_t *seq, struct gv_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[S_EVENTS_LAST];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    int out = rc == SQLITE_ROW ? 0 : fail(s, err, "read events");
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->mu);
+    return out;
 }

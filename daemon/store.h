@@ -76,5 +76,7 @@ struct gvd_event {
 int gvd_store_events(struct gvd_store *s, const char *tenant, int64_t after, unsigned limit,
                      void (*fn)(const struct gvd_event *e, void *arg), void *arg,
                      struct gv_error *err);
+/* The number of the last event written (0: none yet). */
+int gvd_store_events_last(struct gvd_store *s, int64_t *seq, struct gv_error *err);
 
 #endif

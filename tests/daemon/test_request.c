@@ -268,6 +268,19 @@ static void test_paths(void **state)
     assert_int_equal(gvd_path_parse("/v1/gpus/3", GVD_PATCH, &p, NULL), 0);
     assert_int_equal(gvd_path_parse("/healthz", GVD_GET, &p, NULL), 0);
     assert_int_equal(p.route, GVD_R_HEALTHZ);
+    assert_int_equal(gvd_path_parse("/v1/stream", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_STREAM);
+    /* The page: "/" is its index; one lowercase segment is a file it may have (page.c says). */
+    assert_int_equal(gvd_path_parse("/", GVD_GET, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_PAGE);
+    assert_string_equal(p.param, "index.html");
+    assert_int_equal(gvd_path_parse("/app.js", GVD_POST, &p, NULL), 0);
+    assert_int_equal(p.route, GVD_R_PAGE);
+    assert_string_equal(p.param, "app.js");
+    assert_int_equal(gvd_path_parse("/App.js", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/.env", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/a%2fb", GVD_GET, &p, NULL), -ENOENT);
+    assert_int_equal(gvd_path_parse("/app.js/", GVD_GET, &p, NULL), -ENOENT);
 
     struct gv_error err = {0};
     assert_int_equal(gvd_path_parse("/v1/gpus", GVD_DELETE, &p, &err), -EOPNOTSUPP);
