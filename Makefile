@@ -26,8 +26,8 @@ deps:
 	@scripts/deps.sh
 
 # Every test through CTest: first all but those that measure time, in parallel, then those labelled
-# `timing` one at a time; then the unit tests, the fuzzers' seed replays and remoting's tests
-# against a hostile client again under AddressSanitizer and UBSan.
+# `timing` one at a time; then the unit tests, the fuzzers' seed replays, remoting's tests
+# against a hostile client and the daemon's live streams again under AddressSanitizer and UBSan.
 check: all asan-check
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE timing
 	@cd $(BUILD) && ctest --output-on-failure -j 1 -L timing
@@ -38,6 +38,7 @@ asan-check: $(ASAN)/CMakeCache.txt
 	@cmake --build $(ASAN) -j $(JOBS)
 	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz-replay' -LE timing
 	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) -L remote -LE timing -R '^test_remote_'
+	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) -R '^daemon_(page|stream)$$'
 	@cd $(ASAN) && ctest --output-on-failure -j 1 -L timing -R '^test_'
 
 install: all
